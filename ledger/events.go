@@ -1,0 +1,531 @@
+package ledger
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// Kind identifies an event type; the numbers are part of the wire format (specs/events.md §3).
+type Kind uint8
+
+const (
+	KindRegisterNode      Kind = 1
+	KindContractOpen      Kind = 2
+	KindContractClose     Kind = 3
+	KindStorageReceipt    Kind = 4
+	KindBandwidthReceipt  Kind = 5
+	KindAuditResult       Kind = 6
+	KindPayment           Kind = 7
+	KindMisbehaviorReport Kind = 8
+)
+
+// AllKinds lists every kind in wire order.
+var AllKinds = []Kind{KindRegisterNode, KindContractOpen, KindContractClose, KindStorageReceipt,
+	KindBandwidthReceipt, KindAuditResult, KindPayment, KindMisbehaviorReport}
+
+var kindNames = map[Kind]string{
+	KindRegisterNode:      "register_node",
+	KindContractOpen:      "contract_open",
+	KindContractClose:     "contract_close",
+	KindStorageReceipt:    "storage_receipt",
+	KindBandwidthReceipt:  "bandwidth_receipt",
+	KindAuditResult:       "audit_result",
+	KindPayment:           "payment",
+	KindMisbehaviorReport: "misbehavior_report",
+}
+
+func (k Kind) String() string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// ParseKind reads a kind by its name.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range AllKinds {
+		if kindNames[k] == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown event kind %q", s)
+}
+
+// Field limits (specs/events.md §3).
+const (
+	MaxPeerIDBytes   = 128
+	MaxMonikerBytes  = 64
+	MaxEvidenceBytes = 4096
+	MaxChainIDBytes  = 64
+)
+
+// CloseReason says why a contract ended.
+type CloseReason uint8
+
+const (
+	CloseExpired CloseReason = 1 // the term ran out; both parties sign
+	CloseFired   CloseReason = 2 // the customer dropped the supplier; unilateral
+	CloseQuit    CloseReason = 3 // the supplier left; unilateral
+)
+
+var closeReasonNames = map[CloseReason]string{CloseExpired: "expired", CloseFired: "fired", CloseQuit: "quit"}
+
+func (r CloseReason) String() string {
+	if n, ok := closeReasonNames[r]; ok {
+		return n
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// ParseCloseReason reads a close reason by name.
+func ParseCloseReason(s string) (CloseReason, error) {
+	for r, n := range closeReasonNames {
+		if n == s {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown close reason %q (want expired, fired or quit)", s)
+}
+
+// Misconduct is the kind of a misbehaviour report.
+type Misconduct uint8
+
+const (
+	MisconductUnavailable        Misconduct = 1
+	MisconductDataLost           Misconduct = 2
+	MisconductDataCorrupted      Misconduct = 3
+	MisconductProtocolViolation  Misconduct = 4
+	MisconductDoubleSignedRcpt   Misconduct = 5
+	MisconductDuplicateVote      Misconduct = 6 // recorded by the ledger itself from CometBFT evidence
+	MisconductLightClientAttack  Misconduct = 7 // recorded by the ledger itself from CometBFT evidence
+	maxUserMisconduct                       = MisconductDoubleSignedRcpt
+	maxMisconduct                           = MisconductLightClientAttack
+	misconductUnknownPlaceholder Misconduct = 0
+)
+
+var misconductNames = map[Misconduct]string{
+	MisconductUnavailable:       "unavailable",
+	MisconductDataLost:          "data_lost",
+	MisconductDataCorrupted:     "data_corrupted",
+	MisconductProtocolViolation: "protocol_violation",
+	MisconductDoubleSignedRcpt:  "double_signed_receipt",
+	MisconductDuplicateVote:     "duplicate_vote",
+	MisconductLightClientAttack: "light_client_attack",
+}
+
+func (m Misconduct) String() string {
+	if n, ok := misconductNames[m]; ok {
+		return n
+	}
+	return fmt.Sprintf("misconduct(%d)", uint8(m))
+}
+
+// ParseMisconduct reads a misconduct kind a user may report.
+func ParseMisconduct(s string) (Misconduct, error) {
+	for m := Misconduct(1); m <= maxUserMisconduct; m++ {
+		if misconductNames[m] == s {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown misbehaviour kind %q (want unavailable, data_lost, data_corrupted, protocol_violation or double_signed_receipt)", s)
+}
+
+// Event is one service fact. Each kind encodes its fields canonically; bilateral kinds also
+// carry the other party's countersignature over those fields (specs/events.md §4).
+type Event interface {
+	Kind() Kind
+	// encodeFields writes every field except the countersignature.
+	encodeFields(e *encoder)
+	// decodeFields reads what encodeFields wrote.
+	decodeFields(d *decoder)
+	// validate checks the fields alone, without state.
+	validate() error
+}
+
+// Bilateral is an event between two named parties, valid only when the one who did not sign the
+// transaction countersigned the event's fields.
+type Bilateral interface {
+	Event
+	Parties() (a, b PubKey)
+	Countersignature() (Sig, bool)
+	SetCountersignature(Sig)
+	// CountersigRequired says whether the event is invalid without a countersignature.
+	CountersigRequired() bool
+}
+
+// RegisterNode admits its signer as a node. It carries a proof of work (specs/events.md R-REG-2).
+type RegisterNode struct {
+	PeerID   string `json:"peer_id"`
+	Capacity uint64 `json:"capacity_bytes"`
+	Moniker  string `json:"moniker"`
+	PowNonce uint64 `json:"pow_nonce"`
+}
+
+// ContractOpen starts a storage contract between a customer and a supplier.
+type ContractOpen struct {
+	ContractID       ID     `json:"contract_id"`
+	Customer         PubKey `json:"customer"`
+	Supplier         PubKey `json:"supplier"`
+	Bytes            uint64 `json:"bytes"`
+	DurationSeconds  uint64 `json:"duration_seconds"`
+	PricePerGiBMonth uint64 `json:"price_per_gib_month"`
+	Countersig       Sig    `json:"countersig"`
+}
+
+// ContractClose ends a contract. Expired needs both parties; fired (by the customer) and quit
+// (by the supplier) are unilateral and may carry a countersignature.
+type ContractClose struct {
+	ContractID    ID          `json:"contract_id"`
+	Customer      PubKey      `json:"customer"`
+	Supplier      PubKey      `json:"supplier"`
+	Reason        CloseReason `json:"reason"`
+	HasCountersig bool        `json:"has_countersig"`
+	Countersig    Sig         `json:"countersig"`
+}
+
+// StorageReceipt records byte-seconds kept by the supplier over a period.
+type StorageReceipt struct {
+	ReceiptID   ID     `json:"receipt_id"`
+	ContractID  ID     `json:"contract_id"`
+	Customer    PubKey `json:"customer"`
+	Supplier    PubKey `json:"supplier"`
+	PeriodStart int64  `json:"period_start"`
+	PeriodEnd   int64  `json:"period_end"`
+	ByteSeconds uint64 `json:"byte_seconds"`
+	Countersig  Sig    `json:"countersig"`
+}
+
+// BandwidthReceipt records bytes the supplier served to the customer.
+type BandwidthReceipt struct {
+	ReceiptID  ID     `json:"receipt_id"`
+	ContractID ID     `json:"contract_id"`
+	Customer   PubKey `json:"customer"`
+	Supplier   PubKey `json:"supplier"`
+	Bytes      uint64 `json:"bytes"`
+	Countersig Sig    `json:"countersig"`
+}
+
+// AuditEvidence is the supplier's signed answer to a challenge, attached to a failed audit.
+// The ledger checks the supplier's signature and that the answer differs from the expected one.
+type AuditEvidence struct {
+	AnswerDigest   ID  `json:"answer_digest"`
+	ExpectedDigest ID  `json:"expected_digest"`
+	SupplierSig    Sig `json:"supplier_sig"`
+}
+
+// AuditResult is the customer's report of a challenge to its supplier.
+type AuditResult struct {
+	ContractID      ID             `json:"contract_id"`
+	Customer        PubKey         `json:"customer"`
+	Supplier        PubKey         `json:"supplier"`
+	ChallengeDigest ID             `json:"challenge_digest"`
+	Passed          bool           `json:"passed"`
+	Evidence        *AuditEvidence `json:"evidence,omitempty"`
+}
+
+// Payment records an amount paid, acknowledged by the payee's countersignature.
+type Payment struct {
+	PaymentID  ID     `json:"payment_id"`
+	Payer      PubKey `json:"payer"`
+	Payee      PubKey `json:"payee"`
+	Amount     uint64 `json:"amount"`
+	Reference  ID     `json:"reference"`
+	Countersig Sig    `json:"countersig"`
+}
+
+// MisbehaviorReport is the reporter's unilateral claim against the accused. Reports with a zero
+// reporter are written by the ledger itself from CometBFT's misbehaviour evidence.
+type MisbehaviorReport struct {
+	Accused        PubKey     `json:"accused"`
+	Misconduct     Misconduct `json:"misconduct"`
+	EvidenceDigest ID         `json:"evidence_digest"`
+	Evidence       []byte     `json:"evidence,omitempty"`
+}
+
+func (*RegisterNode) Kind() Kind      { return KindRegisterNode }
+func (*ContractOpen) Kind() Kind      { return KindContractOpen }
+func (*ContractClose) Kind() Kind     { return KindContractClose }
+func (*StorageReceipt) Kind() Kind    { return KindStorageReceipt }
+func (*BandwidthReceipt) Kind() Kind  { return KindBandwidthReceipt }
+func (*AuditResult) Kind() Kind       { return KindAuditResult }
+func (*Payment) Kind() Kind           { return KindPayment }
+func (*MisbehaviorReport) Kind() Kind { return KindMisbehaviorReport }
+
+// newEvent returns an empty event of the kind, or nil for an unknown kind.
+func newEvent(k Kind) Event {
+	switch k {
+	case KindRegisterNode:
+		return &RegisterNode{}
+	case KindContractOpen:
+		return &ContractOpen{}
+	case KindContractClose:
+		return &ContractClose{}
+	case KindStorageReceipt:
+		return &StorageReceipt{}
+	case KindBandwidthReceipt:
+		return &BandwidthReceipt{}
+	case KindAuditResult:
+		return &AuditResult{}
+	case KindPayment:
+		return &Payment{}
+	case KindMisbehaviorReport:
+		return &MisbehaviorReport{}
+	}
+	return nil
+}
+
+// --- field encodings, in the order specs/events.md §3 lists them ---
+
+func (ev *RegisterNode) encodeFields(e *encoder) {
+	e.str(ev.PeerID)
+	e.u64(ev.Capacity)
+	e.str(ev.Moniker)
+	e.u64(ev.PowNonce)
+}
+
+func (ev *RegisterNode) decodeFields(d *decoder) {
+	ev.PeerID = d.str("peer_id", MaxPeerIDBytes)
+	ev.Capacity = d.u64()
+	ev.Moniker = d.str("moniker", MaxMonikerBytes)
+	ev.PowNonce = d.u64()
+}
+
+func (ev *ContractOpen) encodeFields(e *encoder) {
+	e.raw(ev.ContractID[:])
+	e.raw(ev.Customer[:])
+	e.raw(ev.Supplier[:])
+	e.u64(ev.Bytes)
+	e.u64(ev.DurationSeconds)
+	e.u64(ev.PricePerGiBMonth)
+}
+
+func (ev *ContractOpen) decodeFields(d *decoder) {
+	d.fixed(ev.ContractID[:])
+	d.fixed(ev.Customer[:])
+	d.fixed(ev.Supplier[:])
+	ev.Bytes = d.u64()
+	ev.DurationSeconds = d.u64()
+	ev.PricePerGiBMonth = d.u64()
+}
+
+func (ev *ContractClose) encodeFields(e *encoder) {
+	e.raw(ev.ContractID[:])
+	e.raw(ev.Customer[:])
+	e.raw(ev.Supplier[:])
+	e.u8(uint8(ev.Reason))
+}
+
+func (ev *ContractClose) decodeFields(d *decoder) {
+	d.fixed(ev.ContractID[:])
+	d.fixed(ev.Customer[:])
+	d.fixed(ev.Supplier[:])
+	ev.Reason = CloseReason(d.u8())
+}
+
+func (ev *StorageReceipt) encodeFields(e *encoder) {
+	e.raw(ev.ReceiptID[:])
+	e.raw(ev.ContractID[:])
+	e.raw(ev.Customer[:])
+	e.raw(ev.Supplier[:])
+	e.i64(ev.PeriodStart)
+	e.i64(ev.PeriodEnd)
+	e.u64(ev.ByteSeconds)
+}
+
+func (ev *StorageReceipt) decodeFields(d *decoder) {
+	d.fixed(ev.ReceiptID[:])
+	d.fixed(ev.ContractID[:])
+	d.fixed(ev.Customer[:])
+	d.fixed(ev.Supplier[:])
+	ev.PeriodStart = d.i64()
+	ev.PeriodEnd = d.i64()
+	ev.ByteSeconds = d.u64()
+}
+
+func (ev *BandwidthReceipt) encodeFields(e *encoder) {
+	e.raw(ev.ReceiptID[:])
+	e.raw(ev.ContractID[:])
+	e.raw(ev.Customer[:])
+	e.raw(ev.Supplier[:])
+	e.u64(ev.Bytes)
+}
+
+func (ev *BandwidthReceipt) decodeFields(d *decoder) {
+	d.fixed(ev.ReceiptID[:])
+	d.fixed(ev.ContractID[:])
+	d.fixed(ev.Customer[:])
+	d.fixed(ev.Supplier[:])
+	ev.Bytes = d.u64()
+}
+
+func (ev *AuditResult) encodeFields(e *encoder) {
+	e.raw(ev.ContractID[:])
+	e.raw(ev.Customer[:])
+	e.raw(ev.Supplier[:])
+	e.raw(ev.ChallengeDigest[:])
+	e.boolean(ev.Passed)
+	e.boolean(ev.Evidence != nil)
+	if ev.Evidence != nil {
+		e.raw(ev.Evidence.AnswerDigest[:])
+		e.raw(ev.Evidence.ExpectedDigest[:])
+		e.raw(ev.Evidence.SupplierSig[:])
+	}
+}
+
+func (ev *AuditResult) decodeFields(d *decoder) {
+	d.fixed(ev.ContractID[:])
+	d.fixed(ev.Customer[:])
+	d.fixed(ev.Supplier[:])
+	d.fixed(ev.ChallengeDigest[:])
+	ev.Passed = d.boolean("passed")
+	if d.boolean("has_evidence") {
+		ev.Evidence = &AuditEvidence{}
+		d.fixed(ev.Evidence.AnswerDigest[:])
+		d.fixed(ev.Evidence.ExpectedDigest[:])
+		d.fixed(ev.Evidence.SupplierSig[:])
+	}
+}
+
+func (ev *Payment) encodeFields(e *encoder) {
+	e.raw(ev.PaymentID[:])
+	e.raw(ev.Payer[:])
+	e.raw(ev.Payee[:])
+	e.u64(ev.Amount)
+	e.raw(ev.Reference[:])
+}
+
+func (ev *Payment) decodeFields(d *decoder) {
+	d.fixed(ev.PaymentID[:])
+	d.fixed(ev.Payer[:])
+	d.fixed(ev.Payee[:])
+	ev.Amount = d.u64()
+	d.fixed(ev.Reference[:])
+}
+
+func (ev *MisbehaviorReport) encodeFields(e *encoder) {
+	e.raw(ev.Accused[:])
+	e.u8(uint8(ev.Misconduct))
+	e.raw(ev.EvidenceDigest[:])
+	e.bytes(ev.Evidence)
+}
+
+func (ev *MisbehaviorReport) decodeFields(d *decoder) {
+	d.fixed(ev.Accused[:])
+	ev.Misconduct = Misconduct(d.u8())
+	d.fixed(ev.EvidenceDigest[:])
+	ev.Evidence = d.bytes("evidence", MaxEvidenceBytes)
+	if len(ev.Evidence) == 0 {
+		ev.Evidence = nil
+	}
+}
+
+// --- bilateral parties and countersignatures ---
+
+func (ev *ContractOpen) Parties() (PubKey, PubKey)       { return ev.Customer, ev.Supplier }
+func (ev *ContractOpen) Countersignature() (Sig, bool)   { return ev.Countersig, true }
+func (ev *ContractOpen) SetCountersignature(s Sig)       { ev.Countersig = s }
+func (ev *ContractOpen) CountersigRequired() bool        { return true }
+func (ev *ContractClose) Parties() (PubKey, PubKey)      { return ev.Customer, ev.Supplier }
+func (ev *ContractClose) Countersignature() (Sig, bool)  { return ev.Countersig, ev.HasCountersig }
+func (ev *ContractClose) SetCountersignature(s Sig)      { ev.Countersig, ev.HasCountersig = s, true }
+func (ev *ContractClose) CountersigRequired() bool       { return ev.Reason == CloseExpired }
+func (ev *StorageReceipt) Parties() (PubKey, PubKey)     { return ev.Customer, ev.Supplier }
+func (ev *StorageReceipt) Countersignature() (Sig, bool) { return ev.Countersig, true }
+func (ev *StorageReceipt) SetCountersignature(s Sig)     { ev.Countersig = s }
+func (ev *StorageReceipt) CountersigRequired() bool      { return true }
+func (ev *BandwidthReceipt) Parties() (PubKey, PubKey)   { return ev.Customer, ev.Supplier }
+func (ev *BandwidthReceipt) Countersignature() (Sig, bool) {
+	return ev.Countersig, true
+}
+func (ev *BandwidthReceipt) SetCountersignature(s Sig) { ev.Countersig = s }
+func (ev *BandwidthReceipt) CountersigRequired() bool  { return true }
+func (ev *Payment) Parties() (PubKey, PubKey)          { return ev.Payer, ev.Payee }
+func (ev *Payment) Countersignature() (Sig, bool)      { return ev.Countersig, true }
+func (ev *Payment) SetCountersignature(s Sig)          { ev.Countersig = s }
+func (ev *Payment) CountersigRequired() bool           { return true }
+
+// --- stateless validation (specs/events.md §3, the R-FIELD rules) ---
+
+func (ev *RegisterNode) validate() error {
+	if ev.PeerID == "" {
+		return fmt.Errorf("register_node: peer_id is empty")
+	}
+	if !utf8.ValidString(ev.PeerID) || !utf8.ValidString(ev.Moniker) {
+		return fmt.Errorf("register_node: peer_id and moniker must be valid UTF-8")
+	}
+	return nil
+}
+
+func validateParties(kind Kind, a, b PubKey, aName, bName string) error {
+	if a.IsZero() || b.IsZero() {
+		return fmt.Errorf("%s: %s and %s must both be set", kind, aName, bName)
+	}
+	if a == b {
+		return fmt.Errorf("%s: %s and %s are the same key", kind, aName, bName)
+	}
+	return nil
+}
+
+func (ev *ContractOpen) validate() error {
+	if ev.ContractID.IsZero() {
+		return fmt.Errorf("contract_open: contract_id is zero")
+	}
+	if ev.Bytes == 0 || ev.DurationSeconds == 0 {
+		return fmt.Errorf("contract_open: bytes and duration_seconds must be positive")
+	}
+	return validateParties(KindContractOpen, ev.Customer, ev.Supplier, "customer", "supplier")
+}
+
+func (ev *ContractClose) validate() error {
+	if ev.Reason < CloseExpired || ev.Reason > CloseQuit {
+		return fmt.Errorf("contract_close: unknown reason %d", ev.Reason)
+	}
+	return validateParties(KindContractClose, ev.Customer, ev.Supplier, "customer", "supplier")
+}
+
+func (ev *StorageReceipt) validate() error {
+	if ev.ReceiptID.IsZero() {
+		return fmt.Errorf("storage_receipt: receipt_id is zero")
+	}
+	if ev.PeriodEnd <= ev.PeriodStart {
+		return fmt.Errorf("storage_receipt: period_end %d is not after period_start %d", ev.PeriodEnd, ev.PeriodStart)
+	}
+	return validateParties(KindStorageReceipt, ev.Customer, ev.Supplier, "customer", "supplier")
+}
+
+func (ev *BandwidthReceipt) validate() error {
+	if ev.ReceiptID.IsZero() {
+		return fmt.Errorf("bandwidth_receipt: receipt_id is zero")
+	}
+	return validateParties(KindBandwidthReceipt, ev.Customer, ev.Supplier, "customer", "supplier")
+}
+
+func (ev *AuditResult) validate() error {
+	if ev.Passed && ev.Evidence != nil {
+		return fmt.Errorf("audit_result: a passed audit carries no evidence")
+	}
+	if ev.Evidence != nil && ev.Evidence.AnswerDigest == ev.Evidence.ExpectedDigest {
+		return fmt.Errorf("audit_result: evidence answer equals the expected answer, so it proves no failure")
+	}
+	return validateParties(KindAuditResult, ev.Customer, ev.Supplier, "customer", "supplier")
+}
+
+func (ev *Payment) validate() error {
+	if ev.PaymentID.IsZero() {
+		return fmt.Errorf("payment: payment_id is zero")
+	}
+	if ev.Amount == 0 {
+		return fmt.Errorf("payment: amount is zero")
+	}
+	return validateParties(KindPayment, ev.Payer, ev.Payee, "payer", "payee")
+}
+
+func (ev *MisbehaviorReport) validate() error {
+	if ev.Accused.IsZero() {
+		return fmt.Errorf("misbehavior_report: accused is zero")
+	}
+	if ev.Misconduct == misconductUnknownPlaceholder || ev.Misconduct > maxMisconduct {
+		return fmt.Errorf("misbehavior_report: unknown misconduct %d", ev.Misconduct)
+	}
+	return nil
+}

@@ -1,0 +1,533 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+)
+
+// Store is what the state machine reads and writes: the merkleized state at the last commit.
+// Get returns nil for a missing key. The machine never deletes.
+type Store interface {
+	Get(key []byte) ([]byte, error)
+	Set(key, value []byte) error
+}
+
+// BlockInfo is what the machine knows of the block: its height and its time (Unix seconds,
+// from the block header, never the local clock).
+type BlockInfo struct {
+	Height int64
+	Time   int64
+}
+
+// TxResult is the outcome of one transaction.
+type TxResult struct {
+	Code    Code
+	Log     string
+	Hash    ID
+	Records []EventRecord
+}
+
+// Block applies the transactions of one block (or, for the mempool, of the pending set) on top of
+// a committed store. Writes stay in the block until Finish flushes them in sorted key order, so a
+// rejected transaction leaves nothing behind and many events about one node cost one write.
+type Block struct {
+	chainID    string
+	params     Params
+	info       BlockInfo
+	base       Store
+	writes     map[string][]byte
+	perSigner  map[PubKey]uint32
+	enforceCap bool
+	records    []EventRecord
+	txCount    uint32
+	err        error // a store failure: the node must stop, not the transaction
+}
+
+// NewBlock starts a block. enforceSignerCap applies MaxTxsPerSignerPerBlock (true for real
+// blocks, false for the mempool's view of pending transactions).
+func NewBlock(base Store, chainID string, params Params, info BlockInfo, enforceSignerCap bool) *Block {
+	return &Block{chainID: chainID, params: params, info: info, base: base,
+		writes: map[string][]byte{}, perSigner: map[PubKey]uint32{}, enforceCap: enforceSignerCap}
+}
+
+// Err reports a storage failure met while applying; after one, results are not to be trusted.
+func (b *Block) Err() error { return b.err }
+
+// Records returns the events applied so far, in order.
+func (b *Block) Records() []EventRecord { return b.records }
+
+// txView is one transaction's writes on top of the block's, merged only if the whole tx applies.
+type txView struct {
+	b      *Block
+	writes map[string][]byte
+}
+
+func (v *txView) get(key []byte) []byte {
+	if val, ok := v.writes[string(key)]; ok {
+		return val
+	}
+	if val, ok := v.b.writes[string(key)]; ok {
+		return val
+	}
+	val, err := v.b.base.Get(key)
+	if err != nil && v.b.err == nil {
+		v.b.err = fmt.Errorf("read state key %q: %w", key, err)
+	}
+	return val
+}
+
+func (v *txView) set(key, val []byte) { v.writes[string(key)] = val }
+
+// ApplyTx checks and applies one transaction. If pre is not nil it is the already decoded
+// transaction whose signatures were verified for exactly these bytes (R-SIG-3: verify once).
+func (b *Block) ApplyTx(txBytes []byte, pre *Tx) TxResult {
+	res := TxResult{Hash: TxHash(txBytes)}
+	recs, err := b.applyTx(txBytes, pre, res.Hash)
+	if err != nil {
+		res.Code = CodeOf(err)
+		res.Log = err.Error()
+		return res
+	}
+	res.Records = recs
+	return res
+}
+
+// CheckStateless decodes a transaction and checks everything that needs no state: size, structure,
+// chain id, event count, signatures (R-TX-1 .. R-TX-3, R-SIG-1, R-SIG-2).
+func CheckStateless(txBytes []byte, chainID string, params Params) (*Tx, error) {
+	if len(txBytes) > int(params.MaxTxBytes) {
+		return nil, reject(CodeOversized, "transaction is %d bytes, more than max_tx_bytes %d", len(txBytes), params.MaxTxBytes)
+	}
+	tx, err := DecodeTx(txBytes)
+	if err != nil {
+		return nil, err
+	}
+	if tx.ChainID != chainID {
+		return nil, reject(CodeWrongChainID, "transaction is for chain %q, this is %q", tx.ChainID, chainID)
+	}
+	if len(tx.Events) > int(params.MaxEventsPerTx) {
+		return nil, reject(CodeTooManyEvents, "transaction has %d events, more than max_events_per_tx %d", len(tx.Events), params.MaxEventsPerTx)
+	}
+	if err := tx.VerifySignatures(); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+func (b *Block) applyTx(txBytes []byte, tx *Tx, hash ID) ([]EventRecord, error) {
+	if tx == nil {
+		var err error
+		if tx, err = CheckStateless(txBytes, b.chainID, b.params); err != nil {
+			return nil, err
+		}
+	}
+	if b.enforceCap && b.perSigner[tx.Signer] >= b.params.MaxTxsPerSignerPerBlock {
+		return nil, reject(CodeSignerBlockCap, "signer %s already has %d transactions in this block (max_txs_per_signer_per_block)", tx.Signer, b.params.MaxTxsPerSignerPerBlock)
+	}
+	v := &txView{b: b, writes: map[string][]byte{}}
+	signer, err := v.node(tx.Signer)
+	if err != nil {
+		return nil, err
+	}
+	if signer == nil {
+		if _, ok := tx.Events[0].(*RegisterNode); !ok {
+			return nil, reject(CodeUnregistered, "signer %s is not a registered node; its first transaction must start with register_node", tx.Signer)
+		}
+	}
+	next := uint64(1)
+	if signer != nil {
+		next = signer.Sequence + 1
+	}
+	switch {
+	case tx.Sequence < next:
+		return nil, reject(CodeReplayedTx, "sequence %d of signer %s was already used (next is %d)", tx.Sequence, tx.Signer, next)
+	case tx.Sequence > next:
+		return nil, reject(CodeSequenceGap, "sequence %d of signer %s skips ahead (next is %d)", tx.Sequence, tx.Signer, next)
+	}
+	recs := make([]EventRecord, 0, len(tx.Events))
+	for i, ev := range tx.Events {
+		rec := EventRecord{Height: b.info.Height, TxIndex: b.txCount, EventIndex: uint32(i),
+			Time: b.info.Time, TxHash: hash, Signer: tx.Signer, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+		if err := v.applyEvent(tx, i, &rec); err != nil {
+			return nil, err
+		}
+		if b.err != nil {
+			return nil, b.err
+		}
+		recs = append(recs, rec)
+	}
+	// The signer's record exists now (a registration in this tx created it): bump its sequence.
+	rec, err := v.node(tx.Signer)
+	if err != nil {
+		return nil, err
+	}
+	rec.Sequence = tx.Sequence
+	v.set(NodeKey(tx.Signer), rec.Encode())
+	if b.err != nil {
+		return nil, b.err
+	}
+	for k, val := range v.writes {
+		b.writes[k] = val
+	}
+	b.perSigner[tx.Signer]++
+	b.txCount++
+	b.records = append(b.records, recs...)
+	return recs, nil
+}
+
+func (v *txView) node(k PubKey) (*NodeRecord, error) {
+	raw := v.get(NodeKey(k))
+	if raw == nil {
+		return nil, v.b.err
+	}
+	rec, err := DecodeNodeRecord(raw)
+	if err != nil {
+		return nil, fmt.Errorf("corrupt node record %s: %w", k, err)
+	}
+	return rec, nil
+}
+
+func (v *txView) requireNode(k PubKey, role string, i int, kind Kind) error {
+	rec, err := v.node(k)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return reject(CodeUnknownNode, "event %d (%s): %s %s is not a registered node", i, kind, role, k)
+	}
+	return nil
+}
+
+func (v *txView) contract(id ID) (*ContractRecord, error) {
+	raw := v.get(ContractKey(id))
+	if raw == nil {
+		return nil, v.b.err
+	}
+	rec, err := DecodeContractRecord(raw)
+	if err != nil {
+		return nil, fmt.Errorf("corrupt contract record %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// openContract returns the contract named by a receipt or audit, checking it is open and that the
+// event names the same customer and supplier (R-CON-3).
+func (v *txView) openContract(id ID, customer, supplier PubKey, i int, kind Kind) (*ContractRecord, error) {
+	c, err := v.contract(id)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, reject(CodeUnknownContract, "event %d (%s): contract %s was never opened", i, kind, id)
+	}
+	if c.Customer != customer || c.Supplier != supplier {
+		return nil, reject(CodeNotAParty, "event %d (%s): contract %s is between customer %s and supplier %s", i, kind, id, c.Customer, c.Supplier)
+	}
+	if c.Closed {
+		return nil, reject(CodeContractClosed, "event %d (%s): contract %s was closed (%s) at height %d", i, kind, id, c.CloseReason, c.ClosedHeight)
+	}
+	return c, nil
+}
+
+// claimUnique marks a receipt or payment id used, telling a replay from a conflict (R-UNIQ-1, R-UNIQ-2).
+func (v *txView) claimUnique(ev Event, id ID, i int) error {
+	key := UniqueKey(ev.Kind(), id)
+	h := contentHash(ev)
+	if raw := v.get(key); raw != nil {
+		prev, err := DecodeUniqueRecord(raw)
+		if err != nil {
+			return fmt.Errorf("corrupt unique record %s: %w", id, err)
+		}
+		if prev.ContentHash == h {
+			return reject(CodeReplayedReceipt, "event %d (%s): id %s was already recorded at height %d", i, ev.Kind(), id, prev.Height)
+		}
+		return reject(CodeIDConflict, "event %d (%s): id %s was recorded at height %d with different content", i, ev.Kind(), id, prev.Height)
+	}
+	v.set(key, (&UniqueRecord{ContentHash: h, Height: v.b.info.Height}).Encode())
+	return nil
+}
+
+// bump adds one event to the aggregates of subject, and of the pair (subject, counterparty).
+func (v *txView) bump(subject, counterparty PubKey, add func(a *Aggregate)) error {
+	keys := [][]byte{NodeAggKey(subject)}
+	if !counterparty.IsZero() {
+		keys = append(keys, PairAggKey(subject, counterparty))
+	}
+	for _, key := range keys {
+		a := &Aggregate{}
+		if raw := v.get(key); raw != nil {
+			var err error
+			if a, err = DecodeAggregate(raw); err != nil {
+				return fmt.Errorf("corrupt aggregate %x: %w", key, err)
+			}
+		}
+		a.Events = addSat(a.Events, 1)
+		if a.FirstHeight == 0 {
+			a.FirstHeight = v.b.info.Height
+		}
+		a.LastHeight = v.b.info.Height
+		add(a)
+		v.set(key, a.Encode())
+	}
+	return nil
+}
+
+func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
+	b := v.b
+	switch ev := tx.Events[i].(type) {
+	case *RegisterNode:
+		existing, err := v.node(tx.Signer)
+		if err != nil {
+			return err
+		}
+		if existing != nil {
+			return reject(CodeAlreadyExists, "event %d (register_node): node %s is already registered (height %d)", i, tx.Signer, existing.RegisteredHeight)
+		}
+		if got := LeadingZeroBits(PowDigest(b.chainID, tx.Signer, ev.PowNonce)); got < int(b.params.PowDifficulty) {
+			return reject(CodeInsufficientPoW, "event %d (register_node): proof of work has %d leading zero bits, genesis requires %d", i, got, b.params.PowDifficulty)
+		}
+		v.set(NodeKey(tx.Signer), (&NodeRecord{PeerID: ev.PeerID, Capacity: ev.Capacity, Moniker: ev.Moniker,
+			RegisteredHeight: b.info.Height, RegisteredTime: b.info.Time}).Encode())
+		rec.Subject = tx.Signer
+		return v.bump(tx.Signer, PubKey{}, func(*Aggregate) {})
+
+	case *ContractOpen:
+		if err := v.requireNode(ev.Customer, "customer", i, ev.Kind()); err != nil {
+			return err
+		}
+		if err := v.requireNode(ev.Supplier, "supplier", i, ev.Kind()); err != nil {
+			return err
+		}
+		h := contentHash(ev)
+		prev, err := v.contract(ev.ContractID)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			if prev.ContentHash == h {
+				return reject(CodeAlreadyExists, "event %d (contract_open): contract %s was already opened at height %d", i, ev.ContractID, prev.OpenedHeight)
+			}
+			return reject(CodeIDConflict, "event %d (contract_open): contract id %s is taken by a different contract (height %d)", i, ev.ContractID, prev.OpenedHeight)
+		}
+		v.set(ContractKey(ev.ContractID), (&ContractRecord{Customer: ev.Customer, Supplier: ev.Supplier,
+			Bytes: ev.Bytes, DurationSeconds: ev.DurationSeconds, PricePerGiBMonth: ev.PricePerGiBMonth,
+			OpenedHeight: b.info.Height, OpenedTime: b.info.Time, ContentHash: h}).Encode())
+		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
+		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) { a.ContractsOpened = addSat(a.ContractsOpened, 1) })
+
+	case *ContractClose:
+		c, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind())
+		if err != nil {
+			return err
+		}
+		if ev.Reason == CloseFired && tx.Signer != ev.Customer {
+			return reject(CodeNotAParty, "event %d (contract_close): only the customer %s may fire the supplier", i, ev.Customer)
+		}
+		if ev.Reason == CloseQuit && tx.Signer != ev.Supplier {
+			return reject(CodeNotAParty, "event %d (contract_close): only the supplier %s may quit", i, ev.Supplier)
+		}
+		c.Closed, c.CloseReason, c.ClosedHeight = true, ev.Reason, b.info.Height
+		v.set(ContractKey(ev.ContractID), c.Encode())
+		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
+		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
+			switch ev.Reason {
+			case CloseExpired:
+				a.ContractsExpired = addSat(a.ContractsExpired, 1)
+			case CloseFired:
+				a.ContractsFired = addSat(a.ContractsFired, 1)
+			case CloseQuit:
+				a.ContractsQuit = addSat(a.ContractsQuit, 1)
+			}
+		})
+
+	case *StorageReceipt:
+		if _, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind()); err != nil {
+			return err
+		}
+		if err := v.claimUnique(ev, ev.ReceiptID, i); err != nil {
+			return err
+		}
+		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
+		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
+			a.StorageReceipts = addSat(a.StorageReceipts, 1)
+			a.ByteSeconds = addSat(a.ByteSeconds, ev.ByteSeconds)
+		})
+
+	case *BandwidthReceipt:
+		if _, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind()); err != nil {
+			return err
+		}
+		if err := v.claimUnique(ev, ev.ReceiptID, i); err != nil {
+			return err
+		}
+		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
+		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
+			a.BandwidthReceipts = addSat(a.BandwidthReceipts, 1)
+			a.BandwidthBytes = addSat(a.BandwidthBytes, ev.Bytes)
+		})
+
+	case *AuditResult:
+		if tx.Signer != ev.Customer {
+			return reject(CodeNotAParty, "event %d (audit_result): only the customer %s may report an audit", i, ev.Customer)
+		}
+		if _, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind()); err != nil {
+			return err
+		}
+		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
+		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
+			switch {
+			case ev.Passed:
+				a.AuditsPassed = addSat(a.AuditsPassed, 1)
+			case ev.Evidence != nil:
+				a.AuditsFailed = addSat(a.AuditsFailed, 1)
+				a.AuditsFailedProven = addSat(a.AuditsFailedProven, 1)
+			default:
+				a.AuditsFailed = addSat(a.AuditsFailed, 1)
+			}
+		})
+
+	case *Payment:
+		if err := v.requireNode(ev.Payer, "payer", i, ev.Kind()); err != nil {
+			return err
+		}
+		if err := v.requireNode(ev.Payee, "payee", i, ev.Kind()); err != nil {
+			return err
+		}
+		if err := v.claimUnique(ev, ev.PaymentID, i); err != nil {
+			return err
+		}
+		rec.Subject, rec.Counterparty = ev.Payer, ev.Payee
+		return v.bump(ev.Payer, ev.Payee, func(a *Aggregate) {
+			a.PaymentsMade = addSat(a.PaymentsMade, 1)
+			a.AmountPaid = addSat(a.AmountPaid, ev.Amount)
+		})
+
+	case *MisbehaviorReport:
+		if ev.Misconduct > maxUserMisconduct {
+			return reject(CodeReservedKind, "event %d (misbehavior_report): %s is recorded by the ledger from consensus evidence, not by users", i, ev.Misconduct)
+		}
+		if ev.Accused == tx.Signer {
+			return reject(CodeInvalidField, "event %d (misbehavior_report): a node cannot report itself", i)
+		}
+		if err := v.requireNode(ev.Accused, "accused", i, ev.Kind()); err != nil {
+			return err
+		}
+		rec.Subject, rec.Counterparty = ev.Accused, tx.Signer
+		return v.bump(ev.Accused, tx.Signer, func(a *Aggregate) { a.ReportsReceived = addSat(a.ReportsReceived, 1) })
+	}
+	return reject(CodeUnknownKind, "event %d has unknown kind %d", i, tx.Events[i].Kind())
+}
+
+// RecordConsensusMisbehavior appends a misbehaviour report written by the ledger itself, from
+// CometBFT's evidence against a validator (R-EVID-1). The reporter (signer) is the zero key.
+func (b *Block) RecordConsensusMisbehavior(accused PubKey, m Misconduct, evidenceDigest ID) {
+	v := &txView{b: b, writes: map[string][]byte{}}
+	ev := &MisbehaviorReport{Accused: accused, Misconduct: m, EvidenceDigest: evidenceDigest}
+	rec := EventRecord{Height: b.info.Height, TxIndex: ConsensusTxIndex, EventIndex: uint32(len(b.records)),
+		Time: b.info.Time, Subject: accused, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+	if err := v.bump(accused, PubKey{}, func(a *Aggregate) { a.ReportsReceived = addSat(a.ReportsReceived, 1) }); err != nil {
+		if b.err == nil {
+			b.err = err
+		}
+		return
+	}
+	for k, val := range v.writes {
+		b.writes[k] = val
+	}
+	b.records = append(b.records, rec)
+}
+
+// Finish commits the block's event log root and flushes every write to the store in sorted key
+// order (R-DET-2). It returns the log root, or the first storage error.
+func (b *Block) Finish() (LogRoot, error) {
+	if b.err != nil {
+		return LogRoot{}, b.err
+	}
+	var root LogRoot
+	if len(b.records) > 0 {
+		leaves := make([]ID, len(b.records))
+		for i := range b.records {
+			leaves[i] = b.records[i].LeafHash()
+		}
+		total, err := b.base.Get(keyLogTotal)
+		if err != nil {
+			return LogRoot{}, fmt.Errorf("read log total: %w", err)
+		}
+		prev := uint64(0)
+		if len(total) == 8 {
+			prev = binary.BigEndian.Uint64(total)
+		}
+		root = LogRoot{Count: uint32(len(b.records)), Root: MerkleRoot(leaves), Total: prev + uint64(len(b.records))}
+		b.writes[string(LogRootKey(b.info.Height))] = root.Encode()
+		b.writes[string(keyLogTotal)] = binary.BigEndian.AppendUint64(nil, root.Total)
+	}
+	keys := make([]string, 0, len(b.writes))
+	for k := range b.writes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := b.base.Set([]byte(k), b.writes[k]); err != nil {
+			return LogRoot{}, fmt.Errorf("write state key %q: %w", k, err)
+		}
+	}
+	b.writes = map[string][]byte{}
+	return root, nil
+}
+
+// LoadParams reads the chain id and parameters that InitGenesis stored.
+func LoadParams(s Store) (string, Params, error) {
+	chain, err := s.Get(ChainIDKey())
+	if err != nil {
+		return "", Params{}, fmt.Errorf("read chain id: %w", err)
+	}
+	raw, err := s.Get(ParamsKey())
+	if err != nil {
+		return "", Params{}, fmt.Errorf("read params: %w", err)
+	}
+	if raw == nil {
+		return "", Params{}, fmt.Errorf("state has no params: was the chain initialised?")
+	}
+	p, err := DecodeParams(raw)
+	return string(chain), p, err
+}
+
+// InitGenesis writes the chain id, parameters and initial validators into an empty store.
+func InitGenesis(s Store, chainID string, p Params, validators map[string]PubKey) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("genesis params: %w", err)
+	}
+	if chainID == "" || len(chainID) > MaxChainIDBytes {
+		return fmt.Errorf("chain id %q must be 1 to %d bytes", chainID, MaxChainIDBytes)
+	}
+	if err := s.Set(ChainIDKey(), []byte(chainID)); err != nil {
+		return err
+	}
+	if err := s.Set(ParamsKey(), p.Encode()); err != nil {
+		return err
+	}
+	addrs := make([]string, 0, len(validators))
+	for a := range validators {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	for _, a := range addrs {
+		k := validators[a]
+		if err := s.Set(ValidatorKey([]byte(a)), k[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidatorPubKey returns the ed25519 key of a consensus address, if genesis or an update named it.
+func ValidatorPubKey(s Store, addr []byte) (PubKey, bool, error) {
+	raw, err := s.Get(ValidatorKey(addr))
+	if err != nil || len(raw) != 32 {
+		return PubKey{}, false, err
+	}
+	var k PubKey
+	copy(k[:], raw)
+	return k, true, nil
+}

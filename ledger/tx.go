@@ -1,0 +1,263 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// TxVersion is the first byte of every transaction (specs/events.md §2).
+const TxVersion = 1
+
+// HardMaxEventsPerTx bounds decoding before any parameter is known; the genesis parameter
+// MaxEventsPerTx is the limit that applies on chain and must not exceed it.
+const HardMaxEventsPerTx = 4096
+
+// Domain separators: every signed byte string starts with one, so a signature made for one
+// purpose can never be replayed for another (specs/events.md §4).
+const (
+	domainTx          = "trustledger/tx/v1\x00"
+	domainCountersign = "trustledger/countersign/v1\x00"
+	domainAuditAnswer = "trustledger/audit-answer/v1\x00"
+	domainPoW         = "trustledger/pow/v1\x00"
+)
+
+// Tx is the signed envelope: one signer, one sequence number, one or more events.
+type Tx struct {
+	ChainID   string
+	Signer    PubKey
+	Sequence  uint64
+	Events    []Event
+	Signature Sig
+}
+
+// encodeEvent writes kind, fields and (for bilateral events) the countersignature section.
+func encodeEvent(e *encoder, ev Event) {
+	e.u8(uint8(ev.Kind()))
+	ev.encodeFields(e)
+	if b, ok := ev.(Bilateral); ok {
+		sig, present := b.Countersignature()
+		if cl, isClose := ev.(*ContractClose); isClose {
+			e.boolean(cl.HasCountersig)
+			if !present {
+				return
+			}
+		}
+		e.raw(sig[:])
+	}
+}
+
+func decodeEvent(d *decoder, index int) Event {
+	k := Kind(d.u8())
+	if d.err != nil {
+		return nil
+	}
+	ev := newEvent(k)
+	if ev == nil {
+		d.fail(&unknownKindError{kind: k, index: index})
+		return nil
+	}
+	ev.decodeFields(d)
+	if b, ok := ev.(Bilateral); ok {
+		present := true
+		if _, isClose := ev.(*ContractClose); isClose {
+			present = d.boolean("has_countersig")
+		}
+		if present {
+			var s Sig
+			d.fixed(s[:])
+			b.SetCountersignature(s)
+		}
+	}
+	return ev
+}
+
+type unknownKindError struct {
+	kind  Kind
+	index int
+}
+
+func (e *unknownKindError) Error() string {
+	return fmt.Sprintf("event %d has unknown kind %d", e.index, uint8(e.kind))
+}
+
+// signedPart encodes everything the signer signs: all fields before the signature.
+func (tx *Tx) signedPart() []byte {
+	e := &encoder{buf: make([]byte, 0, 256)}
+	e.u8(TxVersion)
+	e.str(tx.ChainID)
+	e.raw(tx.Signer[:])
+	e.u64(tx.Sequence)
+	e.u32(uint32(len(tx.Events)))
+	for _, ev := range tx.Events {
+		encodeEvent(e, ev)
+	}
+	return e.buf
+}
+
+// Encode returns the canonical transaction bytes.
+func (tx *Tx) Encode() []byte {
+	b := tx.signedPart()
+	return append(b, tx.Signature[:]...)
+}
+
+// SignBytes returns the bytes the signer's signature covers.
+func (tx *Tx) SignBytes() []byte {
+	return append([]byte(domainTx), tx.signedPart()...)
+}
+
+// Sign fills in the signer and signature with the given private key.
+func (tx *Tx) Sign(priv ed25519.PrivateKey) {
+	copy(tx.Signer[:], priv.Public().(ed25519.PublicKey))
+	copy(tx.Signature[:], ed25519.Sign(priv, tx.SignBytes()))
+}
+
+// Hash is the transaction hash CometBFT uses: SHA-256 of the transaction bytes.
+func TxHash(txBytes []byte) ID { return sha256.Sum256(txBytes) }
+
+// DecodeTx parses canonical transaction bytes. It checks the structure and each event's fields,
+// but no signature and no state. The error wraps ErrMalformed or ErrUnknownKind, or is a *RejectError.
+func DecodeTx(b []byte) (*Tx, error) {
+	d := &decoder{buf: b}
+	if v := d.u8(); d.err == nil && v != TxVersion {
+		return nil, reject(CodeMalformed, "transaction version %d is not %d", v, TxVersion)
+	}
+	tx := &Tx{}
+	tx.ChainID = d.str("chain_id", MaxChainIDBytes)
+	d.fixed(tx.Signer[:])
+	tx.Sequence = d.u64()
+	n := d.u32()
+	if d.err == nil && (n == 0 || n > HardMaxEventsPerTx) {
+		if n == 0 {
+			return nil, reject(CodeMalformed, "transaction has no events")
+		}
+		return nil, reject(CodeTooManyEvents, "transaction has %d events, more than the hard limit %d", n, HardMaxEventsPerTx)
+	}
+	for i := 0; i < int(n) && d.err == nil; i++ {
+		if ev := decodeEvent(d, i); ev != nil {
+			tx.Events = append(tx.Events, ev)
+		}
+	}
+	d.fixed(tx.Signature[:])
+	if err := d.finish("transaction"); err != nil {
+		var uk *unknownKindError
+		if errors.As(err, &uk) {
+			return nil, reject(CodeUnknownKind, "%v", uk)
+		}
+		return nil, reject(CodeMalformed, "%v", err)
+	}
+	for i, ev := range tx.Events {
+		if err := ev.validate(); err != nil {
+			return nil, reject(CodeInvalidField, "event %d: %v", i, err)
+		}
+	}
+	return tx, nil
+}
+
+// CountersignBytes returns the bytes a counterparty signs to agree to a bilateral event.
+func CountersignBytes(chainID string, ev Event) []byte {
+	e := &encoder{buf: []byte(domainCountersign)}
+	e.str(chainID)
+	e.u8(uint8(ev.Kind()))
+	ev.encodeFields(e)
+	return e.buf
+}
+
+// Countersign returns the counterparty's signature over the event.
+func Countersign(priv ed25519.PrivateKey, chainID string, ev Event) Sig {
+	var s Sig
+	copy(s[:], ed25519.Sign(priv, CountersignBytes(chainID, ev)))
+	return s
+}
+
+// AuditAnswerBytes returns the bytes a supplier signs when it answers an audit challenge.
+func AuditAnswerBytes(chainID string, contract, challenge, answer ID) []byte {
+	e := &encoder{buf: []byte(domainAuditAnswer)}
+	e.str(chainID)
+	e.raw(contract[:])
+	e.raw(challenge[:])
+	e.raw(answer[:])
+	return e.buf
+}
+
+// SignAuditAnswer returns the supplier's signature over its answer to a challenge.
+func SignAuditAnswer(priv ed25519.PrivateKey, chainID string, contract, challenge, answer ID) Sig {
+	var s Sig
+	copy(s[:], ed25519.Sign(priv, AuditAnswerBytes(chainID, contract, challenge, answer)))
+	return s
+}
+
+// PowDigest is the proof-of-work digest of a registration (specs/events.md R-REG-2).
+func PowDigest(chainID string, node PubKey, nonce uint64) ID {
+	e := &encoder{buf: []byte(domainPoW)}
+	e.str(chainID)
+	e.raw(node[:])
+	e.u64(nonce)
+	return sha256.Sum256(e.buf)
+}
+
+// LeadingZeroBits counts the zero bits at the start of a digest.
+func LeadingZeroBits(d ID) int {
+	n := 0
+	for _, b := range d {
+		if b != 0 {
+			return n + bits.LeadingZeros8(b)
+		}
+		n += 8
+	}
+	return n
+}
+
+// SolvePoW finds the smallest nonce whose digest has at least difficulty leading zero bits.
+func SolvePoW(chainID string, node PubKey, difficulty int) uint64 {
+	for nonce := uint64(0); ; nonce++ {
+		if LeadingZeroBits(PowDigest(chainID, node, nonce)) >= difficulty {
+			return nonce
+		}
+	}
+}
+
+func verify(pub PubKey, msg []byte, sig Sig) bool {
+	return ed25519.Verify(ed25519.PublicKey(pub[:]), msg, sig[:])
+}
+
+// VerifySignatures checks the envelope signature, every countersignature and every audit
+// evidence signature. These checks need no state: each bilateral event names both parties.
+func (tx *Tx) VerifySignatures() error {
+	if !verify(tx.Signer, tx.SignBytes(), tx.Signature) {
+		return reject(CodeBadSignature, "signature does not verify for signer %s", tx.Signer)
+	}
+	for i, ev := range tx.Events {
+		if b, ok := ev.(Bilateral); ok {
+			a, c := b.Parties()
+			var other PubKey
+			switch tx.Signer {
+			case a:
+				other = c
+			case c:
+				other = a
+			default:
+				return reject(CodeNotAParty, "event %d (%s): signer %s is neither party", i, ev.Kind(), tx.Signer)
+			}
+			sig, present := b.Countersignature()
+			if !present {
+				if b.CountersigRequired() {
+					return reject(CodeBadCountersig, "event %d (%s): countersignature of %s is missing", i, ev.Kind(), other)
+				}
+				continue
+			}
+			if !verify(other, CountersignBytes(tx.ChainID, ev), sig) {
+				return reject(CodeBadCountersig, "event %d (%s): countersignature does not verify for %s", i, ev.Kind(), other)
+			}
+		}
+		if a, ok := ev.(*AuditResult); ok && a.Evidence != nil {
+			msg := AuditAnswerBytes(tx.ChainID, a.ContractID, a.ChallengeDigest, a.Evidence.AnswerDigest)
+			if !verify(a.Supplier, msg, a.Evidence.SupplierSig) {
+				return reject(CodeBadEvidence, "event %d (audit_result): evidence signature does not verify for supplier %s", i, a.Supplier)
+			}
+		}
+	}
+	return nil
+}
