@@ -1,0 +1,204 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	ics23 "github.com/cosmos/ics23/go"
+	"github.com/cosmos/iavl"
+	iavldb "github.com/cosmos/iavl/db"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// Key layout of the application database (specs/state.md §4). One badger database holds:
+//
+//	i…          the IAVL tree (merkleized state; its root is the app hash)
+//	m/commit    the commit marker: height (8 bytes) and app hash, written last and synced
+//	x/…         the browsing indexes, derived from committed blocks (see index.go)
+var (
+	prefixTree  = []byte("i")
+	keyCommit   = []byte("m/commit")
+	treeCacheSz = 100_000
+)
+
+// ErrCorrupt is returned by OpenAppStore when the stored tree does not match its commit marker.
+var ErrCorrupt = errors.New("application state does not match its commit marker")
+
+// AppStore is the application's persistent state: an IAVL tree on badger whose version is the
+// block height, plus the event indexes. Writes go to the working tree and stay in memory until
+// Commit, so a block that is finalized but never committed leaves no trace on disk.
+//
+// It is not safe for concurrent use; the ABCI adapter serialises calls.
+type AppStore struct {
+	db         *BadgerDB
+	tree       *iavl.MutableTree
+	lastHeight int64
+	lastHash   []byte
+}
+
+var _ ledger.Store = (*AppStore)(nil)
+
+// OpenAppStore opens the store in dir, loading the tree at the height of the commit marker. A
+// tree version saved after the marker (a crash inside Commit) is discarded, so the store always
+// reopens at a state it reported committed, and CometBFT replays from there.
+func OpenAppStore(dir string) (*AppStore, error) {
+	db, err := OpenBadger(filepath.Clean(dir))
+	if err != nil {
+		return nil, err
+	}
+	s := &AppStore{db: db}
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *AppStore) newTree() *iavl.MutableTree {
+	return iavl.NewMutableTree(iavldb.NewPrefixDB(s.db, prefixTree), treeCacheSz, false,
+		iavl.NewNopLogger(), iavl.SyncOption(true))
+}
+
+func (s *AppStore) load() error {
+	raw, err := s.db.Get(keyCommit)
+	if err != nil {
+		return fmt.Errorf("read commit marker: %w", err)
+	}
+	var height int64
+	var hash []byte
+	if raw != nil {
+		if len(raw) < 8 {
+			return fmt.Errorf("%w: marker is %d bytes", ErrCorrupt, len(raw))
+		}
+		height, hash = int64(binary.BigEndian.Uint64(raw)), raw[8:]
+	}
+	s.tree = s.newTree()
+	latest, err := s.tree.Load()
+	if err != nil {
+		return fmt.Errorf("load state tree: %w", err)
+	}
+	switch {
+	case latest > height && height == 0:
+		if err := s.tree.DeleteVersionsFrom(1); err != nil {
+			return fmt.Errorf("discard uncommitted tree versions: %w", err)
+		}
+		s.tree = s.newTree()
+		if _, err := s.tree.Load(); err != nil {
+			return fmt.Errorf("reload state tree: %w", err)
+		}
+	case latest > height:
+		if err := s.tree.LoadVersionForOverwriting(height); err != nil {
+			return fmt.Errorf("roll state tree back to committed height %d: %w", height, err)
+		}
+	case latest < height:
+		return fmt.Errorf("%w: marker says height %d but the tree ends at %d", ErrCorrupt, height, latest)
+	}
+	if height > 0 && !bytes.Equal(s.tree.Hash(), hash) {
+		return fmt.Errorf("%w: tree hash %X at height %d, marker %X", ErrCorrupt, s.tree.Hash(), height, hash)
+	}
+	s.lastHeight, s.lastHash = height, hash
+	return nil
+}
+
+// Close releases the database.
+func (s *AppStore) Close() error { return s.db.Close() }
+
+// LastCommit returns the height and app hash of the last commit (0 and nil before the first).
+func (s *AppStore) LastCommit() (int64, []byte) { return s.lastHeight, s.lastHash }
+
+// Get reads the working state: the last commit plus this block's writes so far.
+func (s *AppStore) Get(key []byte) ([]byte, error) { return s.tree.Get(key) }
+
+// Set writes into the working state.
+func (s *AppStore) Set(key, value []byte) error {
+	_, err := s.tree.Set(key, value)
+	return err
+}
+
+// WorkingHash is the app hash the working state would commit to.
+func (s *AppStore) WorkingHash() []byte { return s.tree.WorkingHash() }
+
+// Commit indexes the block's event records, saves the tree as version height, and then writes
+// the synced commit marker. Only once the marker is written is the height committed.
+func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, error) {
+	if height != s.lastHeight+1 && s.lastHeight != 0 {
+		return nil, fmt.Errorf("commit height %d does not follow %d", height, s.lastHeight)
+	}
+	if err := s.index(records); err != nil {
+		return nil, fmt.Errorf("index height %d: %w", height, err)
+	}
+	if s.tree.Version() == 0 && height > 1 {
+		s.tree.SetInitialVersion(uint64(height))
+	}
+	hash, version, err := s.tree.SaveVersion()
+	if err != nil {
+		return nil, fmt.Errorf("save state at height %d: %w", height, err)
+	}
+	if version != height {
+		return nil, fmt.Errorf("state tree saved version %d for height %d", version, height)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	marker := binary.BigEndian.AppendUint64(nil, uint64(height))
+	if err := b.Set(keyCommit, append(marker, hash...)); err != nil {
+		return nil, err
+	}
+	if err := b.WriteSync(); err != nil {
+		return nil, fmt.Errorf("write commit marker for height %d: %w", height, err)
+	}
+	s.lastHeight, s.lastHash = height, hash
+	return hash, nil
+}
+
+// Discard drops the working state's uncommitted writes.
+func (s *AppStore) Discard() { s.tree.Rollback() }
+
+// committedTree returns the tree as committed at height (0 for the latest commit).
+func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, error) {
+	if height == 0 {
+		height = s.lastHeight
+	}
+	if height <= 0 || height > s.lastHeight {
+		return nil, 0, fmt.Errorf("height %d is not committed (last committed height is %d)", height, s.lastHeight)
+	}
+	t, err := s.tree.GetImmutable(height)
+	if err != nil {
+		return nil, 0, fmt.Errorf("state at height %d: %w", height, err)
+	}
+	return t, height, nil
+}
+
+// GetCommitted reads key as committed at height (0 for the latest). It returns the height read.
+func (s *AppStore) GetCommitted(height int64, key []byte) ([]byte, int64, error) {
+	t, h, err := s.committedTree(height)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := t.Get(key)
+	return v, h, err
+}
+
+// Prove returns the value of key at height with an ICS23 proof (of existence, or of absence when
+// the value is nil) against that height's app hash.
+func (s *AppStore) Prove(height int64, key []byte) ([]byte, *ics23.CommitmentProof, int64, error) {
+	t, h, err := s.committedTree(height)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	v, err := t.Get(key)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	p, err := t.GetProof(key)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("prove key %x at height %d: %w", key, h, err)
+	}
+	return v, p, h, nil
+}
+
+// Size reports the number of keys in the working state.
+func (s *AppStore) Size() int64 { return s.tree.Size() }

@@ -1,0 +1,213 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+func openStore(t *testing.T, dir string) *AppStore {
+	t.Helper()
+	s, err := OpenAppStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestAppStoreAgainstMap writes random keys over many versions, and after every commit (and
+// after reopening) compares each committed version with a map model of that version.
+func TestAppStoreAgainstMap(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	rng := rand.New(rand.NewSource(7))
+	models := []map[string]string{{}}
+	hashes := [][]byte{nil}
+	for h := int64(1); h <= 15; h++ {
+		m := map[string]string{}
+		for k, v := range models[h-1] {
+			m[k] = v
+		}
+		for i := 0; i < 40; i++ {
+			k, v := fmt.Sprintf("k%03d", rng.Intn(100)), fmt.Sprintf("v%d.%d", h, i)
+			if err := s.Set([]byte(k), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			m[k] = v
+		}
+		hash, err := s.Commit(h, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models, hashes = append(models, m), append(hashes, hash)
+	}
+	check := func(s *AppStore) {
+		for h := int64(1); h <= 15; h++ {
+			for i := 0; i < 100; i++ {
+				k := fmt.Sprintf("k%03d", i)
+				got, _, err := s.GetCommitted(h, []byte(k))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, ok := models[h][k]
+				if (got == nil) == ok || (ok && string(got) != want) {
+					t.Fatalf("height %d key %s: got %q, want %q", h, k, got, want)
+				}
+			}
+		}
+	}
+	check(s)
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if h, hash := s.LastCommit(); h != 15 || !bytes.Equal(hash, hashes[15]) {
+		t.Fatalf("reopened at %d %X, want 15 %X", h, hash, hashes[15])
+	}
+	check(s)
+}
+
+// TestCrashBetweenSaveAndMarker saves a tree version without its marker, as a crash inside Commit
+// would, and checks the store reopens at the marker with the version discarded.
+func TestCrashBetweenSaveAndMarker(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	_ = s.Set([]byte("a"), []byte("1"))
+	hash1, err := s.Commit(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Set([]byte("a"), []byte("2"))
+	if _, _, err := s.tree.SaveVersion(); err != nil { // tree saved, marker never written
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openStore(t, dir)
+	if h, hash := s.LastCommit(); h != 1 || !bytes.Equal(hash, hash1) {
+		t.Fatalf("reopened at %d %X, want 1 %X", h, hash, hash1)
+	}
+	if v, _ := s.Get([]byte("a")); string(v) != "1" {
+		t.Fatalf("a = %q after recovery, want 1", v)
+	}
+	// Replaying block 2 with different content commits cleanly at height 2.
+	_ = s.Set([]byte("a"), []byte("3"))
+	if _, err := s.Commit(2, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if v, _ := s.Get([]byte("a")); string(v) != "3" {
+		t.Fatalf("a = %q, want 3", v)
+	}
+}
+
+func TestUncommittedWritesVanish(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	_ = s.Set([]byte("a"), []byte("1"))
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if v, _ := s.Get([]byte("a")); v != nil {
+		t.Fatalf("uncommitted write survived: %q", v)
+	}
+}
+
+func TestProofs(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	for i := 0; i < 50; i++ {
+		_ = s.Set([]byte(fmt.Sprintf("k%02d", i)), []byte(fmt.Sprintf("v%02d", i)))
+	}
+	hash, err := s.Commit(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Set([]byte("k07"), []byte("changed"))
+	if _, err := s.Commit(2, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, proof, h, err := s.Prove(1, []byte("k07"))
+	if err != nil || h != 1 || string(v) != "v07" {
+		t.Fatalf("prove: %q %d %v", v, h, err)
+	}
+	if err := VerifyProof(hash, []byte("k07"), v, proof); err != nil {
+		t.Fatalf("valid proof rejected: %v", err)
+	}
+	cases := []struct {
+		name       string
+		root, k, v []byte
+	}{
+		{"tampered value", hash, []byte("k07"), []byte("v08")},
+		{"other key", hash, []byte("k08"), v},
+		{"other root", append([]byte{hash[0] ^ 1}, hash[1:]...), []byte("k07"), v},
+	}
+	for _, c := range cases {
+		if err := VerifyProof(c.root, c.k, c.v, proof); !errors.Is(err, ErrProofInvalid) {
+			t.Errorf("%s: got %v, want ErrProofInvalid", c.name, err)
+		}
+	}
+	absent, proof, _, err := s.Prove(1, []byte("nope"))
+	if err != nil || absent != nil {
+		t.Fatal(absent, err)
+	}
+	if err := VerifyProof(hash, []byte("nope"), nil, proof); err != nil {
+		t.Errorf("absence proof rejected: %v", err)
+	}
+}
+
+func TestIndexPaging(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	a, b, c := ledger.PubKey{1}, ledger.PubKey{2}, ledger.PubKey{3}
+	var recs []ledger.EventRecord
+	for i := 0; i < 7; i++ {
+		subj, cp := a, b
+		if i%2 == 1 {
+			subj, cp = b, a
+		}
+		if i == 6 {
+			subj, cp = c, a
+		}
+		ev := &ledger.BandwidthReceipt{ReceiptID: ledger.ID{byte(i + 1)}, Customer: cp, Supplier: subj, Bytes: uint64(i)}
+		recs = append(recs, ledger.EventRecord{Height: 1, TxIndex: uint32(i / 2), EventIndex: uint32(i % 2), TxHash: ledger.ID{byte(i / 2)},
+			Signer: subj, Subject: subj, Counterparty: cp, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev})
+	}
+	if err := s.index(recs); err != nil {
+		t.Fatal(err)
+	}
+	pair := [2]ledger.PubKey{b, a}
+	var got []uint64
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		p, err := s.Events(Filter{Pair: &pair}, cursor, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range p.Records {
+			got = append(got, r.Event.(*ledger.BandwidthReceipt).Bytes)
+		}
+		if cursor = p.Next; cursor == "" {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[0 1 2 3 4 5]" {
+		t.Errorf("pair a-b events: got %v, want [0 1 2 3 4 5]", got)
+	}
+	p, _ := s.Events(Filter{Node: &c}, "", 10)
+	if len(p.Records) != 1 || p.Next != "" {
+		t.Errorf("node c: got %d records, next %q", len(p.Records), p.Next)
+	}
+	txs, _ := s.TxEvents(ledger.ID{1})
+	if len(txs) != 2 || txs[0].EventIndex != 0 || txs[1].EventIndex != 1 {
+		t.Errorf("tx 1 events: got %+v", txs)
+	}
+	if _, err := s.Events(Filter{}, "zz", 5); err == nil {
+		t.Error("bad cursor accepted")
+	}
+}

@@ -1,0 +1,211 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// The browsing indexes (specs/state.md §4) live beside the tree, outside the app hash. They are
+// derived from committed blocks and written idempotently, keyed by an event's position:
+// position = height (8) || tx index (4) || event index (4), big-endian, so keys sort by history.
+//
+//	x/e/<position>                    → EventRecord bytes
+//	x/n/<node 32><position>           → (empty) every event whose signer, subject or counterparty is node
+//	x/p/<low 32><high 32><position>   → (empty) every event between two nodes, either direction
+//	x/k/<kind 1><position>            → (empty) every event of a kind
+//	x/t/<tx hash 32>                  → position of the tx's first event || event count (4)
+var (
+	prefixEvent  = []byte("x/e/")
+	prefixByNode = []byte("x/n/")
+	prefixByPair = []byte("x/p/")
+	prefixByKind = []byte("x/k/")
+	prefixByTx   = []byte("x/t/")
+)
+
+const positionLen = 16
+
+func position(r *ledger.EventRecord) []byte {
+	p := binary.BigEndian.AppendUint64(make([]byte, 0, positionLen), uint64(r.Height))
+	p = binary.BigEndian.AppendUint32(p, r.TxIndex)
+	return binary.BigEndian.AppendUint32(p, r.EventIndex)
+}
+
+func key(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+func orderedPair(a, b ledger.PubKey) []byte {
+	if bytes.Compare(a[:], b[:]) > 0 {
+		a, b = b, a
+	}
+	return key(a[:], b[:])
+}
+
+// index writes the index entries of one block's records.
+func (s *AppStore) index(records []ledger.EventRecord) error {
+	if len(records) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	empty := []byte{}
+	txFirst := map[ledger.ID]int{}
+	for i := range records {
+		r := &records[i]
+		pos := position(r)
+		if err := b.Set(key(prefixEvent, pos), r.Encode()); err != nil {
+			return err
+		}
+		nodes := []ledger.PubKey{r.Signer, r.Subject, r.Counterparty}
+		for j, n := range nodes {
+			if n.IsZero() || (j > 0 && n == nodes[0]) || (j == 2 && n == nodes[1]) {
+				continue
+			}
+			if err := b.Set(key(prefixByNode, n[:], pos), empty); err != nil {
+				return err
+			}
+		}
+		if !r.Subject.IsZero() && !r.Counterparty.IsZero() {
+			if err := b.Set(key(prefixByPair, orderedPair(r.Subject, r.Counterparty), pos), empty); err != nil {
+				return err
+			}
+		}
+		if err := b.Set(key(prefixByKind, []byte{byte(r.Kind)}, pos), empty); err != nil {
+			return err
+		}
+		if r.TxIndex != ledger.ConsensusTxIndex {
+			if _, seen := txFirst[r.TxHash]; !seen {
+				txFirst[r.TxHash] = i
+			}
+		}
+	}
+	for i := range records {
+		r := &records[i]
+		if first, ok := txFirst[r.TxHash]; ok && first == i {
+			n := uint32(0)
+			for j := i; j < len(records) && records[j].TxHash == r.TxHash && records[j].TxIndex == r.TxIndex; j++ {
+				n++
+			}
+			if err := b.Set(key(prefixByTx, r.TxHash[:]), binary.BigEndian.AppendUint32(position(r), n)); err != nil {
+				return err
+			}
+		}
+	}
+	return b.Write()
+}
+
+// Filter selects events for a listing; the zero Filter selects every event.
+type Filter struct {
+	Node *ledger.PubKey    // events where the node signed, or is subject or counterparty
+	Pair *[2]ledger.PubKey // events between the two nodes, either direction
+	Kind *ledger.Kind      // events of one kind (combined with Node or Pair, filters that list)
+}
+
+// Page is one page of a listing. Next is the cursor of the following page, empty at the end.
+type Page struct {
+	Records []ledger.EventRecord `json:"records"`
+	Next    string               `json:"next,omitempty"`
+}
+
+// MaxPageSize caps a listing's page.
+const MaxPageSize = 1000
+
+// Events lists committed events matching f in history order, starting after cursor (a Page.Next
+// value, or "" for the start), at most limit of them.
+func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
+	if limit <= 0 || limit > MaxPageSize {
+		return Page{}, fmt.Errorf("page size %d must be between 1 and %d", limit, MaxPageSize)
+	}
+	var after []byte
+	if cursor != "" {
+		c, err := hex.DecodeString(cursor)
+		if err != nil || len(c) != positionLen {
+			return Page{}, fmt.Errorf("cursor %q is not a position from a previous page", cursor)
+		}
+		after = c
+	}
+	var prefix []byte
+	switch {
+	case f.Pair != nil:
+		prefix = key(prefixByPair, orderedPair(f.Pair[0], f.Pair[1]))
+	case f.Node != nil:
+		prefix = key(prefixByNode, f.Node[:])
+	case f.Kind != nil:
+		prefix = key(prefixByKind, []byte{byte(*f.Kind)})
+	default:
+		prefix = prefixEvent
+	}
+	start := prefix
+	if after != nil {
+		start = key(prefix, after, []byte{0})
+	}
+	it, err := s.db.Iterator(start, prefixEnd(prefix))
+	if err != nil {
+		return Page{}, err
+	}
+	defer it.Close()
+	var page Page
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		pos := k[len(k)-positionLen:]
+		var raw []byte
+		if bytes.Equal(prefix, prefixEvent) {
+			raw = it.Value()
+		} else if raw, err = s.db.Get(key(prefixEvent, pos)); err != nil {
+			return Page{}, err
+		}
+		if raw == nil {
+			return Page{}, fmt.Errorf("index entry %x points at a missing event", k)
+		}
+		rec, err := ledger.DecodeEventRecord(raw)
+		if err != nil {
+			return Page{}, fmt.Errorf("event at %x: %w", pos, err)
+		}
+		if f.Kind != nil && rec.Kind != *f.Kind {
+			continue
+		}
+		if len(page.Records) == limit {
+			page.Next = hex.EncodeToString(position(&page.Records[len(page.Records)-1]))
+			break
+		}
+		page.Records = append(page.Records, *rec)
+	}
+	return page, nil
+}
+
+// TxEvents returns the events of a committed transaction, or nil if no such tx was committed.
+func (s *AppStore) TxEvents(hash ledger.ID) ([]ledger.EventRecord, error) {
+	v, err := s.db.Get(key(prefixByTx, hash[:]))
+	if err != nil || v == nil {
+		return nil, err
+	}
+	first, n := v[:positionLen], binary.BigEndian.Uint32(v[positionLen:])
+	it, err := s.db.Iterator(key(prefixEvent, first), prefixEnd(prefixEvent))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []ledger.EventRecord
+	for ; it.Valid() && uint32(len(out)) < n; it.Next() {
+		rec, err := ledger.DecodeEventRecord(it.Value())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *rec)
+	}
+	return out, nil
+}
+
+// prefixEnd returns the smallest key greater than every key with the prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
