@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"path/filepath"
 
-	ics23 "github.com/cosmos/ics23/go"
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
+	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/trustledger/trustledger/ledger"
 )
