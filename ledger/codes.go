@@ -100,3 +100,13 @@ func CodeOf(err error) Code {
 	}
 	return CodeOK
 }
+
+// MessageOf returns a rejection's message without its code name (the code travels separately),
+// or the whole error text for any other error.
+func MessageOf(err error) string {
+	var r *RejectError
+	if errors.As(err, &r) {
+		return r.Msg
+	}
+	return err.Error()
+}

@@ -86,7 +86,7 @@ func (b *Block) ApplyTx(txBytes []byte, pre *Tx) TxResult {
 	recs, err := b.applyTx(txBytes, pre, res.Hash)
 	if err != nil {
 		res.Code = CodeOf(err)
-		res.Log = err.Error()
+		res.Log = MessageOf(err)
 		return res
 	}
 	res.Records = recs

@@ -1,6 +1,10 @@
 package ledger
 
-import "crypto/sha256"
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+)
 
 // ConsensusTxIndex is the tx index of events the ledger records itself (from CometBFT evidence).
 const ConsensusTxIndex = ^uint32(0)
@@ -82,4 +86,27 @@ func MerkleRoot(leaves []ID) ID {
 	buf = append(buf, l[:]...)
 	buf = append(buf, r[:]...)
 	return sha256.Sum256(buf)
+}
+
+// UnmarshalJSON reads a record written by json.Marshal, choosing the event type by its kind.
+func (r *EventRecord) UnmarshalJSON(b []byte) error {
+	type plain EventRecord
+	var raw struct {
+		plain
+		Event json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	k, err := ParseKind(raw.KindName)
+	if err != nil {
+		return err
+	}
+	ev := newEvent(k)
+	if err := json.Unmarshal(raw.Event, ev); err != nil {
+		return fmt.Errorf("%s event: %w", k, err)
+	}
+	*r = EventRecord(raw.plain)
+	r.Kind, r.Event = k, ev
+	return nil
 }

@@ -144,3 +144,22 @@ func TestMerkleRoot(t *testing.T) {
 		t.Error("1 or 0 leaves")
 	}
 }
+
+func TestEventRecordJSONRoundTrip(t *testing.T) {
+	for _, v := range vectorTxs() {
+		for i, ev := range v.tx.Events {
+			rec := EventRecord{Height: 5, EventIndex: uint32(i), Signer: v.tx.Signer, Subject: v.tx.Signer, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+			b, err := json.Marshal(&rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back EventRecord
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatalf("%s: %v", v.name, err)
+			}
+			if !reflect.DeepEqual(back, rec) {
+				t.Errorf("%s: JSON round trip:\n got %#v\nwant %#v", v.name, back, rec)
+			}
+		}
+	}
+}

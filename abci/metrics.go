@@ -1,0 +1,39 @@
+package abci
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// Metrics are the application's Prometheus series, served beside CometBFT's own.
+type Metrics struct {
+	EventsApplied *prometheus.CounterVec
+	TxsRejected   *prometheus.CounterVec
+	BlockApply    prometheus.Histogram
+	StateKeys     prometheus.Gauge
+	Height        prometheus.Gauge
+}
+
+// NewMetrics creates the series and registers them with reg (nil: not registered, for tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		EventsApplied: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "trustledger", Name: "events_applied_total",
+			Help: "Events committed, by kind."}, []string{"kind"}),
+		TxsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "trustledger", Name: "txs_rejected_total",
+			Help: "Transactions rejected, by stage (check, proposal, block) and reason."}, []string{"stage", "reason"}),
+		BlockApply: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "trustledger", Name: "block_apply_seconds",
+			Help: "Time to apply a block's transactions in FinalizeBlock.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		StateKeys: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "state_keys",
+			Help: "Keys in the merkleized state after the last commit."}),
+		Height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "committed_height",
+			Help: "Height of the last commit."}),
+	}
+	for _, k := range ledger.AllKinds {
+		m.EventsApplied.WithLabelValues(k.String())
+	}
+	if reg != nil {
+		reg.MustRegister(m.EventsApplied, m.TxsRejected, m.BlockApply, m.StateKeys, m.Height)
+	}
+	return m
+}

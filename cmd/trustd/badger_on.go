@@ -1,0 +1,5 @@
+//go:build badgerdb
+
+package main
+
+func requireBadger() error { return nil }

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/types"
+	cmttime "github.com/cometbft/cometbft/types/time"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// appDBName is the directory of the application database inside the data directory.
+const appDBName = "app.db"
+
+// nodeDefaults are trustledger's changes to CometBFT's defaults: everything on loopback, badger
+// for every store, metrics on, a block about every half second.
+func nodeDefaults(home string) *cfg.Config {
+	c := cfg.DefaultConfig()
+	c.SetRoot(home)
+	c.Moniker = "trustd"
+	c.DBBackend = "badgerdb"
+	c.RPC.ListenAddress = "tcp://127.0.0.1:26657"
+	c.P2P.ListenAddress = "tcp://127.0.0.1:26656"
+	c.P2P.AllowDuplicateIP = true
+	c.P2P.AddrBookStrict = false
+	c.Instrumentation.Prometheus = true
+	c.Instrumentation.PrometheusListenAddr = "127.0.0.1:26660"
+	c.Consensus.TimeoutCommit = 500 * time.Millisecond
+	c.Mempool.Type = cfg.MempoolTypeFlood
+	c.Mempool.MaxTxBytes = int(ledger.DefaultParams().MaxTxBytes)
+	c.TxIndex.Indexer = "kv"
+	return c
+}
+
+// loadConfig reads home/config/config.toml; TRUSTD_<SECTION>_<KEY> environment variables
+// override it (for example TRUSTD_RPC_LADDR).
+func loadConfig(home string) (*cfg.Config, error) {
+	c := nodeDefaults(home)
+	path := filepath.Join(home, "config", "config.toml")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no node in %s (%v): run `trustd init --home %s` first", home, err, home)
+	}
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetEnvPrefix("TRUSTD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := v.Unmarshal(c); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	c.SetRoot(home)
+	if err := c.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+type initOptions struct {
+	chainID     string
+	moniker     string
+	rpcAddr     string
+	p2pAddr     string
+	metricsAddr string
+	params      ledger.Params
+	force       bool
+}
+
+func newInitCmd(g *globals) *cobra.Command {
+	o := initOptions{params: ledger.DefaultParams()}
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a single-validator node home: config, validator key, node key and genesis",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			created, err := initHome(g.home, o)
+			if err != nil {
+				return err
+			}
+			if !created {
+				fmt.Fprintf(cmd.OutOrStdout(), "node home %s already initialised; nothing changed\n", g.home)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "initialised node home %s (chain %s)\n", g.home, o.chainID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.chainID, "chain-id", "trustledger-local", "chain id written into genesis")
+	f.StringVar(&o.moniker, "moniker", "trustd", "node name shown to peers")
+	f.StringVar(&o.rpcAddr, "rpc.laddr", "tcp://127.0.0.1:26657", "RPC listen address (loopback unless you mean to expose it)")
+	f.StringVar(&o.p2pAddr, "p2p.laddr", "tcp://127.0.0.1:26656", "P2P listen address")
+	f.StringVar(&o.metricsAddr, "instrumentation.prometheus_listen_addr", "127.0.0.1:26660", "Prometheus metrics address (empty: off)")
+	f.Uint32Var(&o.params.PowDifficulty, "pow-difficulty", o.params.PowDifficulty, "genesis: leading zero bits a registration's proof of work needs")
+	f.Uint32Var(&o.params.MaxTxBytes, "max-tx-bytes", o.params.MaxTxBytes, "genesis: largest transaction in bytes")
+	f.Uint32Var(&o.params.MaxEventsPerTx, "max-events-per-tx", o.params.MaxEventsPerTx, "genesis: most events under one signature")
+	f.Uint32Var(&o.params.MaxTxsPerSignerPerBlock, "max-txs-per-signer-per-block", o.params.MaxTxsPerSignerPerBlock, "genesis: most transactions of one signer in a block")
+	return cmd
+}
+
+// initHome writes a new home; it returns false without touching anything if one exists.
+func initHome(home string, o initOptions) (bool, error) {
+	if err := o.params.Validate(); err != nil {
+		return false, fmt.Errorf("genesis parameters: %w", err)
+	}
+	c := nodeDefaults(home)
+	if _, err := os.Stat(c.GenesisFile()); err == nil {
+		return false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	c.Moniker = o.moniker
+	c.RPC.ListenAddress = o.rpcAddr
+	c.P2P.ListenAddress = o.p2pAddr
+	c.Instrumentation.PrometheusListenAddr = o.metricsAddr
+	c.Instrumentation.Prometheus = o.metricsAddr != ""
+	for _, d := range []string{filepath.Join(home, "config"), filepath.Join(home, "data")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return false, err
+		}
+	}
+	cfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), c)
+	pv := privval.GenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+	pv.Save()
+	if _, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile()); err != nil {
+		return false, fmt.Errorf("node key: %w", err)
+	}
+	pk, err := pv.GetPubKey()
+	if err != nil {
+		return false, err
+	}
+	appState, err := json.Marshal(abci.GenesisState{Params: o.params})
+	if err != nil {
+		return false, err
+	}
+	gen := types.GenesisDoc{
+		ChainID:         o.chainID,
+		GenesisTime:     cmttime.Now(),
+		ConsensusParams: types.DefaultConsensusParams(),
+		Validators:      []types.GenesisValidator{{Address: pk.Address(), PubKey: pk, Power: 10, Name: o.moniker}},
+		AppState:        appState,
+	}
+	gen.ConsensusParams.Block.MaxBytes = 4 << 20
+	if err := gen.ValidateAndComplete(); err != nil {
+		return false, fmt.Errorf("genesis: %w", err)
+	}
+	if err := gen.SaveAs(c.GenesisFile()); err != nil {
+		return false, fmt.Errorf("write genesis: %w", err)
+	}
+	return true, nil
+}

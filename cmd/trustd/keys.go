@@ -1,0 +1,121 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func newKeysCmd(g *globals) *cobra.Command {
+	var pp passphraseSource
+	cmd := &cobra.Command{Use: "keys", Short: "Manage local node keys (ed25519, encrypted with a local passphrase)"}
+	cmd.PersistentFlags().StringVar(&pp.file, "passphrase-file", "", "read the passphrase from this file (else TRUSTD_PASSPHRASE, else a prompt)")
+
+	var recoverHex string
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Create a new key (or import one with --recover-hex)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkKeyName(args[0]); err != nil {
+				return err
+			}
+			var priv ed25519.PrivateKey
+			if recoverHex != "" {
+				seed, err := hex.DecodeString(recoverHex)
+				if err != nil || len(seed) != ed25519.SeedSize {
+					return fmt.Errorf("--recover-hex must be %d hex-encoded bytes", ed25519.SeedSize)
+				}
+				priv = ed25519.NewKeyFromSeed(seed)
+			} else {
+				var err error
+				if _, priv, err = ed25519.GenerateKey(rand.Reader); err != nil {
+					return err
+				}
+			}
+			pass, err := pp.get(fmt.Sprintf("New passphrase for key %q: ", args[0]), true)
+			if err != nil {
+				return err
+			}
+			if pass == "" {
+				return fmt.Errorf("refusing an empty passphrase")
+			}
+			kf, err := newKeystore(g.home).add(args[0], pass, priv)
+			if err != nil {
+				return err
+			}
+			return printOut(cmd, g, kf.summary(), func() { fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", kf.Name, kf.PublicKey) })
+		},
+	}
+	add.Flags().StringVar(&recoverHex, "recover-hex", "", "import this 32-byte seed instead of generating one")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List local keys", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kfs, err := newKeystore(g.home).list()
+			if err != nil {
+				return err
+			}
+			out := make([]keySummary, len(kfs))
+			for i, kf := range kfs {
+				out[i] = kf.summary()
+			}
+			return printOut(cmd, g, out, func() {
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tPUBLIC KEY")
+				for _, kf := range kfs {
+					fmt.Fprintf(w, "%s\t%s\n", kf.Name, kf.PublicKey)
+				}
+				w.Flush()
+			})
+		},
+	}
+	show := &cobra.Command{
+		Use: "show NAME", Short: "Show a key's public key", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kf, err := newKeystore(g.home).load(args[0])
+			if err != nil {
+				return err
+			}
+			return printOut(cmd, g, kf.summary(), func() { fmt.Fprintln(cmd.OutOrStdout(), kf.PublicKey) })
+		},
+	}
+	var unsafeHex bool
+	export := &cobra.Command{
+		Use:   "export NAME",
+		Short: "Print the encrypted key file (or, with --unsafe-hex, the raw seed after the passphrase)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !unsafeHex {
+				b, err := os.ReadFile(newKeystore(g.home).path(args[0]))
+				if err != nil {
+					_, lerr := newKeystore(g.home).load(args[0])
+					return lerr
+				}
+				_, err = cmd.OutOrStdout().Write(b)
+				return err
+			}
+			priv, err := unlock(g.home, args[0], pp)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), hex.EncodeToString(priv.Seed()))
+			return nil
+		},
+	}
+	export.Flags().BoolVar(&unsafeHex, "unsafe-hex", false, "print the unencrypted seed (anyone who sees it owns the key)")
+	cmd.AddCommand(add, list, show, export)
+	return cmd
+}
+
+type keySummary struct {
+	Name      string `json:"name"`
+	PublicKey string `json:"public_key"`
+}
+
+func (kf *keyFile) summary() keySummary { return keySummary{Name: kf.Name, PublicKey: kf.PublicKey} }

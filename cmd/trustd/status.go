@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trustledger/trustledger/abci"
+)
+
+type statusView struct {
+	ChainID  string `json:"chain_id"`
+	NodeID   string `json:"node_id"`
+	Moniker  string `json:"moniker"`
+	Height   int64  `json:"height"`
+	AppHash  string `json:"app_hash"`
+	Time     string `json:"time"`
+	CatchUp  bool   `json:"catching_up"`
+	RPC      string `json:"rpc"`
+	Version  string `json:"version"`
+	AppState string `json:"app_version"`
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "status", Short: "Height, app hash and identity of the node", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := g.client()
+			if err != nil {
+				return err
+			}
+			st, err := client.c.Status(cmd.Context())
+			if err != nil {
+				return client.wrap(err)
+			}
+			v := statusView{ChainID: st.NodeInfo.Network, NodeID: string(st.NodeInfo.DefaultNodeID), Moniker: st.NodeInfo.Moniker,
+				Height: st.SyncInfo.LatestBlockHeight, AppHash: st.SyncInfo.LatestAppHash.String(),
+				Time: st.SyncInfo.LatestBlockTime.UTC().Format("2006-01-02T15:04:05Z"), CatchUp: st.SyncInfo.CatchingUp,
+				RPC: client.addr, Version: st.NodeInfo.Version, AppState: abci.Version}
+			return printOut(cmd, g, v, func() {
+				fmt.Fprintf(cmd.OutOrStdout(), "chain %s · height %d · app hash %s · %s\nnode %s (%s) at %s, catching up: %v\n",
+					v.ChainID, v.Height, v.AppHash, v.Time, v.NodeID, safe(v.Moniker), v.RPC, v.CatchUp)
+			})
+		},
+	}
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "version", Short: "Print the version", Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "trustd", abci.Version) },
+	}
+}

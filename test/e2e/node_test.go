@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nodeView mirrors the JSON of `trustd query node -o json`.
+type nodeView struct {
+	Node   string `json:"node"`
+	Record struct {
+		Moniker  string `json:"moniker"`
+		Sequence uint64 `json:"sequence"`
+	} `json:"record"`
+	Aggregate    map[string]int64 `json:"aggregate"`
+	Verification *struct {
+		Verified bool  `json:"verified"`
+		Height   int64 `json:"height"`
+	} `json:"verification"`
+}
+
+// TestNodeLifecycle is the spine's acceptance scenario: a real single-validator node, events
+// submitted through the CLI (with countersignatures from `trustd sign`), rejections with their
+// codes, verified queries, then SIGKILL and restart with the same history and answers.
+func TestNodeLifecycle(t *testing.T) {
+	n := newNode(t, "--pow-difficulty", "8")
+	n.start()
+
+	for _, k := range []string{"alice", "bob", "carol"} {
+		n.mustCLI("keys", "add", k)
+	}
+	n.mustCLI("tx", "register", "--from", "alice", "--peer-id", "12D3KooWalice", "--capacity", "1000000", "--moniker", "alice\x1b[31m<b>")
+	n.mustCLI("tx", "register", "--from", "bob", "--peer-id", "12D3KooWbob", "--capacity", "9000000")
+	n.mustCLI("tx", "register", "--from", "carol", "--peer-id", "12D3KooWcarol")
+
+	open := []string{"--customer", "alice", "--supplier", "bob", "--contract-id", "contract-1", "--bytes", "1048576", "--duration", "86400", "--price", "7"}
+	sig := strings.TrimSpace(n.mustCLI(append([]string{"sign", "contract-open", "--from", "bob"}, open...)...))
+	n.mustCLI(append([]string{"tx", "contract-open", "--from", "alice", "--countersig", sig}, open...)...)
+
+	receipt := []string{"--customer", "alice", "--supplier", "bob", "--contract-id", "contract-1", "--receipt-id", "r-1",
+		"--period-start", "1700000000", "--period-end", "1700003600", "--byte-seconds", "3774873600"}
+	rsig := strings.TrimSpace(n.mustCLI(append([]string{"sign", "receipt", "--from", "alice"}, receipt...)...))
+	n.mustCLI(append([]string{"tx", "receipt", "--from", "bob", "--countersig", rsig}, receipt...)...)
+	n.mustCLI("tx", "audit", "--from", "alice", "--customer", "alice", "--supplier", "bob", "--contract-id", "contract-1", "--challenge", "c-1", "--result", "pass")
+	n.mustCLI("tx", "report", "--from", "carol", "--accused", "bob", "--misconduct", "unavailable")
+
+	// Rejections: each a clear line, exit code 2, and nothing committed.
+	rejections := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"replayed receipt", append([]string{"tx", "receipt", "--from", "bob", "--countersig", rsig}, receipt...), "replayed_receipt"},
+		{"forged countersignature", append([]string{"tx", "receipt", "--from", "bob", "--countersig", rsig}, append(receipt[:len(receipt)-1:len(receipt)-1], "999")...), "bad_countersignature"},
+		{"supplier reports an audit", []string{"tx", "audit", "--from", "bob", "--customer", "alice", "--supplier", "bob", "--contract-id", "contract-1", "--challenge", "x", "--result", "pass"}, "not_a_party"},
+		{"replayed sequence", []string{"tx", "report", "--from", "carol", "--accused", "bob", "--misconduct", "data_lost", "--sequence", "1"}, "replayed_tx"},
+		{"unknown contract", []string{"tx", "audit", "--from", "alice", "--customer", "alice", "--supplier", "bob", "--contract-id", "nope", "--challenge", "x", "--result", "fail"}, "unknown_contract"},
+	}
+	for _, r := range rejections {
+		_, errOut, code := n.cli(r.args...)
+		if code != 2 || !strings.Contains(errOut, r.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%s: got exit %d, stderr %q; want exit 2 and one line naming %s", r.name, code, errOut, r.want)
+		}
+	}
+	if _, errOut, code := n.cli("query", "node", "dave"); code == 0 || !strings.Contains(errOut, "neither a local key name") {
+		t.Errorf("unknown node: exit %d, %q", code, errOut)
+	}
+
+	var bob nodeView
+	n.jsonCLI(&bob, "query", "node", "bob")
+	if bob.Aggregate["storage_receipts"] != 1 || bob.Aggregate["audits_passed"] != 1 || bob.Aggregate["reports_received"] != 1 {
+		t.Fatalf("bob's aggregate: %v", bob.Aggregate)
+	}
+	var alice nodeView
+	n.jsonCLI(&alice, "query", "node", "alice", "--prove")
+	if alice.Verification == nil || !alice.Verification.Verified || alice.Record.Moniker != "alice\x1b[31m<b>" {
+		t.Fatalf("proved alice: %+v", alice)
+	}
+	if text := n.mustCLI("query", "node", "alice"); strings.Contains(text, "\x1b") || !strings.Contains(text, `alice\x1b[31m<b>`) {
+		t.Errorf("moniker not escaped in text output:\n%s", text)
+	}
+	var rel map[string]any
+	n.jsonCLI(&rel, "query", "relation", "alice", "bob", "--prove")
+	var page struct {
+		Records []map[string]any `json:"records"`
+	}
+	n.jsonCLI(&page, "query", "events", "--node", "bob", "--limit", "100")
+	if len(page.Records) != 5 { // registration, contract, receipt, audit, report
+		t.Fatalf("bob has %d events, want 5", len(page.Records))
+	}
+	checkMetrics(t, n)
+
+	// SIGKILL, restart: same history, same answers.
+	before := n.height()
+	hashBefore := n.appHashAt(before)
+	n.kill()
+	n.start()
+	n.waitHeight(before+2, 30*time.Second)
+	if got := n.appHashAt(before); got != hashBefore {
+		t.Fatalf("app hash at %d: %s after restart, %s before", before, got, hashBefore)
+	}
+	var bobAfter nodeView
+	n.jsonCLI(&bobAfter, "query", "node", "bob")
+	if !reflect.DeepEqual(bob, bobAfter) {
+		t.Fatalf("bob changed across the restart:\n before %+v\n after  %+v", bob, bobAfter)
+	}
+	var pageAfter struct {
+		Records []map[string]any `json:"records"`
+	}
+	n.jsonCLI(&pageAfter, "query", "events", "--node", "bob", "--limit", "100")
+	if !reflect.DeepEqual(page, pageAfter) {
+		t.Fatal("bob's events changed across the restart")
+	}
+	// The chain goes on accepting events after the restart.
+	n.mustCLI("tx", "report", "--from", "alice", "--accused", "bob", "--misconduct", "data_lost")
+	n.jsonCLI(&alice, "query", "node", "alice", "--prove")
+	if alice.Record.Sequence != 4 || !alice.Verification.Verified {
+		t.Fatalf("alice after restart: %+v", alice)
+	}
+}
+
+// TestCrashBetweenFinalizeAndCommit kills the node inside Commit, before the app persists the
+// block, and checks the restart replays it to the same app hash and carries on.
+func TestCrashBetweenFinalizeAndCommit(t *testing.T) {
+	n := newNode(t, "--pow-difficulty", "4")
+	n.start()
+	n.mustCLI("keys", "add", "alice")
+	n.mustCLI("tx", "register", "--from", "alice", "--peer-id", "p-alice")
+	h := n.height()
+	hashH := n.appHashAt(h)
+	n.kill()
+
+	crashAt := h + 3
+	n.start("TRUSTD_TEST_CRASH_BEFORE_COMMIT=" + itoa(crashAt))
+	if code := n.waitExit(60 * time.Second); code != 3 {
+		t.Fatalf("node exited with %d, want 3 from the crash hook\n%s", code, n.tailLog())
+	}
+	n.start()
+	n.waitHeight(crashAt+2, 30*time.Second)
+	if got := n.appHashAt(h); got != hashH {
+		t.Fatalf("app hash at %d changed: %s, was %s", h, got, hashH)
+	}
+	var alice nodeView
+	n.jsonCLI(&alice, "query", "node", "alice", "--prove")
+	if alice.Record.Sequence != 1 || !alice.Verification.Verified {
+		t.Fatalf("alice after crash recovery: %+v", alice)
+	}
+}
+
+// TestStopsCleanlyOnSIGTERM checks that a node asked to stop does so by itself.
+func TestStopsCleanlyOnSIGTERM(t *testing.T) {
+	n := newNode(t)
+	n.start()
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := n.waitExit(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM\n%s", code, n.tailLog())
+	}
+}
+
+func checkMetrics(t *testing.T, n *node) {
+	t.Helper()
+	resp, err := http.Get("http://" + n.metrics + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`trustledger_events_applied_total{kind="storage_receipt"} 1`,
+		`trustledger_txs_rejected_total{reason="replayed_receipt",stage="check"}`,
+		`trustledger_block_apply_seconds_count`,
+		`cometbft_consensus_height`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func itoa(v int64) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
