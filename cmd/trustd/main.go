@@ -1,4 +1,6 @@
-// Command trustd runs a trustledger node and talks to one: init, start, keys, tx, sign, query, status.
+// Command trustd runs a trustledger node and talks to one: init, start, keys, tx, sign, query,
+// status. Each subcommand is built by a constructor (no package-level command or config globals);
+// flags carry the config key they override, and TRUSTD_* environment variables override the file.
 package main
 
 import (
