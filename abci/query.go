@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
-	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/storage"
@@ -24,7 +23,7 @@ const (
 )
 
 // ProofOpType names the ICS23 IAVL proof in a query's ProofOps.
-const ProofOpType = "ics23:iavl"
+const ProofOpType = storage.ProofOpType
 
 // Query codes, beside the ledger's rejection codes.
 const (
@@ -111,12 +110,7 @@ func (a *App) queryStore(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
 	if err != nil {
 		return queryErr(QueryCodeBadRequest, "%v", err)
 	}
-	raw, err := proof.Marshal()
-	if err != nil {
-		return queryErr(QueryCodeInternal, "encode proof: %v", err)
-	}
-	return &abcitypes.ResponseQuery{Key: req.Data, Value: v, Height: h,
-		ProofOps: &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: req.Data, Data: raw}}}}
+	return &abcitypes.ResponseQuery{Key: req.Data, Value: v, Height: h, ProofOps: storage.ProofOps(req.Data, proof)}
 }
 
 func (a *App) aggregate(height int64, key []byte) (*ledger.Aggregate, error) {

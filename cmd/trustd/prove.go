@@ -15,7 +15,7 @@ import (
 	"github.com/cometbft/cometbft/light/provider"
 	lighthttp "github.com/cometbft/cometbft/light/provider/http"
 	lightdb "github.com/cometbft/cometbft/light/store/db"
-	ics23 "github.com/cosmos/ics23/go"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 
 	"github.com/trustledger/trustledger/abci"
 	"github.com/trustledger/trustledger/storage"
@@ -157,7 +157,7 @@ type provedValue struct {
 func (v *verifier) proveKeys(ctx context.Context, keys ...[]byte) ([]provedValue, int64, []byte, error) {
 	var height int64
 	var out []provedValue
-	var proofs []*ics23.CommitmentProof
+	var proofs []*cmtcrypto.ProofOps
 	for i, k := range keys {
 		res, err := v.client.query(ctx, abci.PathStore, k, height, true)
 		if err != nil {
@@ -166,15 +166,11 @@ func (v *verifier) proveKeys(ctx context.Context, keys ...[]byte) ([]provedValue
 		if i == 0 {
 			height = res.Height
 		}
-		if res.ProofOps == nil || len(res.ProofOps.Ops) != 1 || res.ProofOps.Ops[0].Type != abci.ProofOpType {
-			return nil, 0, nil, fmt.Errorf("node returned no %s proof for key %x", abci.ProofOpType, k)
-		}
-		p := &ics23.CommitmentProof{}
-		if err := p.Unmarshal(res.ProofOps.Ops[0].Data); err != nil {
-			return nil, 0, nil, fmt.Errorf("decode proof: %w", err)
+		if res.ProofOps == nil || len(res.ProofOps.Ops) == 0 {
+			return nil, 0, nil, fmt.Errorf("node returned no proof for key %x", k)
 		}
 		out = append(out, provedValue{Key: k, Value: res.Value})
-		proofs = append(proofs, p)
+		proofs = append(proofs, res.ProofOps)
 	}
 	appHash, err := v.appHashAfter(ctx, height)
 	if err != nil {

@@ -194,7 +194,7 @@ func (n *node) tailLog() string {
 // cli runs trustd against this node; it returns stdout, stderr and the exit code.
 func (n *node) cli(args ...string) (string, string, int) {
 	n.t.Helper()
-	full := append([]string{"--home", n.home, "--node", n.rpcAddr}, args...)
+	full := append([]string{"--home", n.home, "--node", n.rpcAddr}, args...) // a later --node wins
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, n.bin, full...)
