@@ -250,6 +250,7 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	}
 	a.metrics.Height.Set(float64(a.staged.height))
 	a.metrics.StateKeys.Set(float64(a.store.Size()))
+	a.metrics.AppDBBytes.Set(float64(a.store.DiskBytes()))
 	a.staged = nil
 	a.check = nil
 	return &abcitypes.ResponseCommit{}, nil

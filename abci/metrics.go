@@ -12,6 +12,7 @@ type Metrics struct {
 	TxsRejected   *prometheus.CounterVec
 	BlockApply    prometheus.Histogram
 	StateKeys     prometheus.Gauge
+	AppDBBytes    prometheus.Gauge
 	Height        prometheus.Gauge
 }
 
@@ -26,6 +27,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to apply a block's transactions in FinalizeBlock.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		StateKeys: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "state_keys",
 			Help: "Keys in the merkleized state after the last commit."}),
+		AppDBBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "app_db_bytes",
+			Help: "On-disk size of the application database (state tree, indexes), as badger reports it."}),
 		Height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "committed_height",
 			Help: "Height of the last commit."}),
 	}
@@ -33,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.EventsApplied.WithLabelValues(k.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.EventsApplied, m.TxsRejected, m.BlockApply, m.StateKeys, m.Height)
+		reg.MustRegister(m.EventsApplied, m.TxsRejected, m.BlockApply, m.StateKeys, m.AppDBBytes, m.Height)
 	}
 	return m
 }

@@ -202,3 +202,9 @@ func (s *AppStore) Prove(height int64, key []byte) ([]byte, *ics23.CommitmentPro
 
 // Size reports the number of keys in the working state.
 func (s *AppStore) Size() int64 { return s.tree.Size() }
+
+// DiskBytes reports the application database's size on disk (LSM tree and value log).
+func (s *AppStore) DiskBytes() int64 {
+	lsm, vlog := s.db.Badger().Size()
+	return lsm + vlog
+}

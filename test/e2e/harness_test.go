@@ -194,11 +194,20 @@ func (n *node) tailLog() string {
 // cli runs trustd against this node; it returns stdout, stderr and the exit code.
 func (n *node) cli(args ...string) (string, string, int) {
 	n.t.Helper()
+	return n.cliEnv("", args...)
+}
+
+// cliEnv is cli with one extra environment variable (NAME=value), or none if env is empty.
+func (n *node) cliEnv(env string, args ...string) (string, string, int) {
+	n.t.Helper()
 	full := append([]string{"--home", n.home, "--node", n.rpcAddr}, args...) // a later --node wins
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, n.bin, full...)
 	cmd.Env = append(os.Environ(), "TRUSTD_PASSPHRASE=e2e passphrase")
+	if env != "" {
+		cmd.Env = append(cmd.Env, env)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -96,6 +97,32 @@ func TestNodeLifecycle(t *testing.T) {
 	}
 	checkMetrics(t, n)
 
+	// CometBFT's tx_search finds transactions by our indexed event attributes.
+	found, err := n.rpc().TxSearch(context.Background(), "tl.subject='"+bob.Node+"' AND tl.kind='audit_result'", false, nil, nil, "asc")
+	if err != nil || found.TotalCount != 1 {
+		t.Fatalf("tx_search by subject and kind: %v, %+v", err, found)
+	}
+
+	// Errors a user meets are one line and a non-zero exit.
+	userErrors := []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"bad passphrase", "TRUSTD_PASSPHRASE=wrong", []string{"tx", "report", "--from", "alice", "--accused", "bob", "--misconduct", "unavailable"}, "wrong passphrase for key \"alice\""},
+		{"unknown key", "", []string{"tx", "report", "--from", "zed", "--accused", "bob", "--misconduct", "unavailable"}, "no key named \"zed\""},
+		{"node not running", "", []string{"--node", "tcp://127.0.0.1:1", "status"}, "node not reachable at tcp://127.0.0.1:1"},
+		{"bad misconduct", "", []string{"tx", "report", "--from", "alice", "--accused", "bob", "--misconduct", "rude"}, "unknown misbehaviour kind \"rude\""},
+		{"bad output format", "", []string{"keys", "list", "-o", "yaml"}, "--output \"yaml\""},
+	}
+	for _, u := range userErrors {
+		_, errOut, code := n.cliEnv(u.env, u.args...)
+		if code == 0 || !strings.Contains(errOut, u.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%s: exit %d, stderr %q; want one line containing %q", u.name, code, errOut, u.want)
+		}
+	}
+
 	// SIGKILL, restart: same history, same answers.
 	before := n.height()
 	hashBefore := n.appHashAt(before)
@@ -177,6 +204,8 @@ func checkMetrics(t *testing.T, n *node) {
 		`trustledger_events_applied_total{kind="storage_receipt"} 1`,
 		`trustledger_txs_rejected_total{reason="replayed_receipt",stage="check"}`,
 		`trustledger_block_apply_seconds_count`,
+		`trustledger_state_keys`,
+		`trustledger_app_db_bytes`,
 		`cometbft_consensus_height`,
 	} {
 		if !strings.Contains(string(b), want) {
