@@ -1,0 +1,202 @@
+package reputation
+
+import (
+	"fmt"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// Engine holds what committed history says about every pair of nodes, updated one event at a
+// time (O(1) per event). Scores are computed from it per observer (View). It is not safe for
+// concurrent use; wrap it with a lock when a node feeds it while serving queries.
+type Engine struct {
+	policy  Policy
+	index   map[ledger.PubKey]int32
+	nodes   []nodeState
+	pairs   []pairState
+	pairIdx map[uint64]int32
+	events  uint64 // events ingested
+	height  int64  // last height ingested
+	version uint64 // bumped whenever pair weights change; invalidates cached views
+	warm    map[ledger.PubKey][]float64
+}
+
+type nodeState struct {
+	key    ledger.PubKey
+	proof  *Proof
+	out    []int32 // pairs (j→x) where this node is j, in order of creation
+	in     []int32 // pairs (j→x) where this node is x
+	seenAt int64
+}
+
+// Proof is objective evidence that made a node ineligible for everyone (T-3).
+type Proof struct {
+	Height int64  `json:"height"`
+	Kind   string `json:"kind"`
+	By     string `json:"by,omitempty"` // the node that submitted it, if any
+}
+
+// Counts are the raw observations of one pair, for explanations.
+type Counts struct {
+	AuditsPassed    uint64 `json:"audits_passed"`
+	AuditsFailed    uint64 `json:"audits_failed"`
+	Receipts        uint64 `json:"receipts"`
+	ContractsOpened uint64 `json:"contracts_opened"`
+	Expired         uint64 `json:"contracts_expired"`
+	Quit            uint64 `json:"contracts_quit"`
+	Fired           uint64 `json:"contracts_fired"`
+	Payments        uint64 `json:"payments"`
+	Reports         uint64 `json:"reports"`
+	Ignored         uint64 `json:"ignored_claims"` // unilateral claims without countersigned history (T-2)
+}
+
+// pairState is what node j has seen of node x: a beta reputation with forgetting (§2).
+type pairState struct {
+	j, x          int32
+	alpha, beta   float64
+	n             float64 // decayed real evidence
+	countersigned bool
+	counts        Counts
+	first, last   int64
+}
+
+// NewEngine returns an empty engine; the policy must be valid.
+func NewEngine(p Policy) (*Engine, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &Engine{policy: p, index: map[ledger.PubKey]int32{}, pairIdx: map[uint64]int32{},
+		warm: map[ledger.PubKey][]float64{}}, nil
+}
+
+// Policy returns the engine's policy.
+func (e *Engine) Policy() Policy { return e.policy }
+
+// Height is the last height ingested; Events the number of events.
+func (e *Engine) Height() int64  { return e.height }
+func (e *Engine) Events() uint64 { return e.events }
+
+// Nodes is the number of nodes seen.
+func (e *Engine) Nodes() int { return len(e.nodes) }
+
+func (e *Engine) node(k ledger.PubKey, height int64) int32 {
+	if i, ok := e.index[k]; ok {
+		return i
+	}
+	i := int32(len(e.nodes))
+	e.index[k] = i
+	e.nodes = append(e.nodes, nodeState{key: k, seenAt: height})
+	return i
+}
+
+func (e *Engine) pair(j, x int32, height int64) *pairState {
+	key := uint64(uint32(j))<<32 | uint64(uint32(x))
+	if i, ok := e.pairIdx[key]; ok {
+		return &e.pairs[i]
+	}
+	i := int32(len(e.pairs))
+	e.pairIdx[key] = i
+	e.pairs = append(e.pairs, pairState{j: j, x: x, alpha: e.policy.Alpha0, first: height})
+	e.nodes[j].out = append(e.nodes[j].out, i)
+	e.nodes[x].in = append(e.nodes[x].in, i)
+	return &e.pairs[i]
+}
+
+// observe applies one observation with success weight s and failure weight f (§2).
+func (e *Engine) observe(p *pairState, s, f float64, height int64) {
+	l := e.policy.Lambda
+	p.alpha = float64(l*p.alpha) + s
+	p.beta = float64(l*p.beta) + f
+	p.n = float64(l*p.n) + s + f
+	p.last = height
+	e.version++
+}
+
+// Apply ingests one committed event. Events must come in ledger order (height, tx, event);
+// an earlier height than the last one ingested is an error and changes nothing.
+func (e *Engine) Apply(r *ledger.EventRecord) error {
+	if r.Height < e.height {
+		return fmt.Errorf("event at height %d after height %d: history must be applied in order", r.Height, e.height)
+	}
+	e.height = r.Height
+	e.events++
+	if r.Subject.IsZero() {
+		return nil
+	}
+	x := e.node(r.Subject, r.Height)
+	if r.Counterparty.IsZero() {
+		if m, ok := r.Event.(*ledger.MisbehaviorReport); ok && r.Signer.IsZero() {
+			e.prove(x, r.Height, m.Misconduct.String(), "")
+		}
+		return nil
+	}
+	j := e.node(r.Counterparty, r.Height)
+	p := e.pair(j, x, r.Height)
+	pol := e.policy
+	// A unilateral claim counts only with countersigned history (T-2).
+	claim := func(f float64, count *uint64) {
+		*count++
+		if !e.related(j, x) {
+			p.counts.Ignored++
+			return
+		}
+		e.observe(p, 0, f, r.Height)
+	}
+	switch ev := r.Event.(type) {
+	case *ledger.ContractOpen:
+		p.countersigned = true
+		p.counts.ContractsOpened++
+	case *ledger.StorageReceipt, *ledger.BandwidthReceipt:
+		p.countersigned = true
+		p.counts.Receipts++
+		e.observe(p, pol.ReceiptWeight, 0, r.Height)
+	case *ledger.AuditResult:
+		switch {
+		case ev.Passed:
+			p.counts.AuditsPassed++
+			e.observe(p, 1, 0, r.Height)
+		case ev.Evidence != nil:
+			p.counts.AuditsFailed++
+			e.observe(p, 0, 1, r.Height)
+			e.prove(x, r.Height, "signed wrong audit answer", r.Counterparty.String())
+		default:
+			claim(1, &p.counts.AuditsFailed)
+		}
+	case *ledger.ContractClose:
+		switch ev.Reason {
+		case ledger.CloseExpired:
+			p.countersigned = true
+			p.counts.Expired++
+			e.observe(p, 1, 0, r.Height)
+		case ledger.CloseQuit:
+			p.counts.Quit++
+			e.observe(p, 0, 1, r.Height) // the supplier's own statement
+		case ledger.CloseFired:
+			claim(pol.FiredWeight, &p.counts.Fired)
+		}
+	case *ledger.Payment:
+		p.countersigned = true
+		p.counts.Payments++
+		e.observe(p, pol.PaymentWeight, 0, r.Height)
+	case *ledger.MisbehaviorReport:
+		claim(1, &p.counts.Reports)
+	}
+	return nil
+}
+
+func (e *Engine) prove(x int32, height int64, kind, by string) {
+	if e.nodes[x].proof == nil {
+		e.nodes[x].proof = &Proof{Height: height, Kind: kind, By: by}
+		e.version++
+	}
+}
+
+// related reports whether j and x have countersigned history, in either direction.
+func (e *Engine) related(j, x int32) bool {
+	for _, key := range []uint64{uint64(uint32(j))<<32 | uint64(uint32(x)), uint64(uint32(x))<<32 | uint64(uint32(j))} {
+		if i, ok := e.pairIdx[key]; ok && e.pairs[i].countersigned {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,267 @@
+package reputation
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// auditsUntilDrop audits a fresh supplier with the failure pattern until ShouldDrop says so,
+// checking after every audit; it returns the audit count, or -1 if never dropped within max.
+func auditsUntilDrop(t *testing.T, fails func(i int) bool, max int) int {
+	o, s := node("observer"), node("supplier")
+	e, _ := NewEngine(DefaultPolicy())
+	h := &history{t: t}
+	h.contract(o, s)
+	for i := range h.recs {
+		_ = e.Apply(&h.recs[i])
+	}
+	for i := 1; i <= max; i++ {
+		h.recs = h.recs[:0]
+		h.audit(o, s, !fails(i))
+		_ = e.Apply(&h.recs[0])
+		if e.View(o).ShouldDrop(s).Drop {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestDropTiming checks the anchor numbers of specs/trust.md §2 and the goals of issue 3.
+func TestDropTiming(t *testing.T) {
+	cases := []struct {
+		name     string
+		fails    func(i int) bool
+		max      int
+		min, hi  int // dropped within [min, hi]; hi -1: never
+		comments string
+	}{
+		{"fails every audit", func(int) bool { return true }, 200, 41, 41, "0.999^41 < 0.96"},
+		{"fails 10%", func(i int) bool { return i%10 == 0 }, 1000, 400, 1000, "goal: within 1,000"},
+		{"fails 2%", func(i int) bool { return i%50 == 0 }, 5000, -1, -1, "goal: never wrongly dropped"},
+		{"never fails", func(int) bool { return false }, 2000, -1, -1, ""},
+	}
+	for _, c := range cases {
+		got := auditsUntilDrop(t, c.fails, c.max)
+		if c.hi == -1 {
+			if got != -1 {
+				t.Errorf("%s: dropped after %d audits, want never (%s)", c.name, got, c.comments)
+			}
+			continue
+		}
+		if got < c.min || got > c.hi {
+			t.Errorf("%s: dropped after %d audits, want %d..%d (%s)", c.name, got, c.min, c.hi, c.comments)
+		}
+	}
+}
+
+func TestClaimsNeedCountersignedHistory(t *testing.T) {
+	o, s, stranger, customer := node("o"), node("s"), node("stranger"), node("customer")
+	h := &history{t: t}
+	h.serve(o, s, 30)
+	h.serve(o, customer, 30) // o trusts customer, so customer's claims are heard
+	h.serve(o, stranger, 30) // ... and o trusts stranger too, but stranger never dealt with s
+	for i := 0; i < 50; i++ {
+		h.report(stranger, s)
+	}
+	e := h.engine(DefaultPolicy())
+	sc := e.View(o).Score(s)
+	if len(sc.Ignored) != 1 || sc.Ignored[0].Node != stranger || sc.Ignored[0].Claims != 50 {
+		t.Fatalf("ignored claims: %+v", sc.Ignored)
+	}
+	if sc.Recommendation != nil {
+		t.Fatalf("a stranger's reports weighed: %+v", sc.Recommendation)
+	}
+	text := strings.Join(Explain(sc, nil, 3), "\n")
+	if !strings.Contains(text, "50 claim(s) by "+ShortName(stranger)+" carry no weight") {
+		t.Errorf("explanation does not name the ignored claims:\n%s", text)
+	}
+
+	// The same reports from a customer with a contract count against s.
+	h.contract(customer, s)
+	for i := 0; i < 50; i++ {
+		h.report(customer, s)
+	}
+	e = h.engine(DefaultPolicy())
+	sc2 := e.View(o).Score(s)
+	if sc2.Recommendation == nil || sc2.Recommendation.Reputation >= 0.96 || len(sc2.Ignored) != 1 {
+		t.Fatalf("a related customer's 50 reports should weigh (recommended reputation below 0.96): %+v", sc2.Recommendation)
+	}
+}
+
+func TestProofMakesIneligibleForEveryone(t *testing.T) {
+	o, s, c, other := node("o"), node("s"), node("c"), node("other")
+	h := &history{t: t}
+	h.serve(o, s, 100)
+	h.contract(c, s)
+	h.provenFailure(c, s)
+	e := h.engine(DefaultPolicy())
+	for _, obs := range []ledger.PubKey{o, c, other} {
+		sc := e.View(obs).Score(s)
+		if sc.Eligible || sc.Proof == nil || sc.Score != 0 || !e.View(obs).ShouldDrop(s).Drop {
+			t.Errorf("observer %s: %+v, want ineligible with proof", ShortName(obs), sc)
+		}
+	}
+}
+
+func TestTransitiveTrustAndNoPath(t *testing.T) {
+	o, a, x, y := node("o"), node("a"), node("x"), node("y")
+	h := &history{t: t}
+	h.serve(o, a, 40) // o knows a is good
+	h.serve(a, x, 40) // a knows x is good
+	h.serve(y, x, 40) // y (unknown to o) also vouches for x
+	e := h.engine(DefaultPolicy())
+	v := e.View(o)
+	sx := v.Score(x)
+	if sx.Score <= 0.5 || len(sx.Recommenders) != 1 || sx.Recommenders[0].Node != a || !sx.Vetted {
+		t.Fatalf("o's view of x: %+v", sx)
+	}
+	if sy := v.Score(y); sy.Score != 0.5 || sy.Confidence != 0 {
+		t.Errorf("o has no path to y's service, so y is a newcomer: %+v", sy)
+	}
+	// Personal: from y's viewpoint x is known directly, a not at all.
+	if sa := e.View(y).Score(a); sa.Score != 0.5 {
+		t.Errorf("y's view of a: %+v", sa)
+	}
+}
+
+// TestSybilMassDoesNotGrowWithSybils: a sybil region behind one attack edge gets the same total
+// trust mass with 100 and 1,000 identities that vouch for each other.
+func TestSybilMassDoesNotGrowWithSybils(t *testing.T) {
+	mass := func(nSybils int) (float64, float64) {
+		h := &history{t: t}
+		honest := make([]ledger.PubKey, 10)
+		for i := range honest {
+			honest[i] = node(fmt.Sprint("honest", i))
+		}
+		for i := range honest {
+			h.serve(honest[i], honest[(i+1)%len(honest)], 30)
+		}
+		entry := node("entry")
+		h.serve(honest[3], entry, 30) // the attack edge: entry served honest[3] well
+		sybils := make([]ledger.PubKey, nSybils)
+		for i := range sybils {
+			sybils[i] = node(fmt.Sprint("sybil", i))
+			h.serve(entry, sybils[i], 5)
+			h.serve(sybils[i], entry, 5)
+			h.serve(sybils[i], sybils[(i+1)%nSybils], 100) // volume among themselves
+		}
+		v := h.engine(DefaultPolicy()).View(honest[0])
+		total, best := v.Score(entry).Trust, 0.0
+		for _, s := range sybils {
+			sc := v.Score(s)
+			total += sc.Trust
+			best = math.Max(best, sc.Score)
+		}
+		return total, best
+	}
+	m10, _ := mass(10)
+	m100, best100 := mass(100)
+	m1000, best1000 := mass(1000)
+	if m100 > m10*1.0001 || m1000 > m100*1.0001 {
+		t.Errorf("sybil region mass grew with its size: %.6f at 10, %.6f at 100, %.6f at 1000", m10, m100, m1000)
+	}
+	if best100 >= 0.97 || best1000 >= 0.97 {
+		t.Errorf("a sybil reached the hire threshold: %.4f / %.4f", best100, best1000)
+	}
+}
+
+// TestVolumeIsCapped: 10,000 receipts between colluders weigh like EdgeCap observations.
+func TestVolumeIsCapped(t *testing.T) {
+	build := func(receipts int) float64 {
+		o, a, b := node("o"), node("a"), node("b")
+		h := &history{t: t}
+		h.serve(o, a, 30)
+		h.contract(a, b)
+		for i := 0; i < receipts; i++ {
+			h.receipt(a, b)
+		}
+		return h.engine(DefaultPolicy()).View(o).Score(b).Trust
+	}
+	if few, many := build(100), build(10000); math.Abs(few-many) > 1e-9 {
+		t.Errorf("trust mass of b: %.9f with 100 receipts, %.9f with 10,000", few, many)
+	}
+}
+
+// TestIncrementalEqualsFullRecomputation: random histories ingested block by block, with views
+// computed (warm-started) between blocks, give the same scores as one engine over everything.
+func TestIncrementalEqualsFullRecomputation(t *testing.T) {
+	for seed := int64(1); seed <= 5; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		nodes := make([]ledger.PubKey, 40)
+		for i := range nodes {
+			nodes[i] = node(fmt.Sprint(seed, "n", i))
+		}
+		h := &history{t: t}
+		for i := 0; i < 3000; i++ {
+			a, b := nodes[rng.Intn(len(nodes))], nodes[rng.Intn(len(nodes))]
+			if a == b {
+				continue
+			}
+			switch rng.Intn(6) {
+			case 0:
+				h.contract(a, b)
+			case 1, 2:
+				h.audit(a, b, rng.Intn(10) > 0)
+			case 3:
+				h.receipt(a, b)
+			case 4:
+				h.report(a, b)
+			case 5:
+				if rng.Intn(50) == 0 {
+					h.provenFailure(a, b)
+				}
+			}
+		}
+		observer := nodes[0]
+		inc, _ := NewEngine(DefaultPolicy())
+		for i := range h.recs {
+			_ = inc.Apply(&h.recs[i])
+			if i%100 == 99 {
+				inc.View(observer)
+			}
+		}
+		full := h.engine(DefaultPolicy())
+		a, b := inc.View(observer).All(), full.View(observer).All()
+		if len(a) != len(b) {
+			t.Fatalf("seed %d: %d vs %d scores", seed, len(a), len(b))
+		}
+		for i := range a {
+			if a[i].Subject != b[i].Subject || math.Abs(a[i].Score-b[i].Score) > 1e-9 || a[i].Eligible != b[i].Eligible {
+				t.Fatalf("seed %d rank %d: incremental %+v, full %+v", seed, i, a[i], b[i])
+			}
+		}
+	}
+}
+
+func TestDeterministicOutput(t *testing.T) {
+	h := &history{t: t}
+	o := node("o")
+	for i := 0; i < 20; i++ {
+		h.serve(o, node(fmt.Sprint(i)), i)
+		h.serve(node(fmt.Sprint(i)), node(fmt.Sprint(i+1)), 3)
+	}
+	out := func() string {
+		b, _ := json.Marshal(h.engine(DefaultPolicy()).View(o).All())
+		return string(b)
+	}
+	if out() != out() {
+		t.Fatal("same history, different output")
+	}
+}
+
+func TestHistoryOutOfOrderIsRejected(t *testing.T) {
+	e, _ := NewEngine(DefaultPolicy())
+	_ = e.Apply(&ledger.EventRecord{Height: 5, Subject: node("a"), Event: &ledger.RegisterNode{}})
+	if err := e.Apply(&ledger.EventRecord{Height: 4, Subject: node("b"), Event: &ledger.RegisterNode{}}); err == nil {
+		t.Fatal("an older event was accepted")
+	}
+	if e.Nodes() != 1 {
+		t.Fatalf("the rejected event changed the engine: %d nodes", e.Nodes())
+	}
+}
