@@ -17,10 +17,10 @@ type Score struct {
 	// Reputation is the evidence-weighted reputation without the newcomer baseline (the baseline
 	// when there is no evidence): what the hire and drop thresholds compare (§4, §5).
 	Reputation float64 `json:"reputation"`
-	Vetted     bool          `json:"vetted"`
-	Eligible   bool          `json:"eligible"`
-	Reason     string        `json:"reason,omitempty"` // why not eligible
-	Proof      *Proof        `json:"proof,omitempty"`
+	Vetted     bool    `json:"vetted"`
+	Eligible   bool    `json:"eligible"`
+	Reason     string  `json:"reason,omitempty"` // why not eligible
+	Proof      *Proof  `json:"proof,omitempty"`
 	// Trust is the subject's personalised PageRank mass from the observer (sums to 1 over nodes).
 	Trust          float64        `json:"trust_mass"`
 	Direct         *Direct        `json:"direct,omitempty"`
