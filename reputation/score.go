@@ -120,12 +120,28 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
 	for _, s := range seeds {
 		restart[s] = 1 / float64(len(seeds))
 	}
-	rows := make([]float64, n)
+	// Normalised edges in compressed rows (CSR), built once per view: each iteration is then
+	// one multiply-add per edge, in node-index then insertion order (T-4).
+	start := make([]int32, n+1)
+	dst := make([]int32, 0, len(e.pairs))
+	wgt := make([]float64, 0, len(e.pairs))
 	for j := range e.nodes {
+		start[j] = int32(len(dst))
+		row := 0.0
 		for _, pi := range e.nodes[j].out {
-			rows[j] += e.edgeWeight(&e.pairs[pi])
+			row += e.edgeWeight(&e.pairs[pi])
+		}
+		if row > 0 {
+			for _, pi := range e.nodes[j].out {
+				p := &e.pairs[pi]
+				if w := e.edgeWeight(p); w > 0 {
+					dst = append(dst, p.x)
+					wgt = append(wgt, w/row)
+				}
+			}
 		}
 	}
+	start[n] = int32(len(dst))
 	if prev, ok := e.warm[observer]; ok && len(prev) <= n {
 		copy(t, prev)
 	} else {
@@ -138,35 +154,37 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
 			next[i] = 0
 		}
 		dangling := 0.0
-		for j := range e.nodes {
+		for j := 0; j < n; j++ {
 			tj := t[j]
 			if tj == 0 {
 				continue
 			}
-			if rows[j] == 0 {
+			lo, hi := start[j], start[j+1]
+			if lo == hi {
 				dangling += tj
 				continue
 			}
-			for _, pi := range e.nodes[j].out {
-				p := &e.pairs[pi]
-				if w := e.edgeWeight(p); w > 0 {
-					next[p.x] += float64(tj * float64(w/rows[j]))
-				}
+			for k := lo; k < hi; k++ {
+				next[dst[k]] += float64(tj * wgt[k])
 			}
 		}
+		back := float64(a) + float64((1-a)*dangling)
 		diff := 0.0
 		for i := range next {
-			v := float64((1-a)*next[i]) + float64((float64(a)+float64((1-a)*dangling))*restart[i])
+			v := float64((1-a)*next[i]) + float64(back*restart[i])
 			diff += math.Abs(v - t[i])
 			t[i] = v
 		}
-		if diff < 1e-12 {
+		if diff < convergence {
 			break
 		}
 	}
 	e.warm[observer] = append([]float64(nil), t...)
 	return t
 }
+
+// convergence is the L1 change at which PageRank iteration stops.
+const convergence = 1e-10
 
 // Observer is the key the view was computed for.
 func (v *View) Observer() ledger.PubKey { return v.observer }

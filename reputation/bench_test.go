@@ -1,0 +1,143 @@
+package reputation
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"testing"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// synthetic returns a history of `events` events among `nodes` nodes: each customer keeps 5
+// suppliers; 55% audits (2% failing), 40% receipts, 4% contract opens, 1% reports.
+func synthetic(nodes, events int, seed int64) ([]ledger.EventRecord, []ledger.PubKey) {
+	rng := rand.New(rand.NewSource(seed))
+	keys := make([]ledger.PubKey, nodes)
+	for i := range keys {
+		binary.BigEndian.PutUint64(keys[i][:], uint64(i)+1)
+	}
+	suppliers := make([][5]int, nodes)
+	for i := range suppliers {
+		for k := range suppliers[i] {
+			s := rng.Intn(nodes)
+			if s == i {
+				s = (s + 1) % nodes
+			}
+			suppliers[i][k] = s
+		}
+	}
+	recs := make([]ledger.EventRecord, 0, events)
+	for i := 0; i < events; i++ {
+		c := rng.Intn(nodes)
+		s := suppliers[c][rng.Intn(5)]
+		cust, supp := keys[c], keys[s]
+		var ev ledger.Event
+		switch r := rng.Intn(100); {
+		case r < 55:
+			ev = &ledger.AuditResult{Customer: cust, Supplier: supp, Passed: rng.Intn(50) != 0}
+		case r < 95:
+			ev = &ledger.StorageReceipt{Customer: cust, Supplier: supp}
+		case r < 99:
+			ev = &ledger.ContractOpen{Customer: cust, Supplier: supp}
+		default:
+			ev = &ledger.MisbehaviorReport{Accused: supp, Misconduct: ledger.MisconductUnavailable}
+		}
+		recs = append(recs, ledger.EventRecord{Height: int64(i/1000) + 1, Subject: supp, Counterparty: cust, Kind: ev.Kind(), Event: ev})
+	}
+	return recs, keys
+}
+
+func loaded(b *testing.B, recs []ledger.EventRecord) *Engine {
+	e, err := NewEngine(DefaultPolicy())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range recs {
+		if err := e.Apply(&recs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e
+}
+
+// BenchmarkIngest reports events/s into the engine (target ≥ 50,000).
+func BenchmarkIngest(b *testing.B) {
+	recs, _ := synthetic(10_000, 1_000_000, 1)
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		loaded(b, recs)
+	}
+	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkFullScores: one observer's scores of everyone, from a cold view (targets: 10k nodes
+// and 1M events ≤ 1 s; 100k nodes ≤ 10 s).
+func BenchmarkFullScores(b *testing.B) {
+	for _, size := range []struct{ nodes, events int }{{10_000, 1_000_000}, {100_000, 2_000_000}} {
+		b.Run(fmt.Sprintf("nodes=%d/events=%d", size.nodes, size.events), func(b *testing.B) {
+			recs, keys := synthetic(size.nodes, size.events, 2)
+			e := loaded(b, recs)
+			b.ResetTimer()
+			for n := 0; n < b.N; n++ {
+				delete(e.warm, keys[0])
+				if got := len(e.View(keys[0]).All()); got != size.nodes-1 {
+					b.Fatalf("%d scores", got)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBlockUpdate: ingest a block of 1,000 events and recompute the observer's view, warm
+// (target ≤ 20 ms).
+func BenchmarkBlockUpdate(b *testing.B) {
+	recs, keys := synthetic(10_000, 1_000_000+1_000*200, 3)
+	e := loaded(b, recs[:1_000_000])
+	e.View(keys[0])
+	next := 1_000_000
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		if next+1000 > len(recs) {
+			b.StopTimer()
+			e = loaded(b, recs[:1_000_000])
+			e.View(keys[0])
+			next = 1_000_000
+			b.StartTimer()
+		}
+		for i := next; i < next+1000; i++ {
+			_ = e.Apply(&recs[i])
+		}
+		next += 1000
+		e.View(keys[0])
+	}
+}
+
+// BenchmarkScoreQuery: one subject's explained score from a computed view (target ≤ 1 ms).
+func BenchmarkScoreQuery(b *testing.B) {
+	recs, keys := synthetic(10_000, 1_000_000, 4)
+	v := loaded(b, recs).View(keys[0])
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		_ = v.Score(keys[1+n%9000])
+	}
+}
+
+// BenchmarkEngineMemory reports the heap the engine holds after 1M events over 10k nodes
+// (target ≤ 4 GiB), measured after a GC with the input history released.
+func BenchmarkEngineMemory(b *testing.B) {
+	for n := 0; n < b.N; n++ {
+		recs, keys := synthetic(10_000, 1_000_000, 5)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		e := loaded(b, recs)
+		e.View(keys[0])
+		recs = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc)/(1<<20), "engine-MiB")
+		runtime.KeepAlive(e)
+	}
+}
