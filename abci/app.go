@@ -48,6 +48,27 @@ type App struct {
 	// CrashBeforeCommit, when set, is called at the start of Commit: a test hook for crashing
 	// between FinalizeBlock and Commit. It is nil in production.
 	CrashBeforeCommit func(height int64)
+
+	listeners []CommitListener
+	handlers  map[string]QueryHandler
+}
+
+// CommitListener is told each committed block's events, in order, after they are durable.
+// It runs inside Commit, so it must be quick and must not call back into the App.
+type CommitListener func(height int64, records []ledger.EventRecord)
+
+// QueryHandler answers an extra query path registered with HandleQuery.
+type QueryHandler func(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery
+
+// OnCommit registers a listener; register before the node starts.
+func (a *App) OnCommit(l CommitListener) { a.listeners = append(a.listeners, l) }
+
+// HandleQuery serves an extra query path (such as /trust/score); register before the node starts.
+func (a *App) HandleQuery(path string, h QueryHandler) {
+	if a.handlers == nil {
+		a.handlers = map[string]QueryHandler{}
+	}
+	a.handlers[path] = h
 }
 
 type stagedBlock struct {
@@ -247,6 +268,9 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	}
 	for _, r := range a.staged.records {
 		a.metrics.EventsApplied.WithLabelValues(r.Kind.String()).Inc()
+	}
+	for _, l := range a.listeners {
+		l(a.staged.height, a.staged.records)
 	}
 	a.metrics.Height.Set(float64(a.staged.height))
 	a.metrics.StateKeys.Set(float64(a.store.Size()))

@@ -84,7 +84,21 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	case PathParams:
 		return answer(req.Height, ParamsView{ChainID: a.chainID, Params: a.params})
 	}
+	if h, ok := a.handlers[req.Path]; ok {
+		return h(req), nil
+	}
 	return queryErr(QueryCodeBadRequest, "unknown query path %q (want /store, /node, /relation, /events, /tx or /params)", req.Path), nil
+}
+
+// Answer encodes v as a JSON query answer at height (for registered query handlers too).
+func Answer(height int64, v any) *abcitypes.ResponseQuery {
+	r, _ := answer(height, v)
+	return r
+}
+
+// QueryError is a failed query answer with a code and a message.
+func QueryError(code uint32, format string, args ...any) *abcitypes.ResponseQuery {
+	return queryErr(code, format, args...)
 }
 
 func answer(height int64, v any) (*abcitypes.ResponseQuery, error) {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -98,15 +99,31 @@ func (r *EventRecord) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	k, err := ParseKind(raw.KindName)
+	ev, err := DecodeEventJSON(raw.KindName, raw.Event)
 	if err != nil {
 		return err
 	}
-	ev := newEvent(k)
-	if err := json.Unmarshal(raw.Event, ev); err != nil {
-		return fmt.Errorf("%s event: %w", k, err)
-	}
+	k := ev.Kind()
 	*r = EventRecord(raw.plain)
 	r.Kind, r.Event = k, ev
 	return nil
+}
+
+// DecodeEventJSON reads an event of the named kind from its JSON fields (as EventRecord.Event
+// marshals them), and checks its fields as DecodeTx would.
+func DecodeEventJSON(kind string, raw json.RawMessage) (Event, error) {
+	k, err := ParseKind(kind)
+	if err != nil {
+		return nil, err
+	}
+	ev := newEvent(k)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(ev); err != nil {
+		return nil, fmt.Errorf("%s event: %w", k, err)
+	}
+	if err := ev.validate(); err != nil {
+		return nil, err
+	}
+	return ev, nil
 }

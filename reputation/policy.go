@@ -42,7 +42,7 @@ type Policy struct {
 	// ExplorationShare is the share of placements given to newcomers (0.05, at most 0.5).
 	ExplorationShare float64 `json:"exploration_share" toml:"exploration_share"`
 	// Anchors are nodes the observer trusts by its own choice, added to its restart vector.
-	Anchors []ledger.PubKey `json:"anchors,omitempty" toml:"anchors"`
+	Anchors []ledger.PubKey `json:"anchors,omitempty" toml:"-"`
 }
 
 // DefaultPolicy returns the documented defaults (specs/trust.md §6).

@@ -134,6 +134,9 @@ func initHome(home string, o initOptions) (bool, error) {
 		}
 	}
 	cfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), c)
+	if err := writeTrustConfig(home); err != nil {
+		return false, fmt.Errorf("write trust policy: %w", err)
+	}
 	pv := privval.GenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
 	pv.Save()
 	if _, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile()); err != nil {

@@ -45,6 +45,8 @@ func newRootCmd() *cobra.Command {
 		newSignCmd(g),
 		newQueryCmd(g),
 		newStatusCmd(g),
+		newTrustCmd(g),
+		newExportCmd(g),
 		newVersionCmd(),
 	)
 	return root

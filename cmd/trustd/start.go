@@ -81,6 +81,13 @@ func runNode(ctx context.Context, home string) error {
 			}
 		}
 	}
+	tf, err := loadTrustConfig(home)
+	if err != nil {
+		return err
+	}
+	if _, err := startTrustService(app, store, tf.Policy, logger.With("module", "trust")); err != nil {
+		return err
+	}
 	nodeKey, err := p2p.LoadNodeKey(conf.NodeKeyFile())
 	if err != nil {
 		return fmt.Errorf("load node key: %w", err)

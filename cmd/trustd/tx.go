@@ -15,6 +15,7 @@ func newTxCmd(g *globals) *cobra.Command {
 	for _, spec := range eventSpecs() {
 		cmd.AddCommand(newTxKindCmd(g, spec))
 	}
+	cmd.AddCommand(newTxBatchCmd(g))
 	return cmd
 }
 

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/storage"
+)
+
+// newExportCmd writes the whole ledger as JSON lines, one event a line, oldest first, with
+// heights and tx hashes (specs/events.md §5), paging through the node's /events query.
+func newExportCmd(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use: "export", Short: "Write every committed event as JSON lines (for `trustd trust scores` and audits)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := g.client()
+			if err != nil {
+				return err
+			}
+			var w io.Writer = cmd.OutOrStdout()
+			var f *os.File
+			if output != "" && output != "-" {
+				// Write beside the target and rename at the end: no partial file on failure.
+				if f, err = os.CreateTemp(filepath.Dir(output), ".export-*"); err != nil {
+					return err
+				}
+				defer os.Remove(f.Name())
+				w = f
+			}
+			bw := bufio.NewWriterSize(w, 1<<20)
+			enc := json.NewEncoder(bw)
+			cursor, n := "", 0
+			for {
+				data, _ := json.Marshal(abci.EventsRequest{Cursor: cursor, Limit: storage.MaxPageSize})
+				var page storage.Page
+				if _, err := client.queryJSON(cmd.Context(), abci.PathEvents, data, &page); err != nil {
+					return err
+				}
+				for i := range page.Records {
+					if err := enc.Encode(&page.Records[i]); err != nil {
+						return err
+					}
+				}
+				n += len(page.Records)
+				if cursor = page.Next; cursor == "" {
+					break
+				}
+			}
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if f != nil {
+				if err := f.Sync(); err != nil {
+					return err
+				}
+				f.Close()
+				if err := os.Rename(f.Name(), output); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "exported %d events to %s\n", n, output)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&output, "output-file", "", "write to this file instead of standard output")
+	return cmd
+}
