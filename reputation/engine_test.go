@@ -13,11 +13,11 @@ import (
 
 // auditsUntilDrop audits a fresh supplier with the failure pattern until ShouldDrop says so,
 // checking after every audit; it returns the audit count, or -1 if never dropped within max.
-func auditsUntilDrop(t *testing.T, fails func(i int) bool, max int) int {
+func auditsUntilDrop(t *testing.T, trustedFor int, fails func(i int) bool, max int) int {
 	o, s := node("observer"), node("supplier")
 	e, _ := NewEngine(DefaultPolicy())
 	h := &history{t: t}
-	h.contract(o, s)
+	h.serve(o, s, trustedFor)
 	for i := range h.recs {
 		_ = e.Apply(&h.recs[i])
 	}
@@ -35,19 +35,23 @@ func auditsUntilDrop(t *testing.T, fails func(i int) bool, max int) int {
 // TestDropTiming checks the anchor numbers of specs/trust.md §2 and the goals of issue 3.
 func TestDropTiming(t *testing.T) {
 	cases := []struct {
-		name     string
-		fails    func(i int) bool
-		max      int
-		min, hi  int // dropped within [min, hi]; hi -1: never
-		comments string
+		name       string
+		trustedFor int // passed audits before the pattern starts
+		fails      func(i int) bool
+		max        int
+		min, hi    int // dropped within [min, hi]; hi -1: never
+		comments   string
 	}{
-		{"fails every audit", func(int) bool { return true }, 200, 41, 41, "0.999^41 < 0.96"},
-		{"fails 10%", func(i int) bool { return i%10 == 0 }, 1000, 400, 1000, "goal: within 1,000"},
-		{"fails 2%", func(i int) bool { return i%50 == 0 }, 5000, -1, -1, "goal: never wrongly dropped"},
-		{"never fails", func(int) bool { return false }, 2000, -1, -1, ""},
+		{"fresh, fails every audit", 0, func(int) bool { return true }, 200, 3, 3, "probation prior: third failure"},
+		{"fresh, fails 10%", 0, func(i int) bool { return i%10 == 0 }, 1000, 40, 40, "goal: within 1,000"},
+		{"fresh, fails 2%", 0, func(i int) bool { return i%50 == 0 }, 5000, -1, -1, "goal: never wrongly dropped"},
+		{"fresh, never fails", 0, func(int) bool { return false }, 2000, -1, -1, ""},
+		{"trusted, turns bad", 1000, func(int) bool { return true }, 200, 27, 27, "goal: within 50"},
+		{"trusted, fails 10%", 1000, func(i int) bool { return i%10 == 0 }, 1000, 360, 360, "goal: within 1,000"},
+		{"trusted, fails 2%", 1000, func(i int) bool { return i%50 == 0 }, 5000, -1, -1, "goal: never wrongly dropped"},
 	}
 	for _, c := range cases {
-		got := auditsUntilDrop(t, c.fails, c.max)
+		got := auditsUntilDrop(t, c.trustedFor, c.fails, c.max)
 		if c.hi == -1 {
 			if got != -1 {
 				t.Errorf("%s: dropped after %d audits, want never (%s)", c.name, got, c.comments)

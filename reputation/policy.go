@@ -13,7 +13,9 @@ type Policy struct {
 	// Lambda is the forgetting factor applied to a pair's evidence at each new observation
 	// (0.999: an observation 1,000 observations ago weighs about 37% of a new one).
 	Lambda float64 `json:"lambda" toml:"lambda"`
-	// Alpha0 is a pair's initial α, a prior of good behaviour that decays like evidence (1000).
+	// Alpha0 is a pair's initial α, a prior of good behaviour that decays like evidence (50: a
+	// probation prior, so a fresh supplier is dropped at its third failure while a long-trusted
+	// one, whose α has grown towards 1/(1-λ), is judged as Storj would judge it).
 	Alpha0 float64 `json:"alpha0" toml:"alpha0"`
 	// ReceiptWeight is the success weight of one countersigned storage or bandwidth receipt (0.2).
 	ReceiptWeight float64 `json:"receipt_weight" toml:"receipt_weight"`
@@ -47,7 +49,7 @@ type Policy struct {
 
 // DefaultPolicy returns the documented defaults (specs/trust.md §6).
 func DefaultPolicy() Policy {
-	return Policy{Lambda: 0.999, Alpha0: 1000, ReceiptWeight: 0.2, PaymentWeight: 0.5, FiredWeight: 0.5,
+	return Policy{Lambda: 0.999, Alpha0: 50, ReceiptWeight: 0.2, PaymentWeight: 0.5, FiredWeight: 0.5,
 		EdgeCap: 20, Restart: 0.15, MaxIterations: 50, Baseline: 0.5, BaselineStrength: 5,
 		VettingEvidence: 20, DropThreshold: 0.96, HireThreshold: 0.97, ExplorationShare: 0.05}
 }

@@ -17,7 +17,7 @@ func TestChoose(t *testing.T) {
 		h.serve(o, g, 40+i) // g4 best, g1 worst
 	}
 	h.serve(o, bad, 40)
-	for i := 0; i < 60; i++ {
+	for i := 0; i < 5; i++ {
 		h.audit(o, bad, false)
 	}
 	h.serve(o, proven, 40)
@@ -79,12 +79,9 @@ func TestChoose(t *testing.T) {
 func TestHysteresis(t *testing.T) {
 	o, s := node("o"), node("s")
 	h := &history{t: t}
-	h.serve(o, s, 0)
-	for i := 0; i < 35; i++ { // 1000·0.999^35 ≈ 966: R ≈ 0.966
+	h.serve(o, s, 1000) // α ≈ 650
+	for i := 0; i < 22; i++ { // β ≈ 21.8, α ≈ 636: R ≈ 0.967
 		h.audit(o, s, false)
-	}
-	for i := 0; i < 60; i++ {
-		h.audit(o, s, true)
 	}
 	v := h.engine(DefaultPolicy()).View(o)
 	sc := v.Score(s)
