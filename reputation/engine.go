@@ -53,7 +53,8 @@ type Counts struct {
 // pairState is what node j has seen of node x: a beta reputation with forgetting (§2).
 type pairState struct {
 	j, x          int32
-	alpha, beta   float64
+	alpha, beta   float64 // beta reputation with the probation prior: the drop rule (§2)
+	succ          float64 // decayed real successes: succ/n is the evidence-only success rate
 	n             float64 // decayed real evidence
 	countersigned bool
 	counts        Counts
@@ -107,6 +108,7 @@ func (e *Engine) observe(p *pairState, s, f float64, height int64) {
 	l := e.policy.Lambda
 	p.alpha = float64(l*p.alpha) + s
 	p.beta = float64(l*p.beta) + f
+	p.succ = float64(l*p.succ) + s
 	p.n = float64(l*p.n) + s + f
 	p.last = height
 	e.version++
@@ -200,3 +202,32 @@ func (e *Engine) related(j, x int32) bool {
 	}
 	return false
 }
+
+// PairInfo is a read-only summary of one pair: what Observer has seen of Subject.
+type PairInfo struct {
+	Observer, Subject ledger.PubKey
+	Reputation        float64 // with the probation prior (the drop rule)
+	Rate              float64 // evidence-only success rate
+	Evidence          float64
+	Counts            Counts
+}
+
+// Pairs calls fn for every pair in creation order (deterministic), for baselines and exports.
+func (e *Engine) Pairs(fn func(PairInfo)) {
+	for i := range e.pairs {
+		p := &e.pairs[i]
+		fn(PairInfo{Observer: e.nodes[p.j].key, Subject: e.nodes[p.x].key,
+			Reputation: p.alpha / (p.alpha + p.beta), Rate: p.rate(), Evidence: p.n, Counts: p.counts})
+	}
+}
+
+// rate is the evidence-only success rate (0 without evidence).
+func (p *pairState) rate() float64 {
+	if p.n <= 0 {
+		return 0
+	}
+	return p.succ / p.n
+}
+
+// reputation is the beta reputation with the probation prior.
+func (p *pairState) reputation() float64 { return p.alpha / (p.alpha + p.beta) }

@@ -93,7 +93,7 @@ func TestClaimsNeedCountersignedHistory(t *testing.T) {
 	}
 	e = h.engine(DefaultPolicy())
 	sc2 := e.View(o).Score(s)
-	if sc2.Recommendation == nil || sc2.Recommendation.Reputation >= 0.96 || len(sc2.Ignored) != 1 {
+	if sc2.Recommendation == nil || sc2.Recommendation.Rate >= 0.96 || len(sc2.Ignored) != 1 {
 		t.Fatalf("a related customer's 50 reports should weigh (recommended reputation below 0.96): %+v", sc2.Recommendation)
 	}
 }

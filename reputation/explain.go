@@ -28,8 +28,8 @@ func Explain(s Score, name Namer, maxRecommenders int) []string {
 		out = append(out, fmt.Sprintf("ineligible for everyone: %s at height %d%s", s.Proof.Kind, s.Proof.Height, by))
 	}
 	if d := s.Direct; d != nil {
-		out = append(out, fmt.Sprintf("your own experience: %s; reputation %.4f from %.1f observations",
-			describeCounts(d.Counts, "for you"), d.Reputation, d.Evidence))
+		out = append(out, fmt.Sprintf("your own experience: %s; success rate %.4f over %.1f observations, reputation %.4f (drops below the threshold)",
+			describeCounts(d.Counts, "for you"), d.Rate, d.Evidence, d.Reputation))
 	} else {
 		out = append(out, "no direct experience of your own")
 	}
@@ -40,9 +40,9 @@ func Explain(s Score, name Namer, maxRecommenders int) []string {
 				who = append(who, fmt.Sprintf("and %d more", len(s.Recommenders)-i))
 				break
 			}
-			who = append(who, fmt.Sprintf("%s (weight %.2f, sees %.4f over %s)", name(rc.Node), rc.Weight, rc.Reputation, describeCounts(rc.Counts, "")))
+			who = append(who, fmt.Sprintf("%s (weight %.2f, sees %.4f over %s)", name(rc.Node), rc.Weight, rc.Rate, describeCounts(rc.Counts, "")))
 		}
-		out = append(out, fmt.Sprintf("vouched for by %s; together %.4f with weight %.1f", strings.Join(who, ", "), r.Reputation, r.Mass))
+		out = append(out, fmt.Sprintf("vouched for by %s; together %.4f with weight %.1f", strings.Join(who, ", "), r.Rate, r.Mass))
 	} else {
 		out = append(out, "no one you trust has experience of it")
 	}

@@ -14,8 +14,8 @@ type Score struct {
 	Subject    ledger.PubKey `json:"subject"`
 	Score      float64       `json:"score"`
 	Confidence float64       `json:"confidence"`
-	// Reputation is the evidence-weighted reputation without the newcomer baseline (the baseline
-	// when there is no evidence): what the hire and drop thresholds compare (§4, §5).
+	// Reputation is the evidence-weighted success rate, without the newcomer baseline (the
+	// baseline when there is no evidence): what the hire threshold compares (§4, §5).
 	Reputation float64 `json:"reputation"`
 	Vetted     bool    `json:"vetted"`
 	Eligible   bool    `json:"eligible"`
@@ -31,24 +31,27 @@ type Score struct {
 
 // Direct is the observer's own experience of the subject.
 type Direct struct {
+	// Reputation is the beta reputation with the probation prior: the drop rule compares it.
 	Reputation float64 `json:"reputation"`
-	Evidence   float64 `json:"evidence"`
-	Counts     Counts  `json:"counts"`
+	// Rate is the evidence-only success rate.
+	Rate     float64 `json:"rate"`
+	Evidence float64 `json:"evidence"`
+	Counts   Counts  `json:"counts"`
 }
 
 // Recommended is what others the observer trusts have seen.
 type Recommended struct {
-	Reputation float64 `json:"reputation"`
-	Mass       float64 `json:"mass"`
+	Rate float64 `json:"rate"`
+	Mass float64 `json:"mass"`
 }
 
 // Recommender is one node whose experience contributed, with its weight in the observer's view.
 type Recommender struct {
-	Node       ledger.PubKey `json:"node"`
-	Weight     float64       `json:"weight"`
-	Reputation float64       `json:"reputation"`
-	Evidence   float64       `json:"evidence"`
-	Counts     Counts        `json:"counts"`
+	Node     ledger.PubKey `json:"node"`
+	Weight   float64       `json:"weight"`
+	Rate     float64       `json:"rate"`
+	Evidence float64       `json:"evidence"`
+	Counts   Counts        `json:"counts"`
 }
 
 // IgnoredClaim is a unilateral claim that carried no weight (its author had no countersigned
@@ -90,8 +93,7 @@ func (e *Engine) edgeWeight(p *pairState) float64 {
 	if p.n <= 0 {
 		return 0
 	}
-	r := p.alpha / (p.alpha + p.beta)
-	pos := float64(2*r) - 1
+	pos := float64(2*p.rate()) - 1
 	if pos <= 0 {
 		return 0
 	}
@@ -217,7 +219,7 @@ func (v *View) score(x int32, explain bool) Score {
 		s.Score, s.Confidence, s.Reputation, s.Reason = 1, 1, 1, "the observer itself"
 		return s
 	}
-	var nDirect, rDirect, mass, sum float64
+	var nDirect, rDirect, qDirect, mass, sum float64
 	for _, pi := range node.in {
 		p := &e.pairs[pi]
 		if p.counts.Ignored > 0 && explain {
@@ -226,11 +228,11 @@ func (v *View) score(x int32, explain bool) Score {
 		if p.n <= 0 {
 			continue
 		}
-		r := p.alpha / (p.alpha + p.beta)
+		q := p.rate()
 		if p.j == v.o {
-			nDirect, rDirect = p.n, r
+			nDirect, rDirect, qDirect = p.n, p.reputation(), q
 			if explain {
-				s.Direct = &Direct{Reputation: r, Evidence: p.n, Counts: p.counts}
+				s.Direct = &Direct{Reputation: rDirect, Rate: q, Evidence: p.n, Counts: p.counts}
 			}
 			continue
 		}
@@ -240,25 +242,25 @@ func (v *View) score(x int32, explain bool) Score {
 		w := v.t[p.j] / v.wmax
 		ev := float64(w * math.Min(p.n, pol.EdgeCap))
 		mass += ev
-		sum += float64(ev * r)
+		sum += float64(ev * q)
 		if explain {
-			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Reputation: r, Evidence: p.n, Counts: p.counts})
+			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Rate: q, Evidence: p.n, Counts: p.counts})
 		}
 	}
 	rRec := 0.0
 	if mass > 0 {
 		rRec = sum / mass
 		if explain {
-			s.Recommendation = &Recommended{Reputation: rRec, Mass: mass}
+			s.Recommendation = &Recommended{Rate: rRec, Mass: mass}
 		}
 	}
 	k := pol.BaselineStrength
 	total := nDirect + mass + k
-	s.Score = (float64(nDirect*rDirect) + float64(mass*rRec) + float64(k*pol.Baseline)) / total
+	s.Score = (float64(nDirect*qDirect) + float64(mass*rRec) + float64(k*pol.Baseline)) / total
 	s.Confidence = (nDirect + mass) / total
 	s.Reputation = pol.Baseline
 	if nDirect+mass > 0 {
-		s.Reputation = (float64(nDirect*rDirect) + float64(mass*rRec)) / (nDirect + mass)
+		s.Reputation = (float64(nDirect*qDirect) + float64(mass*rRec)) / (nDirect + mass)
 	}
 	s.Vetted = nDirect+mass >= pol.VettingEvidence
 	switch {

@@ -1,6 +1,9 @@
 package reputation
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sort"
@@ -42,7 +45,7 @@ func (v *View) Choose(candidates []Candidate, n int, placement uint64) []Choice 
 		}
 	}
 	sortChoices(vetted)
-	sortChoices(newcomers)
+	v.shuffleNewcomers(newcomers, placement)
 	explore := 0
 	if pol.ExplorationShare > 0 {
 		every := uint64(math.Round(1 / pol.ExplorationShare))
@@ -74,7 +77,29 @@ func (v *View) Choose(candidates []Candidate, n int, placement uint64) []Choice 
 	}
 	take(newcomers, explore)
 	take(vetted, n)
+	take(newcomers, n) // no vetted supplier left: newcomers fill the remaining slots
 	return out
+}
+
+// shuffleNewcomers orders newcomers by score, ties (most newcomers score the baseline) broken by
+// SHA-256(observer, placement, node): deterministic, yet different observers and placements
+// explore different newcomers instead of all piling onto the lowest key.
+func (v *View) shuffleNewcomers(c []Choice, placement uint64) {
+	tie := make(map[ledger.PubKey][32]byte, len(c))
+	for _, ch := range c {
+		buf := make([]byte, 0, 72)
+		buf = append(buf, v.observer[:]...)
+		buf = binary.BigEndian.AppendUint64(buf, placement)
+		buf = append(buf, ch.Node[:]...)
+		tie[ch.Node] = sha256.Sum256(buf)
+	}
+	sort.SliceStable(c, func(a, b int) bool {
+		if c[a].Score != c[b].Score {
+			return c[a].Score > c[b].Score
+		}
+		ta, tb := tie[c[a].Node], tie[c[b].Node]
+		return bytes.Compare(ta[:], tb[:]) < 0
+	})
 }
 
 func sortChoices(c []Choice) {

@@ -44,7 +44,7 @@ func TestChoose(t *testing.T) {
 		// g3 and g2 share a network, so only the better (g3) is taken.
 		{"exploration slot, diversity", 0, 3, "[fresh g4 g3]"},
 		{"no exploration slot", 1, 3, "[g4 g3 g1]"},
-		{"fewer candidates than slots", 1, 10, "[g4 g3 g1]"},
+		{"fewer vetted candidates than slots: a newcomer fills the gap", 1, 10, "[g4 g3 g1 fresh]"},
 		{"one slot", 2, 1, "[g4]"},
 	}
 	for _, c := range cases {
@@ -79,7 +79,7 @@ func TestChoose(t *testing.T) {
 func TestHysteresis(t *testing.T) {
 	o, s := node("o"), node("s")
 	h := &history{t: t}
-	h.serve(o, s, 1000) // α ≈ 650
+	h.serve(o, s, 1000)       // α ≈ 650
 	for i := 0; i < 22; i++ { // β ≈ 21.8, α ≈ 636: R ≈ 0.967
 		h.audit(o, s, false)
 	}
