@@ -5,5 +5,5 @@
 // pre-trust, random) so the table shows the gain.
 //
 // `go test ./test/sim` runs every scenario at a small scale and asserts the quality goals;
-// `go test ./test/sim -run Table -sim.table` prints the full-size table for BENCHMARKS.md.
+// `go test ./test/sim -run Table -v -args -sim.table` prints the full-size table for BENCHMARKS.md.
 package sim

@@ -35,7 +35,7 @@ type Node struct {
 	drops       int // times dropped (whitewashers re-register after enough)
 }
 
-// bad reports whether the node is, in truth, an unreliable supplier at round r.
+// reliability is the chance to pass an audit at round r.
 func (n *Node) reliability(r int) float64 {
 	if n.TurnAt > 0 && r >= n.TurnAt {
 		return n.TurnTo
@@ -43,7 +43,7 @@ func (n *Node) reliability(r int) float64 {
 	return n.Reliability
 }
 
-func (n *Node) isBad(r int) bool { return n.reliability(r) < 0.9 }
+func (n *Node) isBad(r int) bool { return n.reliability(r) < 0.95 } // honest suppliers are 0.98..1
 
 // Config sizes a run.
 type Config struct {
