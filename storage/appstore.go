@@ -208,3 +208,29 @@ func (s *AppStore) DiskBytes() int64 {
 	lsm, vlog := s.db.Badger().Size()
 	return lsm + vlog
 }
+
+// Rollback moves the committed state back to height (which must be below the last commit):
+// later tree versions and index entries are deleted and the marker rewritten. CometBFT then
+// replays the blocks above height on the next start.
+func (s *AppStore) Rollback(height int64) ([]byte, error) {
+	if height < 1 || height >= s.lastHeight {
+		return nil, fmt.Errorf("cannot roll back to height %d: the last commit is %d", height, s.lastHeight)
+	}
+	if err := s.tree.LoadVersionForOverwriting(height); err != nil {
+		return nil, fmt.Errorf("roll state tree back to %d: %w", height, err)
+	}
+	if err := s.deleteIndexAbove(height); err != nil {
+		return nil, err
+	}
+	hash := s.tree.Hash()
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(keyCommit, append(binary.BigEndian.AppendUint64(nil, uint64(height)), hash...)); err != nil {
+		return nil, err
+	}
+	if err := b.WriteSync(); err != nil {
+		return nil, fmt.Errorf("write commit marker: %w", err)
+	}
+	s.lastHeight, s.lastHash = height, hash
+	return hash, nil
+}

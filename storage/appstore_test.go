@@ -218,3 +218,44 @@ func TestIndexPaging(t *testing.T) {
 		t.Error("bad cursor accepted")
 	}
 }
+
+func TestRollback(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	var hashes [][]byte
+	for h := int64(1); h <= 3; h++ {
+		_ = s.Set([]byte("k"), []byte{byte(h)})
+		ev := &ledger.BandwidthReceipt{ReceiptID: ledger.ID{byte(h)}, Bytes: uint64(h)}
+		rec := ledger.EventRecord{Height: h, TxHash: ledger.ID{byte(h)}, Signer: ledger.PubKey{1}, Subject: ledger.PubKey{1},
+			Counterparty: ledger.PubKey{2}, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+		hash, err := s.Commit(h, []ledger.EventRecord{rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, hash)
+	}
+	if _, err := s.Rollback(3); err == nil {
+		t.Fatal("rollback to the current height accepted")
+	}
+	hash, err := s.Rollback(1)
+	if err != nil || !bytes.Equal(hash, hashes[0]) {
+		t.Fatalf("rollback: %X %v, want %X", hash, err, hashes[0])
+	}
+	page, _ := s.Events(Filter{}, "", 10)
+	if len(page.Records) != 1 {
+		t.Fatalf("%d events after rollback to 1, want 1", len(page.Records))
+	}
+	if evs, _ := s.TxEvents(ledger.ID{3}); evs != nil {
+		t.Fatal("tx index of height 3 survived the rollback")
+	}
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if h, hh := s.LastCommit(); h != 1 || !bytes.Equal(hh, hashes[0]) {
+		t.Fatalf("reopened at %d", h)
+	}
+	_ = s.Set([]byte("k"), []byte{2})
+	if got, err := s.Commit(2, nil); err != nil || !bytes.Equal(got, hashes[1]) {
+		t.Fatalf("recommit of height 2: %X %v, want %X", got, err, hashes[1])
+	}
+}

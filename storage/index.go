@@ -54,26 +54,17 @@ func (s *AppStore) index(records []ledger.EventRecord) error {
 	txFirst := map[ledger.ID]int{}
 	for i := range records {
 		r := &records[i]
-		pos := position(r)
-		if err := b.Set(key(prefixEvent, pos), r.Encode()); err != nil {
+		keys := indexKeys(r)
+		if err := b.Set(keys[0], r.Encode()); err != nil {
 			return err
 		}
-		nodes := []ledger.PubKey{r.Signer, r.Subject, r.Counterparty}
-		for j, n := range nodes {
-			if n.IsZero() || (j > 0 && n == nodes[0]) || (j == 2 && n == nodes[1]) {
-				continue
+		for _, k := range keys[1:] {
+			if bytes.HasPrefix(k, prefixByTx) {
+				continue // written below, once per tx
 			}
-			if err := b.Set(key(prefixByNode, n[:], pos), empty); err != nil {
+			if err := b.Set(k, empty); err != nil {
 				return err
 			}
-		}
-		if !r.Subject.IsZero() && !r.Counterparty.IsZero() {
-			if err := b.Set(key(prefixByPair, orderedPair(r.Subject, r.Counterparty), pos), empty); err != nil {
-				return err
-			}
-		}
-		if err := b.Set(key(prefixByKind, []byte{byte(r.Kind)}, pos), empty); err != nil {
-			return err
 		}
 		if r.TxIndex != ledger.ConsensusTxIndex {
 			if _, seen := txFirst[r.TxHash]; !seen {
@@ -94,6 +85,27 @@ func (s *AppStore) index(records []ledger.EventRecord) error {
 		}
 	}
 	return b.Write()
+}
+
+// indexKeys lists every key the record occupies: its event key first, then its index entries.
+func indexKeys(r *ledger.EventRecord) [][]byte {
+	pos := position(r)
+	keys := [][]byte{key(prefixEvent, pos)}
+	nodes := []ledger.PubKey{r.Signer, r.Subject, r.Counterparty}
+	for j, n := range nodes {
+		if n.IsZero() || (j > 0 && n == nodes[0]) || (j == 2 && n == nodes[1]) {
+			continue
+		}
+		keys = append(keys, key(prefixByNode, n[:], pos))
+	}
+	if !r.Subject.IsZero() && !r.Counterparty.IsZero() {
+		keys = append(keys, key(prefixByPair, orderedPair(r.Subject, r.Counterparty), pos))
+	}
+	keys = append(keys, key(prefixByKind, []byte{byte(r.Kind)}, pos))
+	if r.TxIndex != ledger.ConsensusTxIndex && r.EventIndex == 0 {
+		keys = append(keys, key(prefixByTx, r.TxHash[:]))
+	}
+	return keys
 }
 
 // Filter selects events for a listing; the zero Filter selects every event.
@@ -208,4 +220,33 @@ func prefixEnd(prefix []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// deleteIndexAbove removes every index entry of events above height.
+func (s *AppStore) deleteIndexAbove(height int64) error {
+	start := key(prefixEvent, binary.BigEndian.AppendUint64(nil, uint64(height+1)))
+	it, err := s.db.Iterator(start, prefixEnd(prefixEvent))
+	if err != nil {
+		return err
+	}
+	var recs []ledger.EventRecord
+	for ; it.Valid(); it.Next() {
+		rec, err := ledger.DecodeEventRecord(it.Value())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		recs = append(recs, *rec)
+	}
+	it.Close()
+	b := s.db.NewBatch()
+	defer b.Close()
+	for i := range recs {
+		for _, k := range indexKeys(&recs[i]) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return b.WriteSync()
 }

@@ -112,57 +112,91 @@ func newInitCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// initHome writes a new home; it returns false without touching anything if one exists.
+// initHome writes a new single-validator home; it returns false without touching anything if
+// one exists.
 func initHome(home string, o initOptions) (bool, error) {
 	if err := o.params.Validate(); err != nil {
 		return false, fmt.Errorf("genesis parameters: %w", err)
 	}
-	c := nodeDefaults(home)
-	if _, err := os.Stat(c.GenesisFile()); err == nil {
+	if _, err := os.Stat(nodeDefaults(home).GenesisFile()); err == nil {
 		return false, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return false, err
 	}
+	n, err := writeNodeFiles(home, o, nil)
+	if err != nil {
+		return false, err
+	}
+	gen, err := newGenesis(o, []types.GenesisValidator{n.validator})
+	if err != nil {
+		return false, err
+	}
+	if err := gen.SaveAs(nodeDefaults(home).GenesisFile()); err != nil {
+		return false, fmt.Errorf("write genesis: %w", err)
+	}
+	return true, nil
+}
+
+// nodeFiles is what writeNodeFiles created: the validator entry and the p2p identity.
+type nodeFiles struct {
+	validator types.GenesisValidator
+	nodeID    string
+}
+
+// writeNodeFiles writes config.toml, trust.toml, the validator key and the node key.
+// edit, if not nil, adjusts the CometBFT config before it is written.
+func writeNodeFiles(home string, o initOptions, edit func(*cfg.Config)) (nodeFiles, error) {
+	c := nodeDefaults(home)
 	c.Moniker = o.moniker
 	c.RPC.ListenAddress = o.rpcAddr
 	c.P2P.ListenAddress = o.p2pAddr
 	c.Instrumentation.PrometheusListenAddr = o.metricsAddr
 	c.Instrumentation.Prometheus = o.metricsAddr != ""
+	if edit != nil {
+		edit(c)
+	}
 	for _, d := range []string{filepath.Join(home, "config"), filepath.Join(home, "data")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return false, err
+			return nodeFiles{}, err
 		}
 	}
 	cfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), c)
 	if err := writeTrustConfig(home); err != nil {
-		return false, fmt.Errorf("write trust policy: %w", err)
+		return nodeFiles{}, fmt.Errorf("write trust policy: %w", err)
 	}
 	pv := privval.GenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
 	pv.Save()
-	if _, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile()); err != nil {
-		return false, fmt.Errorf("node key: %w", err)
+	nk, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile())
+	if err != nil {
+		return nodeFiles{}, fmt.Errorf("node key: %w", err)
 	}
 	pk, err := pv.GetPubKey()
 	if err != nil {
-		return false, err
+		return nodeFiles{}, err
 	}
+	return nodeFiles{validator: types.GenesisValidator{Address: pk.Address(), PubKey: pk, Power: 10, Name: o.moniker},
+		nodeID: string(nk.ID())}, nil
+}
+
+// newGenesis builds the genesis document for a set of validators.
+func newGenesis(o initOptions, vals []types.GenesisValidator) (*types.GenesisDoc, error) {
 	appState, err := json.Marshal(abci.GenesisState{Params: o.params})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	gen := types.GenesisDoc{
+	gen := &types.GenesisDoc{
 		ChainID:         o.chainID,
 		GenesisTime:     cmttime.Now(),
 		ConsensusParams: types.DefaultConsensusParams(),
-		Validators:      []types.GenesisValidator{{Address: pk.Address(), PubKey: pk, Power: 10, Name: o.moniker}},
+		Validators:      vals,
 		AppState:        appState,
 	}
 	gen.ConsensusParams.Block.MaxBytes = 4 << 20
+	// The app version lives in the consensus params too, so a rollback (which rebuilds the state
+	// from them) keeps the version that blocks carry.
+	gen.ConsensusParams.Version.App = abci.AppVersion
 	if err := gen.ValidateAndComplete(); err != nil {
-		return false, fmt.Errorf("genesis: %w", err)
+		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	if err := gen.SaveAs(c.GenesisFile()); err != nil {
-		return false, fmt.Errorf("write genesis: %w", err)
-	}
-	return true, nil
+	return gen, nil
 }

@@ -47,6 +47,11 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(g),
 		newTrustCmd(g),
 		newExportCmd(g),
+		newTestnetCmd(),
+		newShowNodeIDCmd(g),
+		newShowValidatorCmd(g),
+		newResetCmd(g),
+		newRollbackCmd(g),
 		newVersionCmd(),
 	)
 	return root
