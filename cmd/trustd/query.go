@@ -223,14 +223,14 @@ func newQueryEventsCmd(g *globals) *cobra.Command {
 			if node != "" {
 				n, err := resolveNode(g.home, node)
 				if err != nil {
-					return fmt.Errorf("--node: %w", err)
+					return fmt.Errorf("--involving: %w", err)
 				}
 				req.Node = n.String()
 			}
 			if peer != "" {
 				p, err := resolveNode(g.home, peer)
 				if err != nil {
-					return fmt.Errorf("--peer: %w", err)
+					return fmt.Errorf("--with: %w", err)
 				}
 				req.Peer = p.String()
 			}
@@ -260,8 +260,8 @@ func newQueryEventsCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&node, "node", "", "only events where this node signed, or is subject or counterparty")
-	f.StringVar(&peer, "peer", "", "with --node: only events between --node and this node")
+	f.StringVar(&node, "involving", "", "only events where this node signed, or is subject or counterparty")
+	f.StringVar(&peer, "with", "", "with --involving: only events between the two nodes")
 	f.StringVar(&req.Kind, "kind", "", "only events of this kind (register_node, contract_open, …)")
 	f.StringVar(&req.Cursor, "cursor", "", "continue after a previous page (its `more: --cursor` value)")
 	f.IntVar(&req.Limit, "limit", 50, "events per page")

@@ -85,8 +85,15 @@ func newNode(t *testing.T, initArgs ...string) *node {
 	return n
 }
 
-// start launches the node with extra environment and waits until its RPC answers.
+// start launches the node with extra environment and waits until it has committed a block.
 func (n *node) start(env ...string) {
+	n.t.Helper()
+	n.launch(env...)
+	n.waitHeight(1, 60*time.Second)
+}
+
+// launch starts the node process without waiting.
+func (n *node) launch(env ...string) {
 	n.t.Helper()
 	n.logs++
 	logPath := filepath.Join(n.home, fmt.Sprintf("node-%d.log", n.logs))
@@ -102,7 +109,6 @@ func (n *node) start(env ...string) {
 	}
 	n.done = make(chan error, 1)
 	go func() { n.done <- n.cmd.Wait(); logFile.Close() }()
-	n.waitHeight(1, 60*time.Second)
 }
 
 func (n *node) rpc() *rpchttp.HTTP {

@@ -91,7 +91,7 @@ func TestNodeLifecycle(t *testing.T) {
 	var page struct {
 		Records []map[string]any `json:"records"`
 	}
-	n.jsonCLI(&page, "query", "events", "--node", "bob", "--limit", "100")
+	n.jsonCLI(&page, "query", "events", "--involving", "bob", "--limit", "100")
 	if len(page.Records) != 5 { // registration, contract, receipt, audit, report
 		t.Fatalf("bob has %d events, want 5", len(page.Records))
 	}
@@ -140,7 +140,7 @@ func TestNodeLifecycle(t *testing.T) {
 	var pageAfter struct {
 		Records []map[string]any `json:"records"`
 	}
-	n.jsonCLI(&pageAfter, "query", "events", "--node", "bob", "--limit", "100")
+	n.jsonCLI(&pageAfter, "query", "events", "--involving", "bob", "--limit", "100")
 	if !reflect.DeepEqual(page, pageAfter) {
 		t.Fatal("bob's events changed across the restart")
 	}

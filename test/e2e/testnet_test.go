@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trustledger/trustledger/test/load"
+)
+
+// freeRange finds a base port with n*10 free loopback ports above it.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := 40000 + 10*(int(time.Now().UnixNano()/1000+int64(try*7919))%2000)
+		ok := true
+		for p := base; p < base+10*n && ok; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
+
+// testnet writes an n-validator network with `trustd testnet` and returns its (stopped) nodes.
+func testnet(t *testing.T, n int) []*node {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "net")
+	bin := trustdBin(t)
+	probe := &node{t: t, bin: bin, home: t.TempDir()}
+	probe.mustCLI("testnet", "--validators", strconv.Itoa(n), "--output", dir, "--base-port", strconv.Itoa(freeRange(t, n)),
+		"--chain-id", "e2e-testnet", "--pow-difficulty", "4")
+	b, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var desc []struct {
+		Home, RPC, Metrics string
+	}
+	if err := json.Unmarshal(b, &desc); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*node
+	for _, d := range desc {
+		nd := &node{t: t, bin: bin, home: d.Home, rpcAddr: d.RPC, metrics: d.Metrics}
+		t.Cleanup(nd.kill)
+		nodes = append(nodes, nd)
+	}
+	return nodes
+}
+
+// startAll launches every node, then waits until each has committed a block.
+func startAll(nodes []*node) {
+	for _, n := range nodes {
+		n.launch()
+	}
+	for _, n := range nodes {
+		n.waitHeight(1, 90*time.Second)
+	}
+}
+
+// maxHeight is the highest committed height among the nodes that answer.
+func maxHeight(nodes []*node) int64 {
+	m := int64(-1)
+	for _, n := range nodes {
+		if h := n.height(); h > m {
+			m = h
+		}
+	}
+	return m
+}
+
+// checkAppHashes compares the app hash every node reports at each height all of them have.
+func checkAppHashes(t *testing.T, nodes []*node) int64 {
+	t.Helper()
+	common := int64(1 << 62)
+	for _, n := range nodes {
+		if h := n.height(); h < common {
+			common = h
+		}
+	}
+	for h := int64(2); h <= common; h++ {
+		want := ""
+		for i, n := range nodes {
+			hh := h
+			c, err := n.rpc().Commit(context.Background(), &hh)
+			if err != nil {
+				t.Fatalf("node %d commit %d: %v", i, h, err)
+			}
+			got := c.Header.AppHash.String()
+			if i == 0 {
+				want = got
+			} else if got != want {
+				t.Fatalf("app hash at height %d: node %d has %s, node 0 has %s", h-1, i, got, want)
+			}
+		}
+	}
+	return common
+}
+
+// loadAgainst starts a load generator on every node's RPC and returns it with a stop function.
+func loadAgainst(t *testing.T, nodes []*node, signers int) (*load.Generator, func()) {
+	t.Helper()
+	var eps []string
+	for _, n := range nodes {
+		eps = append(eps, n.rpcAddr)
+	}
+	g, err := load.New("e2e-testnet", eps, signers, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	if err := g.Setup(ctx, 4); err != nil {
+		cancel()
+		t.Fatalf("load setup: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { g.Run(ctx); close(done) }()
+	return g, func() {
+		cancel()
+		<-done
+		t.Logf("load: %s", g.Stats())
+	}
+}
+
+// checkAcked verifies that every acknowledged tx is in node n's ledger at its height, once.
+func checkAcked(t *testing.T, n *node, acks []load.Ack) {
+	t.Helper()
+	if len(acks) == 0 {
+		t.Fatal("the load generator got no transaction acknowledged")
+	}
+	seen := map[string]bool{}
+	for _, a := range acks {
+		h := a.Hash.String()
+		if seen[h] {
+			t.Fatalf("tx %s acknowledged twice", h)
+		}
+		seen[h] = true
+		// The ledger's own tx index (written inside Commit, rebuilt by replay) is the truth;
+		// CometBFT's kv tx indexer runs asynchronously and can lose its last blocks on SIGKILL.
+		res, err := n.rpc().ABCIQuery(context.Background(), "/tx", a.Hash[:])
+		var recs []struct {
+			Height int64 `json:"height"`
+		}
+		if err == nil && res.Response.Code == 0 {
+			err = json.Unmarshal(res.Response.Value, &recs)
+		}
+		if err != nil || res.Response.Code != 0 || len(recs) != a.Events || recs[0].Height != a.Height {
+			t.Fatalf("acknowledged tx %s (height %d) not found in the ledger of %s: %v %s", h, a.Height, n.home, err, res.Response.Log)
+		}
+	}
+	// Nothing appears twice: every event position of the ledger belongs to one tx hash.
+	var page struct {
+		Records []struct {
+			Height  int64  `json:"height"`
+			TxIndex uint32 `json:"tx_index"`
+			TxHash  string `json:"tx_hash"`
+		} `json:"records"`
+		Next string `json:"next"`
+	}
+	txAt := map[string]string{}
+	cursor := ""
+	for i := 0; i < 1000; i++ {
+		args := []string{"query", "events", "--limit", "1000"}
+		if cursor != "" {
+			args = append(args, "--cursor", cursor)
+		}
+		n.jsonCLI(&page, args...)
+		for _, r := range page.Records {
+			at := fmt.Sprintf("%d/%d", r.Height, r.TxIndex)
+			if prev, ok := txAt[r.TxHash]; ok && prev != at {
+				t.Fatalf("tx %s appears at %s and at %s", r.TxHash, prev, at)
+			}
+			txAt[r.TxHash] = at
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+}
+
+func (n *node) signal(s syscall.Signal) {
+	n.t.Helper()
+	if n.cmd == nil || n.cmd.Process == nil {
+		n.t.Fatal("node not running")
+	}
+	if err := n.cmd.Process.Signal(s); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// waitCatchUp waits until n reaches the height the others had when it was called.
+func waitCatchUp(t *testing.T, n *node, others []*node) {
+	t.Helper()
+	target := maxHeight(others)
+	n.waitHeight(target, 90*time.Second)
+}
+
+func describe(nodes []*node) string {
+	var parts []string
+	for i, n := range nodes {
+		parts = append(parts, fmt.Sprintf("node%d=%d", i, n.height()))
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,246 @@
+// Package load is the load generator shared by the fault tests and benchmarks: signer keys with
+// contracts between them, workers that submit countersigned receipts and audits through real RPC,
+// and a record of every acknowledged (committed) transaction.
+package load
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// Ack is one committed transaction.
+type Ack struct {
+	Hash   ledger.ID
+	Height int64
+	Events int
+}
+
+// Generator drives signed events against a set of RPC endpoints.
+type Generator struct {
+	ChainID   string
+	Endpoints []string
+	keys      []ed25519.PrivateKey
+	seq       []uint64
+	clients   []*rpchttp.HTTP
+
+	mu      sync.Mutex
+	acks    []Ack
+	sent    int
+	errs    int
+	lastErr error
+	latency []time.Duration
+}
+
+// New prepares n signers derived from seed and clients for every endpoint.
+func New(chainID string, endpoints []string, n int, seed string) (*Generator, error) {
+	g := &Generator{ChainID: chainID, Endpoints: endpoints}
+	for _, e := range endpoints {
+		c, err := rpchttp.NewWithTimeout(e, "/websocket", 5)
+		if err != nil {
+			return nil, err
+		}
+		g.clients = append(g.clients, c)
+	}
+	for i := 0; i < n; i++ {
+		s := sha256.Sum256([]byte(fmt.Sprintf("%s signer %d", seed, i)))
+		g.keys = append(g.keys, ed25519.NewKeyFromSeed(s[:]))
+	}
+	g.seq = make([]uint64, n)
+	return g, nil
+}
+
+func (g *Generator) pub(i int) ledger.PubKey {
+	var k ledger.PubKey
+	copy(k[:], g.keys[i].Public().(ed25519.PublicKey))
+	return k
+}
+
+func (g *Generator) contractID(i int) ledger.ID {
+	return sha256.Sum256([]byte(fmt.Sprintf("load contract %x", g.pub(i))))
+}
+
+// submit signs events for signer i at its next sequence and waits for the commit through any
+// endpoint that answers, starting with endpoint `first`.
+func (g *Generator) submit(ctx context.Context, i, first int, evs ...ledger.Event) (Ack, error) {
+	tx := &ledger.Tx{ChainID: g.ChainID, Sequence: g.seq[i] + 1, Events: evs}
+	tx.Sign(g.keys[i])
+	raw := tx.Encode()
+	hash := ledger.TxHash(raw)
+	start := time.Now()
+	var sentErr error
+	for k := range g.clients {
+		c := g.clients[(first+k)%len(g.clients)]
+		res, err := c.BroadcastTxSync(ctx, raw)
+		if err != nil {
+			sentErr = err
+			continue
+		}
+		if res.Code != 0 {
+			return Ack{}, fmt.Errorf("rejected (code %d %s): %s", res.Code, ledger.Code(res.Code), res.Log)
+		}
+		sentErr = nil
+		break
+	}
+	if sentErr != nil {
+		return Ack{}, fmt.Errorf("no endpoint took the tx: %w", sentErr)
+	}
+	g.mu.Lock()
+	g.sent++
+	g.mu.Unlock()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		for k := range g.clients {
+			res, err := g.clients[(first+k)%len(g.clients)].Tx(ctx, hash[:], false)
+			if err == nil {
+				if res.TxResult.Code != 0 {
+					return Ack{}, fmt.Errorf("failed in block %d: %s", res.Height, res.TxResult.Log)
+				}
+				g.seq[i] = tx.Sequence
+				ack := Ack{Hash: hash, Height: res.Height, Events: len(evs)}
+				g.mu.Lock()
+				g.acks = append(g.acks, ack)
+				g.latency = append(g.latency, time.Since(start))
+				g.mu.Unlock()
+				return ack, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return Ack{}, fmt.Errorf("tx %s not committed within 20s", hash)
+}
+
+// resync asks the endpoints for signer i's committed sequence (after an error, a tx may or may
+// not have committed).
+func (g *Generator) resync(ctx context.Context, i int) error {
+	k := g.pub(i)
+	for _, c := range g.clients {
+		res, err := c.ABCIQuery(ctx, "/node", k[:])
+		if err != nil {
+			continue
+		}
+		if res.Response.Code != 0 {
+			g.seq[i] = 0
+			return nil
+		}
+		var v struct {
+			Record struct {
+				Sequence uint64 `json:"sequence"`
+			} `json:"record"`
+		}
+		if err := json.Unmarshal(res.Response.Value, &v); err != nil {
+			return err
+		}
+		g.seq[i] = v.Record.Sequence
+		return nil
+	}
+	return errors.New("no endpoint answered")
+}
+
+// Setup registers every signer (proof of work at difficulty) and opens a contract from signer i
+// (customer) to signer i+1 (supplier), countersigned.
+func (g *Generator) Setup(ctx context.Context, difficulty int) error {
+	n := len(g.keys)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			reg := &ledger.RegisterNode{PeerID: fmt.Sprintf("load-%d", i), Capacity: 1 << 30,
+				PowNonce: ledger.SolvePoW(g.ChainID, g.pub(i), difficulty)}
+			_, errs[i] = g.submit(ctx, i, i, reg)
+		}(i)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("register signers: %w", err)
+	}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			s := (i + 1) % n
+			open := &ledger.ContractOpen{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+				Bytes: 1 << 30, DurationSeconds: 30 * 86400, PricePerGiBMonth: 4000}
+			open.Countersig = ledger.Countersign(g.keys[s], g.ChainID, open)
+			_, errs[i] = g.submit(ctx, i, i, open)
+		}(i)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Run makes every signer submit, one tx at a time, a countersigned storage receipt and an audit
+// of its supplier, until ctx is done. Errors (a node down, say) are counted and the signer
+// resynchronises its sequence and carries on.
+func (g *Generator) Run(ctx context.Context) {
+	n := len(g.keys)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			s := (i + 1) % n
+			for r := 0; ctx.Err() == nil; r++ {
+				var rid ledger.ID
+				binary.BigEndian.PutUint64(rid[:], uint64(i))
+				binary.BigEndian.PutUint64(rid[8:], g.seq[i]+1)
+				copy(rid[16:], "load-receipt")
+				rcpt := &ledger.StorageReceipt{ReceiptID: rid, ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+					PeriodStart: int64(r) * 3600, PeriodEnd: int64(r+1) * 3600, ByteSeconds: 3600 << 30}
+				rcpt.Countersig = ledger.Countersign(g.keys[s], g.ChainID, rcpt)
+				audit := &ledger.AuditResult{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+					ChallengeDigest: sha256.Sum256(rid[:]), Passed: true}
+				if _, err := g.submit(ctx, i, i+r, rcpt, audit); err != nil {
+					g.mu.Lock()
+					g.errs++
+					g.lastErr = err
+					g.mu.Unlock()
+					if ctx.Err() != nil {
+						return
+					}
+					time.Sleep(300 * time.Millisecond)
+					_ = g.resync(ctx, i)
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+}
+
+// Acks returns every acknowledged transaction so far.
+func (g *Generator) Acks() []Ack {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Ack(nil), g.acks...)
+}
+
+// Stats reports sent, acknowledged and failed submissions, and the last error.
+func (g *Generator) Stats() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	last := ""
+	if g.lastErr != nil {
+		last = strings.SplitN(g.lastErr.Error(), "\n", 2)[0]
+	}
+	return fmt.Sprintf("sent %d, acknowledged %d, errors %d (last: %s)", g.sent, len(g.acks), g.errs, last)
+}
+
+// Latencies returns the commit latency of every acknowledged transaction.
+func (g *Generator) Latencies() []time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]time.Duration(nil), g.latency...)
+}
