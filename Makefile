@@ -30,4 +30,20 @@ fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzCheckTx -fuzztime 5m ./ledger
 
 clean:
-	rm -rf bin .home
+	rm -rf bin .home .testnet
+
+# A local 4-validator network in .testnet (generated once), each node in the background.
+TESTNET ?= $(CURDIR)/.testnet
+
+.PHONY: testnet testnet-stop
+testnet: build
+	@test -f $(TESTNET)/testnet.json || $(BIN) testnet --validators 4 --output $(TESTNET)
+	@for d in $(TESTNET)/node*/; do n=$$(basename $$d); \
+	  if [ -f $(TESTNET)/$$n.pid ] && kill -0 $$(cat $(TESTNET)/$$n.pid) 2>/dev/null; then echo "$$n already running"; continue; fi; \
+	  nohup $(BIN) start --home $$d > $(TESTNET)/$$n.log 2>&1 & echo $$! > $(TESTNET)/$$n.pid; \
+	  echo "$$n started (pid $$(cat $(TESTNET)/$$n.pid), log $(TESTNET)/$$n.log)"; done
+
+testnet-stop:
+	@for p in $(TESTNET)/node*.pid; do [ -f $$p ] || continue; pid=$$(cat $$p); \
+	  if kill $$pid 2>/dev/null; then for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; echo "stopped $$(basename $$p .pid)"; fi; \
+	  rm -f $$p; done
