@@ -152,6 +152,9 @@ func writeNodeFiles(home string, o initOptions, edit func(*cfg.Config)) (nodeFil
 	c.P2P.ListenAddress = o.p2pAddr
 	c.Instrumentation.PrometheusListenAddr = o.metricsAddr
 	c.Instrumentation.Prometheus = o.metricsAddr != ""
+	// The mempool's own cap stays at or above the ledger's, so an oversized tx reaches CheckTx and
+	// gets the ledger's `oversized` code rather than a transport error.
+	c.Mempool.MaxTxBytes = max(c.Mempool.MaxTxBytes, int(o.params.MaxTxBytes))
 	if edit != nil {
 		edit(c)
 	}
