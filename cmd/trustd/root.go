@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newShowValidatorCmd(g),
 		newResetCmd(g),
 		newRollbackCmd(g),
+		newVerifyCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"io"
 	"net/http"
 	"reflect"
@@ -177,6 +179,50 @@ func TestCrashBetweenFinalizeAndCommit(t *testing.T) {
 	n.jsonCLI(&alice, "query", "node", "alice", "--prove")
 	if alice.Record.Sequence != 1 || !alice.Verification.Verified {
 		t.Fatalf("alice after crash recovery: %+v", alice)
+	}
+}
+
+// TestVerifyFindsFirstInconsistency: `trustd verify` passes on a stopped node's data, and names
+// the first height that no longer replays when the history is judged by other rules (here a
+// genesis edited to demand more proof of work).
+func TestVerifyFindsFirstInconsistency(t *testing.T) {
+	n := newNode(t, "--pow-difficulty", "2")
+	n.start()
+	n.mustCLI("keys", "add", "alice")
+	n.mustCLI("tx", "register", "--from", "alice", "--peer-id", "p-alice")
+	var regHeight int64
+	var recs []struct {
+		Height int64 `json:"height"`
+	}
+	n.jsonCLI(&struct {
+		Records *[]struct {
+			Height int64 `json:"height"`
+		} `json:"records"`
+	}{&recs}, "query", "events", "--kind", "register_node")
+	if len(recs) != 1 {
+		t.Fatalf("registrations: %v", recs)
+	}
+	regHeight = recs[0].Height
+	n.waitHeight(regHeight+2, 20*time.Second)
+	n.kill()
+	out := n.mustCLI("verify")
+	if !strings.Contains(out, "verified") || !strings.Contains(out, "1 txs") {
+		t.Fatalf("verify: %s", out)
+	}
+	gen := filepath.Join(n.home, "config", "genesis.json")
+	b, _ := os.ReadFile(gen)
+	tampered := strings.Replace(string(b), `"pow_difficulty": 2,`, `"pow_difficulty": 30,`, 1)
+	if tampered == string(b) {
+		t.Fatal("could not find pow_difficulty in genesis")
+	}
+	if err := os.WriteFile(gen, []byte(tampered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := n.cli("verify")
+	// The parameters are merkleized at InitChain, so the edit shows at the first block's app hash.
+	want := "first inconsistency: height 1: stored app hash"
+	if code == 0 || !strings.Contains(errOut, want) {
+		t.Fatalf("verify of a tampered history: exit %d %q, want %q", code, errOut, want)
 	}
 }
 
