@@ -145,6 +145,11 @@ func checkAcked(t *testing.T, n *node, acks []load.Ack) {
 	if len(acks) == 0 {
 		t.Fatal("the load generator got no transaction acknowledged")
 	}
+	top := int64(0)
+	for _, a := range acks {
+		top = max(top, a.Height)
+	}
+	n.waitHeight(top, 60*time.Second) // acknowledged elsewhere; this node may be a block behind
 	seen := map[string]bool{}
 	for _, a := range acks {
 		h := a.Hash.String()
