@@ -98,23 +98,32 @@ func newQueryNodeCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func provedNode(cmd *cobra.Command, g *globals, client *rpc, n ledger.PubKey, o proveOptions) (abci.NodeView, *verification, error) {
+// proveState reads state keys with proofs checked against a light-client-verified header.
+func proveState(cmd *cobra.Command, g *globals, client *rpc, o proveOptions, keys ...[]byte) ([]provedValue, *verification, error) {
 	ctx := cmd.Context()
 	p, err := client.params(ctx)
 	if err != nil {
-		return abci.NodeView{}, nil, err
+		return nil, nil, err
 	}
 	v, err := newVerifier(ctx, g, client, p.ChainID, o)
 	if err != nil {
-		return abci.NodeView{}, nil, err
+		return nil, nil, err
 	}
 	defer v.Close()
-	vals, h, appHash, err := v.proveKeys(ctx, ledger.NodeKey(n), ledger.NodeAggKey(n))
+	vals, h, appHash, err := v.proveKeys(ctx, keys...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vals, &verification{Verified: true, Height: h, AppHash: hex.EncodeToString(appHash), Header: h + 1, Note: v.note}, nil
+}
+
+func provedNode(cmd *cobra.Command, g *globals, client *rpc, n ledger.PubKey, o proveOptions) (abci.NodeView, *verification, error) {
+	vals, ver, err := proveState(cmd, g, client, o, ledger.NodeKey(n), ledger.NodeAggKey(n))
 	if err != nil {
 		return abci.NodeView{}, nil, err
 	}
 	if vals[0].Value == nil {
-		return abci.NodeView{}, nil, fmt.Errorf("node %s is not registered (absence verified at height %d)", n, h)
+		return abci.NodeView{}, nil, fmt.Errorf("node %s is not registered (absence verified at height %d)", n, ver.Height)
 	}
 	view := abci.NodeView{Node: n}
 	if view.Record, err = ledger.DecodeNodeRecord(vals[0].Value); err != nil {
@@ -125,7 +134,7 @@ func provedNode(cmd *cobra.Command, g *globals, client *rpc, n ledger.PubKey, o 
 			return view, nil, err
 		}
 	}
-	return view, &verification{Verified: true, Height: h, AppHash: hex.EncodeToString(appHash), Header: h + 1, Note: v.note}, nil
+	return view, ver, nil
 }
 
 func printAggregate(w io.Writer, title string, a *ledger.Aggregate) {
@@ -173,17 +182,8 @@ func newQueryRelationCmd(g *globals) *cobra.Command {
 			view := abci.RelationView{A: a, B: b}
 			var ver *verification
 			if prove {
-				p, err := client.params(ctx)
-				if err != nil {
-					return err
-				}
-				v, err := newVerifier(ctx, g, client, p.ChainID, o)
-				if err != nil {
-					return err
-				}
-				defer v.Close()
-				vals, h, appHash, err := v.proveKeys(ctx, ledger.PairAggKey(a, b), ledger.PairAggKey(b, a))
-				if err != nil {
+				var vals []provedValue
+				if vals, ver, err = proveState(cmd, g, client, o, ledger.PairAggKey(a, b), ledger.PairAggKey(b, a)); err != nil {
 					return err
 				}
 				for i, dst := range []**ledger.Aggregate{&view.AbB, &view.BbA} {
@@ -193,7 +193,6 @@ func newQueryRelationCmd(g *globals) *cobra.Command {
 						}
 					}
 				}
-				ver = &verification{Verified: true, Height: h, AppHash: hex.EncodeToString(appHash), Header: h + 1, Note: v.note}
 			} else if _, err := client.queryJSON(ctx, abci.PathRelation, append(a[:], b[:]...), &view); err != nil {
 				return err
 			}
