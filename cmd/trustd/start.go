@@ -10,10 +10,6 @@ import (
 	cfg "github.com/cometbft/cometbft/config"
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
 	"github.com/cometbft/cometbft/libs/log"
-	"github.com/cometbft/cometbft/node"
-	"github.com/cometbft/cometbft/p2p"
-	"github.com/cometbft/cometbft/privval"
-	"github.com/cometbft/cometbft/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
@@ -88,35 +84,7 @@ func runNode(ctx context.Context, home string) error {
 	if _, err := startTrustService(app, store, tf.Policy, logger.With("module", "trust")); err != nil {
 		return err
 	}
-	nodeKey, err := p2p.LoadNodeKey(conf.NodeKeyFile())
-	if err != nil {
-		return fmt.Errorf("load node key: %w", err)
-	}
-	pv := privval.LoadFilePV(conf.PrivValidatorKeyFile(), conf.PrivValidatorStateFile())
-	n, err := node.NewNodeWithContext(ctx, conf, pv, nodeKey, proxy.NewLocalClientCreator(app),
-		node.DefaultGenesisDocProviderFunc(conf), cfg.DefaultDBProvider,
-		node.DefaultMetricsProvider(conf.Instrumentation), logger)
-	if err != nil {
-		return fmt.Errorf("create node: %w", err)
-	}
-	if err := n.Start(); err != nil {
-		return fmt.Errorf("start node: %w", err)
-	}
-	metrics := "off"
-	if conf.Instrumentation.IsPrometheusEnabled() {
-		metrics = "http://" + conf.Instrumentation.PrometheusListenAddr + "/metrics"
-	}
-	logger.Info("trustd is running", "home", home, "rpc", conf.RPC.ListenAddress,
-		"p2p", conf.P2P.ListenAddress, "metrics", metrics, "node_id", string(nodeKey.ID()))
-	fmt.Fprintf(os.Stderr, "trustd: rpc %s · p2p %s · metrics %s · home %s\n",
-		conf.RPC.ListenAddress, conf.P2P.ListenAddress, metrics, home)
-	<-ctx.Done()
-	logger.Info("stopping")
-	if err := n.Stop(); err != nil {
-		logger.Error("stop node", "err", err)
-	}
-	n.Wait()
-	return nil
+	return abci.RunNode(ctx, conf, app, logger, home)
 }
 
 func newLogger(conf *cfg.Config) (log.Logger, error) {

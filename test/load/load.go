@@ -35,12 +35,19 @@ type Generator struct {
 	seq       []uint64
 	clients   []*rpchttp.HTTP
 
+	follow  *follower
+	started bool
+
 	mu      sync.Mutex
 	acks    []Ack
 	sent    int
 	errs    int
 	lastErr error
 	latency []time.Duration
+	events  int
+	// EventsPerTx is how many events each load tx carries (receipts and audits alternating);
+	// 2 unless set before Run.
+	EventsPerTx int
 }
 
 // New prepares n signers derived from seed and clients for every endpoint.
@@ -58,7 +65,19 @@ func New(chainID string, endpoints []string, n int, seed string) (*Generator, er
 		g.keys = append(g.keys, ed25519.NewKeyFromSeed(s[:]))
 	}
 	g.seq = make([]uint64, n)
+	g.follow = newFollower(g.clients)
+	g.EventsPerTx = 2
 	return g, nil
+}
+
+// follow starts the block follower once, for the lifetime of ctx.
+func (g *Generator) startFollower(ctx context.Context) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.started {
+		g.started = true
+		g.follow.start(ctx)
+	}
 }
 
 func (g *Generator) pub(i int) ledger.PubKey {
@@ -78,6 +97,8 @@ func (g *Generator) submit(ctx context.Context, i, first int, evs ...ledger.Even
 	tx.Sign(g.keys[i])
 	raw := tx.Encode()
 	hash := ledger.TxHash(raw)
+	wait := g.follow.expect(hash)
+	defer g.follow.forget(hash)
 	start := time.Now()
 	var sentErr error
 	for k := range g.clients {
@@ -99,26 +120,24 @@ func (g *Generator) submit(ctx context.Context, i, first int, evs ...ledger.Even
 	g.mu.Lock()
 	g.sent++
 	g.mu.Unlock()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		for k := range g.clients {
-			res, err := g.clients[(first+k)%len(g.clients)].Tx(ctx, hash[:], false)
-			if err == nil {
-				if res.TxResult.Code != 0 {
-					return Ack{}, fmt.Errorf("failed in block %d: %s", res.Height, res.TxResult.Log)
-				}
-				g.seq[i] = tx.Sequence
-				ack := Ack{Hash: hash, Height: res.Height, Events: len(evs)}
-				g.mu.Lock()
-				g.acks = append(g.acks, ack)
-				g.latency = append(g.latency, time.Since(start))
-				g.mu.Unlock()
-				return ack, nil
-			}
+	select {
+	case info := <-wait:
+		if info.code != 0 {
+			return Ack{}, fmt.Errorf("failed in block %d: %s", info.height, info.log)
 		}
-		time.Sleep(100 * time.Millisecond)
+		g.seq[i] = tx.Sequence
+		ack := Ack{Hash: hash, Height: info.height, Events: len(evs)}
+		g.mu.Lock()
+		g.acks = append(g.acks, ack)
+		g.latency = append(g.latency, info.at.Sub(start))
+		g.events += len(evs)
+		g.mu.Unlock()
+		return ack, nil
+	case <-time.After(20 * time.Second):
+		return Ack{}, fmt.Errorf("tx %s not committed within 20s", hash)
+	case <-ctx.Done():
+		return Ack{}, ctx.Err()
 	}
-	return Ack{}, fmt.Errorf("tx %s not committed within 20s", hash)
 }
 
 // resync asks the endpoints for signer i's committed sequence (after an error, a tx may or may
@@ -151,6 +170,7 @@ func (g *Generator) resync(ctx context.Context, i int) error {
 // Setup registers every signer (proof of work at difficulty) and opens a contract from signer i
 // (customer) to signer i+1 (supplier), countersigned.
 func (g *Generator) Setup(ctx context.Context, difficulty int) error {
+	g.startFollower(context.WithoutCancel(ctx))
 	n := len(g.keys)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -186,6 +206,7 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 // of its supplier, until ctx is done. Errors (a node down, say) are counted and the signer
 // resynchronises its sequence and carries on.
 func (g *Generator) Run(ctx context.Context) {
+	g.startFollower(context.WithoutCancel(ctx))
 	n := len(g.keys)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -194,16 +215,24 @@ func (g *Generator) Run(ctx context.Context) {
 			defer wg.Done()
 			s := (i + 1) % n
 			for r := 0; ctx.Err() == nil; r++ {
-				var rid ledger.ID
-				binary.BigEndian.PutUint64(rid[:], uint64(i))
-				binary.BigEndian.PutUint64(rid[8:], g.seq[i]+1)
-				copy(rid[16:], "load-receipt")
-				rcpt := &ledger.StorageReceipt{ReceiptID: rid, ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
-					PeriodStart: int64(r) * 3600, PeriodEnd: int64(r+1) * 3600, ByteSeconds: 3600 << 30}
-				rcpt.Countersig = ledger.Countersign(g.keys[s], g.ChainID, rcpt)
-				audit := &ledger.AuditResult{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
-					ChallengeDigest: sha256.Sum256(rid[:]), Passed: true}
-				if _, err := g.submit(ctx, i, i+r, rcpt, audit); err != nil {
+				evs := make([]ledger.Event, 0, g.EventsPerTx)
+				for e := 0; e < g.EventsPerTx; e++ {
+					var rid ledger.ID
+					binary.BigEndian.PutUint64(rid[:], uint64(i))
+					binary.BigEndian.PutUint64(rid[8:], g.seq[i]+1)
+					binary.BigEndian.PutUint32(rid[16:], uint32(e))
+					copy(rid[20:], "load-rcpt")
+					if e%2 == 0 {
+						rcpt := &ledger.StorageReceipt{ReceiptID: rid, ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+							PeriodStart: int64(r) * 3600, PeriodEnd: int64(r+1) * 3600, ByteSeconds: 3600 << 30}
+						rcpt.Countersig = ledger.Countersign(g.keys[s], g.ChainID, rcpt)
+						evs = append(evs, rcpt)
+					} else {
+						evs = append(evs, &ledger.AuditResult{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+							ChallengeDigest: sha256.Sum256(rid[:]), Passed: true})
+					}
+				}
+				if _, err := g.submit(ctx, i, i+r, evs...); err != nil {
 					g.mu.Lock()
 					g.errs++
 					g.lastErr = err
@@ -236,6 +265,13 @@ func (g *Generator) Stats() string {
 		last = strings.SplitN(g.lastErr.Error(), "\n", 2)[0]
 	}
 	return fmt.Sprintf("sent %d, acknowledged %d, errors %d (last: %s)", g.sent, len(g.acks), g.errs, last)
+}
+
+// Events is the number of events in acknowledged transactions.
+func (g *Generator) Events() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.events
 }
 
 // Latencies returns the commit latency of every acknowledged transaction.

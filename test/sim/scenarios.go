@@ -47,9 +47,9 @@ func Scenarios() []Scenario {
 		Scenario{Name: "sybil region of 1000, 3 attack edges", Build: sybils(1000)},
 		Scenario{Name: "whitewashing 30%", Build: mixed(0.3, Whitewash, func(*World) float64 { return 0.2 })},
 		Scenario{Name: "slanderers 30%", Build: mixed(0.3, Slanderer, func(*World) float64 { return 1 })},
-		Scenario{Name: "turned suppliers (always fail)", Build: turned(0)},
-		Scenario{Name: "turned suppliers (fail 10%)", Build: turned(0.9)},
-		Scenario{Name: "turned suppliers (fail 2%)", Build: turned(0.98)},
+		Scenario{Name: "turned suppliers (always fail)", Build: turned(0), Rounds: 500},
+		Scenario{Name: "turned suppliers (fail 10%)", Build: turned(0.9), Rounds: 500},
+		Scenario{Name: "turned suppliers (fail 2%)", Build: turned(0.98), Rounds: 500},
 		Scenario{Name: "ranking (reliability uniform 0..1, 100 audits per node)", Build: func(w *World) {
 			population(w, w.cfg.Nodes, Honest, func() float64 { return w.rng.Float64() })
 			w.warmup(100)
@@ -73,7 +73,8 @@ func sybils(n int) func(w *World) {
 	}
 }
 
-// turned: honest nodes, a tenth of which turn at mid-run to the given reliability.
+// turned: honest nodes, a tenth of which turn at mid-run (after 250 rounds of good service: long
+// trusted) to the given reliability.
 func turned(to float64) func(w *World) {
 	return func(w *World) {
 		population(w, w.cfg.Nodes, Honest, func() float64 { return 1 })

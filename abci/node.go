@@ -1,0 +1,50 @@
+package abci
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+	cfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+)
+
+// RunNode runs CometBFT in this process with app as its ABCI application, until ctx is done,
+// then stops it cleanly. `trustd start` runs the ledger with it; the benchmark baseline runs
+// CometBFT's kvstore example with it, so both are measured the same way.
+func RunNode(ctx context.Context, conf *cfg.Config, app abcitypes.Application, logger log.Logger, home string) error {
+	nodeKey, err := p2p.LoadNodeKey(conf.NodeKeyFile())
+	if err != nil {
+		return fmt.Errorf("load node key: %w", err)
+	}
+	pv := privval.LoadFilePV(conf.PrivValidatorKeyFile(), conf.PrivValidatorStateFile())
+	n, err := node.NewNodeWithContext(ctx, conf, pv, nodeKey, proxy.NewLocalClientCreator(app),
+		node.DefaultGenesisDocProviderFunc(conf), cfg.DefaultDBProvider,
+		node.DefaultMetricsProvider(conf.Instrumentation), logger)
+	if err != nil {
+		return fmt.Errorf("create node: %w", err)
+	}
+	if err := n.Start(); err != nil {
+		return fmt.Errorf("start node: %w", err)
+	}
+	metrics := "off"
+	if conf.Instrumentation.IsPrometheusEnabled() {
+		metrics = "http://" + conf.Instrumentation.PrometheusListenAddr + "/metrics"
+	}
+	logger.Info("node is running", "home", home, "rpc", conf.RPC.ListenAddress,
+		"p2p", conf.P2P.ListenAddress, "metrics", metrics, "node_id", string(nodeKey.ID()))
+	fmt.Fprintf(os.Stderr, "trustd: rpc %s · p2p %s · metrics %s · home %s\n",
+		conf.RPC.ListenAddress, conf.P2P.ListenAddress, metrics, home)
+	<-ctx.Done()
+	logger.Info("stopping")
+	if err := n.Stop(); err != nil {
+		logger.Error("stop node", "err", err)
+	}
+	n.Wait()
+	return nil
+}
