@@ -47,3 +47,8 @@ testnet-stop:
 	@for p in $(TESTNET)/node*.pid; do [ -f $$p ] || continue; pid=$$(cat $$p); \
 	  if kill $$pid 2>/dev/null; then for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; echo "stopped $$(basename $$p .pid)"; fi; \
 	  rm -f $$p; done
+
+# Benchmarks: Go micro-benchmarks and load runs (ours vs the kvstore baseline); updates BENCHMARKS.md.
+.PHONY: bench
+bench:
+	bash test/bench/run.sh

@@ -74,7 +74,7 @@ func (f *follower) catchUp(ctx context.Context, c *rpchttp.HTTP) error {
 	latest := st.SyncInfo.LatestBlockHeight
 	f.mu.Lock()
 	if f.height == 0 {
-		f.height = latest - 1 // start just before the present
+		f.height = max(latest-1, 0) // start just before the present; blocks begin at 1
 	}
 	from := f.height + 1
 	f.mu.Unlock()

@@ -1,0 +1,108 @@
+// Command loadgen measures committed throughput and commit latency against one node's RPC:
+// the ledger (registered signers with contracts, countersigned receipts and audits) or, as the
+// baseline, CometBFT's kvstore example with txs of the same size. It prints one JSON object.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/trustledger/trustledger/test/load"
+)
+
+type result struct {
+	Mode        string  `json:"mode"`
+	Seconds     float64 `json:"seconds"`
+	Workers     int     `json:"workers"`
+	EventsPerTx int     `json:"events_per_tx"`
+	TxBytes     int     `json:"tx_bytes"`
+	Txs         int     `json:"committed_txs"`
+	Events      int     `json:"committed_events"`
+	TxsPerSec   float64 `json:"txs_per_sec"`
+	EventsPerS  float64 `json:"events_per_sec"`
+	Errors      int     `json:"errors"`
+	P50, P95    float64 `json:"-"`
+	P50ms       float64 `json:"p50_ms"`
+	P95ms       float64 `json:"p95_ms"`
+	P99ms       float64 `json:"p99_ms"`
+}
+
+func main() {
+	mode := flag.String("mode", "ledger", "ledger or kvstore")
+	rpc := flag.String("rpc", "tcp://127.0.0.1:26657", "node RPC")
+	chain := flag.String("chain-id", "trustledger-local", "chain id (ledger mode)")
+	pow := flag.Int("pow", 4, "genesis proof-of-work difficulty (ledger mode)")
+	workers := flag.Int("workers", 200, "signers (ledger) or concurrent txs (kvstore), each one tx in flight")
+	events := flag.Int("events-per-tx", 1, "events per tx (ledger mode)")
+	size := flag.Int("tx-size", 0, "tx bytes (kvstore mode; default: the ledger's tx size for -events-per-tx)")
+	duration := flag.Duration("duration", 30*time.Second, "measured duration, after setup")
+	flag.Parse()
+	r, err := run(*mode, *rpc, *chain, *pow, *workers, *events, *size, *duration)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+	b, _ := json.Marshal(r)
+	fmt.Println(string(b))
+}
+
+func run(mode, rpc, chain string, pow, workers, events, size int, d time.Duration) (*result, error) {
+	r := &result{Mode: mode, Workers: workers, EventsPerTx: events}
+	g, err := load.New(chain, []string{rpc}, workers, "loadgen")
+	if err != nil {
+		return nil, err
+	}
+	g.EventsPerTx = events
+	r.TxBytes = g.TxBytes()
+	var lat []time.Duration
+	switch mode {
+	case "ledger":
+		setup, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if err := g.Setup(setup, pow); err != nil {
+			return nil, err
+		}
+		before, beforeEvents := len(g.Acks()), g.Events()
+		latBefore := len(g.Latencies())
+		ctx, stop := context.WithTimeout(context.Background(), d)
+		defer stop()
+		start := time.Now()
+		g.Run(ctx)
+		r.Seconds = time.Since(start).Seconds()
+		r.Txs, r.Events = len(g.Acks())-before, g.Events()-beforeEvents
+		lat = g.Latencies()[latBefore:]
+	case "kvstore":
+		if size > 0 {
+			r.TxBytes = size
+		}
+		r.EventsPerTx = 0
+		kv, err := load.NewKV(rpc, r.TxBytes)
+		if err != nil {
+			return nil, err
+		}
+		ctx, stop := context.WithTimeout(context.Background(), d)
+		defer stop()
+		start := time.Now()
+		kv.Run(ctx, workers)
+		r.Seconds = time.Since(start).Seconds()
+		r.Txs, r.Errors, lat = kv.Result()
+	default:
+		return nil, fmt.Errorf("-mode %q: want ledger or kvstore", mode)
+	}
+	r.TxsPerSec = float64(r.Txs) / r.Seconds
+	r.EventsPerS = float64(r.Events) / r.Seconds
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	r.P50ms, r.P95ms, r.P99ms = q(0.50), q(0.95), q(0.99)
+	return r, nil
+}

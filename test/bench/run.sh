@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make bench`: Go micro-benchmarks, then load runs against a fresh single-validator node of ours
+# (1 event per tx, and batched) and against CometBFT's kvstore example with txs of the same size,
+# run in-process the same way. Figures go between the bench markers of BENCHMARKS.md.
+# Knobs: BENCH_DURATION (default 60s), BENCH_WORKERS (default 1000), BENCH_BATCH (default 8).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${BENCH_DURATION:-60s}
+WORKERS=${BENCH_WORKERS:-1000}
+BATCH=${BENCH_BATCH:-8}
+PORT=47657
+out=$(mktemp -d)
+trap 'pkill -f "$out/" 2>/dev/null || true; rm -rf "$out"' EXIT
+
+go build -tags badgerdb -o bin/trustd ./cmd/trustd
+go build -tags badgerdb -o bin/kvnode ./test/bench/kvnode
+go build -o bin/loadgen ./test/bench/loadgen
+
+echo "== go benchmarks" >&2
+go test ./reputation ./ledger -run '^$' -bench . -benchmem -benchtime 5x > "$out/go-bench.txt"
+
+# run NAME BINARY-ARGS... -- LOADGEN-ARGS...: a fresh home, the node in the background, the load,
+# then the node's peak RSS and its data directory's allocated size.
+run() {
+	local name=$1; shift
+	local home="$out/$name"
+	bin/trustd init --home "$home" --pow-difficulty 4 --rpc.laddr tcp://127.0.0.1:$PORT \
+		--p2p.laddr tcp://127.0.0.1:$((PORT-1)) --instrumentation.prometheus_listen_addr "" > /dev/null
+	sed -i 's/^log_level = .*/log_level = "error"/' "$home/config/config.toml"
+	local node=() load=()
+	while [ "$1" != "--" ]; do node+=("$1"); shift; done; shift
+	load=("$@")
+	"${node[@]}" "$home" > "$home.log" 2>&1 &
+	local pid=$!
+	for _ in $(seq 100); do bin/trustd --node tcp://127.0.0.1:$PORT status > /dev/null 2>&1 && break; sleep 0.2; done
+	echo "== $name" >&2
+	bin/loadgen -rpc tcp://127.0.0.1:$PORT -duration "$DURATION" -workers "$WORKERS" "${load[@]}" > "$out/$name.json"
+	local rss; rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+	kill $pid; wait $pid || true
+	local disk; disk=$(du -sk "$home/data" | cut -f1)
+	python3 - "$out/$name.json" "$rss" "$disk" <<'PY'
+import json, sys
+p = sys.argv[1]; r = json.load(open(p)); r["peak_rss_mib"] = int(sys.argv[2]) / 1024; r["data_kib"] = int(sys.argv[3])
+json.dump(r, open(p, "w"))
+PY
+}
+
+run ledger-1 bin/trustd start --home -- -mode ledger -events-per-tx 1
+run ledger-batch bin/trustd start --home -- -mode ledger -events-per-tx "$BATCH"
+size=$(python3 -c "import json; print(json.load(open('$out/ledger-1.json'))['tx_bytes'])")
+run kvstore bin/kvnode -home -- -mode kvstore -tx-size "$size"
+
+python3 - "$out" "$DURATION" "$WORKERS" <<'PY'
+import json, re, subprocess, sys, datetime
+out, duration, workers = sys.argv[1:4]
+r = {n: json.load(open(f"{out}/{n}.json")) for n in ("ledger-1", "ledger-batch", "kvstore")}
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
+lines = [f"Run {datetime.date.today()} on {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; {go}.",
+         f"`make bench` (`BENCH_DURATION={duration} BENCH_WORKERS={workers}`): one fresh single-validator node per row, {workers} signers (or concurrent txs), each with one tx in flight, measured for {duration} after setup.",
+         "", "| run | tx bytes | committed txs/s | events/s | commit p50 / p95 / p99 (ms) | peak RSS (MiB) | data on disk (KiB) | bytes on disk per event |",
+         "|---|---|---|---|---|---|---|---|"]
+for n in ("ledger-1", "ledger-batch", "kvstore"):
+    x = r[n]; ev = x["committed_events"] or x["committed_txs"]
+    lines.append(f"| {n} ({x['events_per_tx']} events/tx) | {x['tx_bytes']} | {x['txs_per_sec']:.0f} | {x['events_per_sec']:.0f} | {x['p50_ms']:.0f} / {x['p95_ms']:.0f} / {x['p99_ms']:.0f} | {x['peak_rss_mib']:.0f} | {x['data_kib']} | {x['data_kib']*1024/max(ev,1):.0f} |")
+ratio = r["ledger-1"]["txs_per_sec"] / r["kvstore"]["txs_per_sec"]
+lines += ["", f"Ours ÷ kvstore at the same tx size and concurrency: **{ratio:.2f}** (target ≥ 0.5).",
+          "", "Go benchmarks of this run:", "", "```", open(f"{out}/go-bench.txt").read().strip(), "```"]
+md = open("BENCHMARKS.md").read()
+section = "<!-- bench:load -->\n" + "\n".join(lines) + "\n<!-- /bench:load -->"
+if "<!-- bench:load -->" in md:
+    md = re.sub(r"<!-- bench:load -->.*?<!-- /bench:load -->", lambda m: section, md, flags=re.S)
+else:
+    md += "\n## Load: a single validator against the kvstore baseline (issue 5)\n\n" + section + "\n"
+open("BENCHMARKS.md", "w").write(md)
+print("\n".join(lines[:9 + 3]))
+PY

@@ -1,0 +1,103 @@
+package load
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// KV drives CometBFT's kvstore example with key=value txs of a fixed size: the baseline that
+// measures what consensus alone costs on this machine.
+type KV struct {
+	clients []*rpchttp.HTTP
+	follow  *follower
+	size    int
+
+	mu      sync.Mutex
+	acked   int
+	errs    int
+	latency []time.Duration
+}
+
+// NewKV prepares the baseline load; size is the tx size in bytes (at least 70).
+func NewKV(endpoint string, size int) (*KV, error) {
+	c, err := rpchttp.NewWithTimeout(endpoint, "/websocket", 5)
+	if err != nil {
+		return nil, err
+	}
+	return &KV{clients: []*rpchttp.HTTP{c}, follow: newFollower([]*rpchttp.HTTP{c}), size: max(size, 70)}, nil
+}
+
+// Run keeps `workers` txs in flight until ctx is done.
+func (k *KV) Run(ctx context.Context, workers int) {
+	k.follow.start(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for n := 0; ctx.Err() == nil; n++ {
+				key := sha256.Sum256([]byte(fmt.Sprintf("kv %d %d %d", w, n, time.Now().UnixNano())))
+				tx := []byte(hex.EncodeToString(key[:]) + "=")
+				for len(tx) < k.size {
+					tx = append(tx, 'v')
+				}
+				hash := ledger.TxHash(tx)
+				wait := k.follow.expect(hash)
+				start := time.Now()
+				res, err := k.clients[0].BroadcastTxSync(ctx, tx)
+				if err != nil || res.Code != 0 {
+					k.follow.forget(hash)
+					k.fail()
+					continue
+				}
+				select {
+				case info := <-wait:
+					k.mu.Lock()
+					k.acked++
+					k.latency = append(k.latency, info.at.Sub(start))
+					k.mu.Unlock()
+				case <-time.After(20 * time.Second):
+					k.follow.forget(hash)
+					k.fail()
+				case <-ctx.Done():
+					k.follow.forget(hash)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+func (k *KV) fail() {
+	k.mu.Lock()
+	k.errs++
+	k.mu.Unlock()
+}
+
+// Result is the committed count, failures and latencies so far.
+func (k *KV) Result() (int, int, []time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.acked, k.errs, append([]time.Duration(nil), k.latency...)
+}
+
+// TxBytes reports the average encoded size of the ledger's load txs (for a baseline of the same size).
+func (g *Generator) TxBytes() int {
+	evs := make([]ledger.Event, 0, g.EventsPerTx)
+	for e := 0; e < g.EventsPerTx; e++ {
+		if e%2 == 0 {
+			evs = append(evs, &ledger.StorageReceipt{})
+		} else {
+			evs = append(evs, &ledger.AuditResult{})
+		}
+	}
+	return len((&ledger.Tx{ChainID: g.ChainID, Events: evs}).Encode())
+}
