@@ -77,7 +77,8 @@ type initOptions struct {
 	p2pAddr     string
 	metricsAddr string
 	params      ledger.Params
-	force       bool
+	genesis     string // join: an existing network's genesis file
+	peers       string // join: persistent peers, id@host:port,...
 }
 
 func newInitCmd(g *globals) *cobra.Command {
@@ -87,12 +88,25 @@ func newInitCmd(g *globals) *cobra.Command {
 		Short: "Create a single-validator node home: config, validator key, node key and genesis",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			created, err := initHome(g.home, o)
+			var created bool
+			var err error
+			if o.genesis != "" {
+				created, err = joinHome(g.home, o)
+			} else {
+				if o.peers != "" {
+					return errors.New("--peers needs --genesis: a new single-validator chain has no peers")
+				}
+				created, err = initHome(g.home, o)
+			}
 			if err != nil {
 				return err
 			}
 			if !created {
 				fmt.Fprintf(cmd.OutOrStdout(), "node home %s already initialised; nothing changed\n", g.home)
+				return nil
+			}
+			if o.genesis != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "initialised node home %s to join the network of %s\n", g.home, o.genesis)
 				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialised node home %s (chain %s)\n", g.home, o.chainID)
@@ -105,6 +119,8 @@ func newInitCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.rpcAddr, "rpc.laddr", "tcp://127.0.0.1:26657", "RPC listen address (loopback unless you mean to expose it)")
 	f.StringVar(&o.p2pAddr, "p2p.laddr", "tcp://127.0.0.1:26656", "P2P listen address")
 	f.StringVar(&o.metricsAddr, "instrumentation.prometheus_listen_addr", "127.0.0.1:26660", "Prometheus metrics address (empty: off)")
+	f.StringVar(&o.genesis, "genesis", "", "join an existing network: its genesis.json (chain id and parameters come from it)")
+	f.StringVar(&o.peers, "peers", "", "with --genesis: persistent peers, id@host:port,... (`trustd show-node-id` on each)")
 	f.Uint32Var(&o.params.PowDifficulty, "pow-difficulty", o.params.PowDifficulty, "genesis: leading zero bits a registration's proof of work needs")
 	f.Uint32Var(&o.params.MaxTxBytes, "max-tx-bytes", o.params.MaxTxBytes, "genesis: largest transaction in bytes")
 	f.Uint32Var(&o.params.MaxEventsPerTx, "max-events-per-tx", o.params.MaxEventsPerTx, "genesis: most events under one signature")
@@ -202,4 +218,39 @@ func newGenesis(o initOptions, vals []types.GenesisValidator) (*types.GenesisDoc
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	return gen, nil
+}
+
+// joinHome writes a home that joins an existing network: its genesis, our keys (the node is not a
+// validator until the validator set includes it), and the given peers. It catches up by block sync.
+func joinHome(home string, o initOptions) (bool, error) {
+	gen, err := types.GenesisDocFromFile(o.genesis)
+	if err != nil {
+		return false, fmt.Errorf("--genesis: %w", err)
+	}
+	var gs abci.GenesisState
+	if err := json.Unmarshal(gen.AppState, &gs); err != nil {
+		return false, fmt.Errorf("--genesis: app_state: %w", err)
+	}
+	if err := gs.Params.Validate(); err != nil {
+		return false, fmt.Errorf("--genesis: %w", err)
+	}
+	if _, err := os.Stat(nodeDefaults(home).GenesisFile()); err == nil {
+		return false, nil
+	}
+	for _, p := range strings.Split(o.peers, ",") {
+		if p == "" {
+			continue
+		}
+		if _, err := p2p.NewNetAddressString(p); err != nil {
+			return false, fmt.Errorf("--peers: %q: %w", p, err)
+		}
+	}
+	o.chainID, o.params = gen.ChainID, gs.Params
+	if _, err := writeNodeFiles(home, o, func(c *cfg.Config) { c.P2P.PersistentPeers = o.peers }); err != nil {
+		return false, err
+	}
+	if err := gen.SaveAs(nodeDefaults(home).GenesisFile()); err != nil {
+		return false, fmt.Errorf("write genesis: %w", err)
+	}
+	return true, nil
 }

@@ -240,3 +240,41 @@ func verifyAll(t *testing.T, nodes []*node) {
 		t.Logf("node%d: %s", i, strings.TrimSpace(out))
 	}
 }
+
+// TestJoinNetwork: a new node joins a running 4-validator network with `trustd init --genesis
+// --peers`, catches up by block sync, and answers queries with the same app hash.
+func TestJoinNetwork(t *testing.T) {
+	nodes := testnet(t, 4)
+	startAll(nodes)
+	nodes[0].mustCLI("keys", "add", "alice")
+	nodes[0].mustCLI("tx", "register", "--from", "alice", "--peer-id", "p-alice", "--moniker", "alice")
+	var peers []string
+	for _, n := range nodes {
+		id := strings.TrimSpace(n.mustCLI("show-node-id"))
+		c, _ := n.rpc().Status(context.Background())
+		peers = append(peers, id+"@"+strings.TrimPrefix(string(c.NodeInfo.ListenAddr), "tcp://"))
+	}
+	joiner := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
+	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	t.Cleanup(joiner.kill)
+	if _, errOut, code := joiner.cli("init", "--peers", peers[0]); code == 0 || !strings.Contains(errOut, "--peers needs --genesis") {
+		t.Fatalf("--peers without --genesis: exit %d %q", code, errOut)
+	}
+	joiner.mustCLI("init", "--genesis", filepath.Join(nodes[0].home, "config", "genesis.json"), "--peers", strings.Join(peers, ","),
+		"--rpc.laddr", joiner.rpcAddr, "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
+		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--moniker", "joiner")
+	joiner.launch()
+	waitCatchUp(t, joiner, nodes)
+	checkAppHashes(t, append(nodes, joiner))
+	var view struct {
+		Record struct {
+			Moniker string `json:"moniker"`
+		} `json:"record"`
+	}
+	key := strings.TrimSpace(nodes[0].mustCLI("keys", "show", "alice"))
+	joiner.jsonCLI(&view, "query", "node", key)
+	if view.Record.Moniker != "alice" {
+		t.Fatalf("the joiner does not see alice: %+v", view)
+	}
+}
