@@ -8,6 +8,7 @@ import (
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
 	"github.com/cometbft/cometbft/libs/log"
 
@@ -109,17 +110,19 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*ab
 			return nil, fmt.Errorf("genesis app_state: %w", err)
 		}
 	}
-	vals := map[string]ledger.PubKey{}
+	var vals []ledger.ValidatorPower
 	for _, v := range req.Validators {
 		pk, err := cryptoenc.PubKeyFromProto(v.PubKey)
 		if err != nil {
 			return nil, fmt.Errorf("genesis validator key: %w", err)
 		}
-		if raw := pk.Bytes(); len(raw) == 32 {
-			var k ledger.PubKey
-			copy(k[:], raw)
-			vals[string(pk.Address())] = k
+		raw := pk.Bytes()
+		if len(raw) != 32 || pk.Type() != "ed25519" {
+			return nil, fmt.Errorf("genesis validator key of type %s: trustledger validators use ed25519", pk.Type())
 		}
+		var k ledger.PubKey
+		copy(k[:], raw)
+		vals = append(vals, ledger.ValidatorPower{PubKey: k, Power: uint64(v.Power)})
 	}
 	if err := ledger.InitGenesis(a.store, req.ChainId, gs.Params, vals); err != nil {
 		return nil, err
@@ -250,10 +253,19 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	if _, err := b.Finish(); err != nil {
 		return nil, fmt.Errorf("apply block %d: %w", req.Height, err)
 	}
+	var updates []abcitypes.ValidatorUpdate
+	for _, c := range b.ValidatorChanges() {
+		pk, err := cryptoenc.PubKeyToProto(cmted25519.PubKey(c.PubKey[:]))
+		if err != nil {
+			return nil, err
+		}
+		updates = append(updates, abcitypes.ValidatorUpdate{PubKey: pk, Power: int64(c.Power)})
+		a.logger.Info("validator power change", "validator", c.PubKey.String(), "power", c.Power, "height", req.Height)
+	}
 	a.staged = &stagedBlock{height: req.Height, records: b.Records()}
 	a.lastBlockSec = req.Time.Unix()
 	a.metrics.BlockApply.Observe(time.Since(start).Seconds())
-	return &abcitypes.ResponseFinalizeBlock{TxResults: results, AppHash: a.store.WorkingHash()}, nil
+	return &abcitypes.ResponseFinalizeBlock{TxResults: results, AppHash: a.store.WorkingHash(), ValidatorUpdates: updates}, nil
 }
 
 func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {

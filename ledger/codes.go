@@ -33,6 +33,7 @@ const (
 	CodeBadEvidence      Code = 20 // attached evidence does not verify
 	CodeReservedKind     Code = 21 // a misconduct kind only the ledger itself may record
 	CodeIDConflict       Code = 22 // different content under an existing event id
+	CodeNoQuorum         Code = 23 // a validator update without more than 2/3 of the voting power
 	codeInternalSentinel Code = 99 // never sent; marks internal errors in tests
 )
 
@@ -60,6 +61,7 @@ var codeNames = map[Code]string{
 	CodeBadEvidence:     "bad_evidence",
 	CodeReservedKind:    "reserved_kind",
 	CodeIDConflict:      "id_conflict",
+	CodeNoQuorum:        "no_quorum",
 }
 
 // AllCodes lists every rejection code in numeric order.

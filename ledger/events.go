@@ -17,11 +17,12 @@ const (
 	KindAuditResult       Kind = 6
 	KindPayment           Kind = 7
 	KindMisbehaviorReport Kind = 8
+	KindValidatorUpdate   Kind = 9
 )
 
 // AllKinds lists every kind in wire order.
 var AllKinds = []Kind{KindRegisterNode, KindContractOpen, KindContractClose, KindStorageReceipt,
-	KindBandwidthReceipt, KindAuditResult, KindPayment, KindMisbehaviorReport}
+	KindBandwidthReceipt, KindAuditResult, KindPayment, KindMisbehaviorReport, KindValidatorUpdate}
 
 var kindNames = map[Kind]string{
 	KindRegisterNode:      "register_node",
@@ -32,6 +33,7 @@ var kindNames = map[Kind]string{
 	KindAuditResult:       "audit_result",
 	KindPayment:           "payment",
 	KindMisbehaviorReport: "misbehavior_report",
+	KindValidatorUpdate:   "validator_update",
 }
 
 func (k Kind) String() string {
@@ -57,6 +59,8 @@ const (
 	MaxMonikerBytes  = 64
 	MaxEvidenceBytes = 4096
 	MaxChainIDBytes  = 64
+	MaxApprovals     = 128
+	MaxPower         = 1 << 40
 )
 
 // CloseReason says why a contract ended.
@@ -242,7 +246,24 @@ type MisbehaviorReport struct {
 	Evidence       []byte     `json:"evidence,omitempty"`
 }
 
+// ValidatorUpdate sets a validator's voting power (0 removes it). It applies only when current
+// validators holding more than 2/3 of the power approved exactly these fields (R-VAL-1).
+type ValidatorUpdate struct {
+	ProposalID ID         `json:"proposal_id"`
+	Validator  PubKey     `json:"validator"`
+	Power      uint64     `json:"power"`
+	Approvals  []Approval `json:"approvals"`
+}
+
+// Approval is one current validator's signature over a validator update's fields, made with its
+// consensus key (ValidatorUpdateBytes).
+type Approval struct {
+	Validator PubKey `json:"validator"`
+	Sig       Sig    `json:"sig"`
+}
+
 func (*RegisterNode) Kind() Kind      { return KindRegisterNode }
+func (*ValidatorUpdate) Kind() Kind   { return KindValidatorUpdate }
 func (*ContractOpen) Kind() Kind      { return KindContractOpen }
 func (*ContractClose) Kind() Kind     { return KindContractClose }
 func (*StorageReceipt) Kind() Kind    { return KindStorageReceipt }
@@ -270,6 +291,69 @@ func newEvent(k Kind) Event {
 		return &Payment{}
 	case KindMisbehaviorReport:
 		return &MisbehaviorReport{}
+	case KindValidatorUpdate:
+		return &ValidatorUpdate{}
+	}
+	return nil
+}
+
+// trailed is an event with a section after its signed fields (validator approvals).
+type trailed interface {
+	encodeTrailer(e *encoder)
+	decodeTrailer(d *decoder)
+}
+
+func (ev *ValidatorUpdate) encodeFields(e *encoder) {
+	e.raw(ev.ProposalID[:])
+	e.raw(ev.Validator[:])
+	e.u64(ev.Power)
+}
+
+func (ev *ValidatorUpdate) decodeFields(d *decoder) {
+	d.fixed(ev.ProposalID[:])
+	d.fixed(ev.Validator[:])
+	ev.Power = d.u64()
+}
+
+func (ev *ValidatorUpdate) encodeTrailer(e *encoder) {
+	e.u32(uint32(len(ev.Approvals)))
+	for _, a := range ev.Approvals {
+		e.raw(a.Validator[:])
+		e.raw(a.Sig[:])
+	}
+}
+
+func (ev *ValidatorUpdate) decodeTrailer(d *decoder) {
+	n := d.u32()
+	if d.err == nil && n > MaxApprovals {
+		d.fail(fmt.Errorf("%d approvals, more than %d", n, MaxApprovals))
+		return
+	}
+	ev.Approvals = nil
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		var a Approval
+		d.fixed(a.Validator[:])
+		d.fixed(a.Sig[:])
+		ev.Approvals = append(ev.Approvals, a)
+	}
+}
+
+func (ev *ValidatorUpdate) validate() error {
+	if ev.ProposalID.IsZero() || ev.Validator.IsZero() {
+		return fmt.Errorf("validator_update: proposal_id and validator must be set")
+	}
+	if ev.Power > MaxPower {
+		return fmt.Errorf("validator_update: power %d is above %d", ev.Power, uint64(MaxPower))
+	}
+	if len(ev.Approvals) == 0 {
+		return fmt.Errorf("validator_update: no approvals")
+	}
+	seen := map[PubKey]bool{}
+	for _, a := range ev.Approvals {
+		if seen[a.Validator] {
+			return fmt.Errorf("validator_update: validator %s approves twice", a.Validator)
+		}
+		seen[a.Validator] = true
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package ledger
 
-import "encoding/binary"
+import (
+	"crypto/sha256"
+	"encoding/binary"
+)
 
 // Every key of the merkleized state is built here and nowhere else, so prefixes cannot collide.
 // The table is mirrored in specs/state.md §2. Each prefix is one ASCII letter and a slash.
@@ -15,7 +18,8 @@ var (
 	prefixValidator = []byte("v/") // v/<consensus address 20>   → validator ed25519 public key
 	keyParams       = []byte("g/params")
 	keyChainID      = []byte("g/chain_id")
-	keyLogTotal     = []byte("g/log_total") // total events ever appended, big-endian uint64
+	keyLogTotal     = []byte("g/log_total")  // total events ever appended, big-endian uint64
+	keyValidators   = []byte("g/validators") // the validator set: ValidatorSet
 )
 
 func cat(parts ...[]byte) []byte {
@@ -54,6 +58,15 @@ func LogRootKey(height int64) []byte {
 
 // ValidatorKey is the state key mapping a consensus address to its ed25519 public key.
 func ValidatorKey(addr []byte) []byte { return cat(prefixValidator, addr) }
+
+// ValidatorsKey is the state key of the current validator set.
+func ValidatorsKey() []byte { return cat(keyValidators) }
+
+// ConsensusAddress is CometBFT's address of an ed25519 key: the first 20 bytes of its SHA-256.
+func ConsensusAddress(k PubKey) []byte {
+	h := sha256.Sum256(k[:])
+	return h[:20]
+}
 
 // ParamsKey and ChainIDKey hold the genesis parameters.
 func ParamsKey() []byte  { return cat(keyParams) }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -41,14 +42,15 @@ type Block struct {
 	enforceCap bool
 	records    []EventRecord
 	txCount    uint32
-	err        error // a store failure: the node must stop, not the transaction
+	valChanges map[PubKey]uint64 // validator power changes of this block (R-VAL-2)
+	err        error             // a store failure: the node must stop, not the transaction
 }
 
 // NewBlock starts a block. enforceSignerCap applies MaxTxsPerSignerPerBlock (true for real
 // blocks, false for the mempool's view of pending transactions).
 func NewBlock(base Store, chainID string, params Params, info BlockInfo, enforceSignerCap bool) *Block {
-	return &Block{chainID: chainID, params: params, info: info, base: base,
-		writes: map[string][]byte{}, perSigner: map[PubKey]uint32{}, enforceCap: enforceSignerCap}
+	return &Block{chainID: chainID, params: params, info: info, base: base, writes: map[string][]byte{},
+		perSigner: map[PubKey]uint32{}, enforceCap: enforceSignerCap, valChanges: map[PubKey]uint64{}}
 }
 
 // Err reports a storage failure met while applying; after one, results are not to be trusted.
@@ -59,8 +61,23 @@ func (b *Block) Records() []EventRecord { return b.records }
 
 // txView is one transaction's writes on top of the block's, merged only if the whole tx applies.
 type txView struct {
-	b      *Block
-	writes map[string][]byte
+	b          *Block
+	writes     map[string][]byte
+	valChanges map[PubKey]uint64
+}
+
+func newTxView(b *Block) *txView {
+	return &txView{b: b, writes: map[string][]byte{}, valChanges: map[PubKey]uint64{}}
+}
+
+// merge moves a successful transaction's writes into the block.
+func (v *txView) merge() {
+	for k, val := range v.writes {
+		v.b.writes[k] = val
+	}
+	for k, p := range v.valChanges {
+		v.b.valChanges[k] = p
+	}
 }
 
 func (v *txView) get(key []byte) []byte {
@@ -125,7 +142,7 @@ func (b *Block) applyTx(txBytes []byte, tx *Tx, hash ID) ([]EventRecord, error) 
 	if b.enforceCap && b.perSigner[tx.Signer] >= b.params.MaxTxsPerSignerPerBlock {
 		return nil, reject(CodeSignerBlockCap, "signer %s already has %d transactions in this block (max_txs_per_signer_per_block)", tx.Signer, b.params.MaxTxsPerSignerPerBlock)
 	}
-	v := &txView{b: b, writes: map[string][]byte{}}
+	v := newTxView(b)
 	signer, err := v.node(tx.Signer)
 	if err != nil {
 		return nil, err
@@ -167,9 +184,7 @@ func (b *Block) applyTx(txBytes []byte, tx *Tx, hash ID) ([]EventRecord, error) 
 	if b.err != nil {
 		return nil, b.err
 	}
-	for k, val := range v.writes {
-		b.writes[k] = val
-	}
+	v.merge()
 	b.perSigner[tx.Signer]++
 	b.txCount++
 	b.records = append(b.records, recs...)
@@ -415,6 +430,38 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		}
 		rec.Subject, rec.Counterparty = ev.Accused, tx.Signer
 		return v.bump(ev.Accused, tx.Signer, func(a *Aggregate) { a.ReportsReceived = addSat(a.ReportsReceived, 1) })
+
+	case *ValidatorUpdate:
+		set, err := v.validators()
+		if err != nil {
+			return err
+		}
+		approved := uint64(0)
+		for _, a := range ev.Approvals {
+			p := set.Power(a.Validator)
+			if p == 0 {
+				return reject(CodeNoQuorum, "event %d (validator_update): approval by %s, which is not a current validator", i, a.Validator)
+			}
+			approved += p
+		}
+		if total := set.Total(); approved*3 <= total*2 {
+			return reject(CodeNoQuorum, "event %d (validator_update): approvals hold %d of %d voting power; more than 2/3 is needed", i, approved, total)
+		}
+		if ev.Power == 0 && set.Power(ev.Validator) == 0 {
+			return reject(CodeInvalidField, "event %d (validator_update): %s is not a validator, so it cannot be removed", i, ev.Validator)
+		}
+		next := set.With(ev.Validator, ev.Power)
+		if next.Total() == 0 {
+			return reject(CodeInvalidField, "event %d (validator_update): the update would leave no validator", i)
+		}
+		if err := v.claimUnique(ev, ev.ProposalID, i); err != nil {
+			return err
+		}
+		v.set(ValidatorsKey(), next.Encode())
+		v.set(ValidatorKey(ConsensusAddress(ev.Validator)), append([]byte(nil), ev.Validator[:]...))
+		v.valChanges[ev.Validator] = ev.Power
+		rec.Subject = ev.Validator
+		return nil
 	}
 	return reject(CodeUnknownKind, "event %d has unknown kind %d", i, tx.Events[i].Kind())
 }
@@ -422,7 +469,7 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 // RecordConsensusMisbehavior appends a misbehaviour report written by the ledger itself, from
 // CometBFT's evidence against a validator (R-EVID-1). The reporter (signer) is the zero key.
 func (b *Block) RecordConsensusMisbehavior(accused PubKey, m Misconduct, evidenceDigest ID) {
-	v := &txView{b: b, writes: map[string][]byte{}}
+	v := newTxView(b)
 	ev := &MisbehaviorReport{Accused: accused, Misconduct: m, EvidenceDigest: evidenceDigest}
 	rec := EventRecord{Height: b.info.Height, TxIndex: ConsensusTxIndex, EventIndex: uint32(len(b.records)),
 		Time: b.info.Time, Subject: accused, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
@@ -432,10 +479,45 @@ func (b *Block) RecordConsensusMisbehavior(accused PubKey, m Misconduct, evidenc
 		}
 		return
 	}
-	for k, val := range v.writes {
-		b.writes[k] = val
+	// R-VAL-3: by genesis parameter, a validator that voted twice loses its power (unless it is
+	// the last one: the chain must keep a validator).
+	if b.params.ZeroPowerOnDuplicateVote && m == MisconductDuplicateVote {
+		set, err := v.validators()
+		if err != nil {
+			if b.err == nil {
+				b.err = err
+			}
+			return
+		}
+		if p := set.Power(accused); p > 0 && set.Total() > p {
+			v.set(ValidatorsKey(), set.With(accused, 0).Encode())
+			v.valChanges[accused] = 0
+		}
 	}
+	v.merge()
 	b.records = append(b.records, rec)
+}
+
+func (v *txView) validators() (ValidatorSet, error) {
+	raw := v.get(ValidatorsKey())
+	if raw == nil {
+		return nil, v.b.err
+	}
+	s, err := DecodeValidatorSet(raw)
+	if err != nil {
+		return nil, fmt.Errorf("corrupt validator set: %w", err)
+	}
+	return s, nil
+}
+
+// ValidatorChanges returns the block's validator power changes, sorted by key (0: removed).
+func (b *Block) ValidatorChanges() []ValidatorPower {
+	out := make([]ValidatorPower, 0, len(b.valChanges))
+	for k, p := range b.valChanges {
+		out = append(out, ValidatorPower{PubKey: k, Power: p})
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].PubKey[:], out[j].PubKey[:]) < 0 })
+	return out
 }
 
 // Finish commits the block's event log root and flushes every write to the store in sorted key
@@ -494,7 +576,7 @@ func LoadParams(s Store) (string, Params, error) {
 }
 
 // InitGenesis writes the chain id, parameters and initial validators into an empty store.
-func InitGenesis(s Store, chainID string, p Params, validators map[string]PubKey) error {
+func InitGenesis(s Store, chainID string, p Params, validators []ValidatorPower) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("genesis params: %w", err)
 	}
@@ -507,18 +589,14 @@ func InitGenesis(s Store, chainID string, p Params, validators map[string]PubKey
 	if err := s.Set(ParamsKey(), p.Encode()); err != nil {
 		return err
 	}
-	addrs := make([]string, 0, len(validators))
-	for a := range validators {
-		addrs = append(addrs, a)
-	}
-	sort.Strings(addrs)
-	for _, a := range addrs {
-		k := validators[a]
-		if err := s.Set(ValidatorKey([]byte(a)), k[:]); err != nil {
+	set := ValidatorSet{}
+	for _, v := range validators {
+		set = set.With(v.PubKey, v.Power)
+		if err := s.Set(ValidatorKey(ConsensusAddress(v.PubKey)), append([]byte(nil), v.PubKey[:]...)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return s.Set(ValidatorsKey(), set.Encode())
 }
 
 // ValidatorPubKey returns the ed25519 key of a consensus address, if genesis or an update named it.

@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"sort"
 )
 
 // NodeRecord is a registered node, as stored at NodeKey.
@@ -214,6 +216,9 @@ type Params struct {
 	MaxEventsPerTx uint32 `json:"max_events_per_tx"`
 	// MaxTxsPerSignerPerBlock caps how many of one signer's transactions a block may hold.
 	MaxTxsPerSignerPerBlock uint32 `json:"max_txs_per_signer_per_block"`
+	// ZeroPowerOnDuplicateVote sets a validator's power to 0 when CometBFT commits evidence of
+	// its duplicate vote (it is recorded as misbehaving either way).
+	ZeroPowerOnDuplicateVote bool `json:"zero_power_on_duplicate_vote"`
 }
 
 // DefaultParams are the parameters `trustd init` writes into a new genesis.
@@ -242,6 +247,7 @@ func (p Params) Encode() []byte {
 	e.u32(p.MaxTxBytes)
 	e.u32(p.MaxEventsPerTx)
 	e.u32(p.MaxTxsPerSignerPerBlock)
+	e.boolean(p.ZeroPowerOnDuplicateVote)
 	return e.buf
 }
 
@@ -249,5 +255,72 @@ func (p Params) Encode() []byte {
 func DecodeParams(b []byte) (Params, error) {
 	d := &decoder{buf: b}
 	p := Params{PowDifficulty: d.u32(), MaxTxBytes: d.u32(), MaxEventsPerTx: d.u32(), MaxTxsPerSignerPerBlock: d.u32()}
+	p.ZeroPowerOnDuplicateVote = d.boolean("zero_power_on_duplicate_vote")
 	return p, d.finish("params")
+}
+
+// ValidatorPower is one validator and its voting power.
+type ValidatorPower struct {
+	PubKey PubKey `json:"pub_key"`
+	Power  uint64 `json:"power"`
+}
+
+// ValidatorSet is the current validator set, sorted by key, without zero powers.
+type ValidatorSet []ValidatorPower
+
+// Total is the set's voting power.
+func (s ValidatorSet) Total() uint64 {
+	t := uint64(0)
+	for _, v := range s {
+		t += v.Power
+	}
+	return t
+}
+
+// Power returns k's power (0 if k is not a validator).
+func (s ValidatorSet) Power(k PubKey) uint64 {
+	i := sort.Search(len(s), func(i int) bool { return bytes.Compare(s[i].PubKey[:], k[:]) >= 0 })
+	if i < len(s) && s[i].PubKey == k {
+		return s[i].Power
+	}
+	return 0
+}
+
+// With returns a copy of the set with k at power p (0 removes it).
+func (s ValidatorSet) With(k PubKey, p uint64) ValidatorSet {
+	out := make(ValidatorSet, 0, len(s)+1)
+	for _, v := range s {
+		if v.PubKey != k {
+			out = append(out, v)
+		}
+	}
+	if p > 0 {
+		out = append(out, ValidatorPower{PubKey: k, Power: p})
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].PubKey[:], out[j].PubKey[:]) < 0 })
+	return out
+}
+
+func (s ValidatorSet) Encode() []byte {
+	e := &encoder{}
+	e.u32(uint32(len(s)))
+	for _, v := range s {
+		e.raw(v.PubKey[:])
+		e.u64(v.Power)
+	}
+	return e.buf
+}
+
+// DecodeValidatorSet parses a ValidatorSet.
+func DecodeValidatorSet(b []byte) (ValidatorSet, error) {
+	d := &decoder{buf: b}
+	n := d.u32()
+	var s ValidatorSet
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		var v ValidatorPower
+		d.fixed(v.PubKey[:])
+		v.Power = d.u64()
+		s = append(s, v)
+	}
+	return s, d.finish("validator set")
 }

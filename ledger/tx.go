@@ -22,6 +22,7 @@ const (
 	domainCountersign = "trustledger/countersign/v1\x00"
 	domainAuditAnswer = "trustledger/audit-answer/v1\x00"
 	domainPoW         = "trustledger/pow/v1\x00"
+	domainValUpdate   = "trustledger/validator-update/v1\x00"
 )
 
 // Tx is the signed envelope: one signer, one sequence number, one or more events.
@@ -37,6 +38,9 @@ type Tx struct {
 func encodeEvent(e *encoder, ev Event) {
 	e.u8(uint8(ev.Kind()))
 	ev.encodeFields(e)
+	if t, ok := ev.(trailed); ok {
+		t.encodeTrailer(e)
+	}
 	if b, ok := ev.(Bilateral); ok {
 		sig, present := b.Countersignature()
 		if cl, isClose := ev.(*ContractClose); isClose {
@@ -60,6 +64,9 @@ func decodeEvent(d *decoder, index int) Event {
 		return nil
 	}
 	ev.decodeFields(d)
+	if t, ok := ev.(trailed); ok {
+		t.decodeTrailer(d)
+	}
 	if b, ok := ev.(Bilateral); ok {
 		present := true
 		if _, isClose := ev.(*ContractClose); isClose {
@@ -189,6 +196,14 @@ func SignAuditAnswer(priv ed25519.PrivateKey, chainID string, contract, challeng
 	return s
 }
 
+// ValidatorUpdateBytes returns the bytes a validator signs to approve a validator update.
+func ValidatorUpdateBytes(chainID string, u *ValidatorUpdate) []byte {
+	e := &encoder{buf: []byte(domainValUpdate)}
+	e.str(chainID)
+	u.encodeFields(e)
+	return e.buf
+}
+
 // PowDigest is the proof-of-work digest of a registration (specs/events.md R-REG-2).
 func PowDigest(chainID string, node PubKey, nonce uint64) ID {
 	e := &encoder{buf: []byte(domainPoW)}
@@ -250,6 +265,14 @@ func (tx *Tx) VerifySignatures() error {
 			}
 			if !verify(other, CountersignBytes(tx.ChainID, ev), sig) {
 				return reject(CodeBadCountersig, "event %d (%s): countersignature does not verify for %s", i, ev.Kind(), other)
+			}
+		}
+		if u, ok := ev.(*ValidatorUpdate); ok {
+			msg := ValidatorUpdateBytes(tx.ChainID, u)
+			for _, a := range u.Approvals {
+				if !verify(a.Validator, msg, a.Sig) {
+					return reject(CodeBadSignature, "event %d (validator_update): approval does not verify for validator %s", i, a.Validator)
+				}
 			}
 		}
 		if a, ok := ev.(*AuditResult); ok && a.Evidence != nil {

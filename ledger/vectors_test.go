@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -51,6 +52,11 @@ func vectorTxs() []namedTx {
 			countersigned(&StorageReceipt{ReceiptID: id("r2"), ContractID: c, Customer: pub(alice), Supplier: pub(bob), PeriodStart: 1, PeriodEnd: 2, ByteSeconds: 3}, alice),
 			countersigned(&BandwidthReceipt{ReceiptID: id("b2"), ContractID: c, Customer: pub(alice), Supplier: pub(bob), Bytes: 4}, alice)),
 	}
+	vu := &ValidatorUpdate{ProposalID: id("proposal-1"), Validator: pub(key("new-validator")), Power: 10}
+	for _, name := range []string{"validator-a", "validator-b", "validator-c"} {
+		vu.Approvals = append(vu.Approvals, Approval{Validator: pub(key(name)), Sig: Sig(ed25519.Sign(key(name), ValidatorUpdateBytes(testChain, vu)))})
+	}
+	out = append(out, mk("validator_update", "alice", 8, vu))
 	for _, v := range out {
 		v.tx.Sign(key(v.signer))
 	}

@@ -125,6 +125,7 @@ func newInitCmd(g *globals) *cobra.Command {
 	f.Uint32Var(&o.params.MaxTxBytes, "max-tx-bytes", o.params.MaxTxBytes, "genesis: largest transaction in bytes")
 	f.Uint32Var(&o.params.MaxEventsPerTx, "max-events-per-tx", o.params.MaxEventsPerTx, "genesis: most events under one signature")
 	f.Uint32Var(&o.params.MaxTxsPerSignerPerBlock, "max-txs-per-signer-per-block", o.params.MaxTxsPerSignerPerBlock, "genesis: most transactions of one signer in a block")
+	f.BoolVar(&o.params.ZeroPowerOnDuplicateVote, "zero-power-on-duplicate-vote", false, "genesis: a validator with committed duplicate-vote evidence loses its voting power")
 	return cmd
 }
 

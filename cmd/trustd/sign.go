@@ -27,7 +27,7 @@ func newSignCmd(g *globals) *cobra.Command {
 		}
 		cmd.AddCommand(newSignKindCmd(g, spec))
 	}
-	cmd.AddCommand(newSignAuditAnswerCmd(g))
+	cmd.AddCommand(newSignAuditAnswerCmd(g), newSignValidatorUpdateCmd(g))
 	return cmd
 }
 

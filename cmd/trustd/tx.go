@@ -15,7 +15,7 @@ func newTxCmd(g *globals) *cobra.Command {
 	for _, spec := range eventSpecs() {
 		cmd.AddCommand(newTxKindCmd(g, spec))
 	}
-	cmd.AddCommand(newTxBatchCmd(g))
+	cmd.AddCommand(newTxBatchCmd(g), newTxValidatorUpdateCmd(g))
 	return cmd
 }
 

@@ -10,7 +10,20 @@ WORKERS=${BENCH_WORKERS:-1000}
 BATCH=${BENCH_BATCH:-8}
 PORT=47657
 out=$(mktemp -d)
-trap 'pkill -f "$out/" 2>/dev/null || true; rm -rf "$out"' EXIT
+started=()
+cleanup() {
+	for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${started[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$out"
+}
+trap cleanup EXIT
+# A node left over on these ports would silently take the load: refuse to start.
+for port in $PORT $((PORT-1)) 47700 47701 47711 47721 47731; do
+	if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+		echo "port $port is in use: stop whatever listens there first" >&2
+		exit 1
+	fi
+done
 
 go build -tags badgerdb -o bin/trustd ./cmd/trustd
 go build -tags badgerdb -o bin/kvnode ./test/bench/kvnode
@@ -32,7 +45,9 @@ run() {
 	load=("$@")
 	"${node[@]}" "$home" > "$home.log" 2>&1 &
 	local pid=$!
+	started+=("$pid")
 	for _ in $(seq 100); do bin/trustd --node tcp://127.0.0.1:$PORT status > /dev/null 2>&1 && break; sleep 0.2; done
+	kill -0 "$pid" || { echo "$name: the node exited; see $home.log" >&2; cat "$home.log" >&2; exit 1; }
 	echo "== $name" >&2
 	bin/loadgen -rpc tcp://127.0.0.1:$PORT -duration "$DURATION" -workers "$WORKERS" "${load[@]}" > "$out/$name.json"
 	local rss; rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
@@ -50,17 +65,39 @@ run ledger-batch bin/trustd start --home -- -mode ledger -events-per-tx "$BATCH"
 size=$(python3 -c "import json; print(json.load(open('$out/ledger-1.json'))['tx_bytes'])")
 run kvstore bin/kvnode -home -- -mode kvstore -tx-size "$size"
 
+# A 4-validator testnet on this machine (issue 4): the same load spread over the four RPCs.
+echo "== testnet-4" >&2
+bin/trustd testnet --validators 4 --output "$out/net" --base-port 47700 --pow-difficulty 4 --chain-id bench-testnet > /dev/null
+pids=()
+for i in 0 1 2 3; do
+	sed -i 's/^log_level = .*/log_level = "error"/' "$out/net/node$i/config/config.toml"
+	bin/trustd start --home "$out/net/node$i" > "$out/net/node$i.log" 2>&1 &
+	pids+=($!)
+	started+=($!)
+done
+for _ in $(seq 150); do bin/trustd --node tcp://127.0.0.1:47731 status 2>/dev/null | grep -q "height [1-9]" && break; sleep 0.2; done
+bin/loadgen -rpc tcp://127.0.0.1:47701,tcp://127.0.0.1:47711,tcp://127.0.0.1:47721,tcp://127.0.0.1:47731 \
+	-chain-id bench-testnet -duration "$DURATION" -workers "$WORKERS" -mode ledger -events-per-tx 1 > "$out/testnet-4.json"
+rss=$(for p in "${pids[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status; done | sort -n | tail -1)
+kill "${pids[@]}"; wait "${pids[@]}" || true
+python3 - "$out/testnet-4.json" "$rss" "$(du -sk "$out/net/node0/data" | cut -f1)" <<'PY'
+import json, sys
+p = sys.argv[1]; r = json.load(open(p)); r["peak_rss_mib"] = int(sys.argv[2]) / 1024; r["data_kib"] = int(sys.argv[3])
+json.dump(r, open(p, "w"))
+PY
+
 python3 - "$out" "$DURATION" "$WORKERS" <<'PY'
 import json, re, subprocess, sys, datetime
 out, duration, workers = sys.argv[1:4]
-r = {n: json.load(open(f"{out}/{n}.json")) for n in ("ledger-1", "ledger-batch", "kvstore")}
+runs = ("ledger-1", "ledger-batch", "kvstore", "testnet-4")
+r = {n: json.load(open(f"{out}/{n}.json")) for n in runs}
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
 lines = [f"Run {datetime.date.today()} on {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; {go}.",
-         f"`make bench` (`BENCH_DURATION={duration} BENCH_WORKERS={workers}`): one fresh single-validator node per row, {workers} signers (or concurrent txs), each with one tx in flight, measured for {duration} after setup.",
+         f"`make bench` (`BENCH_DURATION={duration} BENCH_WORKERS={workers}`): one fresh single-validator node per row (testnet-4: four validators on this machine, load spread over their RPCs; RSS of the largest, disk of one), {workers} signers (or concurrent txs), each with one tx in flight, measured for {duration} after setup.",
          "", "| run | tx bytes | committed txs/s | events/s | commit p50 / p95 / p99 (ms) | peak RSS (MiB) | data on disk (KiB) | bytes on disk per event |",
          "|---|---|---|---|---|---|---|---|"]
-for n in ("ledger-1", "ledger-batch", "kvstore"):
+for n in runs:
     x = r[n]; ev = x["committed_events"] or x["committed_txs"]
     lines.append(f"| {n} ({x['events_per_tx']} events/tx) | {x['tx_bytes']} | {x['txs_per_sec']:.0f} | {x['events_per_sec']:.0f} | {x['p50_ms']:.0f} / {x['p95_ms']:.0f} / {x['p99_ms']:.0f} | {x['peak_rss_mib']:.0f} | {x['data_kib']} | {x['data_kib']*1024/max(ev,1):.0f} |")
 ratio = r["ledger-1"]["txs_per_sec"] / r["kvstore"]["txs_per_sec"]
@@ -73,5 +110,5 @@ if "<!-- bench:load -->" in md:
 else:
     md += "\n## Load: a single validator against the kvstore baseline (issue 5)\n\n" + section + "\n"
 open("BENCHMARKS.md", "w").write(md)
-print("\n".join(lines[:9 + 3]))
+print("\n".join(lines[:10 + 3]))
 PY

@@ -105,10 +105,13 @@ func TestFaultKillAll(t *testing.T) {
 		t.Fatalf("a node still answers after SIGKILL")
 	}
 	startAll(nodes)
-	time.Sleep(3 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(g.Acks()) <= before+3 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
 	stop()
 	if len(g.Acks()) <= before {
-		t.Errorf("no tx acknowledged after the restart (%d before the kill, %d after)", before, len(g.Acks()))
+		t.Errorf("no tx acknowledged within 60 s of the restart (%d before the kill, %d after)", before, len(g.Acks()))
 	}
 	checkAppHashes(t, nodes)
 	for _, n := range nodes {

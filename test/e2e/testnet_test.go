@@ -278,3 +278,78 @@ func TestJoinNetwork(t *testing.T) {
 		t.Fatalf("the joiner does not see alice: %+v", view)
 	}
 }
+
+// TestValidatorUpdateByQuorum: a node that joined the network becomes a validator once validators
+// holding more than 2/3 of the power approve; two of four approvals are refused.
+func TestValidatorUpdateByQuorum(t *testing.T) {
+	nodes := testnet(t, 4)
+	startAll(nodes)
+	var peers []string
+	for _, n := range nodes {
+		c, _ := n.rpc().Status(context.Background())
+		peers = append(peers, string(c.NodeInfo.DefaultNodeID)+"@"+strings.TrimPrefix(c.NodeInfo.ListenAddr, "tcp://"))
+	}
+	joiner := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
+	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	t.Cleanup(joiner.kill)
+	joiner.mustCLI("init", "--genesis", filepath.Join(nodes[0].home, "config", "genesis.json"), "--peers", strings.Join(peers, ","),
+		"--rpc.laddr", joiner.rpcAddr, "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
+		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--moniker", "joiner")
+	joiner.launch()
+	waitCatchUp(t, joiner, nodes)
+
+	var shown struct {
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(joiner.mustCLI("show-validator")), &shown); err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].mustCLI("keys", "add", "operator")
+	nodes[0].mustCLI("tx", "register", "--from", "operator", "--peer-id", "p-operator")
+	proposal := []string{"--proposal-id", "add-joiner", "--validator", shown.Value, "--power", "10"}
+	var approvals []string
+	for _, n := range nodes[:3] {
+		approvals = append(approvals, strings.TrimSpace(n.mustCLI(append([]string{"sign", "validator-update"}, proposal...)...)))
+	}
+	tx := append([]string{"tx", "validator-update", "--from", "operator"}, proposal...)
+	two := append(append([]string{}, tx...), "--approval", approvals[0], "--approval", approvals[1])
+	if _, errOut, code := nodes[0].cli(two...); code != 2 || !strings.Contains(errOut, "no_quorum") {
+		t.Fatalf("2 of 4 approvals: exit %d %q, want a no_quorum rejection", code, errOut)
+	}
+	three := append(append([]string{}, tx...), "--approval", approvals[0], "--approval", approvals[1], "--approval", approvals[2])
+	nodes[0].mustCLI(three...)
+
+	all := append(nodes, joiner)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		h := maxHeight(nodes)
+		vals, err := nodes[0].rpc().Validators(context.Background(), &h, nil, nil)
+		if err == nil && vals.Total == 5 {
+			// The joiner now signs blocks: wait until one of its precommits is in a commit.
+			n0 := nodes[0].height()
+			nodes[0].waitHeight(n0+2, 20*time.Second)
+			hh := n0 + 1
+			c, err := nodes[0].rpc().Commit(context.Background(), &hh)
+			if err == nil {
+				for _, sig := range c.Commit.Signatures {
+					if fmt.Sprintf("%X", sig.ValidatorAddress) == joinerAddress(t, joiner) {
+						checkAppHashes(t, all)
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("the joiner never became a signing validator (%s)", describe(all))
+}
+
+func joinerAddress(t *testing.T, n *node) string {
+	t.Helper()
+	st, err := n.rpc().Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.ValidatorInfo.Address.String()
+}

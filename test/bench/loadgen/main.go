@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/trustledger/trustledger/test/load"
@@ -34,7 +35,7 @@ type result struct {
 
 func main() {
 	mode := flag.String("mode", "ledger", "ledger or kvstore")
-	rpc := flag.String("rpc", "tcp://127.0.0.1:26657", "node RPC")
+	rpc := flag.String("rpc", "tcp://127.0.0.1:26657", "node RPC; in ledger mode a comma-separated list spreads the signers over several nodes")
 	chain := flag.String("chain-id", "trustledger-local", "chain id (ledger mode)")
 	pow := flag.Int("pow", 4, "genesis proof-of-work difficulty (ledger mode)")
 	workers := flag.Int("workers", 200, "signers (ledger) or concurrent txs (kvstore), each one tx in flight")
@@ -53,7 +54,7 @@ func main() {
 
 func run(mode, rpc, chain string, pow, workers, events, size int, d time.Duration) (*result, error) {
 	r := &result{Mode: mode, Workers: workers, EventsPerTx: events}
-	g, err := load.New(chain, []string{rpc}, workers, "loadgen")
+	g, err := load.New(chain, strings.Split(rpc, ","), workers, "loadgen")
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func run(mode, rpc, chain string, pow, workers, events, size int, d time.Duratio
 			r.TxBytes = size
 		}
 		r.EventsPerTx = 0
-		kv, err := load.NewKV(rpc, r.TxBytes)
+		kv, err := load.NewKV(strings.Split(rpc, ",")[0], r.TxBytes)
 		if err != nil {
 			return nil, err
 		}
