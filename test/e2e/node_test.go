@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trustledger/trustledger/test/load"
 )
 
 // nodeView mirrors the JSON of `trustd query node -o json`.
@@ -226,16 +228,33 @@ func TestVerifyFindsFirstInconsistency(t *testing.T) {
 	}
 }
 
-// TestStopsCleanlyOnSIGTERM checks that a node asked to stop does so by itself.
+// TestStopsCleanlyOnSIGTERM checks that a node asked to stop in the middle of a load does so by
+// itself, promptly, and restarts with its data.
 func TestStopsCleanlyOnSIGTERM(t *testing.T) {
-	n := newNode(t)
+	n := newNode(t, "--pow-difficulty", "4")
 	n.start()
+	g, err := load.New("e2e-chain", []string{n.rpcAddr}, 50, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := g.Setup(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	go g.Run(ctx)
+	time.Sleep(3 * time.Second)
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	if code := n.waitExit(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM\n%s", code, n.tailLog())
 	}
+	t.Logf("stopped %v after SIGTERM under load (%s)", time.Since(start).Round(time.Millisecond), g.Stats())
+	cancel()
+	n.start()
+	checkAcked(t, n, g.Acks())
 }
 
 func checkMetrics(t *testing.T, n *node) {
