@@ -425,6 +425,12 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		if ev.Accused == tx.Signer {
 			return reject(CodeInvalidField, "event %d (misbehavior_report): a node cannot report itself", i)
 		}
+		if ev.Misconduct == MisconductDoubleSignedRcpt && len(ev.Evidence) > 0 {
+			// R-EVID-2: attached evidence must prove the equivocation, or the report is refused.
+			if err := CheckDoubleSignEvidence(b.chainID, ev.Accused, ev.Evidence); err != nil {
+				return reject(CodeBadEvidence, "event %d (misbehavior_report): double-sign evidence: %v", i, err)
+			}
+		}
 		if err := v.requireNode(ev.Accused, "accused", i, ev.Kind()); err != nil {
 			return err
 		}

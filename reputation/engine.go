@@ -181,6 +181,13 @@ func (e *Engine) Apply(r *ledger.EventRecord) error {
 		p.counts.Payments++
 		e.observe(p, pol.PaymentWeight, 0, r.Height)
 	case *ledger.MisbehaviorReport:
+		if ev.Misconduct == ledger.MisconductDoubleSignedRcpt && len(ev.Evidence) > 0 {
+			// The ledger accepted it only with verified evidence of two conflicting receipts
+			// signed by x (R-EVID-2): a proof, whoever reported it (T-3).
+			p.counts.Reports++
+			e.prove(x, r.Height, "signed two conflicting receipts", r.Counterparty.String())
+			return nil
+		}
 		claim(1, &p.counts.Reports)
 	}
 	return nil

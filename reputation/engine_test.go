@@ -269,3 +269,16 @@ func TestHistoryOutOfOrderIsRejected(t *testing.T) {
 		t.Fatalf("the rejected event changed the engine: %d nodes", e.Nodes())
 	}
 }
+
+// TestDoubleSignReportIsProof: a double_signed_receipt report with (ledger-verified) evidence
+// makes the accused ineligible for everyone, even when the reporter has no history with it.
+func TestDoubleSignReportIsProof(t *testing.T) {
+	o, s, stranger := node("o"), node("s"), node("stranger")
+	h := &history{t: t}
+	h.serve(o, s, 100)
+	h.add(s, stranger, stranger, &ledger.MisbehaviorReport{Accused: s, Misconduct: ledger.MisconductDoubleSignedRcpt, Evidence: []byte("verified by the ledger")})
+	e := h.engine(DefaultPolicy())
+	if sc := e.View(o).Score(s); sc.Eligible || sc.Proof == nil || !strings.Contains(sc.Reason, "conflicting receipts") {
+		t.Fatalf("after a proven double signature: %+v", sc)
+	}
+}

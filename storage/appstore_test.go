@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -257,5 +258,38 @@ func TestRollback(t *testing.T) {
 	_ = s.Set([]byte("k"), []byte{2})
 	if got, err := s.Commit(2, nil); err != nil || !bytes.Equal(got, hashes[1]) {
 		t.Fatalf("recommit of height 2: %X %v, want %X", got, err, hashes[1])
+	}
+}
+
+func TestReplaceIndex(t *testing.T) {
+	rec := func(h int64, b uint64) ledger.EventRecord {
+		ev := &ledger.BandwidthReceipt{ReceiptID: ledger.ID{byte(h)}, Bytes: b}
+		return ledger.EventRecord{Height: h, EventIndex: uint32(b), TxHash: ledger.ID{byte(h), byte(b)}, Signer: ledger.PubKey{1}, Subject: ledger.PubKey{1},
+			Counterparty: ledger.PubKey{2}, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+	}
+	dst, src := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	defer dst.Close()
+	defer src.Close()
+	for h := int64(1); h <= 2; h++ {
+		if _, err := dst.Commit(h, []ledger.EventRecord{rec(h, 1)}); err != nil { // a stale or damaged index
+			t.Fatal(err)
+		}
+		if _, err := src.Commit(h, []ledger.EventRecord{rec(h, 7), rec(h, 8)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dst.ReplaceIndex(src); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := dst.Events(Filter{}, "", 100)
+	b, _ := src.Events(Filter{}, "", 100)
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if len(a.Records) != 4 || string(ja) != string(jb) {
+		t.Fatalf("after ReplaceIndex: %d records, want the 4 of the source", len(a.Records))
+	}
+	_, _ = src.Commit(3, nil)
+	if err := dst.ReplaceIndex(src); err == nil {
+		t.Fatal("an index from another height was accepted")
 	}
 }

@@ -250,3 +250,41 @@ func (s *AppStore) deleteIndexAbove(height int64) error {
 	}
 	return b.WriteSync()
 }
+
+// ReplaceIndex deletes every index entry of s and copies src's in its place: the browsing
+// indexes rebuilt from a replay of the chain (`trustd reindex`). Both must be at the same height.
+func (s *AppStore) ReplaceIndex(src *AppStore) error {
+	if h, _ := src.LastCommit(); h != s.lastHeight {
+		return fmt.Errorf("replayed index is at height %d, the store at %d", h, s.lastHeight)
+	}
+	prefix := []byte("x/")
+	del := s.db.NewBatch()
+	defer del.Close()
+	it, err := s.db.Iterator(prefix, prefixEnd(prefix))
+	if err != nil {
+		return err
+	}
+	for ; it.Valid(); it.Next() {
+		if err := del.Delete(it.Key()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	it.Close()
+	if err := del.Write(); err != nil {
+		return err
+	}
+	put := s.db.NewBatch()
+	defer put.Close()
+	it, err = src.db.Iterator(prefix, prefixEnd(prefix))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		if err := put.Set(it.Key(), it.Value()); err != nil {
+			return err
+		}
+	}
+	return put.WriteSync()
+}

@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newResetCmd(g),
 		newRollbackCmd(g),
 		newVerifyCmd(g),
+		newReindexCmd(g),
 		newVersionCmd(),
 	)
 	return root

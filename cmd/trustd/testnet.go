@@ -55,7 +55,7 @@ func newTestnetCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.IntVar(&o.validators, "validators", 4, "number of validators")
 	f.StringVar(&o.output, "output", "", "directory to create (must not exist or be empty) (required)")
-	f.IntVar(&o.basePort, "base-port", 36600, "first port; node i uses base+10i .. base+10i+2")
+	f.IntVar(&o.basePort, "base-port", 26600, "first port; node i uses base+10i .. base+10i+2")
 	f.StringVar(&o.chainID, "chain-id", "trustledger-testnet", "chain id")
 	f.Uint32Var(&o.params.PowDifficulty, "pow-difficulty", o.params.PowDifficulty, "genesis: registration proof of work, in leading zero bits")
 	f.BoolVar(&o.params.ZeroPowerOnDuplicateVote, "zero-power-on-duplicate-vote", false, "genesis: a validator with committed duplicate-vote evidence loses its voting power")

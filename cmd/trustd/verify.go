@@ -45,7 +45,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := verifyChain(cmd.Context(), c)
+			rep, err := verifyChain(cmd.Context(), c, nil)
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,9 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	}
 }
 
-func verifyChain(ctx context.Context, c *cfg.Config) (*verifyReport, error) {
+// verifyChain replays the chain into a fresh app store; if the replay is consistent and done is
+// not nil, done gets that store before it is discarded.
+func verifyChain(ctx context.Context, c *cfg.Config, done func(*storage.AppStore) error) (*verifyReport, error) {
 	gen, err := types.GenesisDocFromFile(c.GenesisFile())
 	if err != nil {
 		return nil, err
@@ -178,5 +180,45 @@ func verifyChain(ctx context.Context, c *cfg.Config) (*verifyReport, error) {
 	if state, err := ss.Load(); err == nil && state.LastBlockHeight == last && !bytes.Equal(state.AppHash, prevHash) {
 		rep.Inconsistent = fmt.Sprintf("height %d: the node's state says app hash %X, replay gives %X", last, state.AppHash, prevHash)
 	}
+	if rep.Inconsistent == "" && done != nil {
+		if err := done(appStore); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
+}
+
+// newReindexCmd rebuilds the browsing indexes (events by node, pair, kind and tx) of a stopped
+// node from its blocks: they are derived data, outside the app hash (specs/state.md §4).
+func newReindexCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reindex",
+		Short: "Rebuild a stopped node's event indexes from its blocks (checks the chain as verify does)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireBadger(); err != nil {
+				return err
+			}
+			c, err := loadConfig(g.home)
+			if err != nil {
+				return err
+			}
+			rep, err := verifyChain(cmd.Context(), c, func(replayed *storage.AppStore) error {
+				st, err := storage.OpenAppStore(filepath.Join(c.DBDir(), appDBName))
+				if err != nil {
+					return fmt.Errorf("open the node's application state (is it stopped?): %w", err)
+				}
+				defer st.Close()
+				return st.ReplaceIndex(replayed)
+			})
+			if err != nil {
+				return err
+			}
+			if rep.Inconsistent != "" {
+				return fmt.Errorf("not reindexed: first inconsistency: %s", rep.Inconsistent)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "reindexed %d events from %d blocks (height %d)\n", rep.Events, rep.Blocks, rep.Height)
+			return nil
+		},
+	}
 }

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 DURATION=${BENCH_DURATION:-60s}
 WORKERS=${BENCH_WORKERS:-1000}
 BATCH=${BENCH_BATCH:-8}
-PORT=47657
+PORT=27657   # below the ephemeral range (32768-60999), so client connections never hold it
 out=$(mktemp -d)
 started=()
 cleanup() {
@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 # A node left over on these ports would silently take the load: refuse to start.
-for port in $PORT $((PORT-1)) 47700 47701 47711 47721 47731; do
+for port in $PORT $((PORT-1)) 27700 27701 27711 27721 27731; do
 	if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
 		echo "port $port is in use: stop whatever listens there first" >&2
 		exit 1
@@ -67,7 +67,7 @@ run kvstore bin/kvnode -home -- -mode kvstore -tx-size "$size"
 
 # A 4-validator testnet on this machine (issue 4): the same load spread over the four RPCs.
 echo "== testnet-4" >&2
-bin/trustd testnet --validators 4 --output "$out/net" --base-port 47700 --pow-difficulty 4 --chain-id bench-testnet > /dev/null
+bin/trustd testnet --validators 4 --output "$out/net" --base-port 27700 --pow-difficulty 4 --chain-id bench-testnet > /dev/null
 pids=()
 for i in 0 1 2 3; do
 	sed -i 's/^log_level = .*/log_level = "error"/' "$out/net/node$i/config/config.toml"
@@ -75,8 +75,19 @@ for i in 0 1 2 3; do
 	pids+=($!)
 	started+=($!)
 done
-for _ in $(seq 150); do bin/trustd --node tcp://127.0.0.1:47731 status 2>/dev/null | grep -q "height [1-9]" && break; sleep 0.2; done
-bin/loadgen -rpc tcp://127.0.0.1:47701,tcp://127.0.0.1:47711,tcp://127.0.0.1:47721,tcp://127.0.0.1:47731 \
+for i in 0 1 2 3; do
+	ok=""
+	for _ in $(seq 300); do
+		if bin/trustd --node tcp://127.0.0.1:277${i}1 status 2>/dev/null | grep -q "height [1-9]"; then ok=1; break; fi
+		sleep 0.2
+	done
+	if [ -z "$ok" ]; then
+		echo "testnet-4: node$i did not commit a block within 60 s" >&2
+		tail -20 "$out/net/node$i.log" >&2
+		exit 1
+	fi
+done
+bin/loadgen -rpc tcp://127.0.0.1:27701,tcp://127.0.0.1:27711,tcp://127.0.0.1:27721,tcp://127.0.0.1:27731 \
 	-chain-id bench-testnet -duration "$DURATION" -workers "$WORKERS" -mode ledger -events-per-tx 1 > "$out/testnet-4.json"
 rss=$(for p in "${pids[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status; done | sort -n | tail -1)
 kill "${pids[@]}"; wait "${pids[@]}" || true

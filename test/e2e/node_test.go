@@ -211,6 +211,9 @@ func TestVerifyFindsFirstInconsistency(t *testing.T) {
 	if !strings.Contains(out, "verified") || !strings.Contains(out, "1 txs") {
 		t.Fatalf("verify: %s", out)
 	}
+	if out := n.mustCLI("reindex"); !strings.Contains(out, "reindexed 1 events") {
+		t.Fatalf("reindex: %s", out)
+	}
 	gen := filepath.Join(n.home, "config", "genesis.json")
 	b, _ := os.ReadFile(gen)
 	tampered := strings.Replace(string(b), `"pow_difficulty": 2,`, `"pow_difficulty": 30,`, 1)

@@ -20,7 +20,8 @@ import (
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
 	for try := 0; try < 50; try++ {
-		base := 40000 + 10*(int(time.Now().UnixNano()/1000+int64(try*7919))%2000)
+		// Below the ephemeral range (32768-60999), where client connections could hold a port.
+		base := 20000 + 10*(int(time.Now().UnixNano()/1000+int64(try*7919))%1200)
 		ok := true
 		for p := base; p < base+10*n && ok; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))

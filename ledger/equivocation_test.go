@@ -1,0 +1,33 @@
+package ledger
+
+import "testing"
+
+func TestDoubleSignedReceiptEvidence(t *testing.T) {
+	w := newWorld(t)
+	r1 := w.receipt(id("dup"), 100)
+	r2 := w.receipt(id("dup"), 999) // same id, other content
+	other := w.receipt(id("other"), 100)
+	signed := func(ev Event) SignedReceipt {
+		return SignedReceipt{Receipt: ev, Sig: Countersign(w.bob, testChain, ev)}
+	}
+	cases := []struct {
+		name     string
+		evidence []byte
+		want     Code
+	}{
+		{"two conflicting receipts signed by the accused", EncodeDoubleSignEvidence(signed(r1), signed(r2)), CodeOK},
+		{"the same receipt twice", EncodeDoubleSignEvidence(signed(r1), signed(r1)), CodeBadEvidence},
+		{"different receipt ids", EncodeDoubleSignEvidence(signed(r1), signed(other)), CodeBadEvidence},
+		{"one signed by someone else", EncodeDoubleSignEvidence(signed(r1), SignedReceipt{Receipt: r2, Sig: Countersign(w.carol, testChain, r2)}), CodeBadEvidence},
+		{"truncated", EncodeDoubleSignEvidence(signed(r1), signed(r2))[:50], CodeBadEvidence},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			rep := &MisbehaviorReport{Accused: pub(w.bob), Misconduct: MisconductDoubleSignedRcpt, Evidence: c.evidence}
+			if r := w.block(w.tx(w.alice, rep).Encode())[0]; r.Code != c.want {
+				t.Fatalf("got %s (%s), want %s", r.Code, r.Log, c.want)
+			}
+		})
+	}
+}
