@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
+	"syscall"
 
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
@@ -34,6 +36,7 @@ var ErrCorrupt = errors.New("application state does not match its commit marker"
 //
 // It is not safe for concurrent use; the ABCI adapter serialises calls.
 type AppStore struct {
+	dir        string
 	db         *BadgerDB
 	tree       *iavl.MutableTree
 	lastHeight int64
@@ -50,7 +53,7 @@ func OpenAppStore(dir string) (*AppStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &AppStore{db: db}
+	s := &AppStore{dir: filepath.Clean(dir), db: db}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -203,10 +206,24 @@ func (s *AppStore) Prove(height int64, key []byte) ([]byte, *ics23.CommitmentPro
 // Size reports the number of keys in the working state.
 func (s *AppStore) Size() int64 { return s.tree.Size() }
 
-// DiskBytes reports the application database's size on disk (LSM tree and value log).
+// DiskBytes reports the blocks the application database occupies on disk (what du counts:
+// badger's preallocated files only as far as they are written).
 func (s *AppStore) DiskBytes() int64 {
-	lsm, vlog := s.db.Badger().Size()
-	return lsm + vlog
+	total := int64(0)
+	_ = filepath.WalkDir(s.dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				total += st.Blocks * 512
+			} else {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
 }
 
 // Rollback moves the committed state back to height (which must be below the last commit):

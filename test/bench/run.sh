@@ -97,6 +97,17 @@ p = sys.argv[1]; r = json.load(open(p)); r["peak_rss_mib"] = int(sys.argv[2]) / 
 json.dump(r, open(p, "w"))
 PY
 
+echo "== scale" >&2
+go build -o bin/scale ./test/bench/scale
+bin/scale > "$out/scale.md"
+python3 - "$out/scale.md" <<'PY'
+import re, sys
+table = open(sys.argv[1]).read().strip()
+md = open("BENCHMARKS.md").read()
+md = re.sub(r"(<!-- bench:scale -->.*?\n\n).*?(\n<!-- /bench:scale -->)", lambda m: m.group(1) + table + m.group(2), md, flags=re.S)
+open("BENCHMARKS.md", "w").write(md)
+PY
+
 python3 - "$out" "$DURATION" "$WORKERS" <<'PY'
 import json, re, subprocess, sys, datetime
 out, duration, workers = sys.argv[1:4]

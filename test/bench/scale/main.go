@@ -26,14 +26,14 @@ const chain = "scale"
 
 func main() {
 	sizes := flag.String("sizes", "10000,100000,1000000", "ledger sizes in events")
-	nodes := flag.Int("nodes", 10000, "registered nodes")
+	nodes := flag.Int("nodes", 10000, "registered nodes (at most a tenth of the events)")
 	flag.Parse()
-	fmt.Println("| events in the ledger | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event | heap after |")
+	fmt.Println("| events in the ledger (nodes) | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event | heap after |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, s := range strings.Split(*sizes, ",") {
 		var n int
 		fmt.Sscan(s, &n)
-		if err := run(n, *nodes); err != nil {
+		if err := run(n, min(*nodes, n/10)); err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)
 			os.Exit(1)
 		}
@@ -158,7 +158,7 @@ func run(events, nodes int) error {
 	}
 	var ms runtimeMem
 	ms.read()
-	fmt.Printf("| %d | %s | %s | %s | %.0f | %d MiB |\n", events, rate, quantiles(agg), quantiles(page),
+	fmt.Printf("| %d (%d) | %s | %s | %s | %.0f | %d MiB |\n", events, nodes, rate, quantiles(agg), quantiles(page),
 		float64(st.DiskBytes())/float64(events), ms.heapMiB)
 	return nil
 }
