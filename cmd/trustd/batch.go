@@ -75,15 +75,7 @@ func newTxBatchCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			priv, err := unlock(g.home, from, pp)
-			if err != nil {
-				return err
-			}
-			client, err := g.client()
-			if err != nil {
-				return err
-			}
-			params, err := client.params(cmd.Context())
+			priv, client, params, err := g.signer(cmd, from, pp)
 			if err != nil {
 				return err
 			}

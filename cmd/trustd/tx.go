@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trustledger/trustledger/abci"
 	"github.com/trustledger/trustledger/ledger"
 )
 
@@ -42,16 +43,8 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		priv, err := unlock(g.home, from, pp)
-		if err != nil {
-			return err
-		}
-		client, err := g.client()
-		if err != nil {
-			return err
-		}
 		ctx := cmd.Context()
-		params, err := client.params(ctx)
+		priv, client, params, err := g.signer(cmd, from, pp)
 		if err != nil {
 			return err
 		}
@@ -89,4 +82,22 @@ func submit(ctx context.Context, client *rpc, chainID string, priv privKey, sequ
 	tx := &ledger.Tx{ChainID: chainID, Sequence: sequence, Events: evs}
 	tx.Sign(priv)
 	return client.broadcast(ctx, tx.Encode(), timeout)
+}
+
+// signer unlocks the submitting key and connects to the node: what every `trustd tx` needs before
+// it can build and sign a transaction.
+func (g *globals) signer(cmd *cobra.Command, from string, pp passphraseSource) (privKey, *rpc, abci.ParamsView, error) {
+	priv, err := unlock(g.home, from, pp)
+	if err != nil {
+		return nil, nil, abci.ParamsView{}, err
+	}
+	client, err := g.client()
+	if err != nil {
+		return nil, nil, abci.ParamsView{}, err
+	}
+	params, err := client.params(cmd.Context())
+	if err != nil {
+		return nil, nil, abci.ParamsView{}, err
+	}
+	return priv, client, params, nil
 }

@@ -128,15 +128,7 @@ func newTxValidatorUpdateCmd(g *globals) *cobra.Command {
 		if from == "" {
 			return fmt.Errorf("--from is required")
 		}
-		priv, err := unlock(g.home, from, pp)
-		if err != nil {
-			return err
-		}
-		client, err := g.client()
-		if err != nil {
-			return err
-		}
-		params, err := client.params(cmd.Context())
+		priv, client, params, err := g.signer(cmd, from, pp)
 		if err != nil {
 			return err
 		}
