@@ -6,7 +6,8 @@ import (
 
 // FuzzCheckTx feeds arbitrary bytes to the decoder and the full check of a block. It must never
 // panic, never accept bytes whose re-encoding differs, and never change state on a rejection.
-// The seed corpus (the golden vectors plus testdata/fuzz/FuzzCheckTx) runs in every `go test`.
+// The seed corpus (the golden vectors, plus the inputs the fuzzer found interesting, kept in
+// testdata/fuzz/FuzzCheckTx) runs in every `go test`.
 func FuzzCheckTx(f *testing.F) {
 	for _, v := range vectorTxs() {
 		f.Add(v.tx.Encode())
