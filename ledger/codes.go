@@ -64,17 +64,6 @@ var codeNames = map[Code]string{
 	CodeNoQuorum:        "no_quorum",
 }
 
-// AllCodes lists every rejection code in numeric order.
-func AllCodes() []Code {
-	out := make([]Code, 0, len(codeNames))
-	for c := CodeOK; c < codeInternalSentinel; c++ {
-		if _, ok := codeNames[c]; ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 func (c Code) String() string {
 	if n, ok := codeNames[c]; ok {
 		return n

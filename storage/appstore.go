@@ -157,9 +157,6 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 	return hash, nil
 }
 
-// Discard drops the working state's uncommitted writes.
-func (s *AppStore) Discard() { s.tree.Rollback() }
-
 // committedTree returns the tree as committed at height (0 for the latest commit).
 func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, error) {
 	if height == 0 {

@@ -51,7 +51,6 @@ func (s *AppStore) index(records []ledger.EventRecord) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	empty := []byte{}
-	txFirst := map[ledger.ID]int{}
 	for i := range records {
 		r := &records[i]
 		keys := indexKeys(r)
@@ -59,27 +58,16 @@ func (s *AppStore) index(records []ledger.EventRecord) error {
 			return err
 		}
 		for _, k := range keys[1:] {
+			val := empty
 			if bytes.HasPrefix(k, prefixByTx) {
-				continue // written below, once per tx
+				// A tx's records are contiguous, event index 0 first: count them from here.
+				n := uint32(0)
+				for j := i; j < len(records) && records[j].Height == r.Height && records[j].TxIndex == r.TxIndex; j++ {
+					n++
+				}
+				val = binary.BigEndian.AppendUint32(position(r), n)
 			}
-			if err := b.Set(k, empty); err != nil {
-				return err
-			}
-		}
-		if r.TxIndex != ledger.ConsensusTxIndex {
-			if _, seen := txFirst[r.TxHash]; !seen {
-				txFirst[r.TxHash] = i
-			}
-		}
-	}
-	for i := range records {
-		r := &records[i]
-		if first, ok := txFirst[r.TxHash]; ok && first == i {
-			n := uint32(0)
-			for j := i; j < len(records) && records[j].TxHash == r.TxHash && records[j].TxIndex == r.TxIndex; j++ {
-				n++
-			}
-			if err := b.Set(key(prefixByTx, r.TxHash[:]), binary.BigEndian.AppendUint32(position(r), n)); err != nil {
+			if err := b.Set(k, val); err != nil {
 				return err
 			}
 		}

@@ -114,29 +114,21 @@ func newRollbackCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "rollback", Short: "Roll a stopped node's state back one height (the block is replayed on start)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireBadger(); err != nil {
-				return err
-			}
-			c, err := loadConfig(g.home)
+			c, err := stoppedNode(g)
 			if err != nil {
 				return err
 			}
-			bdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "blockstore", Config: c})
+			bs, ss, closeStores, err := chainStores(c)
 			if err != nil {
-				return fmt.Errorf("open block store (is the node stopped?): %w", err)
+				return err
 			}
-			defer bdb.Close()
-			sdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "state", Config: c})
-			if err != nil {
-				return fmt.Errorf("open state store: %w", err)
-			}
-			defer sdb.Close()
+			defer closeStores()
 			app, err := storage.OpenAppStore(filepath.Join(c.DBDir(), appDBName))
 			if err != nil {
 				return fmt.Errorf("open application state: %w", err)
 			}
 			defer app.Close()
-			height, hash, err := sm.Rollback(store.NewBlockStore(bdb), sm.NewStore(sdb, sm.StoreOptions{}), removeBlock)
+			height, hash, err := sm.Rollback(bs, ss, removeBlock)
 			if err != nil {
 				return fmt.Errorf("roll back consensus state: %w", err)
 			}
@@ -156,4 +148,26 @@ func newRollbackCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&removeBlock, "hard", false, "also remove the last block from the block store")
 	return cmd
+}
+
+// stoppedNode loads the config of a node whose databases a command opens directly.
+func stoppedNode(g *globals) (*cfg.Config, error) {
+	if err := requireBadger(); err != nil {
+		return nil, err
+	}
+	return loadConfig(g.home)
+}
+
+// chainStores opens CometBFT's block and state stores of a stopped node; close releases both.
+func chainStores(c *cfg.Config) (bs *store.BlockStore, ss sm.Store, close func(), err error) {
+	bdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "blockstore", Config: c})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open block store (is the node stopped?): %w", err)
+	}
+	sdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "state", Config: c})
+	if err != nil {
+		bdb.Close()
+		return nil, nil, nil, fmt.Errorf("open state store: %w", err)
+	}
+	return store.NewBlockStore(bdb), sm.NewStore(sdb, sm.StoreOptions{}), func() { sdb.Close(); bdb.Close() }, nil
 }

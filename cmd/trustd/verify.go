@@ -10,8 +10,6 @@ import (
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
-	sm "github.com/cometbft/cometbft/state"
-	"github.com/cometbft/cometbft/store"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
@@ -38,10 +36,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Short: "Re-check a stopped node's chain from genesis: commit signatures, tx results, app hashes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireBadger(); err != nil {
-				return err
-			}
-			c, err := loadConfig(g.home)
+			c, err := stoppedNode(g)
 			if err != nil {
 				return err
 			}
@@ -72,18 +67,11 @@ func verifyChain(ctx context.Context, c *cfg.Config, done func(*storage.AppStore
 	if err != nil {
 		return nil, err
 	}
-	bdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "blockstore", Config: c})
+	bs, ss, closeStores, err := chainStores(c)
 	if err != nil {
-		return nil, fmt.Errorf("open block store (is the node stopped?): %w", err)
+		return nil, err
 	}
-	defer bdb.Close()
-	sdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "state", Config: c})
-	if err != nil {
-		return nil, fmt.Errorf("open state store: %w", err)
-	}
-	defer sdb.Close()
-	bs := store.NewBlockStore(bdb)
-	ss := sm.NewStore(sdb, sm.StoreOptions{})
+	defer closeStores()
 	if bs.Base() > gen.InitialHeight {
 		return nil, fmt.Errorf("the block store starts at %d (pruned or state-synced); verify needs every block from %d", bs.Base(), gen.InitialHeight)
 	}
@@ -196,10 +184,7 @@ func newReindexCmd(g *globals) *cobra.Command {
 		Short: "Rebuild a stopped node's event indexes from its blocks (checks the chain as verify does)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireBadger(); err != nil {
-				return err
-			}
-			c, err := loadConfig(g.home)
+			c, err := stoppedNode(g)
 			if err != nil {
 				return err
 			}
