@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/types"
@@ -79,6 +80,7 @@ type initOptions struct {
 	params      ledger.Params
 	genesis     string // join: an existing network's genesis file
 	peers       string // join: persistent peers, id@host:port,...
+	libp2p      bool   // join over CometBFT's experimental go-libp2p transport
 }
 
 func newInitCmd(g *globals) *cobra.Command {
@@ -121,6 +123,7 @@ func newInitCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.metricsAddr, "instrumentation.prometheus_listen_addr", "127.0.0.1:26660", "Prometheus metrics address (empty: off)")
 	f.StringVar(&o.genesis, "genesis", "", "join an existing network: its genesis.json (chain id and parameters come from it)")
 	f.StringVar(&o.peers, "peers", "", "with --genesis: persistent peers, id@host:port,... (`trustd show-node-id` on each)")
+	f.BoolVar(&o.libp2p, "libp2p", false, "with --genesis: use CometBFT's experimental go-libp2p transport; --peers then holds libp2p ids (`trustd show-node-id --libp2p`)")
 	f.Uint32Var(&o.params.PowDifficulty, "pow-difficulty", o.params.PowDifficulty, "genesis: leading zero bits a registration's proof of work needs")
 	f.Uint32Var(&o.params.MaxTxBytes, "max-tx-bytes", o.params.MaxTxBytes, "genesis: largest transaction in bytes")
 	f.Uint32Var(&o.params.MaxEventsPerTx, "max-events-per-tx", o.params.MaxEventsPerTx, "genesis: most events under one signature")
@@ -158,6 +161,7 @@ func initHome(home string, o initOptions) (bool, error) {
 type nodeFiles struct {
 	validator types.GenesisValidator
 	nodeID    string
+	libp2pID  string
 }
 
 // writeNodeFiles writes config.toml, trust.toml, the validator key and the node key.
@@ -194,8 +198,12 @@ func writeNodeFiles(home string, o initOptions, edit func(*cfg.Config)) (nodeFil
 	if err != nil {
 		return nodeFiles{}, err
 	}
+	lid, err := lp2p.IDFromPrivateKey(nk.PrivKey)
+	if err != nil {
+		return nodeFiles{}, fmt.Errorf("libp2p peer id: %w", err)
+	}
 	return nodeFiles{validator: types.GenesisValidator{Address: pk.Address(), PubKey: pk, Power: 10, Name: o.moniker},
-		nodeID: string(nk.ID())}, nil
+		nodeID: string(nk.ID()), libp2pID: lid.String()}, nil
 }
 
 // newGenesis builds the genesis document for a set of validators.
@@ -238,16 +246,27 @@ func joinHome(home string, o initOptions) (bool, error) {
 	if _, err := os.Stat(nodeDefaults(home).GenesisFile()); err == nil {
 		return false, nil
 	}
-	for _, p := range strings.Split(o.peers, ",") {
-		if p == "" {
-			continue
+	var lpeers []cfg.LibP2PBootstrapPeer
+	if o.libp2p {
+		if lpeers, err = parseLibP2PPeers(o.peers); err != nil {
+			return false, fmt.Errorf("--peers: %w", err)
 		}
-		if _, err := p2p.NewNetAddressString(p); err != nil {
-			return false, fmt.Errorf("--peers: %q: %w", p, err)
+	} else {
+		for _, p := range strings.Split(o.peers, ",") {
+			if p == "" {
+				continue
+			}
+			if _, err := p2p.NewNetAddressString(p); err != nil {
+				return false, fmt.Errorf("--peers: %q: %w", p, err)
+			}
 		}
 	}
 	o.chainID, o.params = gen.ChainID, gs.Params
-	if _, err := writeNodeFiles(home, o, func(c *cfg.Config) { c.P2P.PersistentPeers = o.peers }); err != nil {
+	edit := func(c *cfg.Config) { c.P2P.PersistentPeers = o.peers }
+	if o.libp2p {
+		edit = func(c *cfg.Config) { useLibP2P(c, lpeers) }
+	}
+	if _, err := writeNodeFiles(home, o, edit); err != nil {
 		return false, err
 	}
 	if err := gen.SaveAs(nodeDefaults(home).GenesisFile()); err != nil {

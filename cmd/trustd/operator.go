@@ -8,6 +8,7 @@ import (
 
 	cfg "github.com/cometbft/cometbft/config"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
+	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	sm "github.com/cometbft/cometbft/state"
@@ -18,7 +19,8 @@ import (
 )
 
 func newShowNodeIDCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asLibP2P bool
+	cmd := &cobra.Command{
 		Use: "show-node-id", Short: "Print this node's p2p id (what peers put before @host:port)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := loadConfig(g.home)
@@ -29,10 +31,20 @@ func newShowNodeIDCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("load node key: %w", err)
 			}
+			if asLibP2P {
+				id, err := lp2p.IDFromPrivateKey(nk.PrivKey)
+				if err != nil {
+					return fmt.Errorf("libp2p peer id: %w", err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), id)
+				return nil
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), nk.ID())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asLibP2P, "libp2p", false, "print the go-libp2p peer id of the same node key (for [p2p.libp2p] bootstrap_peers)")
+	return cmd
 }
 
 func newShowValidatorCmd(g *globals) *cobra.Command {

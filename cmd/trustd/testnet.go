@@ -20,6 +20,7 @@ type testnetNode struct {
 	Name    string `json:"name"`
 	Home    string `json:"home"`
 	NodeID  string `json:"node_id"`
+	LibP2P  string `json:"libp2p_id,omitempty"`
 	P2P     string `json:"p2p"`
 	RPC     string `json:"rpc"`
 	Metrics string `json:"metrics"`
@@ -31,6 +32,7 @@ type testnetOptions struct {
 	basePort   int
 	chainID    string
 	params     ledger.Params
+	libp2p     bool
 }
 
 func newTestnetCmd() *cobra.Command {
@@ -59,6 +61,7 @@ func newTestnetCmd() *cobra.Command {
 	f.StringVar(&o.chainID, "chain-id", "trustledger-testnet", "chain id")
 	f.Uint32Var(&o.params.PowDifficulty, "pow-difficulty", o.params.PowDifficulty, "genesis: registration proof of work, in leading zero bits")
 	f.BoolVar(&o.params.ZeroPowerOnDuplicateVote, "zero-power-on-duplicate-vote", false, "genesis: a validator with committed duplicate-vote evidence loses its voting power")
+	f.BoolVar(&o.libp2p, "libp2p", false, "use CometBFT's experimental go-libp2p transport (QUIC on the p2p port, UDP) with libp2p bootstrap peers")
 	return cmd
 }
 
@@ -97,6 +100,9 @@ func writeTestnet(o testnetOptions) ([]testnetNode, error) {
 		}
 		files[i] = f
 		nodes[i].NodeID = f.nodeID
+		if o.libp2p {
+			nodes[i].LibP2P = f.libp2pID
+		}
 		vals = append(vals, f.validator)
 	}
 	gen, err := newGenesis(initOptions{chainID: o.chainID, params: o.params}, vals)
@@ -105,9 +111,11 @@ func writeTestnet(o testnetOptions) ([]testnetNode, error) {
 	}
 	for i, n := range nodes {
 		var peers []string
+		var lpeers []cfg.LibP2PBootstrapPeer
 		for j, m := range nodes {
 			if j != i {
 				peers = append(peers, m.NodeID+"@"+strings.TrimPrefix(m.P2P, "tcp://"))
+				lpeers = append(lpeers, cfg.LibP2PBootstrapPeer{Host: strings.TrimPrefix(m.P2P, "tcp://"), ID: m.LibP2P, Persistent: true})
 			}
 		}
 		c, err := loadConfig(n.Home)
@@ -116,6 +124,9 @@ func writeTestnet(o testnetOptions) ([]testnetNode, error) {
 		}
 		c.P2P.PersistentPeers = strings.Join(peers, ",")
 		c.P2P.PexReactor = false
+		if o.libp2p {
+			useLibP2P(c, lpeers)
+		}
 		cfg.WriteConfigFile(filepath.Join(n.Home, "config", "config.toml"), c)
 		if err := gen.SaveAs(c.GenesisFile()); err != nil {
 			return nil, err

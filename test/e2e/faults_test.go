@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,8 +16,21 @@ import (
 
 // TestFaultKillOneValidator: SIGKILL one of 4; the chain keeps committing; the restarted node
 // catches up.
-func TestFaultKillOneValidator(t *testing.T) {
-	nodes := testnet(t, 4)
+func TestFaultKillOneValidator(t *testing.T) { killOneValidator(t, testnet(t, 4)) }
+
+// TestFaultKillOneValidatorLibP2P: fault 1 again on CometBFT's experimental go-libp2p transport
+// (`trustd testnet --libp2p`: QUIC on 127.0.0.1, libp2p bootstrap peers).
+func TestFaultKillOneValidatorLibP2P(t *testing.T) {
+	nodes := testnet(t, 4, "--libp2p")
+	killOneValidator(t, nodes)
+	for i, n := range nodes {
+		if b, _ := os.ReadFile(filepath.Join(n.home, "node-1.log")); !strings.Contains(string(b), "Using libp2p transport") {
+			t.Fatalf("node%d did not run on the libp2p transport", i)
+		}
+	}
+}
+
+func killOneValidator(t *testing.T, nodes []*node) {
 	startAll(nodes)
 	g, stop := loadAgainst(t, nodes, 3)
 	time.Sleep(2 * time.Second)

@@ -16,7 +16,8 @@ import (
 	"github.com/trustledger/trustledger/test/load"
 )
 
-// freeRange finds a base port with n*10 free loopback ports above it.
+// freeRange finds a base port with n*10 loopback ports above it free for TCP and UDP (the
+// libp2p transport listens with QUIC).
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
 	for try := 0; try < 50; try++ {
@@ -30,6 +31,12 @@ func freeRange(t *testing.T, n int) int {
 				continue
 			}
 			l.Close()
+			u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			u.Close()
 		}
 		if ok {
 			return base
@@ -39,14 +46,15 @@ func freeRange(t *testing.T, n int) int {
 	return 0
 }
 
-// testnet writes an n-validator network with `trustd testnet` and returns its (stopped) nodes.
-func testnet(t *testing.T, n int) []*node {
+// testnet writes an n-validator network with `trustd testnet` (plus extra flags) and returns its
+// (stopped) nodes.
+func testnet(t *testing.T, n int, extra ...string) []*node {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "net")
 	bin := trustdBin(t)
 	probe := &node{t: t, bin: bin, home: t.TempDir()}
-	probe.mustCLI("testnet", "--validators", strconv.Itoa(n), "--output", dir, "--base-port", strconv.Itoa(freeRange(t, n)),
-		"--chain-id", "e2e-testnet", "--pow-difficulty", "4")
+	probe.mustCLI(append([]string{"testnet", "--validators", strconv.Itoa(n), "--output", dir, "--base-port", strconv.Itoa(freeRange(t, n)),
+		"--chain-id", "e2e-testnet", "--pow-difficulty", "4"}, extra...)...)
 	b, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
 	if err != nil {
 		t.Fatal(err)
