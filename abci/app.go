@@ -52,6 +52,9 @@ type App struct {
 
 	listeners []CommitListener
 	handlers  map[string]QueryHandler
+
+	snapshots *snapshotter // nil: no snapshots taken or served
+	restore   *restoring   // a state-sync restore in progress
 }
 
 // CommitListener is told each committed block's events, in order, after they are durable.
@@ -287,6 +290,7 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	a.metrics.Height.Set(float64(a.staged.height))
 	a.metrics.StateKeys.Set(float64(a.store.Size()))
 	a.metrics.AppDBBytes.Set(float64(a.store.DiskBytes()))
+	a.afterCommit(a.staged.height)
 	a.staged = nil
 	a.check = nil
 	return &abcitypes.ResponseCommit{}, nil

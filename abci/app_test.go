@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func (f *fixture) open() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	app, err := NewApp(s, log.NewNopLogger(), NewMetrics(nil))
+	app, err := NewApp(s, testLogger(), NewMetrics(nil))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -293,3 +294,10 @@ func TestQueries(t *testing.T) {
 }
 
 func hashOf(tx []byte) []byte { h := ledger.TxHash(tx); return h[:] }
+
+func testLogger() log.Logger {
+	if testing.Verbose() {
+		return log.NewTMLogger(log.NewSyncWriter(os.Stderr))
+	}
+	return log.NewNopLogger()
+}

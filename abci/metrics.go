@@ -14,6 +14,8 @@ type Metrics struct {
 	StateKeys     prometheus.Gauge
 	AppDBBytes    prometheus.Gauge
 	Height        prometheus.Gauge
+	// SnapshotHeight is the height of the newest state-sync snapshot taken.
+	SnapshotHeight prometheus.Gauge
 }
 
 // NewMetrics creates the series and registers them with reg (nil: not registered, for tests).
@@ -31,12 +33,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "On-disk size of the application database (state tree, indexes), as badger reports it."}),
 		Height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "committed_height",
 			Help: "Height of the last commit."}),
+		SnapshotHeight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "snapshot_height",
+			Help: "Height of the newest state-sync snapshot this node took."}),
 	}
 	for _, k := range ledger.AllKinds {
 		m.EventsApplied.WithLabelValues(k.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.EventsApplied, m.TxsRejected, m.BlockApply, m.StateKeys, m.AppDBBytes, m.Height)
+		reg.MustRegister(m.EventsApplied, m.TxsRejected, m.BlockApply, m.StateKeys, m.AppDBBytes, m.Height, m.SnapshotHeight)
 	}
 	return m
 }

@@ -60,6 +60,9 @@ type EventsRequest struct {
 type ParamsView struct {
 	ChainID string        `json:"chain_id"`
 	Params  ledger.Params `json:"params"`
+	// HistoryFrom is, for a node restored from a state-sync snapshot, the snapshot height: its
+	// event indexes (and the trust engine's history) hold only events above it. 0: from genesis.
+	HistoryFrom int64 `json:"history_from,omitempty"`
 }
 
 func queryErr(code uint32, format string, args ...any) *abcitypes.ResponseQuery {
@@ -82,7 +85,7 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	case PathTx:
 		return a.queryTx(req), nil
 	case PathParams:
-		return answer(req.Height, ParamsView{ChainID: a.chainID, Params: a.params})
+		return answer(req.Height, ParamsView{ChainID: a.chainID, Params: a.params, HistoryFrom: a.store.HistoryFrom()})
 	}
 	if h, ok := a.handlers[req.Path]; ok {
 		return h(req), nil

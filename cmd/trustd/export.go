@@ -18,12 +18,21 @@ import (
 // heights and tx hashes (specs/events.md §5), paging through the node's /events query.
 func newExportCmd(g *globals) *cobra.Command {
 	var output string
+	var partial bool
 	cmd := &cobra.Command{
 		Use: "export", Short: "Write every committed event as JSON lines (for `trustd trust scores` and audits)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			client, err := g.client()
 			if err != nil {
 				return err
+			}
+			p, err := client.params(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if p.HistoryFrom > 0 && !partial {
+				return fmt.Errorf("this node restored a state-sync snapshot at height %d and holds only the events above it; "+
+					"export from a node that replayed from genesis, or pass --partial for events from height %d on", p.HistoryFrom, p.HistoryFrom+1)
 			}
 			var w io.Writer = cmd.OutOrStdout()
 			var f *os.File
@@ -71,5 +80,6 @@ func newExportCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&output, "output-file", "", "write to this file instead of standard output")
+	cmd.Flags().BoolVar(&partial, "partial", false, "on a node restored from a snapshot: export the events it has (those above the snapshot height)")
 	return cmd
 }

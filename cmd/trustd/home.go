@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +82,8 @@ type initOptions struct {
 	genesis     string // join: an existing network's genesis file
 	peers       string // join: persistent peers, id@host:port,...
 	libp2p      bool   // join over CometBFT's experimental go-libp2p transport
+	stateSync   string // join: RPC servers to state-sync from, comma-separated
+	trusted     string // set by joinHome: the trust height and hash state sync starts from
 }
 
 func newInitCmd(g *globals) *cobra.Command {
@@ -93,10 +96,10 @@ func newInitCmd(g *globals) *cobra.Command {
 			var created bool
 			var err error
 			if o.genesis != "" {
-				created, err = joinHome(g.home, o)
+				created, err = joinHome(cmd.Context(), g.home, &o)
 			} else {
-				if o.peers != "" {
-					return errors.New("--peers needs --genesis: a new single-validator chain has no peers")
+				if o.peers != "" || o.stateSync != "" || o.libp2p {
+					return errors.New("--peers, --state-sync and --libp2p need --genesis: a new single-validator chain has no peers")
 				}
 				created, err = initHome(g.home, o)
 			}
@@ -109,6 +112,9 @@ func newInitCmd(g *globals) *cobra.Command {
 			}
 			if o.genesis != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "initialised node home %s to join the network of %s\n", g.home, o.genesis)
+				if o.trusted != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "state sync will trust %s; check this hash with another source you trust before `trustd start`\n", o.trusted)
+				}
 				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialised node home %s (chain %s)\n", g.home, o.chainID)
@@ -123,6 +129,7 @@ func newInitCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.metricsAddr, "instrumentation.prometheus_listen_addr", "127.0.0.1:26660", "Prometheus metrics address (empty: off)")
 	f.StringVar(&o.genesis, "genesis", "", "join an existing network: its genesis.json (chain id and parameters come from it)")
 	f.StringVar(&o.peers, "peers", "", "with --genesis: persistent peers, id@host:port,... (`trustd show-node-id` on each)")
+	f.StringVar(&o.stateSync, "state-sync", "", "with --genesis: restore the state from a snapshot instead of replaying every block; two or more RPC servers of the network, comma-separated (the first one's latest header is trusted)")
 	f.BoolVar(&o.libp2p, "libp2p", false, "with --genesis: use CometBFT's experimental go-libp2p transport; --peers then holds libp2p ids (`trustd show-node-id --libp2p`)")
 	f.Uint32Var(&o.params.PowDifficulty, "pow-difficulty", o.params.PowDifficulty, "genesis: leading zero bits a registration's proof of work needs")
 	f.Uint32Var(&o.params.MaxTxBytes, "max-tx-bytes", o.params.MaxTxBytes, "genesis: largest transaction in bytes")
@@ -188,6 +195,9 @@ func writeNodeFiles(home string, o initOptions, edit func(*cfg.Config)) (nodeFil
 	if err := writeTrustConfig(home); err != nil {
 		return nodeFiles{}, fmt.Errorf("write trust policy: %w", err)
 	}
+	if err := writeAppConfig(home); err != nil {
+		return nodeFiles{}, fmt.Errorf("write app settings: %w", err)
+	}
 	pv := privval.GenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
 	pv.Save()
 	nk, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile())
@@ -231,7 +241,7 @@ func newGenesis(o initOptions, vals []types.GenesisValidator) (*types.GenesisDoc
 
 // joinHome writes a home that joins an existing network: its genesis, our keys (the node is not a
 // validator until the validator set includes it), and the given peers. It catches up by block sync.
-func joinHome(home string, o initOptions) (bool, error) {
+func joinHome(ctx context.Context, home string, o *initOptions) (bool, error) {
 	gen, err := types.GenesisDocFromFile(o.genesis)
 	if err != nil {
 		return false, fmt.Errorf("--genesis: %w", err)
@@ -262,11 +272,26 @@ func joinHome(home string, o initOptions) (bool, error) {
 		}
 	}
 	o.chainID, o.params = gen.ChainID, gs.Params
-	edit := func(c *cfg.Config) { c.P2P.PersistentPeers = o.peers }
-	if o.libp2p {
-		edit = func(c *cfg.Config) { useLibP2P(c, lpeers) }
+	var servers []string
+	var trustHeight int64
+	var trustHash string
+	if o.stateSync != "" {
+		servers = splitList(o.stateSync)
+		if trustHeight, trustHash, err = stateSyncTrust(ctx, servers, gen.ChainID); err != nil {
+			return false, err
+		}
+		o.trusted = fmt.Sprintf("height %d, header hash %s (from %s)", trustHeight, trustHash, servers[0])
 	}
-	if _, err := writeNodeFiles(home, o, edit); err != nil {
+	edit := func(c *cfg.Config) {
+		c.P2P.PersistentPeers = o.peers
+		if o.libp2p {
+			useLibP2P(c, lpeers)
+		}
+		if servers != nil {
+			useStateSync(c, servers, trustHeight, trustHash)
+		}
+	}
+	if _, err := writeNodeFiles(home, *o, edit); err != nil {
 		return false, err
 	}
 	if err := gen.SaveAs(nodeDefaults(home).GenesisFile()); err != nil {

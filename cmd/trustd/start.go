@@ -64,6 +64,18 @@ func runNode(ctx context.Context, home string) error {
 	if err != nil {
 		return err
 	}
+	defer app.Close() // before the store closes: waits for a snapshot being written
+	snapConf, err := loadAppConfig(home)
+	if err != nil {
+		return err
+	}
+	snaps, err := storage.OpenSnapshotStore(filepath.Join(conf.DBDir(), "snapshots"))
+	if err != nil {
+		return err
+	}
+	if err := app.EnableSnapshots(snaps, snapConf); err != nil {
+		return err
+	}
 	if hook := os.Getenv("TRUSTD_TEST_CRASH_BEFORE_COMMIT"); hook != "" {
 		// Test-only fault injection (test/e2e): exit abruptly before committing this height.
 		at, err := strconv.ParseInt(hook, 10, 64)

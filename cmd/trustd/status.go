@@ -19,6 +19,9 @@ type statusView struct {
 	RPC      string `json:"rpc"`
 	Version  string `json:"version"`
 	AppState string `json:"app_version"`
+	// HistoryFrom: this node restored a state-sync snapshot of that height; it holds the events
+	// above it only.
+	HistoryFrom int64 `json:"history_from,omitempty"`
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -37,9 +40,16 @@ func newStatusCmd(g *globals) *cobra.Command {
 				Height: st.SyncInfo.LatestBlockHeight, AppHash: st.SyncInfo.LatestAppHash.String(),
 				Time: st.SyncInfo.LatestBlockTime.UTC().Format("2006-01-02T15:04:05Z"), CatchUp: st.SyncInfo.CatchingUp,
 				RPC: client.addr, Version: st.NodeInfo.Version, AppState: abci.Version}
+			if p, err := client.params(cmd.Context()); err == nil {
+				v.HistoryFrom = p.HistoryFrom
+			}
 			return printOut(cmd, g, v, func() {
 				fmt.Fprintf(cmd.OutOrStdout(), "chain %s · height %d · app hash %s · %s\nnode %s (%s) at %s, catching up: %v\n",
 					v.ChainID, v.Height, v.AppHash, v.Time, v.NodeID, safe(v.Moniker), v.RPC, v.CatchUp)
+				if v.HistoryFrom > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "state restored from a snapshot at height %d: events are known from height %d on\n",
+						v.HistoryFrom, v.HistoryFrom+1)
+				}
 			})
 		},
 	}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+
+	"github.com/trustledger/trustledger/abci"
+)
+
+// appFile is <home>/config/app.toml: settings of the trustledger application itself (CometBFT's
+// are in config.toml, the trust policy in trust.toml).
+type appFile struct {
+	Snapshots struct {
+		Interval   int64 `toml:"interval"`
+		KeepRecent int   `toml:"keep_recent"`
+		ChunkBytes int   `toml:"chunk_bytes"`
+	} `toml:"snapshots"`
+}
+
+func appConfigPath(home string) string { return filepath.Join(home, "config", "app.toml") }
+
+func defaultAppFile() appFile {
+	var f appFile
+	d := abci.DefaultSnapshotConfig()
+	f.Snapshots.Interval, f.Snapshots.KeepRecent, f.Snapshots.ChunkBytes = d.Interval, d.KeepRecent, d.ChunkBytes
+	return f
+}
+
+// writeAppConfig writes app.toml with the defaults and their documentation.
+func writeAppConfig(home string) error {
+	d := defaultAppFile().Snapshots
+	text := fmt.Sprintf(`# trustledger application settings. Environment variables TRUSTD_SNAPSHOTS_<KEY> override them.
+
+# State-sync snapshots (specs/state.md §6): a new node can restore the state from one instead of
+# replaying every block (`+"`trustd init --genesis G --peers P --state-sync RPC1,RPC2`"+`).
+[snapshots]
+# Take a snapshot at every height divisible by interval (0: take none, serve none).
+interval = %d
+# Snapshots kept on disk, newest first.
+keep_recent = %d
+# Largest chunk sent to a joining node, in bytes.
+chunk_bytes = %d
+`, d.Interval, d.KeepRecent, d.ChunkBytes)
+	return os.WriteFile(appConfigPath(home), []byte(text), 0o600)
+}
+
+// loadAppConfig reads app.toml over the defaults (a missing file means defaults).
+func loadAppConfig(home string) (abci.SnapshotConfig, error) {
+	f := defaultAppFile()
+	path := appConfigPath(home)
+	v := viper.New()
+	v.SetEnvPrefix("TRUSTD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.SetConfigType("toml")
+	for _, k := range []string{"snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes"} {
+		if err := v.BindEnv(k); err != nil {
+			return abci.SnapshotConfig{}, err
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return abci.SnapshotConfig{}, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	if err := v.Unmarshal(&f, func(dc *mapstructure.DecoderConfig) {
+		dc.TagName = "toml"
+		dc.ErrorUnused = true
+		dc.WeaklyTypedInput = true
+	}); err != nil {
+		return abci.SnapshotConfig{}, fmt.Errorf("%s: %w", path, err)
+	}
+	c := abci.SnapshotConfig{Interval: f.Snapshots.Interval, KeepRecent: f.Snapshots.KeepRecent, ChunkBytes: f.Snapshots.ChunkBytes}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}

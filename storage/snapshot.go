@@ -1,0 +1,300 @@
+package storage
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cosmos/iavl"
+)
+
+// State-sync snapshots of the state tree (specs/state.md §6). A snapshot of height H is the IAVL
+// tree of version H as a stream of nodes in the exporter's depth-first post-order, each encoded
+//
+//	height (1 byte, 0 for a leaf) · version (uvarint) · key length (uvarint) · key
+//	· for a leaf only: value length (uvarint) · value
+//
+// Every node of the same tree exports the same bytes, so snapshots taken by different validators
+// at the same height are identical and a joiner can fetch its chunks from any of them.
+
+// SnapshotFormat is the format number of the stream above, offered to CometBFT.
+const SnapshotFormat uint32 = 1
+
+// Bounds on a decoded node, so that a hostile snapshot cannot make a joiner allocate without
+// limit before the app hash check rejects it.
+const (
+	maxSnapshotKey   = 1 << 16
+	maxSnapshotValue = 16 << 20
+	maxTreeHeight    = 64
+)
+
+var keyHistoryFrom = []byte("m/history_from")
+
+// ErrSnapshotHash is returned when a restored tree does not hash to the app hash it was offered with.
+var ErrSnapshotHash = errors.New("restored state does not match the trusted app hash")
+
+// TreeExport is a committed tree version held open for export; obtain it inside the ABCI
+// serialisation (Commit) and write it from any goroutine.
+type TreeExport struct {
+	tree   *iavl.ImmutableTree
+	Height int64
+}
+
+// ExportAt opens the tree committed at height for a snapshot.
+func (s *AppStore) ExportAt(height int64) (*TreeExport, error) {
+	t, h, err := s.committedTree(height)
+	if err != nil {
+		return nil, err
+	}
+	return &TreeExport{tree: t, Height: h}, nil
+}
+
+// WriteTo streams the tree's nodes to w in the snapshot format.
+func (e *TreeExport) WriteTo(w io.Writer) (int64, error) {
+	exp, err := e.tree.Export()
+	if err != nil {
+		return 0, fmt.Errorf("export state at height %d: %w", e.Height, err)
+	}
+	defer exp.Close()
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var n int64
+	var hdr []byte
+	for {
+		node, err := exp.Next()
+		if errors.Is(err, iavl.ErrorExportDone) {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("export state at height %d: %w", e.Height, err)
+		}
+		hdr = append(hdr[:0], byte(node.Height))
+		hdr = binary.AppendUvarint(hdr, uint64(node.Version))
+		hdr = binary.AppendUvarint(hdr, uint64(len(node.Key)))
+		if _, err := bw.Write(hdr); err != nil {
+			return n, err
+		}
+		if _, err := bw.Write(node.Key); err != nil {
+			return n, err
+		}
+		n += int64(len(hdr) + len(node.Key))
+		if node.Height == 0 {
+			hdr = binary.AppendUvarint(hdr[:0], uint64(len(node.Value)))
+			if _, err := bw.Write(hdr); err != nil {
+				return n, err
+			}
+			if _, err := bw.Write(node.Value); err != nil {
+				return n, err
+			}
+			n += int64(len(hdr) + len(node.Value))
+		}
+	}
+	return n, bw.Flush()
+}
+
+// Restorer rebuilds the state tree of an empty store from a snapshot stream written to it in
+// pieces (the chunks, in order). Nothing is visible until Finish checks the app hash.
+type Restorer struct {
+	s      *AppStore
+	imp    *iavl.Importer
+	height int64
+	buf    []byte // bytes of a node split across chunks
+	nodes  int64
+	err    error
+}
+
+// Restore starts restoring the tree of version height into s, which must hold no committed state.
+func (s *AppStore) Restore(height int64) (*Restorer, error) {
+	if s.lastHeight != 0 {
+		return nil, fmt.Errorf("cannot restore a snapshot over committed state at height %d", s.lastHeight)
+	}
+	if height < 1 {
+		return nil, fmt.Errorf("snapshot height %d is not a committed height", height)
+	}
+	if err := s.wipe(); err != nil {
+		return nil, err
+	}
+	imp, err := s.tree.Import(height)
+	if err != nil {
+		return nil, fmt.Errorf("start import of height %d: %w", height, err)
+	}
+	return &Restorer{s: s, imp: imp, height: height}, nil
+}
+
+// wipe deletes the tree, the indexes and the markers, and opens an empty tree: what a restore
+// starts from and what an aborted restore leaves.
+func (s *AppStore) wipe() error {
+	for _, p := range [][]byte{prefixTree, []byte("x/"), []byte("m/")} {
+		if err := s.db.Badger().DropPrefix(p); err != nil {
+			return fmt.Errorf("clear application database: %w", err)
+		}
+	}
+	s.tree = s.newTree()
+	if _, err := s.tree.Load(); err != nil {
+		return fmt.Errorf("open empty state tree: %w", err)
+	}
+	s.lastHeight, s.lastHash = 0, nil
+	return nil
+}
+
+// Write decodes the complete nodes in p (plus any bytes held from the previous call) and adds
+// them to the import. A malformed stream is an error, and the Restorer is then unusable.
+func (r *Restorer) Write(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	r.buf = append(r.buf, p...)
+	for {
+		node, used, err := decodeExportNode(r.buf, r.height)
+		if err != nil {
+			r.err = fmt.Errorf("snapshot node %d: %w", r.nodes, err)
+			return 0, r.err
+		}
+		if used == 0 {
+			break // incomplete: wait for the next chunk
+		}
+		if err := r.add(node); err != nil {
+			r.err = fmt.Errorf("snapshot node %d: %w", r.nodes, err)
+			return 0, r.err
+		}
+		r.nodes++
+		r.buf = r.buf[used:]
+	}
+	r.buf = append([]byte(nil), r.buf...) // don't pin the caller's chunk
+	return len(p), nil
+}
+
+// add passes a node to the importer, which panics on some malformed structures.
+func (r *Restorer) add(n *iavl.ExportNode) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed tree: %v", p)
+		}
+	}()
+	return r.imp.Add(n)
+}
+
+// decodeExportNode reads one node from b; used is 0 if b holds only part of one.
+func decodeExportNode(b []byte, maxVersion int64) (*iavl.ExportNode, int, error) {
+	if len(b) == 0 {
+		return nil, 0, nil
+	}
+	height := int8(b[0])
+	if height < 0 || height > maxTreeHeight {
+		return nil, 0, fmt.Errorf("subtree height %d out of range", height)
+	}
+	off := 1
+	uv := func(limit uint64, what string) (uint64, bool, error) {
+		v, n := binary.Uvarint(b[off:])
+		if n == 0 {
+			return 0, false, nil
+		}
+		if n < 0 || v > limit {
+			return 0, false, fmt.Errorf("%s out of range", what)
+		}
+		off += n
+		return v, true, nil
+	}
+	version, ok, err := uv(uint64(maxVersion), "version")
+	if err != nil || !ok {
+		return nil, 0, err
+	}
+	if version < 1 {
+		return nil, 0, errors.New("version 0")
+	}
+	klen, ok, err := uv(maxSnapshotKey, "key length")
+	if err != nil || !ok {
+		return nil, 0, err
+	}
+	if len(b)-off < int(klen) {
+		return nil, 0, nil
+	}
+	node := &iavl.ExportNode{Height: height, Version: int64(version), Key: append([]byte(nil), b[off:off+int(klen)]...)}
+	off += int(klen)
+	if height == 0 {
+		vlen, ok, err := uv(maxSnapshotValue, "value length")
+		if err != nil || !ok {
+			return nil, 0, err
+		}
+		if len(b)-off < int(vlen) {
+			return nil, 0, nil
+		}
+		node.Value = append([]byte{}, b[off:off+int(vlen)]...)
+		off += int(vlen)
+	}
+	return node, off, nil
+}
+
+// Finish commits the imported tree if it hashes to appHash, and makes it the store's committed
+// state at the snapshot height, with the event history starting above it. On any error the store
+// is left empty, ready for another snapshot.
+func (r *Restorer) Finish(appHash []byte) error {
+	if err := r.finish(appHash); err != nil {
+		r.Abort()
+		return err
+	}
+	return nil
+}
+
+func (r *Restorer) finish(appHash []byte) error {
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.buf) != 0 {
+		return fmt.Errorf("snapshot ends inside a node (%d bytes left)", len(r.buf))
+	}
+	imp := r.imp
+	r.imp = nil
+	if err := commitImport(imp); err != nil {
+		return fmt.Errorf("commit restored state: %w", err)
+	}
+	s := r.s
+	if got := s.tree.Hash(); string(got) != string(appHash) {
+		return fmt.Errorf("%w: height %d hashes to %X, trusted app hash %X", ErrSnapshotHash, r.height, got, appHash)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	h := binary.BigEndian.AppendUint64(nil, uint64(r.height))
+	if err := b.Set(keyHistoryFrom, h); err != nil {
+		return err
+	}
+	if err := b.Set(keyCommit, append(h, appHash...)); err != nil {
+		return err
+	}
+	if err := b.WriteSync(); err != nil {
+		return fmt.Errorf("write commit marker for restored height %d: %w", r.height, err)
+	}
+	s.lastHeight, s.lastHash = r.height, append([]byte(nil), appHash...)
+	return nil
+}
+
+func commitImport(imp *iavl.Importer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed tree: %v", p)
+		}
+	}()
+	return imp.Commit()
+}
+
+// Abort discards a restore in progress and leaves the store empty.
+func (r *Restorer) Abort() {
+	if r.imp != nil {
+		r.imp.Close()
+		r.imp = nil
+	}
+	if r.s.lastHeight == 0 {
+		_ = r.s.wipe()
+	}
+}
+
+// HistoryFrom is the height of the snapshot this store was restored from (its event indexes and
+// the reputation engine's history start above it), or 0 for a store that replayed from genesis.
+func (s *AppStore) HistoryFrom() int64 {
+	v, err := s.db.Get(keyHistoryFrom)
+	if err != nil || len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
