@@ -24,7 +24,7 @@ func RunNode(ctx context.Context, conf *cfg.Config, app abcitypes.Application, l
 	}
 	pv := privval.LoadFilePV(conf.PrivValidatorKeyFile(), conf.PrivValidatorStateFile())
 	n, err := node.NewNodeWithContext(ctx, conf, pv, nodeKey, proxy.NewLocalClientCreator(app),
-		node.DefaultGenesisDocProviderFunc(conf), cfg.DefaultDBProvider,
+		node.DefaultGenesisDocProviderFunc(conf), DBProvider,
 		node.DefaultMetricsProvider(conf.Instrumentation), logger)
 	if err != nil {
 		return fmt.Errorf("create node: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/cometbft/cometbft/store"
 	"github.com/spf13/cobra"
 
+	"github.com/trustledger/trustledger/abci"
 	"github.com/trustledger/trustledger/storage"
 )
 
@@ -172,11 +173,11 @@ func stoppedNode(g *globals) (*cfg.Config, error) {
 
 // chainStores opens CometBFT's block and state stores of a stopped node; close releases both.
 func chainStores(c *cfg.Config) (bs *store.BlockStore, ss sm.Store, close func(), err error) {
-	bdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "blockstore", Config: c})
+	bdb, err := abci.DBProvider(&cfg.DBContext{ID: "blockstore", Config: c})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open block store (is the node stopped?): %w", err)
 	}
-	sdb, err := cfg.DefaultDBProvider(&cfg.DBContext{ID: "state", Config: c})
+	sdb, err := abci.DBProvider(&cfg.DBContext{ID: "state", Config: c})
 	if err != nil {
 		bdb.Close()
 		return nil, nil, nil, fmt.Errorf("open state store: %w", err)

@@ -272,7 +272,7 @@ func TestJoinNetwork(t *testing.T) {
 	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	t.Cleanup(joiner.kill)
-	if _, errOut, code := joiner.cli("init", "--peers", peers[0]); code == 0 || !strings.Contains(errOut, "--peers needs --genesis") {
+	if _, errOut, code := joiner.cli("init", "--peers", peers[0]); code == 0 || !strings.Contains(errOut, "need --genesis") {
 		t.Fatalf("--peers without --genesis: exit %d %q", code, errOut)
 	}
 	joiner.mustCLI("init", "--genesis", filepath.Join(nodes[0].home, "config", "genesis.json"), "--peers", strings.Join(peers, ","),
