@@ -281,6 +281,9 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	if _, err := a.store.Commit(a.staged.height, a.staged.records); err != nil {
 		return nil, err
 	}
+	if err := a.store.Prune(); err != nil {
+		a.logger.Error("pruning old state versions", "err", err) // the commit stands
+	}
 	for _, r := range a.staged.records {
 		a.metrics.EventsApplied.WithLabelValues(r.Kind.String()).Inc()
 	}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/trustledger/trustledger/ledger"
 )
@@ -41,6 +43,33 @@ type AppStore struct {
 	tree       *iavl.MutableTree
 	lastHeight int64
 	lastHash   []byte
+	keepRecent int64 // state versions kept; 0 keeps all (an archive node)
+}
+
+// SetPruning keeps only the last keepRecent state versions (heights); 0 keeps every version.
+// Older versions are deleted after each commit: their state can no longer be read or proven
+// at those heights, while the latest state, the event history and the indexes are untouched.
+// keepRecent must be 0 or at least 2 (a rollback needs the previous version).
+func (s *AppStore) SetPruning(keepRecent int64) error {
+	if keepRecent < 0 || keepRecent == 1 {
+		return fmt.Errorf("pruning keep_recent %d: use 0 (keep every version) or at least 2", keepRecent)
+	}
+	s.keepRecent = keepRecent
+	return nil
+}
+
+// Prune deletes the versions that fell out of the kept window after the last commit; call it
+// after Commit (a failure leaves the commit intact). A version held open by a snapshot being
+// written is not deleted; the next call tries again.
+func (s *AppStore) Prune() error {
+	to := s.lastHeight - s.keepRecent
+	if s.keepRecent == 0 || to < 1 {
+		return nil
+	}
+	if err := s.tree.DeleteVersionsTo(to); err != nil && !strings.Contains(err.Error(), "active readers") {
+		return fmt.Errorf("prune state versions up to %d: %w", to, err)
+	}
+	return nil
 }
 
 var _ ledger.Store = (*AppStore)(nil)
@@ -165,6 +194,10 @@ func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, erro
 	if height <= 0 || height > s.lastHeight {
 		return nil, 0, fmt.Errorf("height %d is not committed (last committed height is %d)", height, s.lastHeight)
 	}
+	if s.keepRecent > 0 && height <= s.lastHeight-s.keepRecent {
+		return nil, 0, fmt.Errorf("the state at height %d is pruned: this node keeps the last %d heights (app.toml [pruning] keep_recent; 0 keeps all)",
+			height, s.keepRecent)
+	}
 	t, err := s.tree.GetImmutable(height)
 	if err != nil {
 		return nil, 0, fmt.Errorf("state at height %d: %w", height, err)
@@ -247,4 +280,27 @@ func (s *AppStore) Rollback(height int64) ([]byte, error) {
 	}
 	s.lastHeight, s.lastHash = height, hash
 	return hash, nil
+}
+
+// Region names the parts of the application database that KeyBytes measures.
+type Region string
+
+const (
+	RegionTree  Region = "i"  // IAVL nodes, roots and fast-index entries
+	RegionIndex Region = "x/" // the browsing indexes
+)
+
+// KeyBytes sums the key and value lengths stored under a region (before badger's compression):
+// what the scaling benchmark reports per event.
+func (s *AppStore) KeyBytes(r Region) (int64, error) {
+	total := int64(0)
+	err := s.db.Badger().View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(r)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			total += int64(len(it.Item().Key())) + it.Item().ValueSize()
+		}
+		return nil
+	})
+	return total, err
 }

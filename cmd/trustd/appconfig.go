@@ -15,6 +15,9 @@ import (
 // appFile is <home>/config/app.toml: settings of the trustledger application itself (CometBFT's
 // are in config.toml, the trust policy in trust.toml).
 type appFile struct {
+	Pruning struct {
+		KeepRecent int64 `toml:"keep_recent"`
+	} `toml:"pruning"`
 	Snapshots struct {
 		Interval   int64 `toml:"interval"`
 		KeepRecent int   `toml:"keep_recent"`
@@ -24,8 +27,19 @@ type appFile struct {
 
 func appConfigPath(home string) string { return filepath.Join(home, "config", "app.toml") }
 
+// defaultKeepRecent is how many state versions a node keeps by default: about a minute of
+// heights at 0.5 s blocks, enough for proofs at recent heights and a rollback.
+const defaultKeepRecent = 100
+
+// appSettings is app.toml, checked.
+type appSettings struct {
+	keepRecent int64
+	snapshots  abci.SnapshotConfig
+}
+
 func defaultAppFile() appFile {
 	var f appFile
+	f.Pruning.KeepRecent = defaultKeepRecent
 	d := abci.DefaultSnapshotConfig()
 	f.Snapshots.Interval, f.Snapshots.KeepRecent, f.Snapshots.ChunkBytes = d.Interval, d.KeepRecent, d.ChunkBytes
 	return f
@@ -33,8 +47,16 @@ func defaultAppFile() appFile {
 
 // writeAppConfig writes app.toml with the defaults and their documentation.
 func writeAppConfig(home string) error {
-	d := defaultAppFile().Snapshots
-	text := fmt.Sprintf(`# trustledger application settings. Environment variables TRUSTD_SNAPSHOTS_<KEY> override them.
+	def := defaultAppFile()
+	d := def.Snapshots
+	text := fmt.Sprintf(`# trustledger application settings. Environment variables TRUSTD_<SECTION>_<KEY> override them
+# (for example TRUSTD_SNAPSHOTS_INTERVAL).
+
+# State versions (one per height) kept for reads and proofs at past heights (specs/state.md §4).
+# Older versions are deleted after each commit; the latest state, the event history and its
+# indexes are never pruned. 0 keeps every version (an archive node); otherwise at least 2.
+[pruning]
+keep_recent = %d
 
 # State-sync snapshots (specs/state.md §6): a new node can restore the state from one instead of
 # replaying every block (`+"`trustd init --genesis G --peers P --state-sync RPC1,RPC2`"+`).
@@ -45,27 +67,27 @@ interval = %d
 keep_recent = %d
 # Largest chunk sent to a joining node, in bytes.
 chunk_bytes = %d
-`, d.Interval, d.KeepRecent, d.ChunkBytes)
+`, def.Pruning.KeepRecent, d.Interval, d.KeepRecent, d.ChunkBytes)
 	return os.WriteFile(appConfigPath(home), []byte(text), 0o600)
 }
 
 // loadAppConfig reads app.toml over the defaults (a missing file means defaults).
-func loadAppConfig(home string) (abci.SnapshotConfig, error) {
+func loadAppConfig(home string) (appSettings, error) {
 	f := defaultAppFile()
 	path := appConfigPath(home)
 	v := viper.New()
 	v.SetEnvPrefix("TRUSTD")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.SetConfigType("toml")
-	for _, k := range []string{"snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes"} {
+	for _, k := range []string{"pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes"} {
 		if err := v.BindEnv(k); err != nil {
-			return abci.SnapshotConfig{}, err
+			return appSettings{}, err
 		}
 	}
 	if _, err := os.Stat(path); err == nil {
 		v.SetConfigFile(path)
 		if err := v.ReadInConfig(); err != nil {
-			return abci.SnapshotConfig{}, fmt.Errorf("read %s: %w", path, err)
+			return appSettings{}, fmt.Errorf("read %s: %w", path, err)
 		}
 	}
 	if err := v.Unmarshal(&f, func(dc *mapstructure.DecoderConfig) {
@@ -73,11 +95,14 @@ func loadAppConfig(home string) (abci.SnapshotConfig, error) {
 		dc.ErrorUnused = true
 		dc.WeaklyTypedInput = true
 	}); err != nil {
-		return abci.SnapshotConfig{}, fmt.Errorf("%s: %w", path, err)
+		return appSettings{}, fmt.Errorf("%s: %w", path, err)
 	}
 	c := abci.SnapshotConfig{Interval: f.Snapshots.Interval, KeepRecent: f.Snapshots.KeepRecent, ChunkBytes: f.Snapshots.ChunkBytes}
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%s: %w", path, err)
+		return appSettings{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return c, nil
+	if k := f.Pruning.KeepRecent; k < 0 || k == 1 {
+		return appSettings{}, fmt.Errorf("%s: [pruning] keep_recent %d: use 0 (keep every version) or at least 2", path, k)
+	}
+	return appSettings{keepRecent: f.Pruning.KeepRecent, snapshots: c}, nil
 }

@@ -65,15 +65,18 @@ func runNode(ctx context.Context, home string) error {
 		return err
 	}
 	defer app.Close() // before the store closes: waits for a snapshot being written
-	snapConf, err := loadAppConfig(home)
+	settings, err := loadAppConfig(home)
 	if err != nil {
+		return err
+	}
+	if err := store.SetPruning(settings.keepRecent); err != nil {
 		return err
 	}
 	snaps, err := storage.OpenSnapshotStore(filepath.Join(conf.DBDir(), "snapshots"))
 	if err != nil {
 		return err
 	}
-	if err := app.EnableSnapshots(snaps, snapConf); err != nil {
+	if err := app.EnableSnapshots(snaps, settings.snapshots); err != nil {
 		return err
 	}
 	if hook := os.Getenv("TRUSTD_TEST_CRASH_BEFORE_COMMIT"); hook != "" {

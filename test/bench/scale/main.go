@@ -24,12 +24,16 @@ import (
 
 const chain = "scale"
 
+var keepRecent *int64
+
 func main() {
 	sizes := flag.String("sizes", "10000,100000,1000000", "ledger sizes in events")
 	nodes := flag.Int("nodes", 10000, "registered nodes (at most a tenth of the events)")
+	keepRecent = flag.Int64("keep-recent", 100, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
 	flag.Parse()
-	fmt.Println("| events in the ledger (nodes) | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event | heap after |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Printf("State versions kept: %d (0: all).\n\n", *keepRecent)
+	fmt.Println("| events in the ledger (nodes) | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event (on disk) | tree / indexes bytes per event (uncompressed) | heap after |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, s := range strings.Split(*sizes, ",") {
 		var n int
 		fmt.Sscan(s, &n)
@@ -57,6 +61,9 @@ func run(events, nodes int) error {
 		return err
 	}
 	defer st.Close()
+	if err := st.SetPruning(*keepRecent); err != nil {
+		return err
+	}
 	params := ledger.DefaultParams()
 	params.PowDifficulty = 0
 	params.MaxTxsPerSignerPerBlock = 1 << 30
@@ -78,6 +85,9 @@ func run(events, nodes int) error {
 			return 0, err
 		}
 		if _, err := st.Commit(height, b.Records()); err != nil {
+			return 0, err
+		}
+		if err := st.Prune(); err != nil {
 			return 0, err
 		}
 		return time.Since(start), nil
@@ -156,10 +166,18 @@ func run(events, nodes int) error {
 			page = append(page, time.Since(t0))
 		}
 	}
+	tree, err := st.KeyBytes(storage.RegionTree)
+	if err != nil {
+		return err
+	}
+	index, err := st.KeyBytes(storage.RegionIndex)
+	if err != nil {
+		return err
+	}
 	var ms runtimeMem
 	ms.read()
-	fmt.Printf("| %d (%d) | %s | %s | %s | %.0f | %d MiB |\n", events, nodes, rate, quantiles(agg), quantiles(page),
-		float64(st.DiskBytes())/float64(events), ms.heapMiB)
+	fmt.Printf("| %d (%d) | %s | %s | %s | %.0f | %.0f / %.0f | %d MiB |\n", events, nodes, rate, quantiles(agg), quantiles(page),
+		float64(st.DiskBytes())/float64(events), float64(tree)/float64(events), float64(index)/float64(events), ms.heapMiB)
 	return nil
 }
 
