@@ -48,6 +48,8 @@ type Generator struct {
 	// EventsPerTx is how many events each load tx carries (receipts and audits alternating);
 	// 2 unless set before Run.
 	EventsPerTx int
+	// InFlight is how many txs each signer keeps sent and not yet committed; 1 unless set.
+	InFlight int
 }
 
 // New prepares n signers derived from seed and clients for every endpoint.
@@ -93,13 +95,29 @@ func (g *Generator) contractID(i int) ledger.ID {
 // submit signs events for signer i at its next sequence and waits for the commit through any
 // endpoint that answers, starting with endpoint `first`.
 func (g *Generator) submit(ctx context.Context, i, first int, evs ...ledger.Event) (Ack, error) {
-	tx := &ledger.Tx{ChainID: g.ChainID, Sequence: g.seq[i] + 1, Events: evs}
+	p, err := g.send(ctx, i, first, g.seq[i]+1, evs)
+	if err != nil {
+		return Ack{}, err
+	}
+	return g.await(ctx, i, p)
+}
+
+// pending is a tx accepted by a mempool and not yet seen committed.
+type pending struct {
+	tx     *ledger.Tx
+	hash   ledger.ID
+	wait   chan commitInfo
+	start  time.Time
+	events int
+}
+
+// send signs events for signer i at sequence seq and broadcasts them (CheckTx only).
+func (g *Generator) send(ctx context.Context, i, first int, seq uint64, evs []ledger.Event) (*pending, error) {
+	tx := &ledger.Tx{ChainID: g.ChainID, Sequence: seq, Events: evs}
 	tx.Sign(g.keys[i])
 	raw := tx.Encode()
-	hash := ledger.TxHash(raw)
-	wait := g.follow.expect(hash)
-	defer g.follow.forget(hash)
-	start := time.Now()
+	p := &pending{tx: tx, hash: ledger.TxHash(raw), start: time.Now(), events: len(evs)}
+	p.wait = g.follow.expect(p.hash)
 	var sentErr error
 	for k := range g.clients {
 		c := g.clients[(first+k)%len(g.clients)]
@@ -109,32 +127,40 @@ func (g *Generator) submit(ctx context.Context, i, first int, evs ...ledger.Even
 			continue
 		}
 		if res.Code != 0 {
-			return Ack{}, fmt.Errorf("rejected (code %d %s): %s", res.Code, ledger.Code(res.Code), res.Log)
+			g.follow.forget(p.hash)
+			return nil, fmt.Errorf("rejected (code %d %s): %s", res.Code, ledger.Code(res.Code), res.Log)
 		}
 		sentErr = nil
 		break
 	}
 	if sentErr != nil {
-		return Ack{}, fmt.Errorf("no endpoint took the tx: %w", sentErr)
+		g.follow.forget(p.hash)
+		return nil, fmt.Errorf("no endpoint took the tx: %w", sentErr)
 	}
 	g.mu.Lock()
 	g.sent++
 	g.mu.Unlock()
+	return p, nil
+}
+
+// await waits for a sent tx's commit and records the acknowledgement.
+func (g *Generator) await(ctx context.Context, i int, p *pending) (Ack, error) {
+	defer g.follow.forget(p.hash)
 	select {
-	case info := <-wait:
+	case info := <-p.wait:
 		if info.code != 0 {
 			return Ack{}, fmt.Errorf("failed in block %d: %s", info.height, info.log)
 		}
-		g.seq[i] = tx.Sequence
-		ack := Ack{Hash: hash, Height: info.height, Events: len(evs)}
+		g.seq[i] = p.tx.Sequence
+		ack := Ack{Hash: p.hash, Height: info.height, Events: p.events}
 		g.mu.Lock()
 		g.acks = append(g.acks, ack)
-		g.latency = append(g.latency, info.at.Sub(start))
-		g.events += len(evs)
+		g.latency = append(g.latency, info.at.Sub(p.start))
+		g.events += p.events
 		g.mu.Unlock()
 		return ack, nil
 	case <-time.After(20 * time.Second):
-		return Ack{}, fmt.Errorf("tx %s not committed within 20s", hash)
+		return Ack{}, fmt.Errorf("tx %s not committed within 20s", p.hash)
 	case <-ctx.Done():
 		return Ack{}, ctx.Err()
 	}
@@ -202,51 +228,83 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 	return errors.Join(errs...)
 }
 
-// Run makes every signer submit, one tx at a time, a countersigned storage receipt and an audit
-// of its supplier, until ctx is done. Errors (a node down, say) are counted and the signer
-// resynchronises its sequence and carries on.
+// Run makes every signer submit countersigned storage receipts and audits of its supplier,
+// keeping InFlight txs (at consecutive sequences) unacknowledged at a time, until ctx is done.
+// Errors (a node down, say) are counted; the signer waits out its pending txs, resynchronises
+// its sequence and carries on.
 func (g *Generator) Run(ctx context.Context) {
 	g.startFollower(context.WithoutCancel(ctx))
 	n := len(g.keys)
+	window := max(g.InFlight, 1)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			s := (i + 1) % n
+			next := g.seq[i] // the last sequence sent
+			var inflight []*pending
+			fail := func(err error) {
+				g.mu.Lock()
+				g.errs++
+				g.lastErr = err
+				g.mu.Unlock()
+				for _, p := range inflight {
+					_, _ = g.await(ctx, i, p)
+				}
+				inflight = nil
+				if ctx.Err() != nil {
+					return
+				}
+				time.Sleep(300 * time.Millisecond)
+				_ = g.resync(ctx, i)
+				next = g.seq[i]
+			}
 			for r := 0; ctx.Err() == nil; r++ {
-				evs := make([]ledger.Event, 0, g.EventsPerTx)
-				for e := 0; e < g.EventsPerTx; e++ {
-					var rid ledger.ID
-					binary.BigEndian.PutUint64(rid[:], uint64(i))
-					binary.BigEndian.PutUint64(rid[8:], g.seq[i]+1)
-					binary.BigEndian.PutUint32(rid[16:], uint32(e))
-					copy(rid[20:], "load-rcpt")
-					if e%2 == 0 {
-						rcpt := &ledger.StorageReceipt{ReceiptID: rid, ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
-							PeriodStart: int64(r) * 3600, PeriodEnd: int64(r+1) * 3600, ByteSeconds: 3600 << 30}
-						rcpt.Countersig = ledger.Countersign(g.keys[s], g.ChainID, rcpt)
-						evs = append(evs, rcpt)
-					} else {
-						evs = append(evs, &ledger.AuditResult{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
-							ChallengeDigest: sha256.Sum256(rid[:]), Passed: true})
+				if len(inflight) < window {
+					p, err := g.send(ctx, i, i+r, next+1, g.loadEvents(i, s, r, next+1))
+					if err != nil {
+						fail(err)
+						continue
+					}
+					next++
+					inflight = append(inflight, p)
+					if len(inflight) < window {
+						continue
 					}
 				}
-				if _, err := g.submit(ctx, i, i+r, evs...); err != nil {
-					g.mu.Lock()
-					g.errs++
-					g.lastErr = err
-					g.mu.Unlock()
-					if ctx.Err() != nil {
-						return
-					}
-					time.Sleep(300 * time.Millisecond)
-					_ = g.resync(ctx, i)
+				p := inflight[0]
+				inflight = inflight[1:]
+				if _, err := g.await(ctx, i, p); err != nil {
+					fail(err)
 				}
 			}
 		}(i)
 	}
 	wg.Wait()
+}
+
+// loadEvents are the events of signer i's tx at sequence seq in round r: receipts (countersigned
+// by supplier s) and audits, alternating.
+func (g *Generator) loadEvents(i, s, r int, seq uint64) []ledger.Event {
+	evs := make([]ledger.Event, 0, g.EventsPerTx)
+	for e := 0; e < g.EventsPerTx; e++ {
+		var rid ledger.ID
+		binary.BigEndian.PutUint64(rid[:], uint64(i))
+		binary.BigEndian.PutUint64(rid[8:], seq)
+		binary.BigEndian.PutUint32(rid[16:], uint32(e))
+		copy(rid[20:], "load-rcpt")
+		if e%2 == 0 {
+			rcpt := &ledger.StorageReceipt{ReceiptID: rid, ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+				PeriodStart: int64(r) * 3600, PeriodEnd: int64(r+1) * 3600, ByteSeconds: 3600 << 30}
+			rcpt.Countersig = ledger.Countersign(g.keys[s], g.ChainID, rcpt)
+			evs = append(evs, rcpt)
+		} else {
+			evs = append(evs, &ledger.AuditResult{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+				ChallengeDigest: sha256.Sum256(rid[:]), Passed: true})
+		}
+	}
+	return evs
 }
 
 // Acks returns every acknowledged transaction so far.
@@ -279,4 +337,12 @@ func (g *Generator) Latencies() []time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]time.Duration(nil), g.latency...)
+}
+
+// Errors is the number of failed submissions so far (a failure at the end of a run, when its
+// context is cancelled, included).
+func (g *Generator) Errors() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.errs
 }

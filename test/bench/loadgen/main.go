@@ -20,6 +20,7 @@ type result struct {
 	Mode        string  `json:"mode"`
 	Seconds     float64 `json:"seconds"`
 	Workers     int     `json:"workers"`
+	InFlight    int     `json:"inflight"`
 	EventsPerTx int     `json:"events_per_tx"`
 	TxBytes     int     `json:"tx_bytes"`
 	Txs         int     `json:"committed_txs"`
@@ -38,12 +39,13 @@ func main() {
 	rpc := flag.String("rpc", "tcp://127.0.0.1:26657", "node RPC; in ledger mode a comma-separated list spreads the signers over several nodes")
 	chain := flag.String("chain-id", "trustledger-local", "chain id (ledger mode)")
 	pow := flag.Int("pow", 4, "genesis proof-of-work difficulty (ledger mode)")
-	workers := flag.Int("workers", 200, "signers (ledger) or concurrent txs (kvstore), each one tx in flight")
+	workers := flag.Int("workers", 200, "signers (ledger) or concurrent workers (kvstore)")
+	inflight := flag.Int("inflight", 1, "txs each worker keeps sent and not yet committed (ledger: consecutive sequences of one signer)")
 	events := flag.Int("events-per-tx", 1, "events per tx (ledger mode)")
 	size := flag.Int("tx-size", 0, "tx bytes (kvstore mode; default: the ledger's tx size for -events-per-tx)")
 	duration := flag.Duration("duration", 30*time.Second, "measured duration, after setup")
 	flag.Parse()
-	r, err := run(*mode, *rpc, *chain, *pow, *workers, *events, *size, *duration)
+	r, err := run(*mode, *rpc, *chain, *pow, *workers, *inflight, *events, *size, *duration)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -52,13 +54,13 @@ func main() {
 	fmt.Println(string(b))
 }
 
-func run(mode, rpc, chain string, pow, workers, events, size int, d time.Duration) (*result, error) {
-	r := &result{Mode: mode, Workers: workers, EventsPerTx: events}
+func run(mode, rpc, chain string, pow, workers, inflight, events, size int, d time.Duration) (*result, error) {
+	r := &result{Mode: mode, Workers: workers, InFlight: inflight, EventsPerTx: events}
 	g, err := load.New(chain, strings.Split(rpc, ","), workers, "loadgen")
 	if err != nil {
 		return nil, err
 	}
-	g.EventsPerTx = events
+	g.EventsPerTx, g.InFlight = events, inflight
 	r.TxBytes = g.TxBytes()
 	var lat []time.Duration
 	switch mode {
@@ -75,7 +77,7 @@ func run(mode, rpc, chain string, pow, workers, events, size int, d time.Duratio
 		start := time.Now()
 		g.Run(ctx)
 		r.Seconds = time.Since(start).Seconds()
-		r.Txs, r.Events = len(g.Acks())-before, g.Events()-beforeEvents
+		r.Txs, r.Events, r.Errors = len(g.Acks())-before, g.Events()-beforeEvents, g.Errors()
 		lat = g.Latencies()[latBefore:]
 	case "kvstore":
 		if size > 0 {
@@ -89,7 +91,7 @@ func run(mode, rpc, chain string, pow, workers, events, size int, d time.Duratio
 		ctx, stop := context.WithTimeout(context.Background(), d)
 		defer stop()
 		start := time.Now()
-		kv.Run(ctx, workers)
+		kv.Run(ctx, workers*inflight) // the same number of txs in flight
 		r.Seconds = time.Since(start).Seconds()
 		r.Txs, r.Errors, lat = kv.Result()
 	default:
