@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
@@ -32,6 +33,11 @@ type GenesisState struct {
 // the block to the working tree and returns its hash; only Commit writes to disk.
 type App struct {
 	abcitypes.BaseApplication
+
+	// mu serialises the ABCI calls: CometBFT runs the app with one lock per connection
+	// (mempool, consensus, query, snapshot), so that CheckTx can verify signatures, which needs
+	// no state, while a block is being executed; everything that touches state holds mu.
+	mu sync.Mutex
 
 	store   *storage.AppStore
 	logger  log.Logger
@@ -101,12 +107,16 @@ func NewApp(store *storage.AppStore, logger log.Logger, metrics *Metrics) (*App,
 func (a *App) Store() *storage.AppStore { return a.store }
 
 func (a *App) Info(_ context.Context, _ *abcitypes.RequestInfo) (*abcitypes.ResponseInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	h, hash := a.store.LastCommit()
 	return &abcitypes.ResponseInfo{Data: "trustledger", Version: Version, AppVersion: AppVersion,
 		LastBlockHeight: h, LastBlockAppHash: hash}, nil
 }
 
 func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	gs := GenesisState{Params: ledger.DefaultParams()}
 	if len(req.AppStateBytes) > 0 {
 		if err := json.Unmarshal(req.AppStateBytes, &gs); err != nil {
@@ -151,11 +161,22 @@ func (a *App) decodeVerified(tx []byte) *ledger.Tx {
 	return a.verified.get(ledger.TxHash(tx))
 }
 
+// CheckTx verifies a tx's encoding and signatures without the app lock (they need no state),
+// once per tx: a recheck after a commit, or a tx seen again, takes them from the verified cache.
+// Then, under the lock, it applies the tx to the mempool's view of the state.
 func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcitypes.ResponseCheckTx, error) {
-	tx, err := ledger.CheckStateless(req.Tx, a.chainID, a.params)
-	if err != nil {
-		return a.rejectCheck(err), nil
+	tx := a.decodeVerified(req.Tx)
+	if tx == nil {
+		a.mu.Lock()
+		chainID, params := a.chainID, a.params
+		a.mu.Unlock()
+		var err error
+		if tx, err = ledger.CheckStateless(req.Tx, chainID, params); err != nil {
+			return a.rejectCheck(err), nil
+		}
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if req.Type == abcitypes.CheckTxType_Recheck {
 		a.checkBlock() // a recheck after commit starts from the new committed state
 	}
@@ -181,6 +202,8 @@ func (a *App) simulate(height int64, t time.Time) *ledger.Block {
 }
 
 func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	b := a.simulate(req.Height, req.Time)
 	var out [][]byte
 	var size int64
@@ -202,6 +225,8 @@ func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPreparePr
 }
 
 func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessProposal) (*abcitypes.ResponseProcessProposal, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	b := a.simulate(req.Height, req.Time)
 	for i, tx := range req.Txs {
 		if r := b.ApplyTx(tx, a.decodeVerified(tx)); r.Code != ledger.CodeOK {
@@ -217,6 +242,8 @@ func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessPr
 }
 
 func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	start := time.Now()
 	if last, _ := a.store.LastCommit(); req.Height != last+1 && last != 0 {
 		return nil, fmt.Errorf("finalize height %d, but the last commit is %d", req.Height, last)
@@ -272,6 +299,8 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 }
 
 func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.staged == nil {
 		return nil, errors.New("commit without a finalized block")
 	}

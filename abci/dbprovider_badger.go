@@ -33,5 +33,6 @@ func DBProvider(ctx *cfg.DBContext) (dbm.DB, error) {
 		WithNumCompactors(2).
 		WithValueLogFileSize(128 << 20).
 		WithDetectConflicts(false)
+	opts.TableSizeMultiplier = 1 // every table 2 MiB: compaction builds small tables, in less memory
 	return dbm.NewBadgerDBWithOptions(opts)
 }

@@ -10,25 +10,35 @@ import (
 	"github.com/trustledger/trustledger/ledger"
 )
 
-// EventType is the CometBFT event type of every committed ledger event. Its attributes are
-// indexed, so `tx_search` finds transactions with queries such as
-// "tl.subject='<hex key>'" or "tl.kind='audit_result'".
+// EventType is the CometBFT event type a committed tx carries: one event per tx, with an
+// indexed `kind` attribute for each distinct kind of ledger event in it and a `node` attribute for
+// each distinct node involved (signer, subjects, counterparties), in order of first appearance.
+// `tx_search` finds transactions with queries such as "tl.node='<hex key>'" or
+// "tl.kind='audit_result'". It is a coarse filter kept small on purpose (CometBFT stores and
+// indexes every attribute of every block); the ledger's own /events query answers exactly
+// (by node, pair and kind) and with proofs.
 const EventType = "tl"
 
 func txEvents(recs []ledger.EventRecord) []abcitypes.Event {
-	out := make([]abcitypes.Event, 0, len(recs))
-	for _, r := range recs {
-		attrs := []abcitypes.EventAttribute{
-			{Key: "kind", Value: r.Kind.String(), Index: true},
-			{Key: "signer", Value: r.Signer.String(), Index: true},
-			{Key: "subject", Value: r.Subject.String(), Index: true},
+	var attrs []abcitypes.EventAttribute
+	seen := map[string]bool{}
+	add := func(key, value string) {
+		if k := key + "=" + value; !seen[k] {
+			seen[k] = true
+			attrs = append(attrs, abcitypes.EventAttribute{Key: key, Value: value, Index: true})
 		}
-		if !r.Counterparty.IsZero() {
-			attrs = append(attrs, abcitypes.EventAttribute{Key: "counterparty", Value: r.Counterparty.String(), Index: true})
-		}
-		out = append(out, abcitypes.Event{Type: EventType, Attributes: attrs})
 	}
-	return out
+	for _, r := range recs {
+		add("kind", r.Kind.String())
+	}
+	for _, r := range recs {
+		add("node", r.Signer.String())
+		add("node", r.Subject.String())
+		if !r.Counterparty.IsZero() {
+			add("node", r.Counterparty.String())
+		}
+	}
+	return []abcitypes.Event{{Type: EventType, Attributes: attrs}}
 }
 
 // misbehaviorDigest commits to CometBFT's evidence fields: type, validator, height, time.

@@ -15,7 +15,8 @@ import (
 )
 
 // RunNode runs CometBFT in this process with app as its ABCI application, until ctx is done,
-// then stops it cleanly. `trustd start` runs the ledger with it; the benchmark baseline runs
+// then stops it cleanly. Each ABCI connection (mempool, consensus, query, snapshot) has its own
+// lock, so the app must serialise access to its state itself (App does, with one mutex). `trustd start` runs the ledger with it; the benchmark baseline runs
 // CometBFT's kvstore example with it, so both are measured the same way.
 func RunNode(ctx context.Context, conf *cfg.Config, app abcitypes.Application, logger log.Logger, home string) error {
 	nodeKey, err := p2p.LoadNodeKey(conf.NodeKeyFile())
@@ -23,7 +24,7 @@ func RunNode(ctx context.Context, conf *cfg.Config, app abcitypes.Application, l
 		return fmt.Errorf("load node key: %w", err)
 	}
 	pv := privval.LoadFilePV(conf.PrivValidatorKeyFile(), conf.PrivValidatorStateFile())
-	n, err := node.NewNodeWithContext(ctx, conf, pv, nodeKey, proxy.NewLocalClientCreator(app),
+	n, err := node.NewNodeWithContext(ctx, conf, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(app),
 		node.DefaultGenesisDocProviderFunc(conf), DBProvider,
 		node.DefaultMetricsProvider(conf.Instrumentation), logger)
 	if err != nil {

@@ -70,6 +70,8 @@ func queryErr(code uint32, format string, args ...any) *abcitypes.ResponseQuery 
 }
 
 func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if h, _ := a.store.LastCommit(); h == 0 {
 		return queryErr(QueryCodeNotFound, "nothing is committed yet"), nil
 	}

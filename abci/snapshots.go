@@ -71,6 +71,8 @@ func (a *App) EnableSnapshots(store *storage.SnapshotStore, conf SnapshotConfig)
 
 // Close waits for a snapshot in progress; call it before closing the store.
 func (a *App) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.snapshots != nil {
 		a.snapshots.wg.Wait()
 	}
@@ -122,6 +124,8 @@ func (a *App) afterCommit(height int64) {
 }
 
 func (a *App) ListSnapshots(_ context.Context, _ *abcitypes.RequestListSnapshots) (*abcitypes.ResponseListSnapshots, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	resp := &abcitypes.ResponseListSnapshots{}
 	if a.snapshots == nil {
 		return resp, nil
@@ -139,6 +143,8 @@ func (a *App) ListSnapshots(_ context.Context, _ *abcitypes.RequestListSnapshots
 }
 
 func (a *App) LoadSnapshotChunk(_ context.Context, req *abcitypes.RequestLoadSnapshotChunk) (*abcitypes.ResponseLoadSnapshotChunk, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.snapshots == nil {
 		return &abcitypes.ResponseLoadSnapshotChunk{}, nil
 	}
@@ -152,6 +158,8 @@ func (a *App) LoadSnapshotChunk(_ context.Context, req *abcitypes.RequestLoadSna
 }
 
 func (a *App) OfferSnapshot(_ context.Context, req *abcitypes.RequestOfferSnapshot) (*abcitypes.ResponseOfferSnapshot, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	reject := func(result abcitypes.ResponseOfferSnapshot_Result, why string) (*abcitypes.ResponseOfferSnapshot, error) {
 		a.logger.Info("snapshot refused", "why", why)
 		return &abcitypes.ResponseOfferSnapshot{Result: result}, nil
@@ -185,6 +193,8 @@ func (a *App) OfferSnapshot(_ context.Context, req *abcitypes.RequestOfferSnapsh
 }
 
 func (a *App) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplySnapshotChunk) (*abcitypes.ResponseApplySnapshotChunk, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	rs := a.restore
 	if rs == nil {
 		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ABORT}, nil

@@ -33,7 +33,7 @@ var (
 // Memory bounds of each badger database: small enough that a node with several stores stays
 // well under 1 GiB of RSS, large enough for the write rates in BENCHMARKS.md.
 const (
-	defaultMemTableBytes   = 32 << 20
+	defaultMemTableBytes   = 16 << 20
 	defaultBlockCacheBytes = 64 << 20
 	defaultIndexCacheBytes = 32 << 20
 )
@@ -46,7 +46,10 @@ func OpenBadger(dir string) (*BadgerDB, error) {
 		WithSyncWrites(false).
 		WithMemTableSize(defaultMemTableBytes).
 		WithBlockCacheSize(defaultBlockCacheBytes).
-		WithIndexCacheSize(defaultIndexCacheBytes)
+		WithIndexCacheSize(defaultIndexCacheBytes).
+		WithNumMemtables(3).
+		WithNumCompactors(2)
+	opts.TableSizeMultiplier = 1 // every table 2 MiB: compaction builds small tables, in less memory
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open badger database in %s: %w", dir, err)

@@ -15,6 +15,9 @@ import (
 // appFile is <home>/config/app.toml: settings of the trustledger application itself (CometBFT's
 // are in config.toml, the trust policy in trust.toml).
 type appFile struct {
+	Memory struct {
+		SoftLimitMiB int64 `toml:"soft_limit_mib"`
+	} `toml:"memory"`
 	Pruning struct {
 		KeepRecent int64 `toml:"keep_recent"`
 	} `toml:"pruning"`
@@ -31,14 +34,21 @@ func appConfigPath(home string) string { return filepath.Join(home, "config", "a
 // heights at 0.5 s blocks, enough for proofs at recent heights and a rollback.
 const defaultKeepRecent = 100
 
+// defaultSoftLimitMiB is the Go heap's default soft limit: it makes the garbage collector work
+// harder as the heap nears it, which keeps the node's RSS under 1 GiB under load (BENCHMARKS.md)
+// at the cost of some throughput.
+const defaultSoftLimitMiB = 768
+
 // appSettings is app.toml, checked.
 type appSettings struct {
-	keepRecent int64
-	snapshots  abci.SnapshotConfig
+	softLimitMiB int64
+	keepRecent   int64
+	snapshots    abci.SnapshotConfig
 }
 
 func defaultAppFile() appFile {
 	var f appFile
+	f.Memory.SoftLimitMiB = defaultSoftLimitMiB
 	f.Pruning.KeepRecent = defaultKeepRecent
 	d := abci.DefaultSnapshotConfig()
 	f.Snapshots.Interval, f.Snapshots.KeepRecent, f.Snapshots.ChunkBytes = d.Interval, d.KeepRecent, d.ChunkBytes
@@ -51,6 +61,12 @@ func writeAppConfig(home string) error {
 	d := def.Snapshots
 	text := fmt.Sprintf(`# trustledger application settings. Environment variables TRUSTD_<SECTION>_<KEY> override them
 # (for example TRUSTD_SNAPSHOTS_INTERVAL).
+
+# Soft limit of the Go heap, in MiB: past it the garbage collector runs more often (the process
+# may still exceed it; nothing fails). 0 leaves Go's default. The GOMEMLIMIT environment
+# variable, if set, wins.
+[memory]
+soft_limit_mib = %d
 
 # State versions (one per height) kept for reads and proofs at past heights (specs/state.md §4).
 # Older versions are deleted after each commit; the latest state, the event history and its
@@ -67,7 +83,7 @@ interval = %d
 keep_recent = %d
 # Largest chunk sent to a joining node, in bytes.
 chunk_bytes = %d
-`, def.Pruning.KeepRecent, d.Interval, d.KeepRecent, d.ChunkBytes)
+`, def.Memory.SoftLimitMiB, def.Pruning.KeepRecent, d.Interval, d.KeepRecent, d.ChunkBytes)
 	return os.WriteFile(appConfigPath(home), []byte(text), 0o600)
 }
 
@@ -79,7 +95,7 @@ func loadAppConfig(home string) (appSettings, error) {
 	v.SetEnvPrefix("TRUSTD")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.SetConfigType("toml")
-	for _, k := range []string{"pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes"} {
+	for _, k := range []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes"} {
 		if err := v.BindEnv(k); err != nil {
 			return appSettings{}, err
 		}
@@ -104,5 +120,8 @@ func loadAppConfig(home string) (appSettings, error) {
 	if k := f.Pruning.KeepRecent; k < 0 || k == 1 {
 		return appSettings{}, fmt.Errorf("%s: [pruning] keep_recent %d: use 0 (keep every version) or at least 2", path, k)
 	}
-	return appSettings{keepRecent: f.Pruning.KeepRecent, snapshots: c}, nil
+	if f.Memory.SoftLimitMiB < 0 || (f.Memory.SoftLimitMiB > 0 && f.Memory.SoftLimitMiB < 64) {
+		return appSettings{}, fmt.Errorf("%s: [memory] soft_limit_mib %d: use 0 (Go's default) or at least 64", path, f.Memory.SoftLimitMiB)
+	}
+	return appSettings{softLimitMiB: f.Memory.SoftLimitMiB, keepRecent: f.Pruning.KeepRecent, snapshots: c}, nil
 }

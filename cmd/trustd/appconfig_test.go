@@ -14,7 +14,7 @@ func TestLoadAppConfig(t *testing.T) {
 	}
 	// No file: the defaults.
 	s, err := loadAppConfig(home)
-	if err != nil || s.keepRecent != defaultKeepRecent || s.snapshots.Interval != 1000 {
+	if err != nil || s.keepRecent != defaultKeepRecent || s.snapshots.Interval != 1000 || s.softLimitMiB != defaultSoftLimitMiB {
 		t.Fatalf("defaults: %+v %v", s, err)
 	}
 	if err := writeAppConfig(home); err != nil {
@@ -29,6 +29,7 @@ func TestLoadAppConfig(t *testing.T) {
 	}
 	tests := []struct{ text, wantErr string }{
 		{"[pruning]\nkeep_recent = 1\n", "keep_recent 1"},
+		{"[memory]\nsoft_limit_mib = 10\n", "soft_limit_mib 10"},
 		{"[pruning]\nkeep_recent = -3\n", "keep_recent -3"},
 		{"[snapshots]\nchunk_bytes = 10\n", "chunk_bytes 10"},
 		{"[snapshots]\nintervall = 10\n", "intervall"},

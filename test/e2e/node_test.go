@@ -101,10 +101,14 @@ func TestNodeLifecycle(t *testing.T) {
 	}
 	checkMetrics(t, n)
 
-	// CometBFT's tx_search finds transactions by our indexed event attributes.
-	found, err := n.rpc().TxSearch(context.Background(), "tl.subject='"+bob.Node+"' AND tl.kind='audit_result'", false, nil, nil, "asc")
+	// CometBFT's tx_search finds transactions by our indexed event attributes: bob is in 5 txs
+	// (his registration, the contract, the receipt, the audit and the report), one an audit.
+	found, err := n.rpc().TxSearch(context.Background(), "tl.node='"+bob.Node+"' AND tl.kind='audit_result'", false, nil, nil, "asc")
 	if err != nil || found.TotalCount != 1 {
-		t.Fatalf("tx_search by subject and kind: %v, %+v", err, found)
+		t.Fatalf("tx_search by node and kind: %v, %+v", err, found)
+	}
+	if all, err := n.rpc().TxSearch(context.Background(), "tl.node='"+bob.Node+"'", false, nil, nil, "asc"); err != nil || all.TotalCount != 5 {
+		t.Fatalf("tx_search by node: %v, %+v", err, all)
 	}
 
 	// Errors a user meets are one line and a non-zero exit.

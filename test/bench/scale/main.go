@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -176,6 +177,12 @@ func run(events, nodes int) error {
 	}
 	var ms runtimeMem
 	ms.read()
+	if f := os.Getenv("SCALE_HEAP_PROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			_ = pprof.WriteHeapProfile(out)
+			out.Close()
+		}
+	}
 	fmt.Printf("| %d (%d) | %s | %s | %s | %.0f | %.0f / %.0f | %d MiB |\n", events, nodes, rate, quantiles(agg), quantiles(page),
 		float64(st.DiskBytes())/float64(events), float64(tree)/float64(events), float64(index)/float64(events), ms.heapMiB)
 	return nil
