@@ -34,10 +34,7 @@ func appConfigPath(home string) string { return filepath.Join(home, "config", "a
 // heights at 0.5 s blocks, enough for proofs at recent heights and a rollback.
 const defaultKeepRecent = 100
 
-// defaultSoftLimitMiB is the Go heap's default soft limit: it makes the garbage collector work
-// harder as the heap nears it, which keeps the node's RSS under 1 GiB under load (BENCHMARKS.md)
-// at the cost of some throughput.
-const defaultSoftLimitMiB = 768
+const defaultSoftLimitMiB = abci.DefaultHeapSoftLimitMiB
 
 // appSettings is app.toml, checked.
 type appSettings struct {

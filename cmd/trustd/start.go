@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 
 	cfg "github.com/cometbft/cometbft/config"
@@ -73,9 +72,7 @@ func runNode(ctx context.Context, home string) error {
 	if err := store.SetPruning(settings.keepRecent); err != nil {
 		return err
 	}
-	if settings.softLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(settings.softLimitMiB << 20)
-	}
+	abci.SetHeapSoftLimit(settings.softLimitMiB)
 	snaps, err := storage.OpenSnapshotStore(filepath.Join(conf.DBDir(), "snapshots"))
 	if err != nil {
 		return err

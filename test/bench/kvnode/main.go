@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 
-	dbm "github.com/cometbft/cometbft-db"
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	cfg "github.com/cometbft/cometbft/config"
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
@@ -50,7 +49,9 @@ func run(home string) error {
 	if err != nil {
 		return err
 	}
-	db, err := dbm.NewDB("kvstore", dbm.BadgerDBBackend, conf.DBDir())
+	// The same runtime settings as a trustd node: heap soft limit, bounded badger stores.
+	abci.SetHeapSoftLimit(abci.DefaultHeapSoftLimitMiB)
+	db, err := abci.DBProvider(&cfg.DBContext{ID: "kvstore", Config: conf})
 	if err != nil {
 		return err
 	}
