@@ -174,6 +174,7 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 		if tx, err = ledger.CheckStateless(req.Tx, chainID, params); err != nil {
 			return a.rejectCheck(err), nil
 		}
+		a.metrics.TxsVerified.Inc()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

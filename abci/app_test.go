@@ -14,6 +14,7 @@ import (
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
 	"github.com/cometbft/cometbft/libs/log"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/storage"
@@ -164,13 +165,18 @@ func TestCheckTxTracksPendingSequences(t *testing.T) {
 	if f.app.decodeVerified(ok1) == nil {
 		t.Error("a tx accepted by CheckTx was not remembered as verified")
 	}
-	// After ok1 commits, a recheck of ok2 passes and a recheck of ok1 fails.
+	// After ok1 commits, a recheck of ok2 passes, without verifying its signature again, and a
+	// recheck of ok1 fails.
+	verified := testutil.ToFloat64(f.app.metrics.TxsVerified)
 	f.block([][]byte{ok1})
 	if f.app.decodeVerified(ok1) != nil {
 		t.Error("a committed tx stayed in the verified cache")
 	}
 	if got := f.check(ok2, abcitypes.CheckTxType_Recheck); got != 0 {
 		t.Errorf("recheck ok2: code %d", got)
+	}
+	if again := testutil.ToFloat64(f.app.metrics.TxsVerified); again != verified {
+		t.Errorf("recheck verified signatures again: %v txs verified, %v before", again, verified)
 	}
 	if got := f.check(ok1, abcitypes.CheckTxType_Recheck); got != uint32(ledger.CodeReplayedTx) {
 		t.Errorf("recheck of committed ok1: code %d", got)

@@ -10,10 +10,13 @@ import (
 type Metrics struct {
 	EventsApplied *prometheus.CounterVec
 	TxsRejected   *prometheus.CounterVec
-	BlockApply    prometheus.Histogram
-	StateKeys     prometheus.Gauge
-	AppDBBytes    prometheus.Gauge
-	Height        prometheus.Gauge
+	// TxsVerified counts txs whose signatures CheckTx verified: each tx once (R-SIG-3), however
+	// often it is rechecked.
+	TxsVerified prometheus.Counter
+	BlockApply  prometheus.Histogram
+	StateKeys   prometheus.Gauge
+	AppDBBytes  prometheus.Gauge
+	Height      prometheus.Gauge
 	// SnapshotHeight is the height of the newest state-sync snapshot taken.
 	SnapshotHeight prometheus.Gauge
 }
@@ -25,6 +28,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events committed, by kind."}, []string{"kind"}),
 		TxsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "trustledger", Name: "txs_rejected_total",
 			Help: "Transactions rejected, by stage (check, proposal, block) and reason."}, []string{"stage", "reason"}),
+		TxsVerified: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "trustledger", Name: "txs_signature_verified_total",
+			Help: "Transactions whose signatures CheckTx verified (once per tx; rechecks reuse the result)."}),
 		BlockApply: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "trustledger", Name: "block_apply_seconds",
 			Help: "Time to apply a block's transactions in FinalizeBlock.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		StateKeys: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "state_keys",
@@ -40,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.EventsApplied.WithLabelValues(k.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.EventsApplied, m.TxsRejected, m.BlockApply, m.StateKeys, m.AppDBBytes, m.Height, m.SnapshotHeight)
+		reg.MustRegister(m.EventsApplied, m.TxsRejected, m.TxsVerified, m.BlockApply, m.StateKeys, m.AppDBBytes, m.Height, m.SnapshotHeight)
 	}
 	return m
 }
