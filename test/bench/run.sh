@@ -55,8 +55,11 @@ run() {
 	local rss; rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 	kill $pid; wait $pid || true
 	local disk; disk=$(du -sk "$home/data" | cut -f1)
-	local appdb; appdb=$(du -sk "$home/data/app.db" "$home/data/kvstore" 2>/dev/null | awk '{s += $1} END {print s + 0}')
-	python3 - "$out/$name.json" "$rss" "$disk" "${appdb:-0}" <<'PY'
+	local appdb=0 d
+	for d in "$home/data/app.db" "$home/data/kvstore"; do
+		if [ -d "$d" ]; then appdb=$((appdb + $(du -sk "$d" | cut -f1))); fi
+	done
+	python3 - "$out/$name.json" "$rss" "$disk" "$appdb" <<'PY'
 import json, sys
 p = sys.argv[1]; r = json.load(open(p)); r["peak_rss_mib"] = int(sys.argv[2]) / 1024; r["data_kib"] = int(sys.argv[3]); r["app_kib"] = int(sys.argv[4])
 json.dump(r, open(p, "w"))
