@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
 	"github.com/trustledger/trustledger/abci"
@@ -91,24 +90,13 @@ func loadAppConfig(home string) (appSettings, error) {
 	v := viper.New()
 	v.SetEnvPrefix("TRUSTD")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.SetConfigType("toml")
 	for _, k := range []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes"} {
 		if err := v.BindEnv(k); err != nil {
 			return appSettings{}, err
 		}
 	}
-	if _, err := os.Stat(path); err == nil {
-		v.SetConfigFile(path)
-		if err := v.ReadInConfig(); err != nil {
-			return appSettings{}, fmt.Errorf("read %s: %w", path, err)
-		}
-	}
-	if err := v.Unmarshal(&f, func(dc *mapstructure.DecoderConfig) {
-		dc.TagName = "toml"
-		dc.ErrorUnused = true
-		dc.WeaklyTypedInput = true
-	}); err != nil {
-		return appSettings{}, fmt.Errorf("%s: %w", path, err)
+	if err := readTOML(v, path, &f); err != nil {
+		return appSettings{}, err
 	}
 	c := abci.SnapshotConfig{Interval: f.Snapshots.Interval, KeepRecent: f.Snapshots.KeepRecent, ChunkBytes: f.Snapshots.ChunkBytes}
 	if err := c.Validate(); err != nil {

@@ -63,23 +63,33 @@ exploration_share = %v
 	return os.WriteFile(trustConfigPath(home), []byte(text), 0o600)
 }
 
+// readTOML decodes the TOML file at path (if it exists) and v's environment bindings into out,
+// by `toml` tags; a key out does not have is an error that names it.
+func readTOML(v *viper.Viper, path string, out any) error {
+	if _, err := os.Stat(path); err == nil {
+		v.SetConfigFile(path)
+		v.SetConfigType("toml")
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	if err := v.Unmarshal(out, func(dc *mapstructure.DecoderConfig) {
+		dc.TagName = "toml"
+		dc.ErrorUnused = true
+		dc.WeaklyTypedInput = true // environment values arrive as strings
+	}); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
 // loadTrustConfig reads trust.toml over the defaults (a missing file means defaults) and
 // resolves the anchors.
 func loadTrustConfig(home string) (trustFile, error) {
 	tf := trustFile{Policy: reputation.DefaultPolicy()}
 	path := trustConfigPath(home)
-	if _, err := os.Stat(path); err == nil {
-		v := viper.New()
-		v.SetConfigFile(path)
-		if err := v.ReadInConfig(); err != nil {
-			return tf, fmt.Errorf("read %s: %w", path, err)
-		}
-		if err := v.Unmarshal(&tf, func(dc *mapstructure.DecoderConfig) {
-			dc.TagName = "toml"
-			dc.ErrorUnused = true
-		}); err != nil {
-			return tf, fmt.Errorf("%s: %w", path, err)
-		}
+	if err := readTOML(viper.New(), path, &tf); err != nil {
+		return tf, err
 	}
 	for _, a := range tf.Anchors {
 		k, err := resolveNode(home, a)

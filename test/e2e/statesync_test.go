@@ -32,15 +32,8 @@ func TestStateSyncJoin(t *testing.T) {
 		t.Fatalf("node0 took no snapshot by height %d", nodes[0].height())
 	}
 
-	var peers []string
-	for _, n := range nodes {
-		st, _ := n.rpc().Status(context.Background())
-		peers = append(peers, string(st.NodeInfo.DefaultNodeID)+"@"+strings.TrimPrefix(st.NodeInfo.ListenAddr, "tcp://"))
-	}
-	joiner := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
-	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	t.Cleanup(joiner.kill)
+	peers := peerList(nodes)
+	joiner := newJoiner(t)
 	genesis := filepath.Join(nodes[0].home, "config", "genesis.json")
 	if _, errOut, code := joiner.cli("init", "--genesis", genesis, "--peers", peers[0], "--state-sync", nodes[0].rpcAddr); code == 0 || !strings.Contains(errOut, "at least two RPC servers") {
 		t.Fatalf("--state-sync with one server: exit %d %q", code, errOut)

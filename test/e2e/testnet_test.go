@@ -255,6 +255,30 @@ func verifyAll(t *testing.T, nodes []*node) {
 	}
 }
 
+// peerList is every node's id@host:port, as --peers takes it.
+func peerList(nodes []*node) []string {
+	var peers []string
+	for _, n := range nodes {
+		st, err := n.rpc().Status(context.Background())
+		if err != nil {
+			n.t.Fatalf("status of %s: %v", n.home, err)
+		}
+		peers = append(peers, string(st.NodeInfo.DefaultNodeID)+"@"+strings.TrimPrefix(st.NodeInfo.ListenAddr, "tcp://"))
+	}
+	return peers
+}
+
+// newJoiner is a node with a fresh home and its own loopback RPC and metrics ports, not yet
+// initialised.
+func newJoiner(t *testing.T) *node {
+	t.Helper()
+	joiner := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
+	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	t.Cleanup(joiner.kill)
+	return joiner
+}
+
 // TestJoinNetwork: a new node joins a running 4-validator network with `trustd init --genesis
 // --peers`, catches up by block sync, and answers queries with the same app hash.
 func TestJoinNetwork(t *testing.T) {
@@ -268,10 +292,7 @@ func TestJoinNetwork(t *testing.T) {
 		c, _ := n.rpc().Status(context.Background())
 		peers = append(peers, id+"@"+strings.TrimPrefix(string(c.NodeInfo.ListenAddr), "tcp://"))
 	}
-	joiner := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
-	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	t.Cleanup(joiner.kill)
+	joiner := newJoiner(t)
 	if _, errOut, code := joiner.cli("init", "--peers", peers[0]); code == 0 || !strings.Contains(errOut, "need --genesis") {
 		t.Fatalf("--peers without --genesis: exit %d %q", code, errOut)
 	}
@@ -298,15 +319,8 @@ func TestJoinNetwork(t *testing.T) {
 func TestValidatorUpdateByQuorum(t *testing.T) {
 	nodes := testnet(t, 4)
 	startAll(nodes)
-	var peers []string
-	for _, n := range nodes {
-		c, _ := n.rpc().Status(context.Background())
-		peers = append(peers, string(c.NodeInfo.DefaultNodeID)+"@"+strings.TrimPrefix(c.NodeInfo.ListenAddr, "tcp://"))
-	}
-	joiner := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
-	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	t.Cleanup(joiner.kill)
+	peers := peerList(nodes)
+	joiner := newJoiner(t)
 	joiner.mustCLI("init", "--genesis", filepath.Join(nodes[0].home, "config", "genesis.json"), "--peers", strings.Join(peers, ","),
 		"--rpc.laddr", joiner.rpcAddr, "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
 		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--moniker", "joiner")
