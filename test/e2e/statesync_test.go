@@ -59,15 +59,8 @@ func TestStateSyncJoin(t *testing.T) {
 		t.Fatalf("no restore in the joiner's log:\n%s", joiner.tailLog())
 	}
 	common := checkAppHashes(t, append(nodes, joiner))
-	var view struct {
-		Record struct {
-			Moniker string `json:"moniker"`
-		} `json:"record"`
-	}
-	key := strings.TrimSpace(nodes[0].mustCLI("keys", "show", "alice"))
-	joiner.jsonCLI(&view, "query", "node", key)
-	if view.Record.Moniker != "alice" {
-		t.Fatalf("the joiner does not see alice, registered before the snapshot: %+v", view)
+	if m := monikerOf(joiner, nodes[0], "alice"); m != "alice" {
+		t.Fatalf("the joiner does not see alice, registered before the snapshot: moniker %q", m)
 	}
 	var status struct {
 		HistoryFrom int64 `json:"history_from"`

@@ -302,16 +302,21 @@ func TestJoinNetwork(t *testing.T) {
 	joiner.launch()
 	waitCatchUp(t, joiner, nodes)
 	checkAppHashes(t, append(nodes, joiner))
+	if m := monikerOf(joiner, nodes[0], "alice"); m != "alice" {
+		t.Fatalf("the joiner does not see alice: moniker %q", m)
+	}
+}
+
+// monikerOf is the moniker that n's ledger holds for the key named name in keyHome's keystore.
+func monikerOf(n, keyHome *node, name string) string {
 	var view struct {
 		Record struct {
 			Moniker string `json:"moniker"`
 		} `json:"record"`
 	}
-	key := strings.TrimSpace(nodes[0].mustCLI("keys", "show", "alice"))
-	joiner.jsonCLI(&view, "query", "node", key)
-	if view.Record.Moniker != "alice" {
-		t.Fatalf("the joiner does not see alice: %+v", view)
-	}
+	key := strings.TrimSpace(keyHome.mustCLI("keys", "show", name))
+	n.jsonCLI(&view, "query", "node", key)
+	return view.Record.Moniker
 }
 
 // TestValidatorUpdateByQuorum: a node that joined the network becomes a validator once validators
