@@ -3,10 +3,12 @@ package load
 import (
 	"context"
 	"crypto/sha256"
+	"sort"
 	"sync"
 	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	"github.com/cometbft/cometbft/types"
 
 	"github.com/trustledger/trustledger/ledger"
 )
@@ -16,12 +18,35 @@ type commitInfo struct {
 	height int64
 	code   uint32
 	log    string
-	at     time.Time
+	// committed is when consensus committed the block: the median timestamp of the precommits
+	// in its commit (the validators' clocks; on one machine, the same clock as the sender's).
+	committed time.Time
+	at        time.Time // when the follower saw it
+}
+
+// commitTime is the median precommit timestamp of height h's commit, or zero if unknown.
+func commitTime(ctx context.Context, c *rpchttp.HTTP, h int64) time.Time {
+	res, err := c.Commit(ctx, &h)
+	if err != nil || res.Commit == nil {
+		return time.Time{}
+	}
+	var ts []time.Time
+	for _, sig := range res.Commit.Signatures {
+		if sig.BlockIDFlag == types.BlockIDFlagCommit {
+			ts = append(ts, sig.Timestamp)
+		}
+	}
+	if len(ts) == 0 {
+		return time.Time{}
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	return ts[len(ts)/2]
 }
 
 // follower reads every new block (and its results) from any endpoint that answers and resolves
 // the transactions waiting for their commit: one reader for all workers instead of one poll per
-// tx. Its time resolution is its poll interval (50 ms) plus one RPC round trip.
+// tx. A tx's commit time is its block's precommit time; when the follower saw it (poll interval
+// 50 ms, plus the RPC round trips) is kept too.
 type follower struct {
 	clients []*rpchttp.HTTP
 	mu      sync.Mutex
@@ -88,10 +113,14 @@ func (f *follower) catchUp(ctx context.Context, c *rpchttp.HTTP) error {
 		if err != nil {
 			return err
 		}
+		committed := commitTime(ctx, c, h)
 		now := time.Now()
+		if committed.IsZero() || committed.After(now) {
+			committed = now
+		}
 		f.mu.Lock()
 		for i, tx := range block.Block.Txs {
-			info := commitInfo{height: h, at: now}
+			info := commitInfo{height: h, committed: committed, at: now}
 			if i < len(res.TxsResults) {
 				info.code, info.log = res.TxsResults[i].Code, res.TxsResults[i].Log
 			}

@@ -23,7 +23,8 @@ type KV struct {
 	mu      sync.Mutex
 	acked   int
 	errs    int
-	latency []time.Duration
+	latency []time.Duration // send → consensus commit
+	seen    []time.Duration // send → the follower saw it
 }
 
 // NewKV prepares the baseline load; size is the tx size in bytes (at least 70).
@@ -62,7 +63,8 @@ func (k *KV) Run(ctx context.Context, workers int) {
 				case info := <-wait:
 					k.mu.Lock()
 					k.acked++
-					k.latency = append(k.latency, info.at.Sub(start))
+					k.latency = append(k.latency, info.committed.Sub(start))
+					k.seen = append(k.seen, info.at.Sub(start))
 					k.mu.Unlock()
 				case <-time.After(20 * time.Second):
 					k.follow.forget(hash)
@@ -82,11 +84,11 @@ func (k *KV) fail() {
 	k.mu.Unlock()
 }
 
-// Result is the committed count, failures and latencies so far.
-func (k *KV) Result() (int, int, []time.Duration) {
+// Result is the committed count, failures, commit latencies and seen latencies so far.
+func (k *KV) Result() (int, int, []time.Duration, []time.Duration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.acked, k.errs, append([]time.Duration(nil), k.latency...)
+	return k.acked, k.errs, append([]time.Duration(nil), k.latency...), append([]time.Duration(nil), k.seen...)
 }
 
 // TxBytes reports the average encoded size of the ledger's load txs (for a baseline of the same size).

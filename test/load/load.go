@@ -43,7 +43,8 @@ type Generator struct {
 	sent    int
 	errs    int
 	lastErr error
-	latency []time.Duration
+	latency []time.Duration // send → consensus commit
+	seen    []time.Duration // send → the follower saw the commit
 	events  int
 	// EventsPerTx is how many events each load tx carries (receipts and audits alternating);
 	// 2 unless set before Run.
@@ -155,7 +156,8 @@ func (g *Generator) await(ctx context.Context, i int, p *pending) (Ack, error) {
 		ack := Ack{Hash: p.hash, Height: info.height, Events: p.events}
 		g.mu.Lock()
 		g.acks = append(g.acks, ack)
-		g.latency = append(g.latency, info.at.Sub(p.start))
+		g.latency = append(g.latency, info.committed.Sub(p.start))
+		g.seen = append(g.seen, info.at.Sub(p.start))
 		g.events += p.events
 		g.mu.Unlock()
 		return ack, nil
@@ -332,11 +334,20 @@ func (g *Generator) Events() int {
 	return g.events
 }
 
-// Latencies returns the commit latency of every acknowledged transaction.
+// Latencies returns the commit latency of every acknowledged transaction: from its broadcast to
+// the precommits of its block.
 func (g *Generator) Latencies() []time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]time.Duration(nil), g.latency...)
+}
+
+// SeenLatencies returns, for every acknowledged transaction, the time from its broadcast until
+// the generator saw it committed (Latencies plus the follower's polling and RPC delay).
+func (g *Generator) SeenLatencies() []time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]time.Duration(nil), g.seen...)
 }
 
 // Errors is the number of failed submissions so far (a failure at the end of a run, when its

@@ -28,10 +28,12 @@ type result struct {
 	TxsPerSec   float64 `json:"txs_per_sec"`
 	EventsPerS  float64 `json:"events_per_sec"`
 	Errors      int     `json:"errors"`
-	P50, P95    float64 `json:"-"`
 	P50ms       float64 `json:"p50_ms"`
 	P95ms       float64 `json:"p95_ms"`
 	P99ms       float64 `json:"p99_ms"`
+	// SeenP99ms is the p99 of broadcast → the generator saw the commit (polling and RPC included).
+	SeenP50ms float64 `json:"seen_p50_ms"`
+	SeenP99ms float64 `json:"seen_p99_ms"`
 }
 
 func main() {
@@ -62,7 +64,7 @@ func run(mode, rpc, chain string, pow, workers, inflight, events, size int, d ti
 	}
 	g.EventsPerTx, g.InFlight = events, inflight
 	r.TxBytes = g.TxBytes()
-	var lat []time.Duration
+	var lat, seen []time.Duration
 	switch mode {
 	case "ledger":
 		setup, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -71,14 +73,14 @@ func run(mode, rpc, chain string, pow, workers, inflight, events, size int, d ti
 			return nil, err
 		}
 		before, beforeEvents := len(g.Acks()), g.Events()
-		latBefore := len(g.Latencies())
+		latBefore, seenBefore := len(g.Latencies()), len(g.SeenLatencies())
 		ctx, stop := context.WithTimeout(context.Background(), d)
 		defer stop()
 		start := time.Now()
 		g.Run(ctx)
 		r.Seconds = time.Since(start).Seconds()
 		r.Txs, r.Events, r.Errors = len(g.Acks())-before, g.Events()-beforeEvents, g.Errors()
-		lat = g.Latencies()[latBefore:]
+		lat, seen = g.Latencies()[latBefore:], g.SeenLatencies()[seenBefore:]
 	case "kvstore":
 		if size > 0 {
 			r.TxBytes = size
@@ -93,19 +95,22 @@ func run(mode, rpc, chain string, pow, workers, inflight, events, size int, d ti
 		start := time.Now()
 		kv.Run(ctx, workers*inflight) // the same number of txs in flight
 		r.Seconds = time.Since(start).Seconds()
-		r.Txs, r.Errors, lat = kv.Result()
+		r.Txs, r.Errors, lat, seen = kv.Result()
 	default:
 		return nil, fmt.Errorf("-mode %q: want ledger or kvstore", mode)
 	}
 	r.TxsPerSec = float64(r.Txs) / r.Seconds
 	r.EventsPerS = float64(r.Events) / r.Seconds
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	q := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
-	r.P50ms, r.P95ms, r.P99ms = q(0.50), q(0.95), q(0.99)
+	r.P50ms, r.P95ms, r.P99ms = quantileMs(lat, 0.50), quantileMs(lat, 0.95), quantileMs(lat, 0.99)
+	r.SeenP50ms, r.SeenP99ms = quantileMs(seen, 0.50), quantileMs(seen, 0.99)
 	return r, nil
+}
+
+// quantileMs is the p-quantile of d in milliseconds (0 for none); it sorts d.
+func quantileMs(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return float64(d[min(len(d)-1, int(p*float64(len(d))))].Microseconds()) / 1000
 }
