@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,4 +308,60 @@ func testLogger() log.Logger {
 		return log.NewTMLogger(log.NewSyncWriter(os.Stderr))
 	}
 	return log.NewNopLogger()
+}
+
+// TestConcurrentCheckTxDuringBlocks: CometBFT calls CheckTx (mempool connection), queries and
+// block execution (consensus connection) from different goroutines. Run under -race (make test
+// does), this checks the app's own locking; the txs checked meanwhile are all accepted once.
+func TestConcurrentCheckTxDuringBlocks(t *testing.T) {
+	f := newFixture(t)
+	var txs [][]byte
+	for i := 0; i < 40; i++ {
+		txs = append(txs, f.register(key(fmt.Sprintf("concurrent-%d", i))))
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	codes := make([]uint32, len(txs))
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(txs); i += 4 {
+				res, err := f.app.CheckTx(ctx, &abcitypes.RequestCheckTx{Tx: txs[i], Type: abcitypes.CheckTxType_New})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				codes[i] = res.Code
+			}
+		}(w)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := f.app.Query(ctx, &abcitypes.RequestQuery{Path: PathParams}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for h := 0; h < 5; h++ {
+		f.block(nil)
+	}
+	close(done)
+	wg.Wait()
+	for i, c := range codes {
+		if c != 0 {
+			t.Errorf("tx %d: code %d", i, c)
+		}
+	}
+	if got := testutil.ToFloat64(f.app.metrics.TxsVerified); got != float64(len(txs)) {
+		t.Errorf("%v txs verified, want %d (each once)", got, len(txs))
+	}
 }
