@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -235,5 +236,26 @@ func TestSnapshotStore(t *testing.T) {
 	}
 	if list, _ := ss.List(); len(list) != 2 {
 		t.Fatalf("a failed snapshot is listed: %+v", list)
+	}
+	// A reader (`trustd snapshots` beside a running node) leaves a snapshot being written alone;
+	// a starting node removes it.
+	tmp := filepath.Join(ss.dir, "tmp-123")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := ReadSnapshotStore(ss.dir).List(); err != nil || len(list) != 2 {
+		t.Fatalf("reader lists %+v, %v", list, err)
+	}
+	if _, err := os.Stat(tmp); err != nil {
+		t.Fatalf("the reader removed a snapshot in progress: %v", err)
+	}
+	if _, err := OpenSnapshotStore(ss.dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a starting node left an unfinished snapshot: %v", err)
+	}
+	if list, err := ReadSnapshotStore(filepath.Join(t.TempDir(), "none")).List(); err != nil || len(list) != 0 {
+		t.Fatalf("no directory: %+v, %v", list, err)
 	}
 }

@@ -29,7 +29,8 @@ type SnapshotInfo struct {
 	Metadata []byte // the chunk hashes, 32 bytes each
 }
 
-// OpenSnapshotStore opens (creating) the snapshot directory and removes unfinished snapshots.
+// OpenSnapshotStore opens (creating) the snapshot directory of a node that is starting, and
+// removes the snapshots a previous run left unfinished.
 func OpenSnapshotStore(dir string) (*SnapshotStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot directory: %w", err)
@@ -47,6 +48,10 @@ func OpenSnapshotStore(dir string) (*SnapshotStore, error) {
 	}
 	return &SnapshotStore{dir: dir}, nil
 }
+
+// ReadSnapshotStore reads the snapshots in dir without changing anything, for a listing while
+// the node may be writing one.
+func ReadSnapshotStore(dir string) *SnapshotStore { return &SnapshotStore{dir: dir} }
 
 // ChunkHashes splits snapshot metadata into the chunk hashes, checking that it describes chunks
 // chunks and hashes to hash.
@@ -201,6 +206,9 @@ func (ss *SnapshotStore) List() ([]SnapshotInfo, error) {
 
 func (ss *SnapshotStore) heights() ([]int64, error) {
 	entries, err := os.ReadDir(ss.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

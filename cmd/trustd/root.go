@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newRollbackCmd(g),
 		newVerifyCmd(g),
 		newReindexCmd(g),
+		newSnapshotsCmd(g),
 		newVersionCmd(),
 	)
 	return root
