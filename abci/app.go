@@ -91,6 +91,7 @@ var _ abcitypes.Application = (*App)(nil)
 // NewApp opens the application over an open store. metrics may come from NewMetrics(nil).
 func NewApp(store *storage.AppStore, logger log.Logger, metrics *Metrics) (*App, error) {
 	a := &App{store: store, logger: logger, metrics: metrics, verified: newVerifiedCache(50_000)}
+	metrics.appDBSize.Store(store.DiskBytes)
 	if h, _ := store.LastCommit(); h > 0 {
 		chain, params, err := ledger.LoadParams(store)
 		if err != nil {
@@ -178,10 +179,7 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if req.Type == abcitypes.CheckTxType_Recheck {
-		a.checkBlock() // a recheck after commit starts from the new committed state
-	}
-	res := a.checkBlock().ApplyTx(req.Tx, tx)
+	res := a.checkBlock().ApplyTx(req.Tx, tx) // after a commit, the view starts from the new state
 	if res.Code != ledger.CodeOK {
 		return a.rejectCheck(&ledger.RejectError{Code: res.Code, Msg: res.Log}), nil
 	}
@@ -322,7 +320,6 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	}
 	a.metrics.Height.Set(float64(a.staged.height))
 	a.metrics.StateKeys.Set(float64(a.store.Size()))
-	a.metrics.AppDBBytes.Set(float64(a.store.DiskBytes()))
 	a.afterCommit(a.staged.height)
 	a.staged = nil
 	a.check = nil

@@ -1,6 +1,8 @@
 package abci
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trustledger/trustledger/ledger"
@@ -15,8 +17,10 @@ type Metrics struct {
 	TxsVerified prometheus.Counter
 	BlockApply  prometheus.Histogram
 	StateKeys   prometheus.Gauge
-	AppDBBytes  prometheus.Gauge
-	Height      prometheus.Gauge
+	// AppDBBytes is measured when scraped (a walk of the database directory), not on every commit.
+	AppDBBytes prometheus.GaugeFunc
+	appDBSize  atomic.Value // func() int64, set by NewApp
+	Height     prometheus.Gauge
 	// SnapshotHeight is the height of the newest state-sync snapshot taken.
 	SnapshotHeight prometheus.Gauge
 }
@@ -34,13 +38,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to apply a block's transactions in FinalizeBlock.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		StateKeys: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "state_keys",
 			Help: "Keys in the merkleized state after the last commit."}),
-		AppDBBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "app_db_bytes",
-			Help: "On-disk size of the application database (state tree, indexes), as badger reports it."}),
 		Height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "committed_height",
 			Help: "Height of the last commit."}),
 		SnapshotHeight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trustledger", Name: "snapshot_height",
 			Help: "Height of the newest state-sync snapshot this node took."}),
 	}
+	m.AppDBBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "trustledger", Name: "app_db_bytes",
+		Help: "On-disk size of the application database (state tree, indexes), measured when scraped."},
+		func() float64 {
+			if size, ok := m.appDBSize.Load().(func() int64); ok {
+				return float64(size())
+			}
+			return 0
+		})
 	for _, k := range ledger.AllKinds {
 		m.EventsApplied.WithLabelValues(k.String())
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
@@ -46,8 +47,7 @@ type snapshotter struct {
 	store *storage.SnapshotStore
 	conf  SnapshotConfig
 	wg    sync.WaitGroup
-	mu    sync.Mutex
-	busy  bool
+	busy  atomic.Bool // a snapshot is being written
 }
 
 // restoring is a snapshot being applied chunk by chunk.
@@ -88,26 +88,20 @@ func (a *App) afterCommit(height int64) {
 	if s == nil || s.conf.Interval == 0 || height%s.conf.Interval != 0 {
 		return
 	}
-	s.mu.Lock()
-	if s.busy {
-		s.mu.Unlock()
+	if !s.busy.CompareAndSwap(false, true) {
 		a.logger.Info("snapshot skipped: the previous one is still being written", "height", height)
 		return
 	}
-	s.busy = true
-	s.mu.Unlock()
 	exp, err := a.store.ExportAt(height)
 	if err != nil {
 		a.logger.Error("snapshot", "height", height, "err", err)
-		s.mu.Lock()
-		s.busy = false
-		s.mu.Unlock()
+		s.busy.Store(false)
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer func() { s.mu.Lock(); s.busy = false; s.mu.Unlock() }()
+		defer s.busy.Store(false)
 		start := time.Now()
 		info, err := s.store.Create(height, s.conf.ChunkBytes, func(w io.Writer) error { _, err := exp.WriteTo(w); return err })
 		if err != nil {

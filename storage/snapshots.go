@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -76,11 +77,7 @@ type chunkWriter struct {
 	cur    *os.File
 	curLen int
 	sum    []byte // metadata so far
-	hash   interface {
-		io.Writer
-		Sum([]byte) []byte
-		Reset()
-	}
+	hash   hash.Hash
 }
 
 func (w *chunkWriter) Write(p []byte) (int, error) {

@@ -86,8 +86,14 @@ type initOptions struct {
 	trusted     string // set by joinHome: the trust height and hash state sync starts from
 }
 
+// defaultInitOptions are `trustd init`'s flag defaults, also what `trustd start --init` uses.
+func defaultInitOptions() initOptions {
+	return initOptions{chainID: "trustledger-local", moniker: "trustd", rpcAddr: "tcp://127.0.0.1:26657",
+		p2pAddr: "tcp://127.0.0.1:26656", metricsAddr: "127.0.0.1:26660", params: ledger.DefaultParams()}
+}
+
 func newInitCmd(g *globals) *cobra.Command {
-	o := initOptions{params: ledger.DefaultParams()}
+	o := defaultInitOptions()
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a single-validator node home: config, validator key, node key and genesis",
@@ -122,11 +128,11 @@ func newInitCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.chainID, "chain-id", "trustledger-local", "chain id written into genesis")
-	f.StringVar(&o.moniker, "moniker", "trustd", "node name shown to peers")
-	f.StringVar(&o.rpcAddr, "rpc.laddr", "tcp://127.0.0.1:26657", "RPC listen address (loopback unless you mean to expose it)")
-	f.StringVar(&o.p2pAddr, "p2p.laddr", "tcp://127.0.0.1:26656", "P2P listen address")
-	f.StringVar(&o.metricsAddr, "instrumentation.prometheus_listen_addr", "127.0.0.1:26660", "Prometheus metrics address (empty: off)")
+	f.StringVar(&o.chainID, "chain-id", o.chainID, "chain id written into genesis")
+	f.StringVar(&o.moniker, "moniker", o.moniker, "node name shown to peers")
+	f.StringVar(&o.rpcAddr, "rpc.laddr", o.rpcAddr, "RPC listen address (loopback unless you mean to expose it)")
+	f.StringVar(&o.p2pAddr, "p2p.laddr", o.p2pAddr, "P2P listen address")
+	f.StringVar(&o.metricsAddr, "instrumentation.prometheus_listen_addr", o.metricsAddr, "Prometheus metrics address (empty: off)")
 	f.StringVar(&o.genesis, "genesis", "", "join an existing network: its genesis.json (chain id and parameters come from it)")
 	f.StringVar(&o.peers, "peers", "", "with --genesis: persistent peers, id@host:port,... (`trustd show-node-id` on each)")
 	f.StringVar(&o.stateSync, "state-sync", "", "with --genesis: restore the state from a snapshot instead of replaying every block; two or more RPC servers of the network, comma-separated (the first one's latest header is trusted)")
@@ -262,10 +268,7 @@ func joinHome(ctx context.Context, home string, o *initOptions) (bool, error) {
 			return false, fmt.Errorf("--peers: %w", err)
 		}
 	} else {
-		for _, p := range strings.Split(o.peers, ",") {
-			if p == "" {
-				continue
-			}
+		for _, p := range splitList(o.peers) {
 			if _, err := p2p.NewNetAddressString(p); err != nil {
 				return false, fmt.Errorf("--peers: %q: %w", p, err)
 			}

@@ -15,10 +15,7 @@ import (
 // parseLibP2PPeers reads "peerid@host:port,..." into persistent bootstrap peers.
 func parseLibP2PPeers(list string) ([]cfg.LibP2PBootstrapPeer, error) {
 	var peers []cfg.LibP2PBootstrapPeer
-	for _, p := range strings.Split(list, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
+	for _, p := range splitList(list) {
 		id, host, ok := strings.Cut(p, "@")
 		if !ok {
 			return nil, fmt.Errorf("libp2p peer %q: want peerid@host:port", p)

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/abci"
-	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/storage"
 )
 
@@ -28,9 +27,7 @@ func newStartCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if initIfMissing {
-				if _, err := initHome(g.home, initOptions{chainID: "trustledger-local", moniker: "trustd",
-					rpcAddr: "tcp://127.0.0.1:26657", p2pAddr: "tcp://127.0.0.1:26656",
-					metricsAddr: "127.0.0.1:26660", params: ledger.DefaultParams()}); err != nil {
+				if _, err := initHome(g.home, defaultInitOptions()); err != nil {
 					return err
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	cfg "github.com/cometbft/cometbft/config"
@@ -40,14 +39,4 @@ func useStateSync(c *cfg.Config, servers []string, height int64, hash string) {
 	c.StateSync.RPCServers = servers
 	c.StateSync.TrustHeight = height
 	c.StateSync.TrustHash = hash
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

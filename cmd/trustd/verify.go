@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/storage"
 )
 
@@ -89,6 +90,8 @@ func verifyChain(ctx context.Context, c *cfg.Config, done func(*storage.AppStore
 	if err != nil {
 		return nil, err
 	}
+	rep := &verifyReport{}
+	app.OnCommit(func(_ int64, records []ledger.EventRecord) { rep.Events += len(records) })
 	vals := make([]*types.Validator, len(gen.Validators))
 	for i, v := range gen.Validators {
 		vals[i] = types.NewValidator(v.PubKey, v.Power)
@@ -98,7 +101,6 @@ func verifyChain(ctx context.Context, c *cfg.Config, done func(*storage.AppStore
 		ConsensusParams: &params, Validators: types.TM2PB.ValidatorUpdates(types.NewValidatorSet(vals)), AppStateBytes: gen.AppState}); err != nil {
 		return nil, fmt.Errorf("init chain: %w", err)
 	}
-	rep := &verifyReport{}
 	var prevHash []byte
 	last := bs.Height()
 	for h := gen.InitialHeight; h <= last; h++ {
@@ -155,9 +157,6 @@ func verifyChain(ctx context.Context, c *cfg.Config, done func(*storage.AppStore
 		}
 		if _, err := app.Commit(ctx, &abcitypes.RequestCommit{}); err != nil {
 			return nil, fmt.Errorf("commit replay of %d: %w", h, err)
-		}
-		for _, r := range res.TxResults {
-			rep.Events += len(r.Events)
 		}
 		rep.Blocks++
 		rep.Txs += len(block.Txs)

@@ -27,12 +27,10 @@ import (
 
 const chain = "scale"
 
-var keepRecent *int64
-
 func main() {
 	sizes := flag.String("sizes", "10000,100000,1000000", "ledger sizes in events")
 	nodes := flag.Int("nodes", 10000, "registered nodes (at most a tenth of the events)")
-	keepRecent = flag.Int64("keep-recent", 100, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
+	keepRecent := flag.Int64("keep-recent", 100, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
 	flag.Parse()
 	fmt.Printf("State versions kept: %d (0: all).\n\n", *keepRecent)
 	fmt.Println("| events in the ledger (nodes) | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event (on disk) | tree / indexes bytes per event (uncompressed) | heap after |")
@@ -40,7 +38,7 @@ func main() {
 	for _, s := range strings.Split(*sizes, ",") {
 		var n int
 		fmt.Sscan(s, &n)
-		if err := run(n, min(*nodes, n/10)); err != nil {
+		if err := run(n, min(*nodes, n/10), *keepRecent); err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)
 			os.Exit(1)
 		}
@@ -53,7 +51,7 @@ func key(i int) ledger.PubKey {
 	return k
 }
 
-func run(events, nodes int) error {
+func run(events, nodes int, keepRecent int64) error {
 	dir, err := os.MkdirTemp("", "trustledger-scale-")
 	if err != nil {
 		return err
@@ -64,7 +62,7 @@ func run(events, nodes int) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.SetPruning(*keepRecent); err != nil {
+	if err := st.SetPruning(keepRecent); err != nil {
 		return err
 	}
 	params := ledger.DefaultParams()
