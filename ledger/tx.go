@@ -234,16 +234,15 @@ func SolvePoW(chainID string, node PubKey, difficulty int) uint64 {
 	}
 }
 
-func verify(pub PubKey, msg []byte, sig Sig) bool {
-	return ed25519.Verify(ed25519.PublicKey(pub[:]), msg, sig[:])
-}
-
-// VerifySignatures checks the envelope signature, every countersignature and every audit
-// evidence signature. These checks need no state: each bilateral event names both parties.
+// VerifySignatures checks the envelope signature, every countersignature, every validator
+// approval and every audit evidence signature, and returns the rejection of the first failure in
+// the tx's order. These checks need no state: each bilateral event names both parties. The
+// signatures are verified together (verifyAll), in one batch when there are enough of them.
 func (tx *Tx) VerifySignatures() error {
-	if !verify(tx.Signer, tx.SignBytes(), tx.Signature) {
+	checks := make([]sigCheck, 0, 1+len(tx.Events))
+	checks = append(checks, sigCheck{tx.Signer, tx.SignBytes(), tx.Signature, func() error {
 		return reject(CodeBadSignature, "signature does not verify for signer %s", tx.Signer)
-	}
+	}})
 	for i, ev := range tx.Events {
 		if b, ok := ev.(Bilateral); ok {
 			a, c := b.Parties()
@@ -254,33 +253,41 @@ func (tx *Tx) VerifySignatures() error {
 			case c:
 				other = a
 			default:
-				return reject(CodeNotAParty, "event %d (%s): signer %s is neither party", i, ev.Kind(), tx.Signer)
+				return firstError(verifyAll(checks), reject(CodeNotAParty, "event %d (%s): signer %s is neither party", i, ev.Kind(), tx.Signer))
 			}
 			sig, present := b.Countersignature()
 			if !present {
 				if b.CountersigRequired() {
-					return reject(CodeBadCountersig, "event %d (%s): countersignature of %s is missing", i, ev.Kind(), other)
+					return firstError(verifyAll(checks), reject(CodeBadCountersig, "event %d (%s): countersignature of %s is missing", i, ev.Kind(), other))
 				}
 				continue
 			}
-			if !verify(other, CountersignBytes(tx.ChainID, ev), sig) {
+			checks = append(checks, sigCheck{other, CountersignBytes(tx.ChainID, ev), sig, func() error {
 				return reject(CodeBadCountersig, "event %d (%s): countersignature does not verify for %s", i, ev.Kind(), other)
-			}
+			}})
 		}
 		if u, ok := ev.(*ValidatorUpdate); ok {
 			msg := ValidatorUpdateBytes(tx.ChainID, u)
 			for _, a := range u.Approvals {
-				if !verify(a.Validator, msg, a.Sig) {
+				checks = append(checks, sigCheck{a.Validator, msg, a.Sig, func() error {
 					return reject(CodeBadSignature, "event %d (validator_update): approval does not verify for validator %s", i, a.Validator)
-				}
+				}})
 			}
 		}
 		if a, ok := ev.(*AuditResult); ok && a.Evidence != nil {
 			msg := AuditAnswerBytes(tx.ChainID, a.ContractID, a.ChallengeDigest, a.Evidence.AnswerDigest)
-			if !verify(a.Supplier, msg, a.Evidence.SupplierSig) {
+			checks = append(checks, sigCheck{a.Supplier, msg, a.Evidence.SupplierSig, func() error {
 				return reject(CodeBadEvidence, "event %d (audit_result): evidence signature does not verify for supplier %s", i, a.Supplier)
-			}
+			}})
 		}
 	}
-	return nil
+	return verifyAll(checks)
+}
+
+// firstError returns a if it is not nil, else b.
+func firstError(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
