@@ -26,7 +26,7 @@ import (
 var (
 	prefixTree  = []byte("i")
 	keyCommit   = []byte("m/commit")
-	treeCacheSz = 100_000
+	treeCacheSz = 300_000
 )
 
 // ErrCorrupt is returned by OpenAppStore when the stored tree does not match its commit marker.
@@ -303,4 +303,19 @@ func (s *AppStore) KeyBytes(r Region) (int64, error) {
 		return nil
 	})
 	return total, err
+}
+
+// TableBytes attributes badger's on-disk tables (compressed, as stored) to regions: a table
+// counts for a region when its smallest and largest keys both lie in it. What is not attributed
+// (tables spanning regions, memtable logs, the manifest) is DiskBytes minus the two.
+func (s *AppStore) TableBytes() (tree, index int64) {
+	for _, t := range s.db.Badger().Tables() {
+		switch {
+		case bytes.HasPrefix(t.Left, []byte(RegionTree)) && bytes.HasPrefix(t.Right, []byte(RegionTree)):
+			tree += int64(t.OnDiskSize)
+		case bytes.HasPrefix(t.Left, []byte(RegionIndex)) && bytes.HasPrefix(t.Right, []byte(RegionIndex)):
+			index += int64(t.OnDiskSize)
+		}
+	}
+	return tree, index
 }

@@ -29,9 +29,11 @@ type appFile struct {
 
 func appConfigPath(home string) string { return filepath.Join(home, "config", "app.toml") }
 
-// defaultKeepRecent is how many state versions a node keeps by default: about a minute of
-// heights at 0.5 s blocks, enough for proofs at recent heights and a rollback.
-const defaultKeepRecent = 100
+// defaultKeepRecent is how many state versions a node keeps by default: several seconds of
+// heights, enough for a proof of the latest state (checked against the next header) and a
+// rollback. Each kept version costs the nodes its block rewrote: at 100 the kept versions were
+// two thirds of the application database (BENCHMARKS.md, scaling).
+const defaultKeepRecent = 10
 
 const defaultSoftLimitMiB = abci.DefaultHeapSoftLimitMiB
 

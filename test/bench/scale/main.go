@@ -30,10 +30,10 @@ const chain = "scale"
 func main() {
 	sizes := flag.String("sizes", "10000,100000,1000000", "ledger sizes in events")
 	nodes := flag.Int("nodes", 10000, "registered nodes (at most a tenth of the events)")
-	keepRecent := flag.Int64("keep-recent", 100, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
+	keepRecent := flag.Int64("keep-recent", 10, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
 	flag.Parse()
 	fmt.Printf("State versions kept: %d (0: all).\n\n", *keepRecent)
-	fmt.Println("| events in the ledger (nodes) | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event (on disk) | tree / indexes bytes per event (uncompressed) | heap after |")
+	fmt.Println("| events in the ledger (nodes) | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event on disk: all (tree / indexes / rest) | tree / indexes bytes per event uncompressed | heap after |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, s := range strings.Split(*sizes, ",") {
 		var n int
@@ -183,8 +183,11 @@ func run(events, nodes int, keepRecent int64) error {
 			out.Close()
 		}
 	}
-	fmt.Printf("| %d (%d) | %s | %s | %s | %.0f | %.0f / %.0f | %d MiB |\n", events, nodes, rate, quantiles(agg), quantiles(page),
-		float64(st.DiskBytes())/float64(events), float64(tree)/float64(events), float64(index)/float64(events), ms.heapMiB)
+	disk := st.DiskBytes()
+	treeDisk, indexDisk := st.TableBytes()
+	per := func(n int64) float64 { return float64(n) / float64(events) }
+	fmt.Printf("| %d (%d) | %s | %s | %s | %.0f (%.0f / %.0f / %.0f) | %.0f / %.0f | %d MiB |\n", events, nodes, rate, quantiles(agg), quantiles(page),
+		per(disk), per(treeDisk), per(indexDisk), per(disk-treeDisk-indexDisk), per(tree), per(index), ms.heapMiB)
 	return nil
 }
 
