@@ -32,7 +32,14 @@ go build -tags badgerdb -o bin/kvnode ./test/bench/kvnode
 go build -o bin/loadgen ./test/bench/loadgen
 
 echo "== go benchmarks" >&2
-go test ./reputation ./ledger -run '^$' -bench . -benchmem -benchtime 5x > "$out/go-bench.txt"
+go test -tags badgerdb ./reputation ./ledger ./storage -run '^$' -bench . -benchmem -benchtime 5x -count 3 > "$out/go-bench.txt"
+# Compared with the previous run's figures (kept in test/bench/go-bench.txt) by benchstat.
+if [ -f test/bench/go-bench.txt ]; then
+	go run golang.org/x/perf/cmd/benchstat test/bench/go-bench.txt "$out/go-bench.txt" > "$out/benchstat.txt" 2>&1 || true
+else
+	echo "(no previous run in test/bench/go-bench.txt)" > "$out/benchstat.txt"
+fi
+cp "$out/go-bench.txt" test/bench/go-bench.txt
 
 # run NAME BINARY-ARGS... -- LOADGEN-ARGS...: a fresh home, the node in the background, the load,
 # then the node's peak RSS and its data directory's allocated size.
@@ -131,7 +138,7 @@ for n in runs:
     lines.append(f"| {n} ({x['events_per_tx']} events/tx) | {x['tx_bytes']} | {x['txs_per_sec']:.0f} | {x['events_per_sec']:.0f} | {x['p50_ms']:.0f} / {x['p95_ms']:.0f} / {x['p99_ms']:.0f} | {x['seen_p50_ms']:.0f} / {x['seen_p99_ms']:.0f} | {x['peak_rss_mib']:.0f} | {x['data_kib']} | {x['data_kib']*1024/max(ev,1):.0f} / {x.get('app_kib', 0)*1024/max(ev,1):.0f} |")
 ratio = r["ledger-1"]["txs_per_sec"] / r["kvstore"]["txs_per_sec"]
 lines += ["", f"Ours ÷ kvstore at the same tx size and concurrency: **{ratio:.2f}** (target ≥ 0.5).",
-          "", "Go benchmarks of this run:", "", "```", open(f"{out}/go-bench.txt").read().strip(), "```"]
+          "", "Go benchmarks of this run, against the previous run (`benchstat test/bench/go-bench.txt new.txt`; old = the figures committed before this run, new = this run):", "", "```", open(f"{out}/benchstat.txt").read().strip(), "```"]
 md = open("BENCHMARKS.md").read()
 section = "<!-- bench:load -->\n" + "\n".join(lines) + "\n<!-- /bench:load -->"
 if "<!-- bench:load -->" in md:
