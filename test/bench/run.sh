@@ -35,7 +35,7 @@ echo "== go benchmarks" >&2
 go test -tags badgerdb ./reputation ./ledger ./storage -run '^$' -bench . -benchmem -benchtime 5x -count 3 > "$out/go-bench.txt"
 # Compared with the previous run's figures (kept in test/bench/go-bench.txt) by benchstat.
 if [ -f test/bench/go-bench.txt ]; then
-	go run golang.org/x/perf/cmd/benchstat test/bench/go-bench.txt "$out/go-bench.txt" > "$out/benchstat.txt" 2>&1 || true
+	go run golang.org/x/perf/cmd/benchstat@v0.0.0-20250813145418-2f7363a06fe1 test/bench/go-bench.txt "$out/go-bench.txt" > "$out/benchstat.txt" 2>&1 || true
 else
 	echo "(no previous run in test/bench/go-bench.txt)" > "$out/benchstat.txt"
 fi
