@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"io"
 
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
@@ -51,10 +53,11 @@ func verifyAll(checks []sigCheck) error {
 	return nil
 }
 
-// batchCoefficients is the source of the batch equation's 128-bit coefficients, derived from the
-// batch itself (SHA-256 over every key, signature and message, then SHA-256 in counter mode):
-// every node computes the same ones, and a forger cannot choose them without breaking SHA-256.
-func batchCoefficients(checks []sigCheck) *hashStream {
+// batchCoefficients is the source of the batch equation's 128-bit coefficients: a key derived
+// from the batch itself (SHA-256 over every key, signature and message), which curve25519-voi
+// expands with ChaCha20. Every node computes the same coefficients, and a forger cannot choose
+// them without breaking SHA-256.
+func batchCoefficients(checks []sigCheck) io.Reader {
 	h := sha256.New()
 	h.Write([]byte("trustledger/batch-verify/v1\x00"))
 	for i := range checks {
@@ -64,29 +67,5 @@ func batchCoefficients(checks []sigCheck) *hashStream {
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(c.msg))))
 		h.Write(c.msg)
 	}
-	s := &hashStream{}
-	h.Sum(s.seed[:0])
-	return s
-}
-
-// hashStream reads SHA-256(seed || counter) for counter = 0, 1, 2, ...
-type hashStream struct {
-	seed    [32]byte
-	counter uint64
-	buf     []byte
-}
-
-func (s *hashStream) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(s.buf) == 0 {
-			block := sha256.Sum256(binary.BigEndian.AppendUint64(s.seed[:], s.counter))
-			s.counter++
-			s.buf = block[:]
-		}
-		c := copy(p[n:], s.buf)
-		s.buf = s.buf[c:]
-		n += c
-	}
-	return n, nil
+	return bytes.NewReader(h.Sum(nil))
 }
