@@ -51,7 +51,7 @@ func BenchmarkCheckStateless(b *testing.B) {
 		b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
 			var evs []Event
 			for i := 0; i < events; i++ {
-				evs = append(evs, countersigned(&StorageReceipt{ReceiptID: id(fmt.Sprint(i)), ContractID: id("c"),
+				evs = append(evs, countersigned(&StorageReceipt{ContractID: id("c"), Number: uint64(i + 1),
 					Customer: pub(alice), Supplier: pub(bob), PeriodStart: 1, PeriodEnd: 2, ByteSeconds: 3}, alice))
 			}
 			tx := &Tx{ChainID: testChain, Sequence: 1, Events: evs}
@@ -82,7 +82,7 @@ func BenchmarkApplyEvent(b *testing.B) {
 	raws := make([][]byte, b.N)
 	for n := 0; n < b.N; n++ {
 		seq++
-		txs[n] = &Tx{ChainID: testChain, Sequence: seq, Events: []Event{countersigned(w.receipt(id(fmt.Sprint("r", n)), 1), w.alice)}}
+		txs[n] = &Tx{ChainID: testChain, Sequence: seq, Events: []Event{countersigned(w.receipt(uint64(n+1), 1), w.alice)}}
 		txs[n].Sign(w.bob)
 		raws[n] = txs[n].Encode()
 	}

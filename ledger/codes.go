@@ -23,7 +23,7 @@ const (
 	CodeUnregistered     Code = 10 // the signer is not a registered node
 	CodeInsufficientPoW  Code = 11 // registration proof of work below the genesis difficulty
 	CodeAlreadyExists    Code = 12 // node already registered, or contract id already used
-	CodeReplayedReceipt  Code = 13 // receipt or payment id already recorded
+	CodeReplayedReceipt  Code = 13 // receipt number or payment id already recorded
 	CodeUnknownContract  Code = 14 // the contract id was never opened
 	CodeContractClosed   Code = 15 // the contract is closed
 	CodeNotAParty        Code = 16 // the signer or named parties do not match the contract/event
@@ -34,6 +34,7 @@ const (
 	CodeReservedKind     Code = 21 // a misconduct kind only the ledger itself may record
 	CodeIDConflict       Code = 22 // different content under an existing event id
 	CodeNoQuorum         Code = 23 // a validator update without more than 2/3 of the voting power
+	CodeReceiptTooOld    Code = 24 // receipt number 64 or more below its contract's highest recorded
 	codeInternalSentinel Code = 99 // never sent; marks internal errors in tests
 )
 
@@ -62,6 +63,7 @@ var codeNames = map[Code]string{
 	CodeReservedKind:    "reserved_kind",
 	CodeIDConflict:      "id_conflict",
 	CodeNoQuorum:        "no_quorum",
+	CodeReceiptTooOld:   "receipt_too_old",
 }
 
 func (c Code) String() string {

@@ -23,12 +23,19 @@ func EncodeDoubleSignEvidence(a, b SignedReceipt) []byte {
 	return e.buf
 }
 
-// CheckDoubleSignEvidence verifies that evidence holds two receipts with the same receipt id and
-// different content, both signed by accused (R-EVID-2).
+// receiptSlot is what names a receipt in its contract: its kind, contract and number.
+type receiptSlot struct {
+	kind     Kind
+	contract ID
+	number   uint64
+}
+
+// CheckDoubleSignEvidence verifies that evidence holds two receipts of the same kind, contract and
+// number with different content, both signed by accused (R-EVID-2).
 func CheckDoubleSignEvidence(chainID string, accused PubKey, evidence []byte) error {
 	d := &decoder{buf: evidence}
 	var rs [2]SignedReceipt
-	var ids [2]ID
+	var slots [2]receiptSlot
 	for i := range rs {
 		k := Kind(d.u8())
 		if d.err != nil {
@@ -43,16 +50,16 @@ func CheckDoubleSignEvidence(chainID string, accused PubKey, evidence []byte) er
 		rs[i].Receipt = ev
 		switch r := ev.(type) {
 		case *StorageReceipt:
-			ids[i] = r.ReceiptID
+			slots[i] = receiptSlot{k, r.ContractID, r.Number}
 		case *BandwidthReceipt:
-			ids[i] = r.ReceiptID
+			slots[i] = receiptSlot{k, r.ContractID, r.Number}
 		}
 	}
 	if err := d.finish("double-sign evidence"); err != nil {
 		return err
 	}
-	if ids[0] != ids[1] {
-		return fmt.Errorf("the two receipts have different ids, so they do not conflict")
+	if slots[0] != slots[1] {
+		return fmt.Errorf("the two receipts differ in kind, contract or number, so they do not conflict")
 	}
 	if contentHash(rs[0].Receipt) == contentHash(rs[1].Receipt) {
 		return fmt.Errorf("the two receipts are the same, so they do not conflict")

@@ -187,10 +187,12 @@ type ContractClose struct {
 	Countersig    Sig         `json:"countersig"`
 }
 
-// StorageReceipt records byte-seconds kept by the supplier over a period.
+// StorageReceipt records byte-seconds kept by the supplier over a period. Number is the receipt's
+// place in its contract (storage receipts counted on their own, from 1): the ledger records each
+// number once (R-RCPT-1).
 type StorageReceipt struct {
-	ReceiptID   ID     `json:"receipt_id"`
 	ContractID  ID     `json:"contract_id"`
+	Number      uint64 `json:"number"`
 	Customer    PubKey `json:"customer"`
 	Supplier    PubKey `json:"supplier"`
 	PeriodStart int64  `json:"period_start"`
@@ -199,10 +201,11 @@ type StorageReceipt struct {
 	Countersig  Sig    `json:"countersig"`
 }
 
-// BandwidthReceipt records bytes the supplier served to the customer.
+// BandwidthReceipt records bytes the supplier served to the customer. Number is the receipt's
+// place in its contract (bandwidth receipts counted on their own, from 1; R-RCPT-1).
 type BandwidthReceipt struct {
-	ReceiptID  ID     `json:"receipt_id"`
 	ContractID ID     `json:"contract_id"`
+	Number     uint64 `json:"number"`
 	Customer   PubKey `json:"customer"`
 	Supplier   PubKey `json:"supplier"`
 	Bytes      uint64 `json:"bytes"`
@@ -407,8 +410,8 @@ func (ev *ContractClose) decodeFields(d *decoder) {
 }
 
 func (ev *StorageReceipt) encodeFields(e *encoder) {
-	e.raw(ev.ReceiptID[:])
 	e.raw(ev.ContractID[:])
+	e.u64(ev.Number)
 	e.raw(ev.Customer[:])
 	e.raw(ev.Supplier[:])
 	e.i64(ev.PeriodStart)
@@ -417,8 +420,8 @@ func (ev *StorageReceipt) encodeFields(e *encoder) {
 }
 
 func (ev *StorageReceipt) decodeFields(d *decoder) {
-	d.fixed(ev.ReceiptID[:])
 	d.fixed(ev.ContractID[:])
+	ev.Number = d.u64()
 	d.fixed(ev.Customer[:])
 	d.fixed(ev.Supplier[:])
 	ev.PeriodStart = d.i64()
@@ -427,16 +430,16 @@ func (ev *StorageReceipt) decodeFields(d *decoder) {
 }
 
 func (ev *BandwidthReceipt) encodeFields(e *encoder) {
-	e.raw(ev.ReceiptID[:])
 	e.raw(ev.ContractID[:])
+	e.u64(ev.Number)
 	e.raw(ev.Customer[:])
 	e.raw(ev.Supplier[:])
 	e.u64(ev.Bytes)
 }
 
 func (ev *BandwidthReceipt) decodeFields(d *decoder) {
-	d.fixed(ev.ReceiptID[:])
 	d.fixed(ev.ContractID[:])
+	ev.Number = d.u64()
 	d.fixed(ev.Customer[:])
 	d.fixed(ev.Supplier[:])
 	ev.Bytes = d.u64()
@@ -568,8 +571,8 @@ func (ev *ContractClose) validate() error {
 }
 
 func (ev *StorageReceipt) validate() error {
-	if ev.ReceiptID.IsZero() {
-		return fmt.Errorf("storage_receipt: receipt_id is zero")
+	if ev.Number == 0 {
+		return fmt.Errorf("storage_receipt: number is zero (receipts are numbered from 1 in their contract)")
 	}
 	if ev.PeriodEnd <= ev.PeriodStart {
 		return fmt.Errorf("storage_receipt: period_end %d is not after period_start %d", ev.PeriodEnd, ev.PeriodStart)
@@ -578,8 +581,8 @@ func (ev *StorageReceipt) validate() error {
 }
 
 func (ev *BandwidthReceipt) validate() error {
-	if ev.ReceiptID.IsZero() {
-		return fmt.Errorf("bandwidth_receipt: receipt_id is zero")
+	if ev.Number == 0 {
+		return fmt.Errorf("bandwidth_receipt: number is zero (receipts are numbered from 1 in their contract)")
 	}
 	return validateParties(KindBandwidthReceipt, ev.Customer, ev.Supplier, "customer", "supplier")
 }

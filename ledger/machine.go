@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -245,7 +246,30 @@ func (v *txView) openContract(id ID, customer, supplier PubKey, i int, kind Kind
 	return c, nil
 }
 
-// claimUnique marks a receipt or payment id used, telling a replay from a conflict (R-UNIQ-1, R-UNIQ-2).
+// recordReceipt checks a receipt's contract (R-CON-3) and records its number in the contract's
+// window for that kind of receipt (R-RCPT-1).
+func (v *txView) recordReceipt(id ID, customer, supplier PubKey, number uint64, i int, kind Kind) error {
+	c, err := v.openContract(id, customer, supplier, i, kind)
+	if err != nil {
+		return err
+	}
+	w := &c.StorageReceipts
+	if kind == KindBandwidthReceipt {
+		w = &c.BandwidthReceipts
+	}
+	switch err := w.Record(number); {
+	case errors.Is(err, errReceiptRecorded):
+		return reject(CodeReplayedReceipt, "event %d (%s): receipt %d of contract %s was already recorded", i, kind, number, id)
+	case errors.Is(err, errReceiptTooOld):
+		return reject(CodeReceiptTooOld, "event %d (%s): receipt %d of contract %s is %d or more below the highest recorded (%d), too late to record", i, kind, number, id, ReceiptWindowSize, w.Highest)
+	case err != nil:
+		return reject(CodeInvalidField, "event %d (%s): %v", i, kind, err)
+	}
+	v.set(ContractKey(id), c.Encode())
+	return nil
+}
+
+// claimUnique marks a payment or proposal id used, telling a replay from a conflict (R-UNIQ-1, R-UNIQ-2).
 func (v *txView) claimUnique(ev Event, id ID, i int) error {
 	key := UniqueKey(ev.Kind(), id)
 	h := contentHash(ev)
@@ -290,6 +314,7 @@ func (v *txView) bump(subject, counterparty PubKey, add func(a *Aggregate)) erro
 
 func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 	b := v.b
+	rec.Subject, rec.Counterparty = Parties(tx.Events[i], tx.Signer)
 	switch ev := tx.Events[i].(type) {
 	case *RegisterNode:
 		existing, err := v.node(tx.Signer)
@@ -304,7 +329,6 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		}
 		v.set(NodeKey(tx.Signer), (&NodeRecord{PeerID: ev.PeerID, Capacity: ev.Capacity, Moniker: ev.Moniker,
 			RegisteredHeight: b.info.Height, RegisteredTime: b.info.Time}).Encode())
-		rec.Subject = tx.Signer
 		return v.bump(tx.Signer, PubKey{}, func(*Aggregate) {})
 
 	case *ContractOpen:
@@ -328,7 +352,6 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		v.set(ContractKey(ev.ContractID), (&ContractRecord{Customer: ev.Customer, Supplier: ev.Supplier,
 			Bytes: ev.Bytes, DurationSeconds: ev.DurationSeconds, PricePerGiBMonth: ev.PricePerGiBMonth,
 			OpenedHeight: b.info.Height, OpenedTime: b.info.Time, ContentHash: h}).Encode())
-		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) { a.ContractsOpened = addSat(a.ContractsOpened, 1) })
 
 	case *ContractClose:
@@ -344,7 +367,6 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		}
 		c.Closed, c.CloseReason, c.ClosedHeight = true, ev.Reason, b.info.Height
 		v.set(ContractKey(ev.ContractID), c.Encode())
-		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
 			switch ev.Reason {
 			case CloseExpired:
@@ -357,26 +379,18 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		})
 
 	case *StorageReceipt:
-		if _, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind()); err != nil {
+		if err := v.recordReceipt(ev.ContractID, ev.Customer, ev.Supplier, ev.Number, i, ev.Kind()); err != nil {
 			return err
 		}
-		if err := v.claimUnique(ev, ev.ReceiptID, i); err != nil {
-			return err
-		}
-		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
 			a.StorageReceipts = addSat(a.StorageReceipts, 1)
 			a.ByteSeconds = addSat(a.ByteSeconds, ev.ByteSeconds)
 		})
 
 	case *BandwidthReceipt:
-		if _, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind()); err != nil {
+		if err := v.recordReceipt(ev.ContractID, ev.Customer, ev.Supplier, ev.Number, i, ev.Kind()); err != nil {
 			return err
 		}
-		if err := v.claimUnique(ev, ev.ReceiptID, i); err != nil {
-			return err
-		}
-		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
 			a.BandwidthReceipts = addSat(a.BandwidthReceipts, 1)
 			a.BandwidthBytes = addSat(a.BandwidthBytes, ev.Bytes)
@@ -389,7 +403,6 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		if _, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind()); err != nil {
 			return err
 		}
-		rec.Subject, rec.Counterparty = ev.Supplier, ev.Customer
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
 			switch {
 			case ev.Passed:
@@ -412,7 +425,6 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		if err := v.claimUnique(ev, ev.PaymentID, i); err != nil {
 			return err
 		}
-		rec.Subject, rec.Counterparty = ev.Payer, ev.Payee
 		return v.bump(ev.Payer, ev.Payee, func(a *Aggregate) {
 			a.PaymentsMade = addSat(a.PaymentsMade, 1)
 			a.AmountPaid = addSat(a.AmountPaid, ev.Amount)
@@ -434,7 +446,6 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		if err := v.requireNode(ev.Accused, "accused", i, ev.Kind()); err != nil {
 			return err
 		}
-		rec.Subject, rec.Counterparty = ev.Accused, tx.Signer
 		return v.bump(ev.Accused, tx.Signer, func(a *Aggregate) { a.ReportsReceived = addSat(a.ReportsReceived, 1) })
 
 	case *ValidatorUpdate:
@@ -466,7 +477,6 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		v.set(ValidatorsKey(), next.Encode())
 		v.set(ValidatorKey(ConsensusAddress(ev.Validator)), append([]byte(nil), ev.Validator[:]...))
 		v.valChanges[ev.Validator] = ev.Power
-		rec.Subject = ev.Validator
 		return nil
 	}
 	return reject(CodeUnknownKind, "event %d has unknown kind %d", i, tx.Events[i].Kind())
@@ -478,7 +488,8 @@ func (b *Block) RecordConsensusMisbehavior(accused PubKey, m Misconduct, evidenc
 	v := newTxView(b)
 	ev := &MisbehaviorReport{Accused: accused, Misconduct: m, EvidenceDigest: evidenceDigest}
 	rec := EventRecord{Height: b.info.Height, TxIndex: ConsensusTxIndex, EventIndex: uint32(len(b.records)),
-		Time: b.info.Time, Subject: accused, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+		Time: b.info.Time, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+	rec.Subject, rec.Counterparty = Parties(ev, PubKey{})
 	if err := v.bump(accused, PubKey{}, func(a *Aggregate) { a.ReportsReceived = addSat(a.ReportsReceived, 1) }); err != nil {
 		if b.err == nil {
 			b.err = err

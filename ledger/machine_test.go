@@ -30,8 +30,8 @@ func (w *world) open(c ID) *ContractOpen {
 		Bytes: 1 << 20, DurationSeconds: 86400, PricePerGiBMonth: 5}
 }
 
-func (w *world) receipt(r ID, byteSeconds uint64) *StorageReceipt {
-	return &StorageReceipt{ReceiptID: r, ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob),
+func (w *world) receipt(number, byteSeconds uint64) *StorageReceipt {
+	return &StorageReceipt{ContractID: w.contract, Number: number, Customer: pub(w.alice), Supplier: pub(w.bob),
 		PeriodStart: 100, PeriodEnd: 200, ByteSeconds: byteSeconds}
 }
 
@@ -45,7 +45,7 @@ func TestRejections(t *testing.T) {
 		{"malformed bytes", func(w *world) [][]byte { return [][]byte{{1, 2, 3}} }, CodeMalformed, "ends inside"},
 		{"empty tx", func(w *world) [][]byte { return [][]byte{{}} }, CodeMalformed, ""},
 		{"trailing bytes", func(w *world) [][]byte {
-			return [][]byte{append(w.tx(w.alice, w.receipt(id("r"), 1)).Encode(), 0)}
+			return [][]byte{append(w.tx(w.alice, w.receipt(1, 1)).Encode(), 0)}
 		}, CodeMalformed, "trailing"},
 		{"oversized", func(w *world) [][]byte {
 			big := &MisbehaviorReport{Accused: pub(w.bob), Misconduct: MisconductUnavailable, Evidence: make([]byte, 4000)}
@@ -64,31 +64,31 @@ func TestRejections(t *testing.T) {
 			return [][]byte{raw}
 		}, CodeUnknownKind, "unknown kind 99"},
 		{"wrong chain id", func(w *world) [][]byte {
-			tx := w.tx(w.alice, w.receipt(id("r"), 1))
+			tx := w.tx(w.alice, w.receipt(1, 1))
 			tx.ChainID = "other-chain"
 			tx.Sign(w.alice)
 			return [][]byte{tx.Encode()}
 		}, CodeWrongChainID, "other-chain"},
 		{"bad signature", func(w *world) [][]byte {
-			raw := w.tx(w.bob, countersigned(w.receipt(id("r"), 1), w.alice)).Encode()
+			raw := w.tx(w.bob, countersigned(w.receipt(1, 1), w.alice)).Encode()
 			raw[len(raw)-1] ^= 1
 			return [][]byte{raw}
 		}, CodeBadSignature, "signature does not verify"},
 		{"forged countersignature", func(w *world) [][]byte {
-			return [][]byte{w.tx(w.bob, countersigned(w.receipt(id("r"), 1), w.carol)).Encode()}
+			return [][]byte{w.tx(w.bob, countersigned(w.receipt(1, 1), w.carol)).Encode()}
 		}, CodeBadCountersig, "does not verify"},
 		{"missing countersignature", func(w *world) [][]byte {
-			return [][]byte{w.tx(w.bob, w.receipt(id("r"), 1)).Encode()}
+			return [][]byte{w.tx(w.bob, w.receipt(1, 1)).Encode()}
 		}, CodeBadCountersig, "does not verify"},
 		{"missing countersignature on expiry", func(w *world) [][]byte {
 			return [][]byte{w.tx(w.alice, &ContractClose{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Reason: CloseExpired}).Encode()}
 		}, CodeBadCountersig, "missing"},
 		{"replayed tx", func(w *world) [][]byte {
-			raw := w.tx(w.bob, countersigned(w.receipt(id("r"), 1), w.alice)).Encode()
+			raw := w.tx(w.bob, countersigned(w.receipt(1, 1), w.alice)).Encode()
 			return [][]byte{raw, raw}
 		}, CodeReplayedTx, "already used"},
 		{"sequence gap", func(w *world) [][]byte {
-			tx := w.tx(w.bob, countersigned(w.receipt(id("r"), 1), w.alice))
+			tx := w.tx(w.bob, countersigned(w.receipt(1, 1), w.alice))
 			tx.Sequence += 2
 			tx.Sign(w.bob)
 			return [][]byte{tx.Encode()}
@@ -106,18 +106,30 @@ func TestRejections(t *testing.T) {
 		{"registered twice", func(w *world) [][]byte {
 			return [][]byte{w.tx(w.alice, registration(w.alice, w.params.PowDifficulty, "again")).Encode()}
 		}, CodeAlreadyExists, "already registered"},
-		{"replayed receipt id", func(w *world) [][]byte {
-			first := w.tx(w.bob, countersigned(w.receipt(id("r"), 1), w.alice))
-			second := &Tx{ChainID: testChain, Sequence: first.Sequence + 1, Events: []Event{countersigned(w.receipt(id("r"), 1), w.alice)}}
+		{"replayed receipt", func(w *world) [][]byte {
+			first := w.tx(w.bob, countersigned(w.receipt(1, 1), w.alice))
+			second := &Tx{ChainID: testChain, Sequence: first.Sequence + 1, Events: []Event{countersigned(w.receipt(1, 1), w.alice)}}
+			second.Sign(w.bob)
+			return [][]byte{first.Encode(), second.Encode()}
+		}, CodeReplayedReceipt, "receipt 1 of contract"},
+		{"a different receipt under a recorded number", func(w *world) [][]byte {
+			first := w.tx(w.bob, countersigned(w.receipt(1, 1), w.alice))
+			second := &Tx{ChainID: testChain, Sequence: first.Sequence + 1, Events: []Event{countersigned(w.receipt(1, 999), w.alice)}}
 			second.Sign(w.bob)
 			return [][]byte{first.Encode(), second.Encode()}
 		}, CodeReplayedReceipt, "already recorded"},
-		{"different content under an existing receipt id", func(w *world) [][]byte {
-			first := w.tx(w.bob, countersigned(w.receipt(id("r"), 1), w.alice))
-			second := &Tx{ChainID: testChain, Sequence: first.Sequence + 1, Events: []Event{countersigned(w.receipt(id("r"), 999), w.alice)}}
+		{"the same number twice in one tx", func(w *world) [][]byte {
+			return [][]byte{w.tx(w.bob, countersigned(w.receipt(3, 1), w.alice), countersigned(w.receipt(3, 2), w.alice)).Encode()}
+		}, CodeReplayedReceipt, "event 1"},
+		{"a receipt 64 below the highest recorded", func(w *world) [][]byte {
+			first := w.tx(w.bob, countersigned(w.receipt(100, 1), w.alice))
+			second := &Tx{ChainID: testChain, Sequence: first.Sequence + 1, Events: []Event{countersigned(w.receipt(36, 1), w.alice)}}
 			second.Sign(w.bob)
 			return [][]byte{first.Encode(), second.Encode()}
-		}, CodeIDConflict, "different content"},
+		}, CodeReceiptTooOld, "highest recorded (100)"},
+		{"receipt number zero", func(w *world) [][]byte {
+			return [][]byte{w.tx(w.bob, countersigned(w.receipt(0, 1), w.alice)).Encode()}
+		}, CodeInvalidField, "number is zero"},
 		{"different contract under an existing contract id", func(w *world) [][]byte {
 			c := w.open(w.contract)
 			c.Bytes = 7
@@ -127,18 +139,18 @@ func TestRejections(t *testing.T) {
 			return [][]byte{w.tx(w.alice, countersigned(w.open(w.contract), w.bob)).Encode()}
 		}, CodeAlreadyExists, "already opened"},
 		{"receipt for unknown contract", func(w *world) [][]byte {
-			r := w.receipt(id("r"), 1)
+			r := w.receipt(1, 1)
 			r.ContractID = id("nope")
 			return [][]byte{w.tx(w.bob, countersigned(r, w.alice)).Encode()}
 		}, CodeUnknownContract, "never opened"},
 		{"receipt on a closed contract", func(w *world) [][]byte {
 			closeTx := w.tx(w.alice, &ContractClose{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Reason: CloseFired})
-			rcpt := &Tx{ChainID: testChain, Sequence: 1 + w.seq[pub(w.bob)], Events: []Event{countersigned(w.receipt(id("r"), 1), w.alice)}}
+			rcpt := &Tx{ChainID: testChain, Sequence: 1 + w.seq[pub(w.bob)], Events: []Event{countersigned(w.receipt(1, 1), w.alice)}}
 			rcpt.Sign(w.bob)
 			return [][]byte{closeTx.Encode(), rcpt.Encode()}
 		}, CodeContractClosed, "was closed (fired)"},
 		{"signer is neither party", func(w *world) [][]byte {
-			return [][]byte{w.tx(w.carol, countersigned(w.receipt(id("r"), 1), w.alice)).Encode()}
+			return [][]byte{w.tx(w.carol, countersigned(w.receipt(1, 1), w.alice)).Encode()}
 		}, CodeNotAParty, "neither party"},
 		{"supplier reports its own audit", func(w *world) [][]byte {
 			return [][]byte{w.tx(w.bob, &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}).Encode()}
@@ -147,12 +159,12 @@ func TestRejections(t *testing.T) {
 			return [][]byte{w.tx(w.bob, &ContractClose{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Reason: CloseFired}).Encode()}
 		}, CodeNotAParty, "only the customer"},
 		{"receipt names the wrong customer", func(w *world) [][]byte {
-			r := w.receipt(id("r"), 1)
+			r := w.receipt(1, 1)
 			r.Customer = pub(w.carol)
 			return [][]byte{w.tx(w.bob, countersigned(r, w.carol)).Encode()}
 		}, CodeNotAParty, "is between customer"},
 		{"receipt period backwards", func(w *world) [][]byte {
-			r := w.receipt(id("r"), 1)
+			r := w.receipt(1, 1)
 			r.PeriodEnd = r.PeriodStart
 			return [][]byte{w.tx(w.bob, countersigned(r, w.alice)).Encode()}
 		}, CodeInvalidField, "period_end"},
@@ -173,9 +185,9 @@ func TestRejections(t *testing.T) {
 			return [][]byte{w.tx(w.alice, &MisbehaviorReport{Accused: pub(w.alice), Misconduct: MisconductUnavailable}).Encode()}
 		}, CodeInvalidField, "cannot report itself"},
 		{"atomic: a bad second event undoes the first", func(w *world) [][]byte {
-			bad := w.receipt(id("r2"), 1)
+			bad := w.receipt(2, 1)
 			bad.ContractID = id("nope")
-			return [][]byte{w.tx(w.bob, countersigned(w.receipt(id("r1"), 1), w.alice), countersigned(bad, w.alice)).Encode()}
+			return [][]byte{w.tx(w.bob, countersigned(w.receipt(1, 1), w.alice), countersigned(bad, w.alice)).Encode()}
 		}, CodeUnknownContract, "event 1"},
 	}
 	for _, tc := range cases {
@@ -237,8 +249,8 @@ func TestAggregatesAndRecords(t *testing.T) {
 		Evidence: &AuditEvidence{AnswerDigest: id("wrong"), ExpectedDigest: id("right")}}
 	a.Evidence.SupplierSig = SignAuditAnswer(w.bob, testChain, w.contract, id("ch"), id("wrong"))
 	w.mustApply(
-		w.tx(w.bob, countersigned(w.receipt(id("r1"), 1000), w.alice), countersigned(w.receipt(id("r2"), 500), w.alice),
-			countersigned(&BandwidthReceipt{ReceiptID: id("b1"), ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Bytes: 77}, w.alice)),
+		w.tx(w.bob, countersigned(w.receipt(1, 1000), w.alice), countersigned(w.receipt(2, 500), w.alice),
+			countersigned(&BandwidthReceipt{ContractID: w.contract, Number: 1, Customer: pub(w.alice), Supplier: pub(w.bob), Bytes: 77}, w.alice)),
 		w.tx(w.alice, &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}, a,
 			&AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob)},
 			countersigned(&Payment{PaymentID: id("p1"), Payer: pub(w.alice), Payee: pub(w.bob), Amount: 42}, w.bob)),
@@ -289,7 +301,7 @@ func TestConsensusMisbehaviorIsRecorded(t *testing.T) {
 func TestDeterminism(t *testing.T) {
 	a, b := newWorld(t), newWorld(t)
 	for _, w := range []*world{a, b} {
-		w.mustApply(w.tx(w.bob, countersigned(w.receipt(id("r1"), 1), w.alice)),
+		w.mustApply(w.tx(w.bob, countersigned(w.receipt(1, 1), w.alice)),
 			w.tx(w.alice, countersigned(&Payment{PaymentID: id("p"), Payer: pub(w.alice), Payee: pub(w.bob), Amount: 1}, w.bob)))
 	}
 	if !reflect.DeepEqual(a.store.snapshot(), b.store.snapshot()) {

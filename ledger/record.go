@@ -28,6 +28,33 @@ type EventRecord struct {
 	Event        Event  `json:"event"`
 }
 
+// Parties returns the subject and counterparty of an event signed by signer (the last column of
+// specs/events.md §3): the supplier and customer of contract events, receipts and audits; payer
+// and payee; the accused and the reporter; the registering node or the validator, alone.
+func Parties(ev Event, signer PubKey) (subject, counterparty PubKey) {
+	switch ev := ev.(type) {
+	case *RegisterNode:
+		return signer, PubKey{}
+	case *ContractOpen:
+		return ev.Supplier, ev.Customer
+	case *ContractClose:
+		return ev.Supplier, ev.Customer
+	case *StorageReceipt:
+		return ev.Supplier, ev.Customer
+	case *BandwidthReceipt:
+		return ev.Supplier, ev.Customer
+	case *AuditResult:
+		return ev.Supplier, ev.Customer
+	case *Payment:
+		return ev.Payer, ev.Payee
+	case *MisbehaviorReport:
+		return ev.Accused, signer
+	case *ValidatorUpdate:
+		return ev.Validator, PubKey{}
+	}
+	return PubKey{}, PubKey{}
+}
+
 // Encode returns the record's canonical bytes.
 func (r *EventRecord) Encode() []byte {
 	e := &encoder{buf: make([]byte, 0, 256)}
@@ -62,6 +89,90 @@ func DecodeEventRecord(b []byte) (*EventRecord, error) {
 	r.Kind = r.Event.Kind()
 	r.KindName = r.Kind.String()
 	return r, nil
+}
+
+// The brief form of a record is what the browsing indexes store under the record's position
+// (storage/index.go): the record without what the position already says (height, tx index,
+// event index), without what the event and signer imply (subject and counterparty, Parties), with
+// the signer as a role when it is one of the parties, and with the tx hash on a tx's first event
+// only. For a one-event receipt it is 217 bytes instead of 352.
+//
+//	u8 flags: bits 0-1 the signer (0 written out, 1 the subject, 2 the counterparty, 3 the zero
+//	          key), bit 2 the tx hash follows
+//	i64 time, [signer 32], [tx hash 32], event (as in a tx)
+const (
+	briefSignerMask    = 3
+	briefSignerSubject = 1
+	briefSignerCounter = 2
+	briefSignerZero    = 3
+	briefHasTxHash     = 4
+)
+
+// EncodeBrief returns the record's brief form.
+func (r *EventRecord) EncodeBrief() []byte {
+	e := &encoder{buf: make([]byte, 0, 256)}
+	var flags uint8
+	// A role stands for the signer only where the event alone names that party (not for a
+	// registration or a report, whose subject or counterparty is the signer itself).
+	subject, counterparty := Parties(r.Event, PubKey{})
+	switch {
+	case r.Signer.IsZero():
+		flags = briefSignerZero
+	case r.Signer == subject:
+		flags = briefSignerSubject
+	case r.Signer == counterparty:
+		flags = briefSignerCounter
+	}
+	if r.firstOfTx() {
+		flags |= briefHasTxHash
+	}
+	e.u8(flags)
+	e.i64(r.Time)
+	if flags&briefSignerMask == 0 {
+		e.raw(r.Signer[:])
+	}
+	if flags&briefHasTxHash != 0 {
+		e.raw(r.TxHash[:])
+	}
+	encodeEvent(e, r.Event)
+	return e.buf
+}
+
+// firstOfTx tells whether the record is its tx's first event, the one whose brief form carries
+// the tx hash. Events the ledger records itself belong to no tx.
+func (r *EventRecord) firstOfTx() bool { return r.TxIndex != ConsensusTxIndex && r.EventIndex == 0 }
+
+// DecodeBrief parses a record's brief form, given its position. When the record is not its tx's
+// first event, TxHash is left zero and needTxHash is true: the caller takes it from the record at
+// (height, txIndex, 0).
+func DecodeBrief(height int64, txIndex, eventIndex uint32, b []byte) (r *EventRecord, needTxHash bool, err error) {
+	d := &decoder{buf: b}
+	r = &EventRecord{Height: height, TxIndex: txIndex, EventIndex: eventIndex}
+	flags := d.u8()
+	r.Time = d.i64()
+	if flags&briefSignerMask == 0 {
+		d.fixed(r.Signer[:])
+	}
+	if flags&briefHasTxHash != 0 {
+		d.fixed(r.TxHash[:])
+	}
+	r.Event = decodeEvent(d, 0)
+	if err := d.finish("brief event record"); err != nil {
+		return nil, false, err
+	}
+	if flags&^(briefSignerMask|briefHasTxHash) != 0 || (flags&briefHasTxHash != 0) != r.firstOfTx() {
+		return nil, false, fmt.Errorf("brief event record: flags %#x do not fit position (%d, %d, %d)", flags, height, txIndex, eventIndex)
+	}
+	r.Kind = r.Event.Kind()
+	r.KindName = r.Kind.String()
+	switch flags & briefSignerMask {
+	case briefSignerSubject:
+		r.Signer, _ = Parties(r.Event, PubKey{})
+	case briefSignerCounter:
+		_, r.Signer = Parties(r.Event, PubKey{})
+	}
+	r.Subject, r.Counterparty = Parties(r.Event, r.Signer)
+	return r, r.TxIndex != ConsensusTxIndex && !r.firstOfTx(), nil
 }
 
 // LeafHash is the RFC 6962 leaf hash of the record: SHA-256(0x00 || record).

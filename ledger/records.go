@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -31,7 +32,53 @@ type ContractRecord struct {
 	CloseReason      CloseReason `json:"close_reason,omitempty"`
 	ClosedHeight     int64       `json:"closed_height,omitempty"`
 	ContentHash      ID          `json:"content_hash"`
+	// StorageReceipts and BandwidthReceipts are the receipt numbers recorded so far (R-RCPT-1).
+	StorageReceipts   ReceiptWindow `json:"storage_receipts"`
+	BandwidthReceipts ReceiptWindow `json:"bandwidth_receipts"`
 }
+
+// ReceiptWindowSize is how far below the highest recorded receipt number a receipt may still
+// arrive (out of order) and be recorded.
+const ReceiptWindowSize = 64
+
+// ReceiptWindow is the replay guard of one kind of receipt in one contract, in 16 bytes however
+// many receipts the contract has (R-RCPT-1): the highest number recorded, and which of the 64
+// numbers up to it were recorded (bit i of Recent is Highest−i), as IPsec's anti-replay window
+// (RFC 4303 §3.4.3).
+type ReceiptWindow struct {
+	Highest uint64 `json:"highest"`
+	Recent  uint64 `json:"recent"`
+}
+
+// Record marks receipt number n recorded. It refuses a number already recorded, and one at or
+// below Highest−64, whose record the window no longer holds, and then leaves w as it was.
+func (w *ReceiptWindow) Record(n uint64) error {
+	switch {
+	case n == 0:
+		return fmt.Errorf("receipt number 0 is not valid (numbers start at 1)")
+	case n > w.Highest:
+		if shift := n - w.Highest; shift < ReceiptWindowSize {
+			w.Recent = w.Recent<<shift | 1
+		} else {
+			w.Recent = 1
+		}
+		w.Highest = n
+		return nil
+	case w.Highest-n >= ReceiptWindowSize:
+		return errReceiptTooOld
+	}
+	bit := uint64(1) << (w.Highest - n)
+	if w.Recent&bit != 0 {
+		return errReceiptRecorded
+	}
+	w.Recent |= bit
+	return nil
+}
+
+var (
+	errReceiptRecorded = errors.New("already recorded")
+	errReceiptTooOld   = errors.New("too old")
+)
 
 // UniqueRecord marks an id as used, with the hash of the content first recorded under it, so a
 // replay (same content) and a conflict (other content) are told apart.
@@ -106,6 +153,10 @@ func (r *ContractRecord) Encode() []byte {
 	e.u8(uint8(r.CloseReason))
 	e.i64(r.ClosedHeight)
 	e.raw(r.ContentHash[:])
+	for _, w := range []*ReceiptWindow{&r.StorageReceipts, &r.BandwidthReceipts} {
+		e.u64(w.Highest)
+		e.u64(w.Recent)
+	}
 	return e.buf
 }
 
@@ -124,6 +175,10 @@ func DecodeContractRecord(b []byte) (*ContractRecord, error) {
 	r.CloseReason = CloseReason(d.u8())
 	r.ClosedHeight = d.i64()
 	d.fixed(r.ContentHash[:])
+	for _, w := range []*ReceiptWindow{&r.StorageReceipts, &r.BandwidthReceipts} {
+		w.Highest = d.u64()
+		w.Recent = d.u64()
+	}
 	return r, d.finish("contract record")
 }
 

@@ -14,7 +14,7 @@ func receiptsTx(n int, spoil map[int]func(*StorageReceipt)) *Tx {
 	alice, bob := key("alice"), key("bob")
 	var evs []Event
 	for i := 0; i < n; i++ {
-		r := countersigned(&StorageReceipt{ReceiptID: id(fmt.Sprint("r", i)), ContractID: id("c"),
+		r := countersigned(&StorageReceipt{ContractID: id("c"), Number: uint64(i + 1),
 			Customer: pub(alice), Supplier: pub(bob), PeriodStart: 1, PeriodEnd: 2, ByteSeconds: 3}, alice)
 		if f := spoil[i]; f != nil {
 			f(r)

@@ -22,12 +22,18 @@ import (
 //
 //	i…          the IAVL tree (merkleized state; its root is the app hash)
 //	m/commit    the commit marker: height (8 bytes) and app hash, written last and synced
+//	m/layout    the layout version of this database (u32), written when it is created
 //	x/…         the browsing indexes, derived from committed blocks (see index.go)
 var (
 	prefixTree  = []byte("i")
 	keyCommit   = []byte("m/commit")
+	keyLayout   = []byte("m/layout")
 	treeCacheSz = 300_000
 )
+
+// Layout is the version of the database's layout: 2 since receipts carry numbers instead of ids
+// (their events and the indexes' brief records changed). A database of another layout is refused.
+const Layout = 2
 
 // ErrCorrupt is returned by OpenAppStore when the stored tree does not match its commit marker.
 var ErrCorrupt = errors.New("application state does not match its commit marker")
@@ -108,6 +114,9 @@ func (s *AppStore) load() error {
 		}
 		height, hash = int64(binary.BigEndian.Uint64(raw)), raw[8:]
 	}
+	if err := s.checkLayout(height); err != nil {
+		return err
+	}
 	s.tree = s.newTree()
 	latest, err := s.tree.Load()
 	if err != nil {
@@ -133,6 +142,28 @@ func (s *AppStore) load() error {
 		return fmt.Errorf("%w: tree hash %X at height %d, marker %X", ErrCorrupt, s.tree.Hash(), height, hash)
 	}
 	s.lastHeight, s.lastHash = height, hash
+	return nil
+}
+
+// checkLayout refuses a database written in another layout, and marks a new one with this one.
+func (s *AppStore) checkLayout(height int64) error {
+	raw, err := s.db.Get(keyLayout)
+	if err != nil {
+		return fmt.Errorf("read layout marker: %w", err)
+	}
+	switch {
+	case raw == nil && height > 0:
+		return fmt.Errorf("application database %s has committed state (height %d) in layout 1, from a trustledger before receipt numbers; this version reads layout %d and cannot continue that chain: start a new home with trustd init", s.dir, height, Layout)
+	case raw == nil:
+		b := s.db.NewBatch()
+		defer b.Close()
+		if err := b.Set(keyLayout, binary.BigEndian.AppendUint32(nil, Layout)); err != nil {
+			return err
+		}
+		return b.WriteSync()
+	case len(raw) != 4 || binary.BigEndian.Uint32(raw) != Layout:
+		return fmt.Errorf("application database %s is in layout %x, this version reads layout %d", s.dir, raw, Layout)
+	}
 	return nil
 }
 
@@ -255,6 +286,10 @@ func (s *AppStore) DiskBytes() int64 {
 	})
 	return total
 }
+
+// Flatten compacts every level of the database into one, dropping overwritten and deleted
+// entries: the size the data settles at. Used by the scaling benchmark; a node never needs it.
+func (s *AppStore) Flatten() error { return s.db.Badger().Flatten(2) }
 
 // Rollback moves the committed state back to height (which must be below the last commit):
 // later tree versions and index entries are deleted and the marker rewritten. CometBFT then

@@ -2,10 +2,12 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/trustledger/trustledger/ledger"
@@ -182,7 +184,7 @@ func TestIndexPaging(t *testing.T) {
 		if i == 6 {
 			subj, cp = c, a
 		}
-		ev := &ledger.BandwidthReceipt{ReceiptID: ledger.ID{byte(i + 1)}, Customer: cp, Supplier: subj, Bytes: uint64(i)}
+		ev := &ledger.BandwidthReceipt{Number: uint64(i + 1), Customer: cp, Supplier: subj, Bytes: uint64(i)}
 		recs = append(recs, ledger.EventRecord{Height: 1, TxIndex: uint32(i / 2), EventIndex: uint32(i % 2), TxHash: ledger.ID{byte(i / 2)},
 			Signer: subj, Subject: subj, Counterparty: cp, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev})
 	}
@@ -212,11 +214,53 @@ func TestIndexPaging(t *testing.T) {
 		t.Errorf("node c: got %d records, next %q", len(p.Records), p.Next)
 	}
 	txs, _ := s.TxEvents(ledger.ID{1})
-	if len(txs) != 2 || txs[0].EventIndex != 0 || txs[1].EventIndex != 1 {
+	if len(txs) != 2 || txs[0].EventIndex != 0 || txs[1].EventIndex != 1 || txs[1].TxHash != (ledger.ID{1}) {
 		t.Errorf("tx 1 events: got %+v", txs)
+	}
+	// One event per page: a page that starts at a tx's second event still gives the whole
+	// record back (the tx hash is stored with the tx's first event only).
+	cursor = ""
+	for i := range recs {
+		p, err := s.Events(Filter{}, cursor, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(recs[i : i+1])
+		if got, _ := json.Marshal(p.Records); string(got) != string(want) {
+			t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+		}
+		cursor = p.Next
 	}
 	if _, err := s.Events(Filter{}, "zz", 5); err == nil {
 		t.Error("bad cursor accepted")
+	}
+}
+
+func TestLayoutMarker(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	if _, err := s.Commit(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := s.db.Get(keyLayout); len(raw) != 4 || binary.BigEndian.Uint32(raw) != Layout {
+		t.Fatalf("layout marker %x, want %d", raw, Layout)
+	}
+	// A database with committed state and no marker was written before layout 2.
+	if err := s.db.Delete(keyLayout); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := OpenAppStore(dir); err == nil || !strings.Contains(err.Error(), "layout 1") {
+		t.Fatalf("opening a layout-1 database: %v, want an error naming layout 1", err)
+	}
+	re, err := OpenBadger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = re.Set(keyLayout, []byte{0, 0, 0, 9})
+	re.Close()
+	if _, err := OpenAppStore(dir); err == nil || !strings.Contains(err.Error(), "layout 00000009") {
+		t.Fatalf("opening a layout-9 database: %v", err)
 	}
 }
 
@@ -226,7 +270,7 @@ func TestRollback(t *testing.T) {
 	var hashes [][]byte
 	for h := int64(1); h <= 3; h++ {
 		_ = s.Set([]byte("k"), []byte{byte(h)})
-		ev := &ledger.BandwidthReceipt{ReceiptID: ledger.ID{byte(h)}, Bytes: uint64(h)}
+		ev := &ledger.BandwidthReceipt{Number: uint64(h), Bytes: uint64(h)}
 		rec := ledger.EventRecord{Height: h, TxHash: ledger.ID{byte(h)}, Signer: ledger.PubKey{1}, Subject: ledger.PubKey{1},
 			Counterparty: ledger.PubKey{2}, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
 		hash, err := s.Commit(h, []ledger.EventRecord{rec})
@@ -262,19 +306,19 @@ func TestRollback(t *testing.T) {
 }
 
 func TestReplaceIndex(t *testing.T) {
-	rec := func(h int64, b uint64) ledger.EventRecord {
-		ev := &ledger.BandwidthReceipt{ReceiptID: ledger.ID{byte(h)}, Bytes: b}
-		return ledger.EventRecord{Height: h, EventIndex: uint32(b), TxHash: ledger.ID{byte(h), byte(b)}, Signer: ledger.PubKey{1}, Subject: ledger.PubKey{1},
+	rec := func(h int64, i uint32, b uint64) ledger.EventRecord {
+		ev := &ledger.BandwidthReceipt{Number: uint64(h), Bytes: b}
+		return ledger.EventRecord{Height: h, EventIndex: i, TxHash: ledger.ID{byte(h)}, Signer: ledger.PubKey{1}, Subject: ledger.PubKey{1},
 			Counterparty: ledger.PubKey{2}, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
 	}
 	dst, src := openStore(t, t.TempDir()), openStore(t, t.TempDir())
 	defer dst.Close()
 	defer src.Close()
 	for h := int64(1); h <= 2; h++ {
-		if _, err := dst.Commit(h, []ledger.EventRecord{rec(h, 1)}); err != nil { // a stale or damaged index
+		if _, err := dst.Commit(h, []ledger.EventRecord{rec(h, 0, 1)}); err != nil { // a stale or damaged index
 			t.Fatal(err)
 		}
-		if _, err := src.Commit(h, []ledger.EventRecord{rec(h, 7), rec(h, 8)}); err != nil {
+		if _, err := src.Commit(h, []ledger.EventRecord{rec(h, 0, 7), rec(h, 1, 8)}); err != nil {
 			t.Fatal(err)
 		}
 	}

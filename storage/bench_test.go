@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkTreeWrites is IAVL on badger alone: one op is a block of 1,000 new random 35-byte
-// keys with 40-byte values (a receipt id's shape), committed and pruned (10 versions kept),
+// keys with 40-byte values (a payment id's unique record), committed and pruned (10 versions kept),
 // on a tree that already holds 100,000 such keys.
 func BenchmarkTreeWrites(b *testing.B) {
 	s, err := OpenAppStore(b.TempDir())
@@ -71,8 +71,7 @@ func BenchmarkEventQueries(b *testing.B) {
 		for i := range recs {
 			c := rng.Intn(nodes)
 			customer, supplier := node(c), node((c+1+rng.Intn(5))%nodes)
-			ev := &ledger.BandwidthReceipt{Customer: customer, Supplier: supplier, Bytes: uint64(rng.Intn(1 << 20))}
-			rng.Read(ev.ReceiptID[:])
+			ev := &ledger.BandwidthReceipt{Number: uint64(1 + rng.Intn(1000)), Customer: customer, Supplier: supplier, Bytes: uint64(rng.Intn(1 << 20))}
 			rng.Read(ev.ContractID[:])
 			rng.Read(ev.Countersig[:])
 			var tx ledger.ID

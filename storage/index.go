@@ -13,7 +13,7 @@ import (
 // derived from committed blocks and written idempotently, keyed by an event's position:
 // position = height (8) || tx index (4) || event index (4), big-endian, so keys sort by history.
 //
-//	x/e/<position>                    → EventRecord bytes
+//	x/e/<position>                    → the event record's brief form (ledger.EventRecord.EncodeBrief)
 //	x/n/<node 32><position>           → (empty) every event whose signer, subject or counterparty is node
 //	x/p/<low 32><high 32><position>   → (empty) every event between two nodes, either direction
 //	x/k/<kind 1><position>            → (empty) every event of a kind
@@ -54,7 +54,7 @@ func (s *AppStore) index(records []ledger.EventRecord) error {
 	for i := range records {
 		r := &records[i]
 		keys := indexKeys(r)
-		if err := b.Set(keys[0], r.Encode()); err != nil {
+		if err := b.Set(keys[0], r.EncodeBrief()); err != nil {
 			return err
 		}
 		for _, k := range keys[1:] {
@@ -147,6 +147,7 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
 	}
 	defer it.Close()
 	var page Page
+	var prev *ledger.EventRecord
 	for ; it.Valid(); it.Next() {
 		k := it.Key()
 		pos := k[len(k)-positionLen:]
@@ -159,10 +160,11 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
 		if raw == nil {
 			return Page{}, fmt.Errorf("index entry %x points at a missing event", k)
 		}
-		rec, err := ledger.DecodeEventRecord(raw)
+		rec, err := s.decodeRecord(pos, raw, prev)
 		if err != nil {
-			return Page{}, fmt.Errorf("event at %x: %w", pos, err)
+			return Page{}, err
 		}
+		prev = rec
 		if f.Kind != nil && rec.Kind != *f.Kind {
 			continue
 		}
@@ -188,14 +190,51 @@ func (s *AppStore) TxEvents(hash ledger.ID) ([]ledger.EventRecord, error) {
 	}
 	defer it.Close()
 	var out []ledger.EventRecord
+	var prev *ledger.EventRecord
 	for ; it.Valid() && uint32(len(out)) < n; it.Next() {
-		rec, err := ledger.DecodeEventRecord(it.Value())
+		k := it.Key()
+		rec, err := s.decodeRecord(k[len(prefixEvent):], it.Value(), prev)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, *rec)
+		prev = rec
 	}
 	return out, nil
+}
+
+// decodeRecord parses the brief record stored at position pos. An event after its tx's first
+// takes the tx hash from prev when prev is of the same tx, else from the tx's first record.
+func (s *AppStore) decodeRecord(pos, raw []byte, prev *ledger.EventRecord) (*ledger.EventRecord, error) {
+	if len(pos) != positionLen {
+		return nil, fmt.Errorf("event key position %x is %d bytes, want %d", pos, len(pos), positionLen)
+	}
+	height, txIndex := int64(binary.BigEndian.Uint64(pos)), binary.BigEndian.Uint32(pos[8:])
+	rec, needTxHash, err := ledger.DecodeBrief(height, txIndex, binary.BigEndian.Uint32(pos[12:]), raw)
+	if err != nil {
+		return nil, fmt.Errorf("event at %x: %w", pos, err)
+	}
+	if !needTxHash {
+		return rec, nil
+	}
+	if prev != nil && prev.Height == height && prev.TxIndex == txIndex {
+		rec.TxHash = prev.TxHash
+		return rec, nil
+	}
+	first := binary.BigEndian.AppendUint32(append([]byte(nil), pos[:12]...), 0)
+	v, err := s.db.Get(key(prefixEvent, first))
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, fmt.Errorf("event at %x: its tx's first event %x is missing", pos, first)
+	}
+	head, _, err := ledger.DecodeBrief(height, txIndex, 0, v)
+	if err != nil {
+		return nil, fmt.Errorf("event at %x: %w", first, err)
+	}
+	rec.TxHash = head.TxHash
+	return rec, nil
 }
 
 // prefixEnd returns the smallest key greater than every key with the prefix.
@@ -218,13 +257,16 @@ func (s *AppStore) deleteIndexAbove(height int64) error {
 		return err
 	}
 	var recs []ledger.EventRecord
+	var prev *ledger.EventRecord
 	for ; it.Valid(); it.Next() {
-		rec, err := ledger.DecodeEventRecord(it.Value())
+		k := it.Key()
+		rec, err := s.decodeRecord(k[len(prefixEvent):], it.Value(), prev)
 		if err != nil {
 			it.Close()
 			return err
 		}
 		recs = append(recs, *rec)
+		prev = rec
 	}
 	it.Close()
 	b := s.db.NewBatch()

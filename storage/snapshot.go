@@ -135,7 +135,7 @@ func (s *AppStore) wipe() error {
 		return fmt.Errorf("open empty state tree: %w", err)
 	}
 	s.lastHeight, s.lastHash = 0, nil
-	return nil
+	return s.checkLayout(0) // marks the emptied database with this layout again
 }
 
 // Write decodes the complete nodes in p (plus any bytes held from the previous call) and adds

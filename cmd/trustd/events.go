@@ -138,20 +138,19 @@ func eventSpecs() []eventSpec {
 		{use: "receipt", short: "Record a storage or bandwidth receipt (countersigned by the other party)", bilateral: true,
 			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
 				p := bindParties(f, "customer", "supplier")
-				var kind, id, contract string
-				var byteSeconds, bytes uint64
+				var kind, contract string
+				var number, byteSeconds, bytes uint64
 				var start, end int64
 				f.StringVar(&kind, "kind", "storage", "storage or bandwidth")
-				f.StringVar(&id, "receipt-id", "", "receipt id, unique forever (required)")
+				f.Uint64Var(&number, "number", 0, "the receipt's number in its contract, from 1; storage and bandwidth receipts are numbered apart (required)")
 				f.StringVar(&contract, "contract-id", "", "contract id (required)")
 				f.Uint64Var(&byteSeconds, "byte-seconds", 0, "storage: bytes kept times seconds")
 				f.Int64Var(&start, "period-start", 0, "storage: period start, Unix seconds")
 				f.Int64Var(&end, "period-end", 0, "storage: period end, Unix seconds")
 				f.Uint64Var(&bytes, "bytes", 0, "bandwidth: bytes transferred")
 				return func(home string) (ledger.Event, error) {
-					rid, err := parseID("receipt-id", id)
-					if err != nil {
-						return nil, err
+					if number == 0 {
+						return nil, fmt.Errorf("--number is required: the receipt's number in its contract, from 1")
 					}
 					cid, err := parseID("contract-id", contract)
 					if err != nil {
@@ -163,10 +162,10 @@ func eventSpecs() []eventSpec {
 					}
 					switch kind {
 					case "storage":
-						return &ledger.StorageReceipt{ReceiptID: rid, ContractID: cid, Customer: cust, Supplier: supp,
+						return &ledger.StorageReceipt{ContractID: cid, Number: number, Customer: cust, Supplier: supp,
 							PeriodStart: start, PeriodEnd: end, ByteSeconds: byteSeconds}, nil
 					case "bandwidth":
-						return &ledger.BandwidthReceipt{ReceiptID: rid, ContractID: cid, Customer: cust, Supplier: supp, Bytes: bytes}, nil
+						return &ledger.BandwidthReceipt{ContractID: cid, Number: number, Customer: cust, Supplier: supp, Bytes: bytes}, nil
 					}
 					return nil, fmt.Errorf("--kind %q: want storage or bandwidth", kind)
 				}

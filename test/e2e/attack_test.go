@@ -65,12 +65,12 @@ func TestAttacksThroughRPC(t *testing.T) {
 	open := &ledger.ContractOpen{ContractID: contract, Customer: pubOf(alice), Supplier: pubOf(bob), Bytes: 10, DurationSeconds: 10}
 	open.Countersig = ledger.Countersign(bob, chain, open)
 	commit(next(alice, open))
-	receipt := func(id string, bytes uint64, by ed25519.PrivateKey) *ledger.BandwidthReceipt {
-		r := &ledger.BandwidthReceipt{ReceiptID: sha256.Sum256([]byte(id)), ContractID: contract, Customer: pubOf(alice), Supplier: pubOf(bob), Bytes: bytes}
+	receipt := func(number, bytes uint64, by ed25519.PrivateKey) *ledger.BandwidthReceipt {
+		r := &ledger.BandwidthReceipt{ContractID: contract, Number: number, Customer: pubOf(alice), Supplier: pubOf(bob), Bytes: bytes}
 		r.Countersig = ledger.Countersign(by, chain, r)
 		return r
 	}
-	committed := next(bob, receipt("r1", 100, alice))
+	committed := next(bob, receipt(100, 100, alice))
 	commit(committed)
 
 	// The latest header carries the app hash of the block before it: wait until the setup's last
@@ -79,7 +79,7 @@ func TestAttacksThroughRPC(t *testing.T) {
 	status, _ := c.Status(ctx)
 	appHash := status.SyncInfo.LatestAppHash.String()
 
-	badSig := sign(bob, seq[pubOf(bob)]+1, receipt("r2", 1, alice))
+	badSig := sign(bob, seq[pubOf(bob)]+1, receipt(102, 1, alice))
 	badSig[len(badSig)-1] ^= 1
 	lowPoW := &ledger.RegisterNode{PeerID: "p"}
 	for ledger.LeadingZeroBits(ledger.PowDigest(chain, pubOf(mallory), lowPoW.PowNonce)) >= 6 {
@@ -94,15 +94,16 @@ func TestAttacksThroughRPC(t *testing.T) {
 		{"over the size limit", sign(alice, seq[pubOf(alice)]+1, &ledger.MisbehaviorReport{Accused: pubOf(bob), Misconduct: 1, Evidence: make([]byte, 4096)},
 			&ledger.MisbehaviorReport{Accused: pubOf(bob), Misconduct: 1, Evidence: make([]byte, 4096)}), ledger.CodeOversized},
 		{"bad signature", badSig, ledger.CodeBadSignature},
-		{"forged countersignature", sign(bob, seq[pubOf(bob)]+1, receipt("r3", 1, mallory)), ledger.CodeBadCountersig},
-		{"replayed sequence", sign(bob, seq[pubOf(bob)], receipt("r4", 1, alice)), ledger.CodeReplayedTx},
-		{"replayed receipt id", sign(bob, seq[pubOf(bob)]+1, receipt("r1", 100, alice)), ledger.CodeReplayedReceipt},
-		{"different content under an existing receipt id", sign(bob, seq[pubOf(bob)]+1, receipt("r1", 999, alice)), ledger.CodeIDConflict},
-		{"sequence gap", sign(bob, seq[pubOf(bob)]+5, receipt("r5", 1, alice)), ledger.CodeSequenceGap},
+		{"forged countersignature", sign(bob, seq[pubOf(bob)]+1, receipt(103, 1, mallory)), ledger.CodeBadCountersig},
+		{"replayed sequence", sign(bob, seq[pubOf(bob)], receipt(104, 1, alice)), ledger.CodeReplayedTx},
+		{"replayed receipt", sign(bob, seq[pubOf(bob)]+1, receipt(100, 100, alice)), ledger.CodeReplayedReceipt},
+		{"a different receipt under a recorded number", sign(bob, seq[pubOf(bob)]+1, receipt(100, 999, alice)), ledger.CodeReplayedReceipt},
+		{"a receipt number below the contract's window", sign(bob, seq[pubOf(bob)]+1, receipt(36, 1, alice)), ledger.CodeReceiptTooOld},
+		{"sequence gap", sign(bob, seq[pubOf(bob)]+5, receipt(105, 1, alice)), ledger.CodeSequenceGap},
 		{"event from an unregistered key", sign(mallory, 1, &ledger.MisbehaviorReport{Accused: pubOf(bob), Misconduct: 1}), ledger.CodeUnregistered},
 		{"too little proof of work", sign(mallory, 1, lowPoW), ledger.CodeInsufficientPoW},
 		{"wrong chain", func() []byte {
-			tx := &ledger.Tx{ChainID: "other", Sequence: seq[pubOf(bob)] + 1, Events: []ledger.Event{receipt("r6", 1, alice)}}
+			tx := &ledger.Tx{ChainID: "other", Sequence: seq[pubOf(bob)] + 1, Events: []ledger.Event{receipt(106, 1, alice)}}
 			tx.Sign(bob)
 			return tx.Encode()
 		}(), ledger.CodeWrongChainID},

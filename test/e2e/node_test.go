@@ -48,7 +48,7 @@ func TestNodeLifecycle(t *testing.T) {
 	sig := strings.TrimSpace(n.mustCLI(append([]string{"sign", "contract-open", "--from", "bob"}, open...)...))
 	n.mustCLI(append([]string{"tx", "contract-open", "--from", "alice", "--countersig", sig}, open...)...)
 
-	receipt := []string{"--customer", "alice", "--supplier", "bob", "--contract-id", "contract-1", "--receipt-id", "r-1",
+	receipt := []string{"--customer", "alice", "--supplier", "bob", "--contract-id", "contract-1", "--number", "1",
 		"--period-start", "1700000000", "--period-end", "1700003600", "--byte-seconds", "3774873600"}
 	rsig := strings.TrimSpace(n.mustCLI(append([]string{"sign", "receipt", "--from", "alice"}, receipt...)...))
 	n.mustCLI(append([]string{"tx", "receipt", "--from", "bob", "--countersig", rsig}, receipt...)...)

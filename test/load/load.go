@@ -287,23 +287,24 @@ func (g *Generator) Run(ctx context.Context) {
 }
 
 // loadEvents are the events of signer i's tx at sequence seq in round r: receipts (countersigned
-// by supplier s) and audits, alternating.
+// by supplier s) and audits, alternating. Receipt numbers grow with the tx sequence (and the
+// event's place in the tx), so they increase across runs against the same chain.
 func (g *Generator) loadEvents(i, s, r int, seq uint64) []ledger.Event {
 	evs := make([]ledger.Event, 0, g.EventsPerTx)
 	for e := 0; e < g.EventsPerTx; e++ {
-		var rid ledger.ID
-		binary.BigEndian.PutUint64(rid[:], uint64(i))
-		binary.BigEndian.PutUint64(rid[8:], seq)
-		binary.BigEndian.PutUint32(rid[16:], uint32(e))
-		copy(rid[20:], "load-rcpt")
+		var challenge ledger.ID
+		binary.BigEndian.PutUint64(challenge[:], uint64(i))
+		binary.BigEndian.PutUint64(challenge[8:], seq)
+		binary.BigEndian.PutUint32(challenge[16:], uint32(e))
+		copy(challenge[20:], "load-audit")
 		if e%2 == 0 {
-			rcpt := &ledger.StorageReceipt{ReceiptID: rid, ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+			rcpt := &ledger.StorageReceipt{ContractID: g.contractID(i), Number: seq*ledger.HardMaxEventsPerTx + uint64(e), Customer: g.pub(i), Supplier: g.pub(s),
 				PeriodStart: int64(r) * 3600, PeriodEnd: int64(r+1) * 3600, ByteSeconds: 3600 << 30}
 			rcpt.Countersig = ledger.Countersign(g.keys[s], g.ChainID, rcpt)
 			evs = append(evs, rcpt)
 		} else {
 			evs = append(evs, &ledger.AuditResult{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
-				ChallengeDigest: sha256.Sum256(rid[:]), Passed: true})
+				ChallengeDigest: sha256.Sum256(challenge[:]), Passed: true})
 		}
 	}
 	return evs
