@@ -95,7 +95,7 @@ func DecodeEventRecord(b []byte) (*EventRecord, error) {
 // (storage/index.go): the record without what the position already says (height, tx index,
 // event index), without what the event and signer imply (subject and counterparty, Parties), with
 // the signer as a role when it is one of the parties, and with the tx hash on a tx's first event
-// only. For a one-event receipt it is 217 bytes instead of 352.
+// only. For a one-event bandwidth receipt it is 218 bytes instead of 329.
 //
 //	u8 flags: bits 0-1 the signer (0 written out, 1 the subject, 2 the counterparty, 3 the zero
 //	          key), bit 2 the tx hash follows

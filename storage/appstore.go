@@ -50,6 +50,7 @@ type AppStore struct {
 	lastHeight int64
 	lastHash   []byte
 	keepRecent int64 // state versions kept; 0 keeps all (an archive node)
+	numbers    nodeNumbers
 }
 
 // SetPruning keeps only the last keepRecent state versions (heights); 0 keeps every version.

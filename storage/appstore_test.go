@@ -236,6 +236,62 @@ func TestIndexPaging(t *testing.T) {
 	}
 }
 
+// TestNodeNumbers: the by-node and by-pair indexes name nodes by local numbers; numbers survive a
+// reopen, new nodes continue the count, and a node in no event lists nothing.
+func TestNodeNumbers(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := ledger.PubKey{1}, ledger.PubKey{2}, ledger.PubKey{3}
+	rec := func(h int64, supplier, customer ledger.PubKey) ledger.EventRecord {
+		ev := &ledger.BandwidthReceipt{Number: uint64(h), Customer: customer, Supplier: supplier, Bytes: uint64(h)}
+		return ledger.EventRecord{Height: h, TxHash: ledger.ID{byte(h)}, Signer: supplier, Subject: supplier,
+			Counterparty: customer, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+	}
+	s := openStore(t, dir)
+	if _, err := s.Commit(1, []ledger.EventRecord{rec(1, a, b)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	second := rec(2, b, c)
+	second.TxIndex, second.TxHash = 1, ledger.ID{9}
+	if _, err := s.Commit(2, []ledger.EventRecord{rec(2, c, a), second}); err != nil {
+		t.Fatal(err)
+	}
+	heights := func(f Filter) string {
+		p, err := s.Events(f, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hs []int64
+		for _, r := range p.Records {
+			hs = append(hs, r.Height)
+		}
+		return fmt.Sprint(hs)
+	}
+	for _, c := range []struct {
+		name string
+		f    Filter
+		want string
+	}{
+		{"node a", Filter{Node: &a}, "[1 2]"},
+		{"node b", Filter{Node: &b}, "[1 2]"},
+		{"node c", Filter{Node: &c}, "[2 2]"},
+		{"pair a-c", Filter{Pair: &[2]ledger.PubKey{a, c}}, "[2]"},
+		{"pair c-a", Filter{Pair: &[2]ledger.PubKey{c, a}}, "[2]"},
+		{"pair a-b", Filter{Pair: &[2]ledger.PubKey{b, a}}, "[1]"},
+		{"a node in no event", Filter{Node: &ledger.PubKey{9}}, "[]"},
+		{"a pair with such a node", Filter{Pair: &[2]ledger.PubKey{a, {9}}}, "[]"},
+	} {
+		if got := heights(c.f); got != c.want {
+			t.Errorf("%s: heights %s, want %s", c.name, got, c.want)
+		}
+	}
+	if raw, _ := s.db.Get(keyNodeCount); binary.BigEndian.Uint32(raw) != 3 {
+		t.Errorf("node count %x, want 3", raw)
+	}
+}
+
 func TestLayoutMarker(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)

@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync"
+
+	corestore "cosmossdk.io/core/store"
 
 	"github.com/trustledger/trustledger/ledger"
 )
@@ -14,16 +17,24 @@ import (
 // position = height (8) || tx index (4) || event index (4), big-endian, so keys sort by history.
 //
 //	x/e/<position>                    → the event record's brief form (ledger.EventRecord.EncodeBrief)
-//	x/n/<node 32><position>           → (empty) every event whose signer, subject or counterparty is node
-//	x/p/<low 32><high 32><position>   → (empty) every event between two nodes, either direction
+//	x/n/<node number 4><position>     → (empty) every event whose signer, subject or counterparty is node
+//	x/p/<low 4><high 4><position>     → (empty) every event between two nodes, either direction (low:
+//	                                    the number of the node whose key sorts first)
 //	x/k/<kind 1><position>            → (empty) every event of a kind
 //	x/t/<tx hash 32>                  → position of the tx's first event || event count (4)
+//	x/i/<node 32>                     → the node's number (u32): its 4-byte name in the keys above
+//	x/c                               → how many nodes are numbered (u32)
+//
+// Node numbers are local to this database, given in the order nodes first appear in indexed
+// events; they shorten every by-node and by-pair key by 28 and 56 bytes.
 var (
-	prefixEvent  = []byte("x/e/")
-	prefixByNode = []byte("x/n/")
-	prefixByPair = []byte("x/p/")
-	prefixByKind = []byte("x/k/")
-	prefixByTx   = []byte("x/t/")
+	prefixEvent      = []byte("x/e/")
+	prefixByNode     = []byte("x/n/")
+	prefixByPair     = []byte("x/p/")
+	prefixByKind     = []byte("x/k/")
+	prefixByTx       = []byte("x/t/")
+	prefixNodeNumber = []byte("x/i/")
+	keyNodeCount     = []byte("x/c")
 )
 
 const positionLen = 16
@@ -36,24 +47,116 @@ func position(r *ledger.EventRecord) []byte {
 
 func key(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-func orderedPair(a, b ledger.PubKey) []byte {
+// nodeNumbers caches the numbers of nodes (x/i/…) and their count (x/c).
+type nodeNumbers struct {
+	mu     sync.Mutex
+	known  map[ledger.PubKey]uint32
+	count  uint32
+	loaded bool // count read from the database
+}
+
+// numberOf returns node's number. A node without one gets the next number when batch is not nil
+// (written to the batch, so it lands with the entries that use it), or else reports ok false.
+func (s *AppStore) numberOf(node ledger.PubKey, batch corestore.Batch) (num uint32, ok bool, err error) {
+	nn := &s.numbers
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	if num, ok := nn.known[node]; ok {
+		return num, true, nil
+	}
+	if nn.known == nil {
+		nn.known = make(map[ledger.PubKey]uint32)
+	}
+	raw, err := s.db.Get(key(prefixNodeNumber, node[:]))
+	if err != nil {
+		return 0, false, err
+	}
+	if raw != nil {
+		if len(raw) != 4 {
+			return 0, false, fmt.Errorf("node number of %s is %d bytes, want 4", node, len(raw))
+		}
+		nn.known[node] = binary.BigEndian.Uint32(raw)
+		return nn.known[node], true, nil
+	}
+	if batch == nil {
+		return 0, false, nil
+	}
+	if !nn.loaded {
+		c, err := s.db.Get(keyNodeCount)
+		if err != nil {
+			return 0, false, err
+		}
+		if c != nil && len(c) != 4 {
+			return 0, false, fmt.Errorf("node count is %d bytes, want 4", len(c))
+		}
+		if c != nil {
+			nn.count = binary.BigEndian.Uint32(c)
+		}
+		nn.loaded = true
+	}
+	num = nn.count
+	nn.count++
+	if err := batch.Set(key(prefixNodeNumber, node[:]), binary.BigEndian.AppendUint32(nil, num)); err != nil {
+		return 0, false, err
+	}
+	if err := batch.Set(keyNodeCount, binary.BigEndian.AppendUint32(nil, nn.count)); err != nil {
+		return 0, false, err
+	}
+	nn.known[node] = num
+	return num, true, nil
+}
+
+// forgetNumbers drops the cache, after a batch that may have assigned numbers was not written.
+func (s *AppStore) forgetNumbers() {
+	s.numbers.mu.Lock()
+	s.numbers.known, s.numbers.count, s.numbers.loaded = nil, 0, false
+	s.numbers.mu.Unlock()
+}
+
+// nodePrefix is the by-node key prefix of node; ok is false for a node in no indexed event.
+func (s *AppStore) nodePrefix(node ledger.PubKey) (prefix []byte, ok bool, err error) {
+	num, ok, err := s.numberOf(node, nil)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	return binary.BigEndian.AppendUint32(key(prefixByNode), num), true, nil
+}
+
+// pairPrefix is the by-pair key prefix of two nodes, the same in either order.
+func (s *AppStore) pairPrefix(a, b ledger.PubKey, batch corestore.Batch) (prefix []byte, ok bool, err error) {
 	if bytes.Compare(a[:], b[:]) > 0 {
 		a, b = b, a
 	}
-	return key(a[:], b[:])
+	na, ok, err := s.numberOf(a, batch)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	nb, ok, err := s.numberOf(b, batch)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(key(prefixByPair), na), nb), true, nil
 }
 
 // index writes the index entries of one block's records.
-func (s *AppStore) index(records []ledger.EventRecord) error {
+func (s *AppStore) index(records []ledger.EventRecord) (err error) {
 	if len(records) == 0 {
 		return nil
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	defer func() {
+		if err != nil {
+			s.forgetNumbers()
+		}
+	}()
 	empty := []byte{}
 	for i := range records {
 		r := &records[i]
-		keys := indexKeys(r)
+		keys, err := s.indexKeys(r, b)
+		if err != nil {
+			return err
+		}
 		if err := b.Set(keys[0], r.EncodeBrief()); err != nil {
 			return err
 		}
@@ -76,7 +179,9 @@ func (s *AppStore) index(records []ledger.EventRecord) error {
 }
 
 // indexKeys lists every key the record occupies: its event key first, then its index entries.
-func indexKeys(r *ledger.EventRecord) [][]byte {
+// Nodes without a number get one in batch; with a nil batch (deleting entries) a node without a
+// number has no entries to list.
+func (s *AppStore) indexKeys(r *ledger.EventRecord, batch corestore.Batch) ([][]byte, error) {
 	pos := position(r)
 	keys := [][]byte{key(prefixEvent, pos)}
 	nodes := []ledger.PubKey{r.Signer, r.Subject, r.Counterparty}
@@ -84,16 +189,29 @@ func indexKeys(r *ledger.EventRecord) [][]byte {
 		if n.IsZero() || (j > 0 && n == nodes[0]) || (j == 2 && n == nodes[1]) {
 			continue
 		}
-		keys = append(keys, key(prefixByNode, n[:], pos))
+		num, ok, err := s.numberOf(n, batch)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			keys = append(keys, binary.BigEndian.AppendUint32(key(prefixByNode), num))
+			keys[len(keys)-1] = append(keys[len(keys)-1], pos...)
+		}
 	}
 	if !r.Subject.IsZero() && !r.Counterparty.IsZero() {
-		keys = append(keys, key(prefixByPair, orderedPair(r.Subject, r.Counterparty), pos))
+		p, ok, err := s.pairPrefix(r.Subject, r.Counterparty, batch)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			keys = append(keys, key(p, pos))
+		}
 	}
 	keys = append(keys, key(prefixByKind, []byte{byte(r.Kind)}, pos))
 	if r.TxIndex != ledger.ConsensusTxIndex && r.EventIndex == 0 {
 		keys = append(keys, key(prefixByTx, r.TxHash[:]))
 	}
-	return keys
+	return keys, nil
 }
 
 // Filter selects events for a listing; the zero Filter selects every event.
@@ -129,9 +247,17 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
 	var prefix []byte
 	switch {
 	case f.Pair != nil:
-		prefix = key(prefixByPair, orderedPair(f.Pair[0], f.Pair[1]))
+		p, ok, err := s.pairPrefix(f.Pair[0], f.Pair[1], nil)
+		if !ok || err != nil {
+			return Page{}, err // nodes in no indexed event have no events
+		}
+		prefix = p
 	case f.Node != nil:
-		prefix = key(prefixByNode, f.Node[:])
+		p, ok, err := s.nodePrefix(*f.Node)
+		if !ok || err != nil {
+			return Page{}, err
+		}
+		prefix = p
 	case f.Kind != nil:
 		prefix = key(prefixByKind, []byte{byte(*f.Kind)})
 	default:
@@ -272,7 +398,11 @@ func (s *AppStore) deleteIndexAbove(height int64) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	for i := range recs {
-		for _, k := range indexKeys(&recs[i]) {
+		keys, err := s.indexKeys(&recs[i], nil)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
 				return err
 			}
@@ -304,6 +434,7 @@ func (s *AppStore) ReplaceIndex(src *AppStore) error {
 	if err := del.Write(); err != nil {
 		return err
 	}
+	s.forgetNumbers()
 	put := s.db.NewBatch()
 	defer put.Close()
 	it, err = src.db.Iterator(prefix, prefixEnd(prefix))
