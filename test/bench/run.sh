@@ -3,13 +3,15 @@
 # (1 event per tx, and batched) and against CometBFT's kvstore example with txs of the same size,
 # run in-process the same way. Figures go between the bench markers of BENCHMARKS.md.
 # Knobs: BENCH_DURATION (default 60s), BENCH_WORKERS (default 1000), BENCH_BATCH (default 8),
-# BENCH_INFLIGHT (txs each signer keeps unacknowledged in the one-event and kvstore runs; default 2).
+# BENCH_INFLIGHT (txs each signer keeps unacknowledged in the one-event and kvstore runs; default 2),
+# BENCH_RUNS (rounds of the load runs, each row reported by its median round; default 3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${BENCH_DURATION:-60s}
 WORKERS=${BENCH_WORKERS:-1000}
 BATCH=${BENCH_BATCH:-8}
 INFLIGHT=${BENCH_INFLIGHT:-2}
+RUNS=${BENCH_RUNS:-3}
 PORT=27657   # below the ephemeral range (32768-60999), so client connections never hold it
 out=$(mktemp -d)
 started=()
@@ -41,6 +43,15 @@ else
 fi
 cp "$out/go-bench.txt" test/bench/go-bench.txt
 
+# annotate JSON RSS-KIB DATA-KIB APP-DB-KIB: adds the node's peak RSS and disk to a load report.
+annotate() {
+	python3 - "$@" <<'PY'
+import json, sys
+p = sys.argv[1]; r = json.load(open(p)); r["peak_rss_mib"] = int(sys.argv[2]) / 1024; r["data_kib"] = int(sys.argv[3]); r["app_kib"] = int(sys.argv[4])
+json.dump(r, open(p, "w"))
+PY
+}
+
 # run NAME BINARY-ARGS... -- LOADGEN-ARGS...: a fresh home, the node in the background, the load,
 # then the node's peak RSS and its data directory's allocated size.
 run() {
@@ -66,49 +77,49 @@ run() {
 	for d in "$home/data/app.db" "$home/data/kvstore"; do
 		if [ -d "$d" ]; then appdb=$((appdb + $(du -sk "$d" | cut -f1))); fi
 	done
-	python3 - "$out/$name.json" "$rss" "$disk" "$appdb" <<'PY'
-import json, sys
-p = sys.argv[1]; r = json.load(open(p)); r["peak_rss_mib"] = int(sys.argv[2]) / 1024; r["data_kib"] = int(sys.argv[3]); r["app_kib"] = int(sys.argv[4])
-json.dump(r, open(p, "w"))
-PY
+	annotate "$out/$name.json" "$rss" "$disk" "$appdb"
 }
 
-run ledger-1 bin/trustd start --home -- -mode ledger -events-per-tx 1 -inflight "$INFLIGHT"
-run ledger-batch bin/trustd start --home -- -mode ledger -events-per-tx "$BATCH" -inflight 1
-size=$(python3 -c "import json; print(json.load(open('$out/ledger-1.json'))['tx_bytes'])")
-run kvstore bin/kvnode -home -- -mode kvstore -tx-size "$size" -inflight "$INFLIGHT"
-
 # A 4-validator testnet on this machine (issue 4): the same load spread over the four RPCs.
-echo "== testnet-4" >&2
-bin/trustd testnet --validators 4 --output "$out/net" --base-port 27700 --pow-difficulty 4 --chain-id bench-testnet > /dev/null
-pids=()
-for i in 0 1 2 3; do
-	sed -i 's/^log_level = .*/log_level = "error"/' "$out/net/node$i/config/config.toml"
-	bin/trustd start --home "$out/net/node$i" > "$out/net/node$i.log" 2>&1 &
-	pids+=($!)
-	started+=($!)
-done
-for i in 0 1 2 3; do
-	ok=""
-	for _ in $(seq 300); do
-		if bin/trustd --node tcp://127.0.0.1:277${i}1 status 2>/dev/null | grep -q "height [1-9]"; then ok=1; break; fi
-		sleep 0.2
+testnet() {
+	local name=$1
+	echo "== $name" >&2
+	rm -rf "$out/net"
+	bin/trustd testnet --validators 4 --output "$out/net" --base-port 27700 --pow-difficulty 4 --chain-id bench-testnet > /dev/null
+	pids=()
+	for i in 0 1 2 3; do
+		sed -i 's/^log_level = .*/log_level = "error"/' "$out/net/node$i/config/config.toml"
+		bin/trustd start --home "$out/net/node$i" > "$out/net/node$i.log" 2>&1 &
+		pids+=($!)
+		started+=($!)
 	done
-	if [ -z "$ok" ]; then
-		echo "testnet-4: node$i did not commit a block within 60 s" >&2
-		tail -20 "$out/net/node$i.log" >&2
-		exit 1
-	fi
+	for i in 0 1 2 3; do
+		ok=""
+		for _ in $(seq 300); do
+			if bin/trustd --node tcp://127.0.0.1:277${i}1 status 2>/dev/null | grep -q "height [1-9]"; then ok=1; break; fi
+			sleep 0.2
+		done
+		if [ -z "$ok" ]; then
+			echo "$name: node$i did not commit a block within 60 s" >&2
+			tail -20 "$out/net/node$i.log" >&2
+			exit 1
+		fi
+	done
+	bin/loadgen -rpc tcp://127.0.0.1:27701,tcp://127.0.0.1:27711,tcp://127.0.0.1:27721,tcp://127.0.0.1:27731 \
+		-chain-id bench-testnet -duration "$DURATION" -workers "$WORKERS" -mode ledger -events-per-tx 1 > "$out/$name.json"
+	rss=$(for p in "${pids[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status; done | sort -n | tail -1)
+	kill "${pids[@]}"; wait "${pids[@]}" || true
+	annotate "$out/$name.json" "$rss" "$(du -sk "$out/net/node0/data" | cut -f1)" "$(du -sk "$out/net/node0/data/app.db" | cut -f1)"
+}
+
+# The rounds interleave the rows, so a slow spell of the machine does not fall on one row only.
+for i in $(seq "$RUNS"); do
+	run ledger-1-$i bin/trustd start --home -- -mode ledger -events-per-tx 1 -inflight "$INFLIGHT"
+	run ledger-batch-$i bin/trustd start --home -- -mode ledger -events-per-tx "$BATCH" -inflight 1
+	size=$(python3 -c "import json; print(json.load(open('$out/ledger-1-1.json'))['tx_bytes'])")
+	run kvstore-$i bin/kvnode -home -- -mode kvstore -tx-size "$size" -inflight "$INFLIGHT"
+	testnet testnet-4-$i
 done
-bin/loadgen -rpc tcp://127.0.0.1:27701,tcp://127.0.0.1:27711,tcp://127.0.0.1:27721,tcp://127.0.0.1:27731 \
-	-chain-id bench-testnet -duration "$DURATION" -workers "$WORKERS" -mode ledger -events-per-tx 1 > "$out/testnet-4.json"
-rss=$(for p in "${pids[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status; done | sort -n | tail -1)
-kill "${pids[@]}"; wait "${pids[@]}" || true
-python3 - "$out/testnet-4.json" "$rss" "$(du -sk "$out/net/node0/data" | cut -f1)" "$(du -sk "$out/net/node0/data/app.db" | cut -f1)" <<'PY'
-import json, sys
-p = sys.argv[1]; r = json.load(open(p)); r["peak_rss_mib"] = int(sys.argv[2]) / 1024; r["data_kib"] = int(sys.argv[3]); r["app_kib"] = int(sys.argv[4])
-json.dump(r, open(p, "w"))
-PY
 
 echo "== scale" >&2
 go build -o bin/scale ./test/bench/scale
@@ -121,21 +132,29 @@ md = re.sub(r"(<!-- bench:scale -->.*?\n\n).*?(\n<!-- /bench:scale -->)", lambda
 open("BENCHMARKS.md", "w").write(md)
 PY
 
-python3 - "$out" "$DURATION" "$WORKERS" "$INFLIGHT" "$BATCH" <<'PY'
+python3 - "$out" "$DURATION" "$WORKERS" "$INFLIGHT" "$BATCH" "$RUNS" <<'PY'
 import json, re, subprocess, sys, datetime
-out, duration, workers, inflight, batch = sys.argv[1:6]
+out, duration, workers, inflight, batch, rounds = sys.argv[1:7]
 runs = ("ledger-1", "ledger-batch", "kvstore", "testnet-4")
-r = {n: json.load(open(f"{out}/{n}.json")) for n in runs}
+# Each row is its median round, by the figure the row is about (events/s for the batched run,
+# txs/s for the others); the spread of that figure over the rounds is printed beside it.
+r, spread = {}, {}
+for n in runs:
+    key = "events_per_sec" if n == "ledger-batch" else "txs_per_sec"
+    all_runs = sorted((json.load(open(f"{out}/{n}-{i}.json")) for i in range(1, int(rounds) + 1)), key=lambda x: x[key])
+    r[n] = all_runs[(len(all_runs) - 1) // 2]
+    spread[n] = " / ".join(f"{x[key]:.0f}" for x in all_runs)
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
 lines = [f"Run {datetime.date.today()} on {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; {go}.",
-         f"`make bench` (`BENCH_DURATION={duration} BENCH_WORKERS={workers} BENCH_INFLIGHT={inflight} BENCH_BATCH={batch}`): one fresh single-validator node per row (testnet-4: four validators on this machine, load spread over their RPCs; RSS of the largest, disk of one), {workers} signers measured for {duration} after setup. Txs in flight per signer: {inflight} for ledger-1 (kvstore: {workers}×{inflight} concurrent txs, the same number), 1 for ledger-batch and testnet-4. Node settings are `trustd init`'s defaults (app.toml: pruning keep_recent 10, Go heap soft limit 768 MiB).",
+         f"`make bench` (`BENCH_DURATION={duration} BENCH_WORKERS={workers} BENCH_INFLIGHT={inflight} BENCH_BATCH={batch} BENCH_RUNS={rounds}`): one fresh single-validator node per row (testnet-4: four validators on this machine, load spread over their RPCs; RSS of the largest, disk of one), {workers} signers measured for {duration} after setup. Txs in flight per signer: {inflight} for ledger-1 (kvstore: {workers}×{inflight} concurrent txs, the same number), 1 for ledger-batch and testnet-4. Node settings are `trustd init`'s defaults (app.toml: pruning keep_recent 10, Go heap soft limit 768 MiB).",
          "Commit latency: from broadcast to the median precommit timestamp of the tx's block (consensus commit); seen: until the load generator's block follower saw it (50 ms polling and RPC on the same two cores included).",
-         "", "| run | tx bytes | committed txs/s | events/s | commit p50 / p95 / p99 (ms) | seen p50 / p99 (ms) | peak RSS (MiB) | data on disk (KiB) | bytes on disk per event (all / app db) |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         f"Each row is the median of {rounds} rounds (the rounds interleave the rows) by its main figure, events/s for ledger-batch and txs/s for the others; the last column lists that figure in every round, lowest first.",
+         "", "| run | tx bytes | committed txs/s | events/s | commit p50 / p95 / p99 (ms) | seen p50 / p99 (ms) | peak RSS (MiB) | data on disk (KiB) | bytes on disk per event (all / app db) | rounds |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
 for n in runs:
     x = r[n]; ev = x["committed_events"] or x["committed_txs"]
-    lines.append(f"| {n} ({x['events_per_tx']} events/tx) | {x['tx_bytes']} | {x['txs_per_sec']:.0f} | {x['events_per_sec']:.0f} | {x['p50_ms']:.0f} / {x['p95_ms']:.0f} / {x['p99_ms']:.0f} | {x['seen_p50_ms']:.0f} / {x['seen_p99_ms']:.0f} | {x['peak_rss_mib']:.0f} | {x['data_kib']} | {x['data_kib']*1024/max(ev,1):.0f} / {x.get('app_kib', 0)*1024/max(ev,1):.0f} |")
+    lines.append(f"| {n} ({x['events_per_tx']} events/tx) | {x['tx_bytes']} | {x['txs_per_sec']:.0f} | {x['events_per_sec']:.0f} | {x['p50_ms']:.0f} / {x['p95_ms']:.0f} / {x['p99_ms']:.0f} | {x['seen_p50_ms']:.0f} / {x['seen_p99_ms']:.0f} | {x['peak_rss_mib']:.0f} | {x['data_kib']} | {x['data_kib']*1024/max(ev,1):.0f} / {x.get('app_kib', 0)*1024/max(ev,1):.0f} | {spread[n]} |")
 ratio = r["ledger-1"]["txs_per_sec"] / r["kvstore"]["txs_per_sec"]
 lines += ["", f"Ours ÷ kvstore at the same tx size and concurrency: **{ratio:.2f}** (target ≥ 0.5).",
           "", "Go benchmarks of this run, against the previous run (`benchstat test/bench/go-bench.txt new.txt`; old = the figures committed before this run, new = this run):", "", "```", open(f"{out}/benchstat.txt").read().strip(), "```"]
