@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -41,6 +42,24 @@ func TestReceiptWindow(t *testing.T) {
 		})
 	}
 	var w ReceiptWindow
+	if w.Next() != 1 || w.Missing() != nil {
+		t.Fatalf("empty window: next %d, missing %v", w.Next(), w.Missing())
+	}
+	for _, n := range []uint64{1, 4, 2, 70} {
+		_ = w.Record(n)
+	}
+	// 70 moved the window to 7..70: 1, 2 and 4 fell out, 7..69 were never recorded.
+	if got := w.Missing(); w.Next() != 71 || len(got) != 63 || got[0] != 7 || got[62] != 69 {
+		t.Fatalf("after 1, 4, 2, 70: next %d, missing %v", w.Next(), got)
+	}
+	w = ReceiptWindow{}
+	for _, n := range []uint64{1, 4, 2} {
+		_ = w.Record(n)
+	}
+	if got := w.Missing(); w.Next() != 5 || fmt.Sprint(got) != "[3]" {
+		t.Fatalf("after 1, 4, 2: next %d, missing %v, want 5 and [3]", w.Next(), got)
+	}
+	w = ReceiptWindow{}
 	if err := w.Record(0); err == nil || w != (ReceiptWindow{}) {
 		t.Fatalf("Record(0) = %v, window %+v; want an error and no change", err, w)
 	}

@@ -75,6 +75,22 @@ func (w *ReceiptWindow) Record(n uint64) error {
 	return nil
 }
 
+// Next is the number after the highest recorded: the next one for a party that numbers its
+// receipts in order.
+func (w ReceiptWindow) Next() uint64 { return w.Highest + 1 }
+
+// Missing lists, lowest first, the numbers below the highest that were not recorded and may still
+// be (they are within the window).
+func (w ReceiptWindow) Missing() []uint64 {
+	var out []uint64
+	for d := ReceiptWindowSize - 1; d >= 1; d-- {
+		if uint64(d) < w.Highest && w.Recent&(1<<d) == 0 {
+			out = append(out, w.Highest-uint64(d))
+		}
+	}
+	return out
+}
+
 var (
 	errReceiptRecorded = errors.New("already recorded")
 	errReceiptTooOld   = errors.New("too old")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 func newQueryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "query", Aliases: []string{"q"}, Short: "Read the ledger: nodes, relations, events, transactions"}
-	cmd.AddCommand(newQueryNodeCmd(g), newQueryRelationCmd(g), newQueryEventsCmd(g), newQueryTxCmd(g))
+	cmd.AddCommand(newQueryNodeCmd(g), newQueryRelationCmd(g), newQueryContractCmd(g), newQueryEventsCmd(g), newQueryTxCmd(g))
 	return cmd
 }
 
@@ -135,6 +136,108 @@ func provedNode(cmd *cobra.Command, g *globals, client *rpc, n ledger.PubKey, o 
 		}
 	}
 	return view, ver, nil
+}
+
+// contractView is what `trustd query contract` prints: the record, and per kind of receipt the
+// number to use next and the numbers still missing within the window (R-RCPT-1).
+type contractView struct {
+	ContractID   ledger.ID               `json:"contract_id"`
+	Record       *ledger.ContractRecord  `json:"record"`
+	Receipts     map[string]receiptsView `json:"receipts"`
+	Verification *verification           `json:"verification,omitempty"`
+}
+
+type receiptsView struct {
+	Highest uint64   `json:"highest"`
+	Next    uint64   `json:"next"`
+	Missing []uint64 `json:"missing"`
+}
+
+func newQueryContractCmd(g *globals) *cobra.Command {
+	var prove bool
+	var o proveOptions
+	cmd := &cobra.Command{
+		Use: "contract CONTRACT-ID", Short: "A contract: its parties and terms, whether it is open, and its receipt numbers so far",
+		Long: "A contract: its parties and terms, whether it is open, and per kind of receipt the highest number\n" +
+			"recorded, the next one, and the numbers below it that may still be submitted (specs/events.md R-RCPT-1).\n" +
+			"CONTRACT-ID is 64 hex digits or the text the parties chose (hashed), as in trustd tx contract-open.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("contract-id", args[0])
+			if err != nil {
+				return err
+			}
+			client, err := g.client()
+			if err != nil {
+				return err
+			}
+			view := contractView{ContractID: id}
+			var raw []byte
+			if prove {
+				var vals []provedValue
+				if vals, view.Verification, err = proveState(cmd, g, client, o, ledger.ContractKey(id)); err != nil {
+					return err
+				}
+				raw = vals[0].Value
+			} else {
+				res, err := client.query(cmd.Context(), abci.PathStore, ledger.ContractKey(id), 0, false)
+				if err != nil {
+					return err
+				}
+				raw = res.Value
+			}
+			if raw == nil {
+				return fmt.Errorf("contract %s was never opened", id)
+			}
+			if view.Record, err = ledger.DecodeContractRecord(raw); err != nil {
+				return err
+			}
+			view.Receipts = map[string]receiptsView{}
+			for kind, w := range map[string]ledger.ReceiptWindow{"storage": view.Record.StorageReceipts, "bandwidth": view.Record.BandwidthReceipts} {
+				view.Receipts[kind] = receiptsView{Highest: w.Highest, Next: w.Next(), Missing: w.Missing()}
+			}
+			return printOut(cmd, g, view, func() {
+				w := cmd.OutOrStdout()
+				r := view.Record
+				status := "open"
+				if r.Closed {
+					status = fmt.Sprintf("closed (%s) at height %d", r.CloseReason, r.ClosedHeight)
+				}
+				fmt.Fprintf(w, "contract    %s\ncustomer    %s\nsupplier    %s\nbytes       %d\nduration    %d s\nprice       %d per GiB-month\nopened      height %d (%s)\nstatus      %s\n",
+					id, r.Customer, r.Supplier, r.Bytes, r.DurationSeconds, r.PricePerGiBMonth, r.OpenedHeight,
+					time.Unix(r.OpenedTime, 0).UTC().Format(time.RFC3339), status)
+				for _, kind := range []string{"storage", "bandwidth"} {
+					rv := view.Receipts[kind]
+					fmt.Fprintf(w, "%-9s receipts: highest %d, next %d", kind, rv.Highest, rv.Next)
+					if len(rv.Missing) > 0 {
+						fmt.Fprintf(w, ", missing %s", numberRanges(rv.Missing))
+					}
+					fmt.Fprintln(w)
+				}
+				view.Verification.print(w)
+			})
+		},
+	}
+	bindProve(cmd, &o, &prove)
+	return cmd
+}
+
+// numberRanges prints ascending numbers compactly: 3, 7-9, 12.
+func numberRanges(ns []uint64) string {
+	var parts []string
+	for i := 0; i < len(ns); {
+		j := i
+		for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, strconv.FormatUint(ns[i], 10))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", ns[i], ns[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printAggregate(w io.Writer, title string, a *ledger.Aggregate) {

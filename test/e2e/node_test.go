@@ -92,6 +92,22 @@ func TestNodeLifecycle(t *testing.T) {
 	}
 	var rel map[string]any
 	n.jsonCLI(&rel, "query", "relation", "alice", "bob", "--prove")
+	// The contract tells the parties which receipt numbers are used (R-RCPT-1), proved.
+	var contract struct {
+		Receipts     map[string]struct{ Highest, Next uint64 } `json:"receipts"`
+		Verification *struct{ Verified bool }                  `json:"verification"`
+	}
+	n.jsonCLI(&contract, "query", "contract", "contract-1", "--prove")
+	if s := contract.Receipts["storage"]; s.Highest != 1 || s.Next != 2 || contract.Receipts["bandwidth"].Next != 1 ||
+		contract.Verification == nil || !contract.Verification.Verified {
+		t.Fatalf("contract-1: %+v", contract)
+	}
+	if text := n.mustCLI("query", "contract", "contract-1"); !strings.Contains(text, "storage   receipts: highest 1, next 2") {
+		t.Errorf("contract text output:\n%s", text)
+	}
+	if _, errOut, code := n.cli("query", "contract", "no-such-contract"); code == 0 || !strings.Contains(errOut, "was never opened") {
+		t.Errorf("unknown contract: exit %d, %q", code, errOut)
+	}
 	var page struct {
 		Records []map[string]any `json:"records"`
 	}
