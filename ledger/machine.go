@@ -314,7 +314,7 @@ func (v *txView) bump(subject, counterparty PubKey, add func(a *Aggregate)) erro
 
 func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 	b := v.b
-	rec.Subject, rec.Counterparty = Parties(tx.Events[i], tx.Signer)
+	rec.Subject, rec.Counterparty = SubjectAndCounterparty(tx.Events[i], tx.Signer)
 	switch ev := tx.Events[i].(type) {
 	case *RegisterNode:
 		existing, err := v.node(tx.Signer)
@@ -489,7 +489,7 @@ func (b *Block) RecordConsensusMisbehavior(accused PubKey, m Misconduct, evidenc
 	ev := &MisbehaviorReport{Accused: accused, Misconduct: m, EvidenceDigest: evidenceDigest}
 	rec := EventRecord{Height: b.info.Height, TxIndex: ConsensusTxIndex, EventIndex: uint32(len(b.records)),
 		Time: b.info.Time, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
-	rec.Subject, rec.Counterparty = Parties(ev, PubKey{})
+	rec.Subject, rec.Counterparty = SubjectAndCounterparty(ev, PubKey{})
 	if err := v.bump(accused, PubKey{}, func(a *Aggregate) { a.ReportsReceived = addSat(a.ReportsReceived, 1) }); err != nil {
 		if b.err == nil {
 			b.err = err

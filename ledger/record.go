@@ -28,10 +28,10 @@ type EventRecord struct {
 	Event        Event  `json:"event"`
 }
 
-// Parties returns the subject and counterparty of an event signed by signer (the last column of
+// SubjectAndCounterparty returns the subject and counterparty of an event signed by signer (the last column of
 // specs/events.md §3): the supplier and customer of contract events, receipts and audits; payer
 // and payee; the accused and the reporter; the registering node or the validator, alone.
-func Parties(ev Event, signer PubKey) (subject, counterparty PubKey) {
+func SubjectAndCounterparty(ev Event, signer PubKey) (subject, counterparty PubKey) {
 	switch ev := ev.(type) {
 	case *RegisterNode:
 		return signer, PubKey{}
@@ -93,9 +93,9 @@ func DecodeEventRecord(b []byte) (*EventRecord, error) {
 
 // The brief form of a record is what the browsing indexes store under the record's position
 // (storage/index.go): the record without what the position already says (height, tx index,
-// event index), without what the event and signer imply (subject and counterparty, Parties), with
-// the signer as a role when it is one of the parties, and with the tx hash on a tx's first event
-// only. For a one-event bandwidth receipt it is 218 bytes instead of 329.
+// event index), without what the event and signer imply (subject and counterparty, by
+// SubjectAndCounterparty), with the signer as a role when it is one of the parties, and with the
+// tx hash on a tx's first event only. For a one-event bandwidth receipt it is 218 bytes instead of 329.
 //
 //	u8 flags: bits 0-1 the signer (0 written out, 1 the subject, 2 the counterparty, 3 the zero
 //	          key), bit 2 the tx hash follows
@@ -114,7 +114,7 @@ func (r *EventRecord) EncodeBrief() []byte {
 	var flags uint8
 	// A role stands for the signer only where the event alone names that party (not for a
 	// registration or a report, whose subject or counterparty is the signer itself).
-	subject, counterparty := Parties(r.Event, PubKey{})
+	subject, counterparty := SubjectAndCounterparty(r.Event, PubKey{})
 	switch {
 	case r.Signer.IsZero():
 		flags = briefSignerZero
@@ -167,11 +167,11 @@ func DecodeBrief(height int64, txIndex, eventIndex uint32, b []byte) (r *EventRe
 	r.KindName = r.Kind.String()
 	switch flags & briefSignerMask {
 	case briefSignerSubject:
-		r.Signer, _ = Parties(r.Event, PubKey{})
+		r.Signer, _ = SubjectAndCounterparty(r.Event, PubKey{})
 	case briefSignerCounter:
-		_, r.Signer = Parties(r.Event, PubKey{})
+		_, r.Signer = SubjectAndCounterparty(r.Event, PubKey{})
 	}
-	r.Subject, r.Counterparty = Parties(r.Event, r.Signer)
+	r.Subject, r.Counterparty = SubjectAndCounterparty(r.Event, r.Signer)
 	return r, r.TxIndex != ConsensusTxIndex && !r.firstOfTx(), nil
 }
 

@@ -16,14 +16,14 @@ func TestBriefRecord(t *testing.T) {
 			for _, signer := range []string{v.signer, "alice", "bob", "carol"} {
 				r := EventRecord{Height: 42, TxIndex: uint32(ti), EventIndex: uint32(ei), Time: 1_700_000_000,
 					TxHash: id(v.name), Signer: pub(key(signer)), Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
-				r.Subject, r.Counterparty = Parties(ev, r.Signer)
+				r.Subject, r.Counterparty = SubjectAndCounterparty(ev, r.Signer)
 				recs = append(recs, r)
 			}
 		}
 	}
 	consensus := &MisbehaviorReport{Accused: pub(key("validator")), Misconduct: MisconductDuplicateVote, EvidenceDigest: id("dv")}
 	c := EventRecord{Height: 42, TxIndex: ConsensusTxIndex, EventIndex: 3, Time: 1, Kind: consensus.Kind(), KindName: consensus.Kind().String(), Event: consensus}
-	c.Subject, c.Counterparty = Parties(consensus, PubKey{})
+	c.Subject, c.Counterparty = SubjectAndCounterparty(consensus, PubKey{})
 	recs = append(recs, c)
 	for _, r := range recs {
 		name := fmt.Sprintf("%s at %d/%d signed by %s", r.Kind, r.TxIndex, r.EventIndex, r.Signer)
@@ -46,7 +46,7 @@ func TestBriefRecord(t *testing.T) {
 		// Canonical: height, indexes, time, tx hash, signer, subject, counterparty (152 bytes) and
 		// the event. Brief: flags, time, [signer], [tx hash] and the event.
 		saved := 152 - 1 - 8
-		if s, c := Parties(r.Event, PubKey{}); r.Signer != s && r.Signer != c && !r.Signer.IsZero() {
+		if s, c := SubjectAndCounterparty(r.Event, PubKey{}); r.Signer != s && r.Signer != c && !r.Signer.IsZero() {
 			saved -= 32
 		}
 		if r.firstOfTx() {

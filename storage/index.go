@@ -119,8 +119,10 @@ func (s *AppStore) nodePrefix(node ledger.PubKey) (prefix []byte, ok bool, err e
 	if !ok || err != nil {
 		return nil, false, err
 	}
-	return binary.BigEndian.AppendUint32(key(prefixByNode), num), true, nil
+	return byNodePrefix(num), true, nil
 }
+
+func byNodePrefix(num uint32) []byte { return binary.BigEndian.AppendUint32(key(prefixByNode), num) }
 
 // pairPrefix is the by-pair key prefix of two nodes, the same in either order.
 func (s *AppStore) pairPrefix(a, b ledger.PubKey, batch corestore.Batch) (prefix []byte, ok bool, err error) {
@@ -194,8 +196,7 @@ func (s *AppStore) indexKeys(r *ledger.EventRecord, batch corestore.Batch) ([][]
 			return nil, err
 		}
 		if ok {
-			keys = append(keys, binary.BigEndian.AppendUint32(key(prefixByNode), num))
-			keys[len(keys)-1] = append(keys[len(keys)-1], pos...)
+			keys = append(keys, key(byNodePrefix(num), pos))
 		}
 	}
 	if !r.Subject.IsZero() && !r.Counterparty.IsZero() {
