@@ -91,26 +91,30 @@ func BenchmarkFullScores(b *testing.B) {
 }
 
 // BenchmarkBlockUpdate: ingest a block of 1,000 events and recompute the observer's view, warm
-// (target ≤ 20 ms).
+// (target ≤ 20 ms at 10k nodes), at 10k and 100k nodes.
 func BenchmarkBlockUpdate(b *testing.B) {
-	recs, keys := synthetic(10_000, 1_000_000+1_000*200, 3)
-	e := loaded(b, recs[:1_000_000])
-	e.View(keys[0])
-	next := 1_000_000
-	b.ResetTimer()
-	for n := 0; n < b.N; n++ {
-		if next+1000 > len(recs) {
-			b.StopTimer()
-			e = loaded(b, recs[:1_000_000])
+	for _, size := range []struct{ nodes, events int }{{10_000, 1_000_000}, {100_000, 2_000_000}} {
+		b.Run(fmt.Sprintf("nodes=%d/events=%d", size.nodes, size.events), func(b *testing.B) {
+			recs, keys := synthetic(size.nodes, size.events+1_000*200, 3)
+			e := loaded(b, recs[:size.events])
 			e.View(keys[0])
-			next = 1_000_000
-			b.StartTimer()
-		}
-		for i := next; i < next+1000; i++ {
-			_ = e.Apply(&recs[i])
-		}
-		next += 1000
-		e.View(keys[0])
+			next := size.events
+			b.ResetTimer()
+			for n := 0; n < b.N; n++ {
+				if next+1000 > len(recs) {
+					b.StopTimer()
+					e = loaded(b, recs[:size.events])
+					e.View(keys[0])
+					next = size.events
+					b.StartTimer()
+				}
+				for i := next; i < next+1000; i++ {
+					_ = e.Apply(&recs[i])
+				}
+				next += 1000
+				e.View(keys[0])
+			}
+		})
 	}
 }
 
