@@ -139,6 +139,7 @@ func TestNodeLifecycle(t *testing.T) {
 		{"node not running", "", []string{"--node", "tcp://127.0.0.1:1", "status"}, "node not reachable at tcp://127.0.0.1:1"},
 		{"bad misconduct", "", []string{"tx", "report", "--from", "alice", "--accused", "bob", "--misconduct", "rude"}, "unknown misbehaviour kind \"rude\""},
 		{"bad output format", "", []string{"keys", "list", "-o", "yaml"}, "--output \"yaml\""},
+		{"receipt without a number", "", []string{"sign", "receipt", "--from", "alice", "--customer", "alice", "--supplier", "bob", "--contract-id", "contract-1", "--bytes", "5", "--kind", "bandwidth"}, "--number is required"},
 	}
 	for _, u := range userErrors {
 		_, errOut, code := n.cliEnv(u.env, u.args...)
