@@ -2,7 +2,8 @@
 // 10^5 and 10^6 events through the real state machine and app store (IAVL on badger, indexes),
 // in blocks of 1,000 receipts (signatures counted as verified, as CheckTx would have), then
 // reports apply+commit throughput at that size, query latency of a node's aggregates and of a
-// page of its events, and on-disk bytes per event. It prints a markdown table. -keep-recent sets
+// page of its events, and on-disk bytes per event (as the store sits while running, and after a
+// clean shutdown and a full compaction). It prints a markdown table. -keep-recent sets
 // the state versions kept (as app.toml's [pruning]); SCALE_HEAP_PROFILE=FILE writes a heap
 // profile after each size.
 package main
