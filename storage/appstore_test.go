@@ -22,6 +22,16 @@ func openStore(t *testing.T, dir string) *AppStore {
 	return s
 }
 
+// receiptRecord is a committed bandwidth receipt of bytes at (h, tx, event) in the tx txHash,
+// signed by the supplier, with its parties as the state machine derives them.
+func receiptRecord(h int64, tx, event uint32, txHash ledger.ID, supplier, customer ledger.PubKey, bytes uint64) ledger.EventRecord {
+	ev := &ledger.BandwidthReceipt{Number: bytes + 1, Customer: customer, Supplier: supplier, Bytes: bytes}
+	r := ledger.EventRecord{Height: h, TxIndex: tx, EventIndex: event, TxHash: txHash, Signer: supplier,
+		Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+	r.Subject, r.Counterparty = ledger.SubjectAndCounterparty(ev, r.Signer)
+	return r
+}
+
 // TestAppStoreAgainstMap writes random keys over many versions, and after every commit (and
 // after reopening) compares each committed version with a map model of that version.
 func TestAppStoreAgainstMap(t *testing.T) {
@@ -184,9 +194,7 @@ func TestIndexPaging(t *testing.T) {
 		if i == 6 {
 			subj, cp = c, a
 		}
-		ev := &ledger.BandwidthReceipt{Number: uint64(i + 1), Customer: cp, Supplier: subj, Bytes: uint64(i)}
-		recs = append(recs, ledger.EventRecord{Height: 1, TxIndex: uint32(i / 2), EventIndex: uint32(i % 2), TxHash: ledger.ID{byte(i / 2)},
-			Signer: subj, Subject: subj, Counterparty: cp, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev})
+		recs = append(recs, receiptRecord(1, uint32(i/2), uint32(i%2), ledger.ID{byte(i / 2)}, subj, cp, uint64(i)))
 	}
 	if err := s.index(recs); err != nil {
 		t.Fatal(err)
@@ -242,9 +250,7 @@ func TestNodeNumbers(t *testing.T) {
 	dir := t.TempDir()
 	a, b, c := ledger.PubKey{1}, ledger.PubKey{2}, ledger.PubKey{3}
 	rec := func(h int64, supplier, customer ledger.PubKey) ledger.EventRecord {
-		ev := &ledger.BandwidthReceipt{Number: uint64(h), Customer: customer, Supplier: supplier, Bytes: uint64(h)}
-		return ledger.EventRecord{Height: h, TxHash: ledger.ID{byte(h)}, Signer: supplier, Subject: supplier,
-			Counterparty: customer, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+		return receiptRecord(h, 0, 0, ledger.ID{byte(h)}, supplier, customer, uint64(h))
 	}
 	s := openStore(t, dir)
 	if _, err := s.Commit(1, []ledger.EventRecord{rec(1, a, b)}); err != nil {
@@ -326,9 +332,7 @@ func TestRollback(t *testing.T) {
 	var hashes [][]byte
 	for h := int64(1); h <= 3; h++ {
 		_ = s.Set([]byte("k"), []byte{byte(h)})
-		ev := &ledger.BandwidthReceipt{Number: uint64(h), Bytes: uint64(h)}
-		rec := ledger.EventRecord{Height: h, TxHash: ledger.ID{byte(h)}, Signer: ledger.PubKey{1}, Subject: ledger.PubKey{1},
-			Counterparty: ledger.PubKey{2}, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+		rec := receiptRecord(h, 0, 0, ledger.ID{byte(h)}, ledger.PubKey{1}, ledger.PubKey{2}, uint64(h))
 		hash, err := s.Commit(h, []ledger.EventRecord{rec})
 		if err != nil {
 			t.Fatal(err)
@@ -363,9 +367,7 @@ func TestRollback(t *testing.T) {
 
 func TestReplaceIndex(t *testing.T) {
 	rec := func(h int64, i uint32, b uint64) ledger.EventRecord {
-		ev := &ledger.BandwidthReceipt{Number: uint64(h), Bytes: b}
-		return ledger.EventRecord{Height: h, EventIndex: i, TxHash: ledger.ID{byte(h)}, Signer: ledger.PubKey{1}, Subject: ledger.PubKey{1},
-			Counterparty: ledger.PubKey{2}, Kind: ev.Kind(), KindName: ev.Kind().String(), Event: ev}
+		return receiptRecord(h, 0, i, ledger.ID{byte(h)}, ledger.PubKey{1}, ledger.PubKey{2}, b)
 	}
 	dst, src := openStore(t, t.TempDir()), openStore(t, t.TempDir())
 	defer dst.Close()
