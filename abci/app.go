@@ -56,8 +56,9 @@ type App struct {
 	// between FinalizeBlock and Commit. It is nil in production.
 	CrashBeforeCommit func(height int64)
 
-	listeners []CommitListener
-	handlers  map[string]QueryHandler
+	listeners  []CommitListener
+	handlersMu sync.RWMutex
+	handlers   map[string]QueryHandler
 
 	snapshots *snapshotter // nil: no snapshots taken or served
 	restore   *restoring   // a state-sync restore in progress
@@ -67,18 +68,28 @@ type App struct {
 // It runs inside Commit, so it must be quick and must not call back into the App.
 type CommitListener func(height int64, records []ledger.EventRecord)
 
-// QueryHandler answers an extra query path registered with HandleQuery.
+// QueryHandler answers an extra query path registered with HandleQuery. It runs outside the
+// app's lock, possibly from several goroutines at once, so it does its own locking.
 type QueryHandler func(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery
 
 // OnCommit registers a listener; register before the node starts.
 func (a *App) OnCommit(l CommitListener) { a.listeners = append(a.listeners, l) }
 
-// HandleQuery serves an extra query path (such as /trust/score); register before the node starts.
+// HandleQuery serves an extra query path (such as /trust/score), at any time.
 func (a *App) HandleQuery(path string, h QueryHandler) {
+	a.handlersMu.Lock()
+	defer a.handlersMu.Unlock()
 	if a.handlers == nil {
 		a.handlers = map[string]QueryHandler{}
 	}
 	a.handlers[path] = h
+}
+
+func (a *App) handler(path string) (QueryHandler, bool) {
+	a.handlersMu.RLock()
+	defer a.handlersMu.RUnlock()
+	h, ok := a.handlers[path]
+	return h, ok
 }
 
 type stagedBlock struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/storage"
 )
@@ -268,18 +269,18 @@ func TestQueries(t *testing.T) {
 		wantCode uint32
 		want     string // a substring of the answer or log
 	}{
-		{"node", PathNode, b[:], 0, `"reports_received":1`},
-		{"unregistered node", PathNode, make([]byte, 32), QueryCodeNotFound, "not registered"},
-		{"short node key", PathNode, []byte{1}, QueryCodeBadRequest, "32-byte"},
-		{"relation", PathRelation, append(b[:], a[:]...), 0, `"about_a_from_b":{"events":1`},
-		{"events by kind", PathEvents, []byte(`{"kind":"misbehavior_report"}`), 0, `"kind":"misbehavior_report"`},
-		{"events bad kind", PathEvents, []byte(`{"kind":"nope"}`), QueryCodeBadRequest, "unknown event kind"},
-		{"events not json", PathEvents, []byte(`{`), QueryCodeBadRequest, "not JSON"},
-		{"events hostile cursor", PathEvents, []byte(`{"cursor":"<script>"}`), QueryCodeBadRequest, "cursor"},
-		{"tx", PathTx, hashOf(rep), 0, `"tx_index":0`},
-		{"unknown tx", PathTx, make([]byte, 32), QueryCodeNotFound, "no committed transaction"},
-		{"params", PathParams, nil, 0, `"pow_difficulty":4`},
-		{"unknown path", "/nope", nil, QueryCodeBadRequest, "unknown query path"},
+		{"node", api.PathNode, b[:], 0, `"reports_received":1`},
+		{"unregistered node", api.PathNode, make([]byte, 32), api.CodeNotFound, "not registered"},
+		{"short node key", api.PathNode, []byte{1}, api.CodeBadRequest, "32-byte"},
+		{"relation", api.PathRelation, append(b[:], a[:]...), 0, `"about_a_from_b":{"events":1`},
+		{"events by kind", api.PathEvents, []byte(`{"kind":"misbehavior_report"}`), 0, `"kind":"misbehavior_report"`},
+		{"events bad kind", api.PathEvents, []byte(`{"kind":"nope"}`), api.CodeBadRequest, "unknown event kind"},
+		{"events not json", api.PathEvents, []byte(`{`), api.CodeBadRequest, "not JSON"},
+		{"events hostile cursor", api.PathEvents, []byte(`{"cursor":"<script>"}`), api.CodeBadRequest, "cursor"},
+		{"tx", api.PathTx, hashOf(rep), 0, `"tx_index":0`},
+		{"unknown tx", api.PathTx, make([]byte, 32), api.CodeNotFound, "no committed transaction"},
+		{"params", api.PathParams, nil, 0, `"pow_difficulty":4`},
+		{"unknown path", "/nope", nil, api.CodeBadRequest, "unknown query path"},
 	}
 	for _, c := range cases {
 		r := q(c.path, c.data, false)
@@ -289,14 +290,14 @@ func TestQueries(t *testing.T) {
 		}
 	}
 	// /store with a proof verifies against the committed app hash; a tampered value does not.
-	r := q(PathStore, ledger.NodeKey(b), true)
+	r := q(api.PathStore, ledger.NodeKey(b), true)
 	info, _ := f.app.Info(ctx, &abcitypes.RequestInfo{})
-	if err := storage.VerifyProof(info.LastBlockAppHash, ledger.NodeKey(b), r.Value, r.ProofOps); err != nil {
+	if err := api.VerifyProof(info.LastBlockAppHash, ledger.NodeKey(b), r.Value, r.ProofOps); err != nil {
 		t.Fatalf("proof: %v", err)
 	}
 	tampered := append([]byte(nil), r.Value...)
 	tampered[len(tampered)-1] ^= 1
-	if storage.VerifyProof(info.LastBlockAppHash, ledger.NodeKey(b), tampered, r.ProofOps) == nil {
+	if api.VerifyProof(info.LastBlockAppHash, ledger.NodeKey(b), tampered, r.ProofOps) == nil {
 		t.Fatal("a tampered value verified")
 	}
 }
@@ -345,7 +346,7 @@ func TestConcurrentCheckTxDuringBlocks(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := f.app.Query(ctx, &abcitypes.RequestQuery{Path: PathParams}); err != nil {
+			if _, err := f.app.Query(ctx, &abcitypes.RequestQuery{Path: api.PathParams}); err != nil {
 				t.Error(err)
 				return
 			}

@@ -7,92 +7,42 @@ import (
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/storage"
 )
 
-// Query paths (specs/state.md §5). Data is raw bytes for /store, /node, /relation and /tx, and
-// JSON for /events. Answers are JSON except /store, which returns the raw state value.
-const (
-	PathStore    = "/store"    // data: a state key; with prove, an ICS23 proof (ProofOp type ProofOpType)
-	PathNode     = "/node"     // data: node key (32 bytes) → NodeView
-	PathRelation = "/relation" // data: key A || key B (64 bytes) → RelationView
-	PathEvents   = "/events"   // data: EventsRequest → storage.Page
-	PathTx       = "/tx"       // data: tx hash (32 bytes) → []ledger.EventRecord
-	PathParams   = "/params"   // → ParamsView
-)
-
-// ProofOpType names the ICS23 IAVL proof in a query's ProofOps.
-const ProofOpType = storage.ProofOpType
-
-// Query codes, beside the ledger's rejection codes.
-const (
-	QueryCodeBadRequest uint32 = 100
-	QueryCodeNotFound   uint32 = 101
-	QueryCodeInternal   uint32 = 102
-)
-
-// NodeView is the answer to /node.
-type NodeView struct {
-	Node      ledger.PubKey      `json:"node"`
-	Record    *ledger.NodeRecord `json:"record"`
-	Aggregate *ledger.Aggregate  `json:"aggregate"`
-}
-
-// RelationView is the answer to /relation: each direction's aggregate (nil if none).
-type RelationView struct {
-	A   ledger.PubKey     `json:"a"`
-	B   ledger.PubKey     `json:"b"`
-	AbB *ledger.Aggregate `json:"about_a_from_b"`
-	BbA *ledger.Aggregate `json:"about_b_from_a"`
-}
-
-// EventsRequest is the data of /events.
-type EventsRequest struct {
-	Node   string `json:"node,omitempty"`
-	Peer   string `json:"peer,omitempty"` // with Node: the relation between Node and Peer
-	Kind   string `json:"kind,omitempty"`
-	Cursor string `json:"cursor,omitempty"`
-	Limit  int    `json:"limit,omitempty"`
-}
-
-// ParamsView is the answer to /params.
-type ParamsView struct {
-	ChainID string        `json:"chain_id"`
-	Params  ledger.Params `json:"params"`
-	// HistoryFrom is, for a node restored from a state-sync snapshot, the snapshot height: its
-	// event indexes (and the trust engine's history) hold only events above it. 0: from genesis.
-	HistoryFrom int64 `json:"history_from,omitempty"`
-}
-
 func queryErr(code uint32, format string, args ...any) *abcitypes.ResponseQuery {
-	return &abcitypes.ResponseQuery{Code: code, Log: fmt.Sprintf(format, args...), Codespace: "trustledger"}
+	return &abcitypes.ResponseQuery{Code: code, Log: fmt.Sprintf(format, args...), Codespace: api.Codespace}
 }
 
+// Query answers the paths of specs/state.md §5. A path registered with HandleQuery (the trust
+// service's) is answered by its handler without the app's lock, so a slow answer there never
+// holds up CheckTx or a block; the app's own paths read the state under the lock.
 func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
+	if h, ok := a.handler(req.Path); ok {
+		return h(req), nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if h, _ := a.store.LastCommit(); h == 0 {
-		return queryErr(QueryCodeNotFound, "nothing is committed yet"), nil
+		return queryErr(api.CodeNotFound, "nothing is committed yet"), nil
 	}
 	switch req.Path {
-	case PathStore:
+	case api.PathStore:
 		return a.queryStore(req), nil
-	case PathNode:
+	case api.PathNode:
 		return a.queryNode(req), nil
-	case PathRelation:
+	case api.PathRelation:
 		return a.queryRelation(req), nil
-	case PathEvents:
+	case api.PathEvents:
 		return a.queryEvents(req), nil
-	case PathTx:
+	case api.PathTx:
 		return a.queryTx(req), nil
-	case PathParams:
-		return answer(req.Height, ParamsView{ChainID: a.chainID, Params: a.params, HistoryFrom: a.store.HistoryFrom()})
+	case api.PathParams:
+		return answer(req.Height, api.ParamsView{ChainID: a.chainID, Params: a.params, HistoryFrom: a.store.HistoryFrom()})
 	}
-	if h, ok := a.handlers[req.Path]; ok {
-		return h(req), nil
-	}
-	return queryErr(QueryCodeBadRequest, "unknown query path %q (want /store, /node, /relation, /events, /tx or /params)", req.Path), nil
+	return queryErr(api.CodeBadRequest, "unknown query path %q (want /store, /node, /relation, /events, /tx, /params or /trust/…)", req.Path), nil
 }
 
 // Answer encodes v as a JSON query answer at height (for registered query handlers too).
@@ -101,35 +51,35 @@ func Answer(height int64, v any) *abcitypes.ResponseQuery {
 	return r
 }
 
-// QueryError is a failed query answer with a code and a message.
-func QueryError(code uint32, format string, args ...any) *abcitypes.ResponseQuery {
+// ErrorAnswer is a failed query answer with a code and a message.
+func ErrorAnswer(code uint32, format string, args ...any) *abcitypes.ResponseQuery {
 	return queryErr(code, format, args...)
 }
 
 func answer(height int64, v any) (*abcitypes.ResponseQuery, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return queryErr(QueryCodeInternal, "encode answer: %v", err), nil
+		return queryErr(api.CodeInternal, "encode answer: %v", err), nil
 	}
 	return &abcitypes.ResponseQuery{Value: b, Height: height}, nil
 }
 
 func (a *App) queryStore(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
 	if len(req.Data) == 0 {
-		return queryErr(QueryCodeBadRequest, "/store needs a key")
+		return queryErr(api.CodeBadRequest, "/store needs a key")
 	}
 	if !req.Prove {
 		v, h, err := a.store.GetCommitted(req.Height, req.Data)
 		if err != nil {
-			return queryErr(QueryCodeBadRequest, "%v", err)
+			return queryErr(api.CodeBadRequest, "%v", err)
 		}
 		return &abcitypes.ResponseQuery{Key: req.Data, Value: v, Height: h}
 	}
 	v, proof, h, err := a.store.Prove(req.Height, req.Data)
 	if err != nil {
-		return queryErr(QueryCodeBadRequest, "%v", err)
+		return queryErr(api.CodeBadRequest, "%v", err)
 	}
-	return &abcitypes.ResponseQuery{Key: req.Data, Value: v, Height: h, ProofOps: storage.ProofOps(req.Data, proof)}
+	return &abcitypes.ResponseQuery{Key: req.Data, Value: v, Height: h, ProofOps: api.ProofOps(req.Data, proof)}
 }
 
 func (a *App) aggregate(height int64, key []byte) (*ledger.Aggregate, error) {
@@ -142,56 +92,56 @@ func (a *App) aggregate(height int64, key []byte) (*ledger.Aggregate, error) {
 
 func (a *App) queryNode(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
 	if len(req.Data) != 32 {
-		return queryErr(QueryCodeBadRequest, "/node needs a 32-byte node key, got %d bytes", len(req.Data))
+		return queryErr(api.CodeBadRequest, "/node needs a 32-byte node key, got %d bytes", len(req.Data))
 	}
 	var n ledger.PubKey
 	copy(n[:], req.Data)
 	raw, h, err := a.store.GetCommitted(req.Height, ledger.NodeKey(n))
 	if err != nil {
-		return queryErr(QueryCodeBadRequest, "%v", err)
+		return queryErr(api.CodeBadRequest, "%v", err)
 	}
 	if raw == nil {
-		return queryErr(QueryCodeNotFound, "node %s is not registered", n)
+		return queryErr(api.CodeNotFound, "node %s is not registered", n)
 	}
 	rec, err := ledger.DecodeNodeRecord(raw)
 	if err != nil {
-		return queryErr(QueryCodeInternal, "%v", err)
+		return queryErr(api.CodeInternal, "%v", err)
 	}
 	agg, err := a.aggregate(h, ledger.NodeAggKey(n))
 	if err != nil {
-		return queryErr(QueryCodeInternal, "%v", err)
+		return queryErr(api.CodeInternal, "%v", err)
 	}
-	r, _ := answer(h, NodeView{Node: n, Record: rec, Aggregate: agg})
+	r, _ := answer(h, api.NodeView{Node: n, Record: rec, Aggregate: agg})
 	return r
 }
 
 func (a *App) queryRelation(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
 	if len(req.Data) != 64 {
-		return queryErr(QueryCodeBadRequest, "/relation needs two 32-byte node keys, got %d bytes", len(req.Data))
+		return queryErr(api.CodeBadRequest, "/relation needs two 32-byte node keys, got %d bytes", len(req.Data))
 	}
 	var x, y ledger.PubKey
 	copy(x[:], req.Data[:32])
 	copy(y[:], req.Data[32:])
 	_, h, err := a.store.GetCommitted(req.Height, ledger.NodeKey(x))
 	if err != nil {
-		return queryErr(QueryCodeBadRequest, "%v", err)
+		return queryErr(api.CodeBadRequest, "%v", err)
 	}
 	ab, err := a.aggregate(h, ledger.PairAggKey(x, y))
 	if err != nil {
-		return queryErr(QueryCodeInternal, "%v", err)
+		return queryErr(api.CodeInternal, "%v", err)
 	}
 	ba, err := a.aggregate(h, ledger.PairAggKey(y, x))
 	if err != nil {
-		return queryErr(QueryCodeInternal, "%v", err)
+		return queryErr(api.CodeInternal, "%v", err)
 	}
-	r, _ := answer(h, RelationView{A: x, B: y, AbB: ab, BbA: ba})
+	r, _ := answer(h, api.RelationView{A: x, B: y, AbB: ab, BbA: ba})
 	return r
 }
 
 func (a *App) queryEvents(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
-	var er EventsRequest
+	var er api.EventsRequest
 	if err := json.Unmarshal(req.Data, &er); err != nil {
-		return queryErr(QueryCodeBadRequest, "/events request is not JSON: %v", err)
+		return queryErr(api.CodeBadRequest, "/events request is not JSON: %v", err)
 	}
 	if er.Limit == 0 {
 		er.Limit = 50
@@ -200,29 +150,29 @@ func (a *App) queryEvents(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery 
 	if er.Node != "" {
 		n, err := ledger.ParsePubKey(er.Node)
 		if err != nil {
-			return queryErr(QueryCodeBadRequest, "node: %v", err)
+			return queryErr(api.CodeBadRequest, "node: %v", err)
 		}
 		f.Node = &n
 		if er.Peer != "" {
 			p, err := ledger.ParsePubKey(er.Peer)
 			if err != nil {
-				return queryErr(QueryCodeBadRequest, "peer: %v", err)
+				return queryErr(api.CodeBadRequest, "peer: %v", err)
 			}
 			f.Node, f.Pair = nil, &[2]ledger.PubKey{n, p}
 		}
 	} else if er.Peer != "" {
-		return queryErr(QueryCodeBadRequest, "peer needs node")
+		return queryErr(api.CodeBadRequest, "peer needs node")
 	}
 	if er.Kind != "" {
 		k, err := ledger.ParseKind(er.Kind)
 		if err != nil {
-			return queryErr(QueryCodeBadRequest, "%v", err)
+			return queryErr(api.CodeBadRequest, "%v", err)
 		}
 		f.Kind = &k
 	}
 	page, err := a.store.Events(f, er.Cursor, er.Limit)
 	if err != nil {
-		return queryErr(QueryCodeBadRequest, "%v", err)
+		return queryErr(api.CodeBadRequest, "%v", err)
 	}
 	h, _ := a.store.LastCommit()
 	r, _ := answer(h, page)
@@ -231,16 +181,16 @@ func (a *App) queryEvents(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery 
 
 func (a *App) queryTx(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
 	if len(req.Data) != 32 {
-		return queryErr(QueryCodeBadRequest, "/tx needs a 32-byte tx hash, got %d bytes", len(req.Data))
+		return queryErr(api.CodeBadRequest, "/tx needs a 32-byte tx hash, got %d bytes", len(req.Data))
 	}
 	var hash ledger.ID
 	copy(hash[:], req.Data)
 	recs, err := a.store.TxEvents(hash)
 	if err != nil {
-		return queryErr(QueryCodeInternal, "%v", err)
+		return queryErr(api.CodeInternal, "%v", err)
 	}
 	if recs == nil {
-		return queryErr(QueryCodeNotFound, "no committed transaction has hash %s", hash)
+		return queryErr(api.CodeNotFound, "no committed transaction has hash %s", hash)
 	}
 	h, _ := a.store.LastCommit()
 	r, _ := answer(h, recs)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/cosmos/iavl"
@@ -42,11 +43,15 @@ var ErrCorrupt = errors.New("application state does not match its commit marker"
 // block height, plus the event indexes. Writes go to the working tree and stay in memory until
 // Commit, so a block that is finalized but never committed leaves no trace on disk.
 //
-// It is not safe for concurrent use; the ABCI adapter serialises calls.
+// It is not safe for concurrent use; the ABCI adapter serialises calls. The exceptions are the
+// readers of committed history, LastCommit, Events and TxEvents, which may run beside a Commit
+// (the trust service catches up with them while blocks commit): they read only index entries
+// of heights up to LastCommit, which a Commit never changes (it writes them before its marker).
 type AppStore struct {
 	dir        string
 	db         *BadgerDB
 	tree       *iavl.MutableTree
+	commitMu   sync.RWMutex // guards lastHeight and lastHash for LastCommit's concurrent callers
 	lastHeight int64
 	lastHash   []byte
 	keepRecent int64 // state versions kept; 0 keeps all (an archive node)
@@ -142,7 +147,7 @@ func (s *AppStore) load() error {
 	if height > 0 && !bytes.Equal(s.tree.Hash(), hash) {
 		return fmt.Errorf("%w: tree hash %X at height %d, marker %X", ErrCorrupt, s.tree.Hash(), height, hash)
 	}
-	s.lastHeight, s.lastHash = height, hash
+	s.setLastCommit(height, hash)
 	return nil
 }
 
@@ -172,7 +177,17 @@ func (s *AppStore) checkLayout(height int64) error {
 func (s *AppStore) Close() error { return s.db.Close() }
 
 // LastCommit returns the height and app hash of the last commit (0 and nil before the first).
-func (s *AppStore) LastCommit() (int64, []byte) { return s.lastHeight, s.lastHash }
+func (s *AppStore) LastCommit() (int64, []byte) {
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	return s.lastHeight, s.lastHash
+}
+
+func (s *AppStore) setLastCommit(height int64, hash []byte) {
+	s.commitMu.Lock()
+	s.lastHeight, s.lastHash = height, hash
+	s.commitMu.Unlock()
+}
 
 // Get reads the working state: the last commit plus this block's writes so far.
 func (s *AppStore) Get(key []byte) ([]byte, error) { return s.tree.Get(key) }
@@ -214,7 +229,7 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 	if err := b.WriteSync(); err != nil {
 		return nil, fmt.Errorf("write commit marker for height %d: %w", height, err)
 	}
-	s.lastHeight, s.lastHash = height, hash
+	s.setLastCommit(height, hash)
 	return hash, nil
 }
 
@@ -314,7 +329,7 @@ func (s *AppStore) Rollback(height int64) ([]byte, error) {
 	if err := b.WriteSync(); err != nil {
 		return nil, fmt.Errorf("write commit marker: %w", err)
 	}
-	s.lastHeight, s.lastHash = height, hash
+	s.setLastCommit(height, hash)
 	return hash, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 )
 
@@ -150,7 +151,7 @@ func TestProofs(t *testing.T) {
 	if err != nil || h != 1 || string(v) != "v07" {
 		t.Fatalf("prove: %q %d %v", v, h, err)
 	}
-	if err := VerifyProof(hash, []byte("k07"), v, ProofOps([]byte("k07"), proof)); err != nil {
+	if err := api.VerifyProof(hash, []byte("k07"), v, api.ProofOps([]byte("k07"), proof)); err != nil {
 		t.Fatalf("valid proof rejected: %v", err)
 	}
 	cases := []struct {
@@ -162,21 +163,21 @@ func TestProofs(t *testing.T) {
 		{"other root", append([]byte{hash[0] ^ 1}, hash[1:]...), []byte("k07"), v},
 	}
 	for _, c := range cases {
-		if err := VerifyProof(c.root, c.k, c.v, ProofOps([]byte("k07"), proof)); !errors.Is(err, ErrProofInvalid) {
-			t.Errorf("%s: got %v, want ErrProofInvalid", c.name, err)
+		if err := api.VerifyProof(c.root, c.k, c.v, api.ProofOps([]byte("k07"), proof)); !errors.Is(err, api.ErrProofInvalid) {
+			t.Errorf("%s: got %v, want api.ErrProofInvalid", c.name, err)
 		}
 	}
 	absent, proof, _, err := s.Prove(1, []byte("nope"))
 	if err != nil || absent != nil {
 		t.Fatal(absent, err)
 	}
-	if err := VerifyProof(hash, []byte("nope"), nil, ProofOps([]byte("nope"), proof)); err != nil {
+	if err := api.VerifyProof(hash, []byte("nope"), nil, api.ProofOps([]byte("nope"), proof)); err != nil {
 		t.Errorf("absence proof rejected: %v", err)
 	}
-	if err := VerifyProof(hash, []byte("nope"), []byte("x"), ProofOps([]byte("nope"), proof)); !errors.Is(err, ErrProofInvalid) {
+	if err := api.VerifyProof(hash, []byte("nope"), []byte("x"), api.ProofOps([]byte("nope"), proof)); !errors.Is(err, api.ErrProofInvalid) {
 		t.Errorf("absence proof passed off as a value: %v", err)
 	}
-	if err := VerifyProof(hash, []byte("k07"), nil, ProofOps([]byte("k07"), p7)); !errors.Is(err, ErrProofInvalid) {
+	if err := api.VerifyProof(hash, []byte("k07"), nil, api.ProofOps([]byte("k07"), p7)); !errors.Is(err, api.ErrProofInvalid) {
 		t.Errorf("existence proof passed off as absence: %v", err)
 	}
 }

@@ -4,7 +4,7 @@
 //   - AppStore is the application database: the IAVL tree whose root is the app hash (prefix "i"),
 //     the synced commit marker written last at every Commit ("m/commit"), and the browsing
 //     indexes by node, pair, kind and tx ("x/"), derived from committed blocks and outside the
-//     app hash. VerifyProof checks the ICS23 proofs that AppStore.Prove returns.
+//     app hash. api.VerifyProof checks the ICS23 proofs that AppStore.Prove returns.
 //
 // CometBFT's own block, state and evidence stores are badger databases too (cometbft-db with
 // the badgerdb build tag); they live beside this one in the node's data directory.

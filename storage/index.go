@@ -9,6 +9,7 @@ import (
 
 	corestore "cosmossdk.io/core/store"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 )
 
@@ -222,26 +223,18 @@ type Filter struct {
 	Kind *ledger.Kind      // events of one kind (combined with Node or Pair, filters that list)
 }
 
-// Page is one page of a listing. Next is the cursor of the following page, empty at the end.
-type Page struct {
-	Records []ledger.EventRecord `json:"records"`
-	Next    string               `json:"next,omitempty"`
-}
-
-// MaxPageSize caps a listing's page.
-const MaxPageSize = 1000
-
 // Events lists committed events matching f in history order, starting after cursor (a Page.Next
-// value, or "" for the start), at most limit of them.
-func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
-	if limit <= 0 || limit > MaxPageSize {
-		return Page{}, fmt.Errorf("page size %d must be between 1 and %d", limit, MaxPageSize)
+// value, or "" for the start), at most limit (≤ api.MaxPageSize) of them. It reads committed
+// index entries only, so it may run while a block commits (see AppStore).
+func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) {
+	if limit <= 0 || limit > api.MaxPageSize {
+		return api.Page{}, fmt.Errorf("page size %d must be between 1 and %d", limit, api.MaxPageSize)
 	}
 	var after []byte
 	if cursor != "" {
 		c, err := hex.DecodeString(cursor)
 		if err != nil || len(c) != positionLen {
-			return Page{}, fmt.Errorf("cursor %q is not a position from a previous page", cursor)
+			return api.Page{}, fmt.Errorf("cursor %q is not a position from a previous page", cursor)
 		}
 		after = c
 	}
@@ -250,13 +243,13 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
 	case f.Pair != nil:
 		p, ok, err := s.pairPrefix(f.Pair[0], f.Pair[1], nil)
 		if !ok || err != nil {
-			return Page{}, err // nodes in no indexed event have no events
+			return api.Page{}, err // nodes in no indexed event have no events
 		}
 		prefix = p
 	case f.Node != nil:
 		p, ok, err := s.nodePrefix(*f.Node)
 		if !ok || err != nil {
-			return Page{}, err
+			return api.Page{}, err
 		}
 		prefix = p
 	case f.Kind != nil:
@@ -270,10 +263,10 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
 	}
 	it, err := s.db.Iterator(start, prefixEnd(prefix))
 	if err != nil {
-		return Page{}, err
+		return api.Page{}, err
 	}
 	defer it.Close()
-	var page Page
+	var page api.Page
 	var prev *ledger.EventRecord
 	for ; it.Valid(); it.Next() {
 		k := it.Key()
@@ -282,14 +275,14 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (Page, error) {
 		if bytes.Equal(prefix, prefixEvent) {
 			raw = it.Value()
 		} else if raw, err = s.db.Get(key(prefixEvent, pos)); err != nil {
-			return Page{}, err
+			return api.Page{}, err
 		}
 		if raw == nil {
-			return Page{}, fmt.Errorf("index entry %x points at a missing event", k)
+			return api.Page{}, fmt.Errorf("index entry %x points at a missing event", k)
 		}
 		rec, err := s.decodeRecord(pos, raw, prev)
 		if err != nil {
-			return Page{}, err
+			return api.Page{}, err
 		}
 		prev = rec
 		if f.Kind != nil && rec.Kind != *f.Kind {

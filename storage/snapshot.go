@@ -134,7 +134,7 @@ func (s *AppStore) wipe() error {
 	if _, err := s.tree.Load(); err != nil {
 		return fmt.Errorf("open empty state tree: %w", err)
 	}
-	s.lastHeight, s.lastHash = 0, nil
+	s.setLastCommit(0, nil)
 	return s.checkLayout(0) // marks the emptied database with this layout again
 }
 
@@ -265,7 +265,7 @@ func (r *Restorer) finish(appHash []byte) error {
 	if err := b.WriteSync(); err != nil {
 		return fmt.Errorf("write commit marker for restored height %d: %w", r.height, err)
 	}
-	s.lastHeight, s.lastHash = r.height, append([]byte(nil), appHash...)
+	s.setLastCommit(r.height, append([]byte(nil), appHash...))
 	return nil
 }
 

@@ -15,7 +15,7 @@ import (
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/spf13/cobra"
 
-	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 )
 
@@ -87,18 +87,18 @@ func (r *rpc) queryJSON(ctx context.Context, path string, data []byte, out any) 
 	return res.Height, nil
 }
 
-func (r *rpc) params(ctx context.Context) (abci.ParamsView, error) {
-	var p abci.ParamsView
-	_, err := r.queryJSON(ctx, abci.PathParams, nil, &p)
+func (r *rpc) params(ctx context.Context) (api.ParamsView, error) {
+	var p api.ParamsView
+	_, err := r.queryJSON(ctx, api.PathParams, nil, &p)
 	return p, err
 }
 
 // nextSequence is the sequence the signer's next transaction needs (1 for an unregistered key).
 func (r *rpc) nextSequence(ctx context.Context, signer ledger.PubKey) (uint64, error) {
-	var v abci.NodeView
-	_, err := r.queryJSON(ctx, abci.PathNode, signer[:], &v)
+	var v api.NodeView
+	_, err := r.queryJSON(ctx, api.PathNode, signer[:], &v)
 	var qe *QueryError
-	if errors.As(err, &qe) && qe.Code == abci.QueryCodeNotFound {
+	if errors.As(err, &qe) && qe.Code == api.CodeNotFound {
 		return 1, nil
 	}
 	if err != nil {

@@ -10,8 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trustledger/trustledger/abci"
-	"github.com/trustledger/trustledger/storage"
+	"github.com/trustledger/trustledger/api"
 )
 
 // newExportCmd writes the whole ledger as JSON lines, one event a line, oldest first, with
@@ -48,9 +47,9 @@ func newExportCmd(g *globals) *cobra.Command {
 			enc := json.NewEncoder(bw)
 			cursor, n := "", 0
 			for {
-				data, _ := json.Marshal(abci.EventsRequest{Cursor: cursor, Limit: storage.MaxPageSize})
-				var page storage.Page
-				if _, err := client.queryJSON(cmd.Context(), abci.PathEvents, data, &page); err != nil {
+				data, _ := json.Marshal(api.EventsRequest{Cursor: cursor, Limit: api.MaxPageSize})
+				var page api.Page
+				if _, err := client.queryJSON(cmd.Context(), api.PathEvents, data, &page); err != nil {
 					return err
 				}
 				for i := range page.Records {

@@ -17,8 +17,7 @@ import (
 	lightdb "github.com/cometbft/cometbft/light/store/db"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 
-	"github.com/trustledger/trustledger/abci"
-	"github.com/trustledger/trustledger/storage"
+	"github.com/trustledger/trustledger/api"
 )
 
 // trustingPeriod is how long a verified header stays a valid starting point for the light client.
@@ -159,7 +158,7 @@ func (v *verifier) proveKeys(ctx context.Context, keys ...[]byte) ([]provedValue
 	var out []provedValue
 	var proofs []*cmtcrypto.ProofOps
 	for i, k := range keys {
-		res, err := v.client.query(ctx, abci.PathStore, k, height, true)
+		res, err := v.client.query(ctx, api.PathStore, k, height, true)
 		if err != nil {
 			return nil, 0, nil, err
 		}
@@ -177,7 +176,7 @@ func (v *verifier) proveKeys(ctx context.Context, keys ...[]byte) ([]provedValue
 		return nil, 0, nil, err
 	}
 	for i := range out {
-		if err := storage.VerifyProof(appHash, out[i].Key, out[i].Value, proofs[i]); err != nil {
+		if err := api.VerifyProof(appHash, out[i].Key, out[i].Value, proofs[i]); err != nil {
 			return nil, 0, nil, fmt.Errorf("answer at height %d: %w", height, err)
 		}
 	}

@@ -12,9 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
-	"github.com/trustledger/trustledger/storage"
 )
 
 func newQueryCmd(g *globals) *cobra.Command {
@@ -71,17 +70,17 @@ func newQueryNodeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			var view abci.NodeView
+			var view api.NodeView
 			var ver *verification
 			if prove {
 				if view, ver, err = provedNode(cmd, g, client, n, o); err != nil {
 					return err
 				}
-			} else if _, err := client.queryJSON(ctx, abci.PathNode, n[:], &view); err != nil {
+			} else if _, err := client.queryJSON(ctx, api.PathNode, n[:], &view); err != nil {
 				return err
 			}
 			out := struct {
-				abci.NodeView
+				api.NodeView
 				Verification *verification `json:"verification,omitempty"`
 			}{view, ver}
 			return printOut(cmd, g, out, func() {
@@ -118,15 +117,15 @@ func proveState(cmd *cobra.Command, g *globals, client *rpc, o proveOptions, key
 	return vals, &verification{Verified: true, Height: h, AppHash: hex.EncodeToString(appHash), Header: h + 1, Note: v.note}, nil
 }
 
-func provedNode(cmd *cobra.Command, g *globals, client *rpc, n ledger.PubKey, o proveOptions) (abci.NodeView, *verification, error) {
+func provedNode(cmd *cobra.Command, g *globals, client *rpc, n ledger.PubKey, o proveOptions) (api.NodeView, *verification, error) {
 	vals, ver, err := proveState(cmd, g, client, o, ledger.NodeKey(n), ledger.NodeAggKey(n))
 	if err != nil {
-		return abci.NodeView{}, nil, err
+		return api.NodeView{}, nil, err
 	}
 	if vals[0].Value == nil {
-		return abci.NodeView{}, nil, fmt.Errorf("node %s is not registered (absence verified at height %d)", n, ver.Height)
+		return api.NodeView{}, nil, fmt.Errorf("node %s is not registered (absence verified at height %d)", n, ver.Height)
 	}
-	view := abci.NodeView{Node: n}
+	view := api.NodeView{Node: n}
 	if view.Record, err = ledger.DecodeNodeRecord(vals[0].Value); err != nil {
 		return view, nil, err
 	}
@@ -180,7 +179,7 @@ func newQueryContractCmd(g *globals) *cobra.Command {
 				}
 				raw = vals[0].Value
 			} else {
-				res, err := client.query(cmd.Context(), abci.PathStore, ledger.ContractKey(id), 0, false)
+				res, err := client.query(cmd.Context(), api.PathStore, ledger.ContractKey(id), 0, false)
 				if err != nil {
 					return err
 				}
@@ -282,7 +281,7 @@ func newQueryRelationCmd(g *globals) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			view := abci.RelationView{A: a, B: b}
+			view := api.RelationView{A: a, B: b}
 			var ver *verification
 			if prove {
 				var vals []provedValue
@@ -296,11 +295,11 @@ func newQueryRelationCmd(g *globals) *cobra.Command {
 						}
 					}
 				}
-			} else if _, err := client.queryJSON(ctx, abci.PathRelation, append(a[:], b[:]...), &view); err != nil {
+			} else if _, err := client.queryJSON(ctx, api.PathRelation, append(a[:], b[:]...), &view); err != nil {
 				return err
 			}
 			out := struct {
-				abci.RelationView
+				api.RelationView
 				Verification *verification `json:"verification,omitempty"`
 			}{view, ver}
 			return printOut(cmd, g, out, func() {
@@ -317,7 +316,7 @@ func newQueryRelationCmd(g *globals) *cobra.Command {
 }
 
 func newQueryEventsCmd(g *globals) *cobra.Command {
-	var req abci.EventsRequest
+	var req api.EventsRequest
 	var node, peer string
 	cmd := &cobra.Command{
 		Use: "events", Short: "List committed events, oldest first, a page at a time", Args: cobra.NoArgs,
@@ -341,16 +340,16 @@ func newQueryEventsCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			if req.Limit < 1 || req.Limit > storage.MaxPageSize {
-				return fmt.Errorf("--limit %d must be between 1 and %d", req.Limit, storage.MaxPageSize)
+			if req.Limit < 1 || req.Limit > api.MaxPageSize {
+				return fmt.Errorf("--limit %d must be between 1 and %d", req.Limit, api.MaxPageSize)
 			}
 			client, err := g.client()
 			if err != nil {
 				return err
 			}
 			data, _ := json.Marshal(req)
-			var page storage.Page
-			if _, err := client.queryJSON(cmd.Context(), abci.PathEvents, data, &page); err != nil {
+			var page api.Page
+			if _, err := client.queryJSON(cmd.Context(), api.PathEvents, data, &page); err != nil {
 				return err
 			}
 			return printOut(cmd, g, page, func() {
@@ -408,7 +407,7 @@ func newQueryTxCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var recs []ledger.EventRecord
-			if _, err := client.queryJSON(cmd.Context(), abci.PathTx, h[:], &recs); err != nil {
+			if _, err := client.queryJSON(cmd.Context(), api.PathTx, h[:], &recs); err != nil {
 				return err
 			}
 			return printOut(cmd, g, recs, func() { printRecords(cmd.OutOrStdout(), recs) })

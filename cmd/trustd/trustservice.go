@@ -9,6 +9,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 
 	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/reputation"
 	"github.com/trustledger/trustledger/storage"
@@ -60,7 +61,7 @@ func startTrustService(app *abci.App, store *storage.AppStore, policy reputation
 	s := &trustService{engine: e, views: map[ledger.PubKey]*reputation.View{}}
 	cursor := ""
 	for {
-		page, err := store.Events(storage.Filter{}, cursor, storage.MaxPageSize)
+		page, err := store.Events(storage.Filter{}, cursor, api.MaxPageSize)
 		if err != nil {
 			return nil, fmt.Errorf("replay history into the trust engine: %w", err)
 		}
@@ -108,15 +109,15 @@ func parseTrustRequest(req *abcitypes.RequestQuery, needSubject bool) (trustRequ
 	var tr trustRequest
 	var o, x ledger.PubKey
 	if err := json.Unmarshal(req.Data, &tr); err != nil {
-		return tr, o, x, abci.QueryError(abci.QueryCodeBadRequest, "%s request is not JSON: %v", req.Path, err)
+		return tr, o, x, abci.ErrorAnswer(api.CodeBadRequest, "%s request is not JSON: %v", req.Path, err)
 	}
 	var err error
 	if o, err = ledger.ParsePubKey(tr.Observer); err != nil {
-		return tr, o, x, abci.QueryError(abci.QueryCodeBadRequest, "observer: %v", err)
+		return tr, o, x, abci.ErrorAnswer(api.CodeBadRequest, "observer: %v", err)
 	}
 	if needSubject {
 		if x, err = ledger.ParsePubKey(tr.Subject); err != nil {
-			return tr, o, x, abci.QueryError(abci.QueryCodeBadRequest, "subject: %v", err)
+			return tr, o, x, abci.ErrorAnswer(api.CodeBadRequest, "subject: %v", err)
 		}
 	}
 	return tr, o, x, nil
@@ -138,7 +139,7 @@ func (s *trustService) queryTop(req *abcitypes.RequestQuery) *abcitypes.Response
 		return bad
 	}
 	if tr.Limit <= 0 || tr.Limit > 1000 {
-		return abci.QueryError(abci.QueryCodeBadRequest, "limit %d must be between 1 and 1000", tr.Limit)
+		return abci.ErrorAnswer(api.CodeBadRequest, "limit %d must be between 1 and 1000", tr.Limit)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

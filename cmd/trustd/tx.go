@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 )
 
@@ -86,18 +86,18 @@ func submit(ctx context.Context, client *rpc, chainID string, priv privKey, sequ
 
 // signer unlocks the submitting key and connects to the node: what every `trustd tx` needs before
 // it can build and sign a transaction.
-func (g *globals) signer(cmd *cobra.Command, from string, pp passphraseSource) (privKey, *rpc, abci.ParamsView, error) {
+func (g *globals) signer(cmd *cobra.Command, from string, pp passphraseSource) (privKey, *rpc, api.ParamsView, error) {
 	priv, err := unlock(g.home, from, pp)
 	if err != nil {
-		return nil, nil, abci.ParamsView{}, err
+		return nil, nil, api.ParamsView{}, err
 	}
 	client, err := g.client()
 	if err != nil {
-		return nil, nil, abci.ParamsView{}, err
+		return nil, nil, api.ParamsView{}, err
 	}
 	params, err := client.params(cmd.Context())
 	if err != nil {
-		return nil, nil, abci.ParamsView{}, err
+		return nil, nil, api.ParamsView{}, err
 	}
 	return priv, client, params, nil
 }

@@ -1,4 +1,4 @@
-package storage
+package api
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 )
 
-// ProofOpType names our proof operator in a query's ProofOps.
+// ProofOpType names our proof operator in a /store answer's ProofOps.
 const ProofOpType = "ics23:iavl"
 
 // ErrProofInvalid is returned when a proof does not tie the value to the app hash.
@@ -63,7 +63,7 @@ func (op ICS23Op) Run(args [][]byte) ([][]byte, error) {
 	return nil, fmt.Errorf("%w: %d arguments, want 0 or 1", ErrProofInvalid, len(args))
 }
 
-// ProofOp encodes the operator for a query response.
+// ProofOp encodes the operator for a query answer.
 func (op ICS23Op) ProofOp() cmtcrypto.ProofOp {
 	data, _ := op.Proof.Marshal()
 	return cmtcrypto.ProofOp{Type: ProofOpType, Key: op.Key, Data: data}
@@ -93,8 +93,8 @@ func KeyPath(key []byte) string {
 	return merkle.KeyPath{}.AppendKey(key, merkle.KeyEncodingHex).String()
 }
 
-// VerifyProof checks proof ops from a /store query against an app hash: that key holds value,
-// or, when value is nil, that key is absent.
+// VerifyProof checks proof ops from a /store answer against an app hash: that key holds value,
+// or, when value is nil, that key is absent. A failure wraps ErrProofInvalid.
 func VerifyProof(appHash, key, value []byte, ops *cmtcrypto.ProofOps) error {
 	if ops == nil || len(ops.Ops) == 0 {
 		return fmt.Errorf("%w: no proof", ErrProofInvalid)

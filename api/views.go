@@ -1,0 +1,93 @@
+package api
+
+import (
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/reputation"
+)
+
+// NodeView is the answer to /node.
+type NodeView struct {
+	Node      ledger.PubKey      `json:"node"`
+	Record    *ledger.NodeRecord `json:"record"`
+	Aggregate *ledger.Aggregate  `json:"aggregate"`
+}
+
+// RelationView is the answer to /relation: each direction's aggregate (nil if none).
+type RelationView struct {
+	A   ledger.PubKey     `json:"a"`
+	B   ledger.PubKey     `json:"b"`
+	AbB *ledger.Aggregate `json:"about_a_from_b"`
+	BbA *ledger.Aggregate `json:"about_b_from_a"`
+}
+
+// EventsRequest is the data of /events. The zero request lists every event from the start.
+type EventsRequest struct {
+	Node   string `json:"node,omitempty"` // hex key: events it signed or is subject or counterparty of
+	Peer   string `json:"peer,omitempty"` // with Node: the relation between Node and Peer
+	Kind   string `json:"kind,omitempty"` // an event kind's name (register_node, audit_result, …)
+	Cursor string `json:"cursor,omitempty"`
+	Limit  int    `json:"limit,omitempty"` // 1..MaxPageSize; 0 asks for 50
+}
+
+// Page is one page of a listing, oldest first. Next is the cursor of the following page, empty
+// at the end.
+type Page struct {
+	Records []ledger.EventRecord `json:"records"`
+	Next    string               `json:"next,omitempty"`
+}
+
+// ParamsView is the answer to /params.
+type ParamsView struct {
+	ChainID string        `json:"chain_id"`
+	Params  ledger.Params `json:"params"`
+	// HistoryFrom is, for a node restored from a state-sync snapshot, the snapshot height: its
+	// event indexes (and the trust engine's history) hold only events above it. 0: from genesis.
+	HistoryFrom int64 `json:"history_from,omitempty"`
+}
+
+// ContractView is a contract as a client shows it: the record, and per kind of receipt
+// ("storage", "bandwidth") the highest number recorded, the next one and the numbers below it
+// still missing within the anti-replay window (specs/events.md R-RCPT-1).
+type ContractView struct {
+	ContractID ledger.ID               `json:"contract_id"`
+	Record     *ledger.ContractRecord  `json:"record"`
+	Receipts   map[string]ReceiptsView `json:"receipts"`
+}
+
+// ReceiptsView is one kind of receipt of a contract.
+type ReceiptsView struct {
+	Highest uint64   `json:"highest"`
+	Next    uint64   `json:"next"`
+	Missing []uint64 `json:"missing"`
+}
+
+// NewContractView derives the receipt numbers from a contract record.
+func NewContractView(id ledger.ID, r *ledger.ContractRecord) ContractView {
+	v := ContractView{ContractID: id, Record: r, Receipts: map[string]ReceiptsView{}}
+	for kind, w := range map[string]ledger.ReceiptWindow{"storage": r.StorageReceipts, "bandwidth": r.BandwidthReceipts} {
+		v.Receipts[kind] = ReceiptsView{Highest: w.Highest, Next: w.Next(), Missing: w.Missing()}
+	}
+	return v
+}
+
+// TrustRequest is the data of the /trust/* queries: keys as hex.
+type TrustRequest struct {
+	Observer string `json:"observer"`
+	Subject  string `json:"subject,omitempty"` // /trust/score
+	Limit    int    `json:"limit,omitempty"`   // /trust/top: 1..MaxTopLimit
+}
+
+// ScoreAnswer is the answer to /trust/score.
+type ScoreAnswer struct {
+	Height   int64            `json:"height"`
+	Observer ledger.PubKey    `json:"observer"`
+	Score    reputation.Score `json:"score"`
+}
+
+// TopAnswer is the answer to /trust/top: the best Limit scores, and how many nodes are known.
+type TopAnswer struct {
+	Height   int64              `json:"height"`
+	Observer ledger.PubKey      `json:"observer"`
+	Total    int                `json:"total"`
+	Scores   []reputation.Score `json:"scores"`
+}
