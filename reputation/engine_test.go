@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand"
@@ -25,7 +26,7 @@ func auditsUntilDrop(t *testing.T, trustedFor int, fails func(i int) bool, max i
 		h.recs = h.recs[:0]
 		h.audit(o, s, !fails(i))
 		_ = e.Apply(&h.recs[0])
-		if e.View(o).ShouldDrop(s).Drop {
+		if dropOf(t, e.View(o), s).Drop {
 			return i
 		}
 	}
@@ -74,7 +75,7 @@ func TestClaimsNeedCountersignedHistory(t *testing.T) {
 		h.report(stranger, s)
 	}
 	e := h.engine(DefaultPolicy())
-	sc := e.View(o).Score(s)
+	sc := scoreOf(t, e.View(o), s)
 	if len(sc.Ignored) != 1 || sc.Ignored[0].Node != stranger || sc.Ignored[0].Claims != 50 {
 		t.Fatalf("ignored claims: %+v", sc.Ignored)
 	}
@@ -92,7 +93,7 @@ func TestClaimsNeedCountersignedHistory(t *testing.T) {
 		h.report(customer, s)
 	}
 	e = h.engine(DefaultPolicy())
-	sc2 := e.View(o).Score(s)
+	sc2 := scoreOf(t, e.View(o), s)
 	if sc2.Recommendation == nil || sc2.Recommendation.Rate >= 0.96 || len(sc2.Ignored) != 1 {
 		t.Fatalf("a related customer's 50 reports should weigh (recommended reputation below 0.96): %+v", sc2.Recommendation)
 	}
@@ -106,8 +107,8 @@ func TestProofMakesIneligibleForEveryone(t *testing.T) {
 	h.provenFailure(c, s)
 	e := h.engine(DefaultPolicy())
 	for _, obs := range []ledger.PubKey{o, c, other} {
-		sc := e.View(obs).Score(s)
-		if sc.Eligible || sc.Proof == nil || sc.Score != 0 || !e.View(obs).ShouldDrop(s).Drop {
+		sc := scoreOf(t, e.View(obs), s)
+		if sc.Eligible || sc.Proof == nil || sc.Score != 0 || !dropOf(t, e.View(obs), s).Drop {
 			t.Errorf("observer %s: %+v, want ineligible with proof", ShortName(obs), sc)
 		}
 	}
@@ -121,15 +122,15 @@ func TestTransitiveTrustAndNoPath(t *testing.T) {
 	h.serve(y, x, 40) // y (unknown to o) also vouches for x
 	e := h.engine(DefaultPolicy())
 	v := e.View(o)
-	sx := v.Score(x)
+	sx := scoreOf(t, v, x)
 	if sx.Score <= 0.5 || len(sx.Recommenders) != 1 || sx.Recommenders[0].Node != a || !sx.Vetted {
 		t.Fatalf("o's view of x: %+v", sx)
 	}
-	if sy := v.Score(y); sy.Score != 0.5 || sy.Confidence != 0 {
+	if sy := scoreOf(t, v, y); sy.Score != 0.5 || sy.Confidence != 0 {
 		t.Errorf("o has no path to y's service, so y is a newcomer: %+v", sy)
 	}
 	// Personal: from y's viewpoint x is known directly, a not at all.
-	if sa := e.View(y).Score(a); sa.Score != 0.5 {
+	if sa := scoreOf(t, e.View(y), a); sa.Score != 0.5 {
 		t.Errorf("y's view of a: %+v", sa)
 	}
 }
@@ -156,9 +157,9 @@ func TestSybilMassDoesNotGrowWithSybils(t *testing.T) {
 			h.serve(sybils[i], sybils[(i+1)%nSybils], 100) // volume among themselves
 		}
 		v := h.engine(DefaultPolicy()).View(honest[0])
-		total, best := v.Score(entry).Trust, 0.0
+		total, best := scoreOf(t, v, entry).Trust, 0.0
 		for _, s := range sybils {
-			sc := v.Score(s)
+			sc := scoreOf(t, v, s)
 			total += sc.Trust
 			best = math.Max(best, sc.Score)
 		}
@@ -185,7 +186,7 @@ func TestVolumeIsCapped(t *testing.T) {
 		for i := 0; i < receipts; i++ {
 			h.receipt(a, b)
 		}
-		return h.engine(DefaultPolicy()).View(o).Score(b).Trust
+		return scoreOf(t, h.engine(DefaultPolicy()).View(o), b).Trust
 	}
 	if few, many := build(100), build(10000); math.Abs(few-many) > 1e-9 {
 		t.Errorf("trust mass of b: %.9f with 100 receipts, %.9f with 10,000", few, many)
@@ -231,7 +232,7 @@ func TestIncrementalEqualsFullRecomputation(t *testing.T) {
 			}
 		}
 		full := h.engine(DefaultPolicy())
-		a, b := inc.View(observer).All(), full.View(observer).All()
+		a, b := allOf(t, inc.View(observer)), allOf(t, full.View(observer))
 		if len(a) != len(b) {
 			t.Fatalf("seed %d: %d vs %d scores", seed, len(a), len(b))
 		}
@@ -251,7 +252,7 @@ func TestDeterministicOutput(t *testing.T) {
 		h.serve(node(fmt.Sprint(i)), node(fmt.Sprint(i+1)), 3)
 	}
 	out := func() string {
-		b, _ := json.Marshal(h.engine(DefaultPolicy()).View(o).All())
+		b, _ := json.Marshal(allOf(t, h.engine(DefaultPolicy()).View(o)))
 		return string(b)
 	}
 	if out() != out() {
@@ -278,7 +279,116 @@ func TestDoubleSignReportIsProof(t *testing.T) {
 	h.serve(o, s, 100)
 	h.add(s, stranger, stranger, &ledger.MisbehaviorReport{Accused: s, Misconduct: ledger.MisconductDoubleSignedRcpt, Evidence: []byte("verified by the ledger")})
 	e := h.engine(DefaultPolicy())
-	if sc := e.View(o).Score(s); sc.Eligible || sc.Proof == nil || !strings.Contains(sc.Reason, "conflicting receipts") {
+	if sc := scoreOf(t, e.View(o), s); sc.Eligible || sc.Proof == nil || !strings.Contains(sc.Reason, "conflicting receipts") {
 		t.Fatalf("after a proven double signature: %+v", sc)
+	}
+}
+
+// TestStaleViewRefuses is the sequence that used to panic with an index out of range: a view
+// taken before a new node appears is asked afterwards. Every method of the stale view refuses
+// with ErrStaleView; a new view answers, and matches one computed from scratch.
+func TestStaleViewRefuses(t *testing.T) {
+	a, b, c := node("a"), node("b"), node("c")
+	h := &history{t: t}
+	h.serve(a, b, 5)
+	e := h.engine(DefaultPolicy())
+	v := e.View(a)
+	before := scoreOf(t, v, b)
+
+	h.recs = h.recs[:0]
+	h.serve(c, b, 5) // c is new to the engine, and now serves as a recommender of b
+	for i := range h.recs {
+		if err := e.Apply(&h.recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !v.Stale() {
+		t.Fatal("view not stale after new events")
+	}
+	if _, err := v.Score(b); !errors.Is(err, ErrStaleView) {
+		t.Errorf("Score on a stale view: got %v, want ErrStaleView", err)
+	}
+	if _, err := v.All(); !errors.Is(err, ErrStaleView) {
+		t.Errorf("All on a stale view: got %v, want ErrStaleView", err)
+	}
+	if _, err := v.Choose([]Candidate{{Node: b}}, 1, 0); !errors.Is(err, ErrStaleView) {
+		t.Errorf("Choose on a stale view: got %v, want ErrStaleView", err)
+	}
+	if _, err := v.ShouldDrop(b); !errors.Is(err, ErrStaleView) {
+		t.Errorf("ShouldDrop on a stale view: got %v, want ErrStaleView", err)
+	}
+	// A contract open alone (no observation) adds a node and a pair: it must stale views too.
+	v = e.View(a)
+	h.recs = h.recs[:0]
+	h.contract(node("d"), b)
+	if err := e.Apply(&h.recs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Score(b); !errors.Is(err, ErrStaleView) {
+		t.Errorf("after a contract open: got %v, want ErrStaleView", err)
+	}
+	after := scoreOf(t, e.View(a), b)
+	h2 := &history{t: t}
+	h2.serve(a, b, 5)
+	h2.serve(c, b, 5)
+	h2.contract(node("d"), b)
+	fresh := scoreOf(t, h2.engine(DefaultPolicy()).View(a), b)
+	if math.Abs(after.Score-fresh.Score) > 1e-9 || after.Eligible != fresh.Eligible {
+		t.Errorf("new view after the events: score %v eligible %v, from scratch %v %v", after.Score, after.Eligible, fresh.Score, fresh.Eligible)
+	}
+	if before.Subject != b {
+		t.Errorf("first answer was about %s", before.Subject)
+	}
+}
+
+// TestWarmStartCacheIsBounded: the engine keeps warm-start vectors for at most
+// WarmStartObservers observers, evicting the least recently used one at a time.
+func TestWarmStartCacheIsBounded(t *testing.T) {
+	h := &history{t: t}
+	n := WarmStartObservers + 10
+	for i := 0; i < n; i++ {
+		h.serve(node(fmt.Sprint("customer", i)), node("supplier"), 1)
+	}
+	e := h.engine(DefaultPolicy())
+	for i := 0; i < n; i++ {
+		e.View(node(fmt.Sprint("customer", i)))
+		if got, want := e.warm.Len(), min(i+1, WarmStartObservers); got != want {
+			t.Fatalf("after %d views: %d warm vectors, want %d", i+1, got, want)
+		}
+	}
+	if e.warm.Contains(node("customer0")) || !e.warm.Contains(node(fmt.Sprint("customer", n-1))) {
+		t.Error("eviction did not drop the least recently used observer first")
+	}
+}
+
+// TestRescoreKeepsTrustReadsEvidence: a rescored view answers (it is fresh), keeps the old
+// PageRank mass (a node that appeared since has none), and reads the newest direct evidence.
+func TestRescoreKeepsTrustReadsEvidence(t *testing.T) {
+	a, b, c := node("a"), node("b"), node("c")
+	h := &history{t: t}
+	h.serve(a, b, 5)
+	e := h.engine(DefaultPolicy())
+	v := e.View(a)
+	mass := scoreOf(t, v, b).Trust
+	h.recs = h.recs[:0]
+	h.serve(c, b, 3)
+	for i := 0; i < 20; i++ {
+		h.audit(a, b, false)
+	}
+	for i := range h.recs {
+		if err := e.Apply(&h.recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.Rescore(v)
+	sb := scoreOf(t, r, b)
+	if sb.Trust != mass {
+		t.Errorf("rescored trust mass of b %v, want the old %v", sb.Trust, mass)
+	}
+	if sb.Direct == nil || sb.Direct.Counts.AuditsFailed != 20 || sb.Eligible {
+		t.Errorf("rescored view does not read the new failures: %+v", sb.Direct)
+	}
+	if sc := scoreOf(t, r, c); sc.Trust != 0 {
+		t.Errorf("a node new since the PageRank has mass %v, want 0", sc.Trust)
 	}
 }

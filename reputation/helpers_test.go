@@ -65,3 +65,40 @@ func (h *history) engine(p Policy) *Engine {
 	}
 	return e
 }
+
+// The view's answers, failing the test on an error (a fresh view has none).
+func scoreOf(t testing.TB, v *View, x ledger.PubKey) Score {
+	t.Helper()
+	s, err := v.Score(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func allOf(t testing.TB, v *View) []Score {
+	t.Helper()
+	s, err := v.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func chooseOf(t testing.TB, v *View, cands []Candidate, n int, placement uint64) []Choice {
+	t.Helper()
+	c, err := v.Choose(cands, n, placement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func dropOf(t testing.TB, v *View, x ledger.PubKey) Drop {
+	t.Helper()
+	d, err := v.ShouldDrop(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

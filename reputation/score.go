@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -61,8 +62,15 @@ type IgnoredClaim struct {
 	Claims uint64        `json:"claims"`
 }
 
+// ErrStaleView is returned by a View's methods once the engine has applied events since the
+// view was computed: the view reads the engine's state, which those events changed. Take a new
+// View (cheap: warm-started); a caller that holds views across blocks checks with errors.Is.
+var ErrStaleView = errors.New("the view is stale: the engine applied events since it was computed; take a new view")
+
 // View is one observer's trust in everyone, computed from the engine at one point of history.
-// It is immutable; ask the engine for a new one after more events.
+// It answers for that point only: once the engine applies another event its methods return
+// ErrStaleView instead of mixing two points of history. Like the Engine, it is not safe for use
+// concurrently with Apply; the node reads views under the lock that guards the engine.
 type View struct {
 	e        *Engine
 	observer ledger.PubKey
@@ -86,6 +94,21 @@ func (e *Engine) View(observer ledger.PubKey) *View {
 		}
 	}
 	return v
+}
+
+// Rescore returns a fresh view of v's observer that keeps v's PageRank vector (the trust mass
+// of each node, zero for nodes that appeared since) and reads the engine's current evidence:
+// direct experience, recommenders' rates and proofs are current, transitive trust is as of v.
+// It costs O(nodes), not a PageRank computation: for a caller that recomputes PageRank only
+// every so often (the simulator's Refresh) and still answers from the latest events.
+func (e *Engine) Rescore(v *View) *View {
+	t := make([]float64, len(e.nodes))
+	copy(t, v.t)
+	nv := &View{e: e, observer: v.observer, o: -1, t: t, wmax: v.wmax, version: e.version}
+	if i, ok := e.index[v.observer]; ok {
+		nv.o = i
+	}
+	return nv
 }
 
 // edgeWeight is c(j,k) of §3: only net-positive experience, volume capped.
@@ -144,7 +167,7 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
 		}
 	}
 	start[n] = int32(len(dst))
-	if prev, ok := e.warm[observer]; ok && len(prev) <= n {
+	if prev, ok := e.warm.Get(observer); ok && len(prev) <= n {
 		copy(t, prev)
 	} else {
 		copy(t, restart)
@@ -181,7 +204,7 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
 			break
 		}
 	}
-	e.warm[observer] = append([]float64(nil), t...)
+	e.warm.Add(observer, append([]float64(nil), t...))
 	return t
 }
 
@@ -194,8 +217,24 @@ func (v *View) Observer() ledger.PubKey { return v.observer }
 // Stale reports whether the engine has ingested events since the view was computed.
 func (v *View) Stale() bool { return v.version != v.e.version }
 
-// Score returns the subject's score from the observer's viewpoint (§4).
-func (v *View) Score(subject ledger.PubKey) Score {
+// fresh returns ErrStaleView, wrapped with the observer, once the view is stale.
+func (v *View) fresh() error {
+	if v.Stale() {
+		return fmt.Errorf("view of %s: %w", ShortName(v.observer), ErrStaleView)
+	}
+	return nil
+}
+
+// Score returns the subject's score from the observer's viewpoint (§4), or ErrStaleView.
+func (v *View) Score(subject ledger.PubKey) (Score, error) {
+	if err := v.fresh(); err != nil {
+		return Score{}, err
+	}
+	return v.scoreOf(subject), nil
+}
+
+// scoreOf is Score on a view known to be fresh.
+func (v *View) scoreOf(subject ledger.PubKey) Score {
 	x, ok := v.e.index[subject]
 	if !ok {
 		return v.newcomer(subject)
@@ -289,8 +328,12 @@ func (v *View) score(x int32, explain bool) Score {
 	return s
 }
 
-// All returns every known node's score except the observer's, best first (ties by key).
-func (v *View) All() []Score {
+// All returns every known node's score except the observer's, best first (ties by key), or
+// ErrStaleView.
+func (v *View) All() ([]Score, error) {
+	if err := v.fresh(); err != nil {
+		return nil, err
+	}
 	out := make([]Score, 0, len(v.e.nodes))
 	for i := range v.e.nodes {
 		if int32(i) == v.o {
@@ -299,7 +342,7 @@ func (v *View) All() []Score {
 		out = append(out, v.score(int32(i), false))
 	}
 	sortScores(out)
-	return out
+	return out, nil
 }
 
 func sortScores(s []Score) {

@@ -28,15 +28,18 @@ type Choice struct {
 
 // Choose picks up to n suppliers among candidates for the observer's placement number
 // `placement` (a counter the caller keeps; it makes exploration deterministic) (§5).
-// No two choices share a node or a network.
-func (v *View) Choose(candidates []Candidate, n int, placement uint64) []Choice {
+// No two choices share a node or a network. A stale view returns ErrStaleView.
+func (v *View) Choose(candidates []Candidate, n int, placement uint64) ([]Choice, error) {
+	if err := v.fresh(); err != nil {
+		return nil, err
+	}
 	pol := v.e.policy
 	var vetted, newcomers []Choice
 	for _, c := range candidates {
 		if c.Node == v.observer {
 			continue
 		}
-		s := v.Score(c.Node)
+		s := v.scoreOf(c.Node)
 		switch {
 		case s.Eligible && s.Reputation >= pol.HireThreshold:
 			vetted = append(vetted, Choice{Candidate: c, Score: s.Score})
@@ -78,7 +81,7 @@ func (v *View) Choose(candidates []Candidate, n int, placement uint64) []Choice 
 	take(newcomers, explore)
 	take(vetted, n)
 	take(newcomers, n) // no vetted supplier left: newcomers fill the remaining slots
-	return out
+	return out, nil
 }
 
 // shuffleNewcomers orders newcomers by score, ties (most newcomers score the baseline) broken by
@@ -112,17 +115,21 @@ type Drop struct {
 	Reason string `json:"reason"`
 }
 
-// ShouldDrop says whether the observer should drop a current supplier, and why (§5).
-func (v *View) ShouldDrop(supplier ledger.PubKey) Drop {
+// ShouldDrop says whether the observer should drop a current supplier, and why (§5), or returns
+// ErrStaleView.
+func (v *View) ShouldDrop(supplier ledger.PubKey) (Drop, error) {
+	if err := v.fresh(); err != nil {
+		return Drop{}, err
+	}
 	pol := v.e.policy
-	s := v.Score(supplier)
+	s := v.scoreOf(supplier)
 	switch {
 	case s.Proof != nil:
-		return Drop{true, s.Reason}
+		return Drop{true, s.Reason}, nil
 	case s.Direct != nil && s.Direct.Evidence > 0 && s.Direct.Reputation < pol.DropThreshold:
-		return Drop{true, fmt.Sprintf("your reputation of it fell to %.4f, below %.2f (%s)", s.Direct.Reputation, pol.DropThreshold, describeCounts(s.Direct.Counts, "for you"))}
+		return Drop{true, fmt.Sprintf("your reputation of it fell to %.4f, below %.2f (%s)", s.Direct.Reputation, pol.DropThreshold, describeCounts(s.Direct.Counts, "for you"))}, nil
 	case s.Direct == nil && s.Vetted && s.Reputation < pol.DropThreshold:
-		return Drop{true, fmt.Sprintf("its reputation among nodes you trust fell to %.4f, below %.2f", s.Reputation, pol.DropThreshold)}
+		return Drop{true, fmt.Sprintf("its reputation among nodes you trust fell to %.4f, below %.2f", s.Reputation, pol.DropThreshold)}, nil
 	}
-	return Drop{false, fmt.Sprintf("score %.4f; keeps its place (drops below %.2f)", s.Score, pol.DropThreshold)}
+	return Drop{false, fmt.Sprintf("score %.4f; keeps its place (drops below %.2f)", s.Score, pol.DropThreshold)}, nil
 }

@@ -29,7 +29,7 @@ func TestChoose(t *testing.T) {
 	names := map[ledger.PubKey]string{good[0]: "g1", good[1]: "g2", good[2]: "g3", good[3]: "g4", fresh: "fresh"}
 	pick := func(placement uint64, n int) string {
 		var s []string
-		for _, c := range v.Choose(cands, n, placement) {
+		for _, c := range chooseOf(t, v, cands, n, placement) {
 			s = append(s, names[c.Node])
 		}
 		return fmt.Sprint(s)
@@ -55,7 +55,7 @@ func TestChoose(t *testing.T) {
 	// Over 100 placements of 3 slots, exactly 5% of slots (15) are exploration.
 	explored := 0
 	for p := uint64(0); p < 100; p++ {
-		for _, c := range v.Choose(cands, 3, p) {
+		for _, c := range chooseOf(t, v, cands, 3, p) {
 			if c.Explored {
 				explored++
 			}
@@ -68,7 +68,7 @@ func TestChoose(t *testing.T) {
 		node ledger.PubKey
 		drop bool
 	}{{good[0], false}, {bad, true}, {proven, true}, {fresh, false}} {
-		if d := v.ShouldDrop(c.node); d.Drop != c.drop || d.Reason == "" {
+		if d := dropOf(t, v, c.node); d.Drop != c.drop || d.Reason == "" {
 			t.Errorf("ShouldDrop(%s): %+v, want drop=%v with a reason", ShortName(c.node), d, c.drop)
 		}
 	}
@@ -84,14 +84,14 @@ func TestHysteresis(t *testing.T) {
 		h.audit(o, s, false)
 	}
 	v := h.engine(DefaultPolicy()).View(o)
-	sc := v.Score(s)
+	sc := scoreOf(t, v, s)
 	if r := sc.Direct.Reputation; r < 0.96 || r >= 0.97 {
 		t.Fatalf("setup: reputation %.4f, want between 0.96 and 0.97", r)
 	}
-	if v.ShouldDrop(s).Drop {
+	if dropOf(t, v, s).Drop {
 		t.Error("dropped inside the hysteresis band")
 	}
-	if got := v.Choose([]Candidate{{Node: s}}, 1, 1); len(got) != 0 {
+	if got := chooseOf(t, v, []Candidate{{Node: s}}, 1, 1); len(got) != 0 {
 		t.Errorf("hired inside the hysteresis band: %+v", got)
 	}
 }

@@ -192,7 +192,11 @@ func newTrustScoresCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--observer: %w", err)
 				}
-				out.Views = append(out.Views, observerScores{Observer: o, Scores: e.View(o).All()})
+				scores, err := e.View(o).All()
+				if err != nil {
+					return err
+				}
+				out.Views = append(out.Views, observerScores{Observer: o, Scores: scores})
 			}
 			return printOut(cmd, g, out, func() {
 				name := localNamer(g.home)

@@ -130,7 +130,11 @@ func (s *trustService) queryScore(req *abcitypes.RequestQuery) *abcitypes.Respon
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return abci.Answer(s.engine.Height(), scoreAnswer{Height: s.engine.Height(), Observer: o, Score: s.view(o).Score(x)})
+	sc, err := s.view(o).Score(x)
+	if err != nil {
+		return abci.ErrorAnswer(api.CodeInternal, "%v", err)
+	}
+	return abci.Answer(s.engine.Height(), scoreAnswer{Height: s.engine.Height(), Observer: o, Score: sc})
 }
 
 func (s *trustService) queryTop(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
@@ -143,7 +147,10 @@ func (s *trustService) queryTop(req *abcitypes.RequestQuery) *abcitypes.Response
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all := s.view(o).All()
+	all, err := s.view(o).All()
+	if err != nil {
+		return abci.ErrorAnswer(api.CodeInternal, "%v", err)
+	}
 	ans := topAnswer{Height: s.engine.Height(), Observer: o, Total: len(all)}
 	if len(all) > tr.Limit {
 		all = all[:tr.Limit]

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -32,32 +33,44 @@ func (o *ours) Name() string { return "trustledger" }
 
 func (o *ours) Refresh(*reputation.Engine, *World) { o.views = map[int]*reputation.View{} }
 
+// view returns c's view: PageRank as of the last Refresh, evidence as of now.
 func (o *ours) view(w *World, c int) *reputation.View {
 	v, ok := o.views[c]
-	if !ok {
+	switch {
+	case !ok:
 		v = w.engine.View(w.Nodes[c].Key)
-		o.views[c] = v
+	case v.Stale():
+		v = w.engine.Rescore(v)
+	}
+	o.views[c] = v
+	return v
+}
+
+// must unwraps a fresh view's answer: an error there is a bug of the simulator's, not an outcome.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("simulator asked a view it had just computed: %v", err))
 	}
 	return v
 }
 
 func (o *ours) Choose(w *World, c int, cands []reputation.Candidate, n int, placement uint64) []ledger.PubKey {
 	var out []ledger.PubKey
-	for _, ch := range o.view(w, c).Choose(cands, n, placement) {
+	for _, ch := range must(o.view(w, c).Choose(cands, n, placement)) {
 		out = append(out, ch.Node)
 	}
 	return out
 }
 
 func (o *ours) ShouldDrop(w *World, c int, s ledger.PubKey) bool {
-	return o.view(w, c).ShouldDrop(s).Drop
+	return must(o.view(w, c).ShouldDrop(s)).Drop
 }
 
 func (o *ours) Scores(w *World, observer int) []float64 {
 	v := w.engine.View(w.Nodes[observer].Key)
 	out := make([]float64, len(w.Nodes))
 	for i, n := range w.Nodes {
-		out[i] = v.Score(n.Key).Score
+		out[i] = must(v.Score(n.Key)).Score
 	}
 	return out
 }
@@ -66,7 +79,7 @@ func (o *ours) SybilMass(w *World, observer int) float64 {
 	v := w.engine.View(w.Nodes[observer].Key)
 	total, sybil := 0.0, 0.0
 	for _, n := range w.Nodes {
-		t := v.Score(n.Key).Trust
+		t := must(v.Score(n.Key)).Trust
 		total += t
 		if n.Role == Sybil {
 			sybil += t
