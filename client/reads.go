@@ -1,0 +1,162 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/reputation"
+)
+
+// Params is the chain id and genesis parameters (and, for a node restored from a snapshot, the
+// height its history starts above).
+func (c *Client) Params(ctx context.Context) (api.ParamsView, error) {
+	var p api.ParamsView
+	if _, err := c.queryJSON(ctx, api.PathParams, nil, &p); err != nil {
+		return p, err
+	}
+	c.mu.Lock()
+	c.chainID = p.ChainID
+	c.mu.Unlock()
+	return p, nil
+}
+
+// ChainID is the node's chain id, asked once.
+func (c *Client) ChainID(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	id := c.chainID
+	c.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	p, err := c.Params(ctx)
+	return p.ChainID, err
+}
+
+// Node is a node's registration and totals; an unregistered node is api.ErrNotFound.
+func (c *Client) Node(ctx context.Context, n ledger.PubKey) (api.NodeView, error) {
+	var v api.NodeView
+	_, err := c.queryJSON(ctx, api.PathNode, n[:], &v)
+	return v, err
+}
+
+// Relation is the totals of the events between a and b, each direction (nil: none).
+func (c *Client) Relation(ctx context.Context, a, b ledger.PubKey) (api.RelationView, error) {
+	var v api.RelationView
+	_, err := c.queryJSON(ctx, api.PathRelation, append(a[:], b[:]...), &v)
+	return v, err
+}
+
+// Store reads one raw state value at height (0: latest); nil if the key is absent. It returns
+// the height read.
+func (c *Client) Store(ctx context.Context, key []byte, height int64) ([]byte, int64, error) {
+	res, err := c.Query(ctx, api.PathStore, key, height, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	return res.Value, res.Height, nil
+}
+
+// Contract is a contract's record and receipt numbers; one never opened wraps api.ErrNotFound.
+func (c *Client) Contract(ctx context.Context, id ledger.ID) (api.ContractView, error) {
+	raw, _, err := c.Store(ctx, ledger.ContractKey(id), 0)
+	if err != nil {
+		return api.ContractView{}, err
+	}
+	return decodeContract(id, raw, "")
+}
+
+func decodeContract(id ledger.ID, raw []byte, verified string) (api.ContractView, error) {
+	if raw == nil {
+		return api.ContractView{}, fmt.Errorf("contract %s was never opened%s: %w", id, verified, api.ErrNotFound)
+	}
+	r, err := ledger.DecodeContractRecord(raw)
+	if err != nil {
+		return api.ContractView{}, err
+	}
+	return api.NewContractView(id, r), nil
+}
+
+// Events is one page of committed events matching req, oldest first.
+func (c *Client) Events(ctx context.Context, req api.EventsRequest) (api.Page, error) {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return api.Page{}, err
+	}
+	var page api.Page
+	_, err = c.queryJSON(ctx, api.PathEvents, data, &page)
+	return page, err
+}
+
+// AllEvents iterates over every event matching req from req.Cursor on, a page of req.Limit
+// (default api.MaxPageSize) at a time. It stops at the first error, which it yields.
+func (c *Client) AllEvents(ctx context.Context, req api.EventsRequest) iter.Seq2[*ledger.EventRecord, error] {
+	if req.Limit == 0 {
+		req.Limit = api.MaxPageSize
+	}
+	return func(yield func(*ledger.EventRecord, error) bool) {
+		for {
+			page, err := c.Events(ctx, req)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for i := range page.Records {
+				if !yield(&page.Records[i], nil) {
+					return
+				}
+			}
+			if page.Next == "" {
+				return
+			}
+			req.Cursor = page.Next
+		}
+	}
+}
+
+// Tx is the events of a committed transaction; an unknown hash is api.ErrNotFound.
+func (c *Client) Tx(ctx context.Context, hash ledger.ID) ([]ledger.EventRecord, error) {
+	var recs []ledger.EventRecord
+	_, err := c.queryJSON(ctx, api.PathTx, hash[:], &recs)
+	return recs, err
+}
+
+// NextSequence is the sequence the signer's next transaction needs (1 for an unregistered key).
+func (c *Client) NextSequence(ctx context.Context, signer ledger.PubKey) (uint64, error) {
+	v, err := c.Node(ctx, signer)
+	if errors.Is(err, api.ErrNotFound) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return v.Record.Sequence + 1, nil
+}
+
+// TrustScore is subject's score as seen by observer, computed by the node's trust service
+// (api.ErrServiceStopped while it is stopped).
+func (c *Client) TrustScore(ctx context.Context, observer, subject ledger.PubKey) (api.ScoreAnswer, error) {
+	data, _ := json.Marshal(api.TrustRequest{Observer: observer.String(), Subject: subject.String()})
+	var ans api.ScoreAnswer
+	_, err := c.queryJSON(ctx, api.PathTrustScore, data, &ans)
+	return ans, err
+}
+
+// TrustTop is the limit (1..api.MaxTopLimit) nodes observer trusts most.
+func (c *Client) TrustTop(ctx context.Context, observer ledger.PubKey, limit int) (api.TopAnswer, error) {
+	data, _ := json.Marshal(api.TrustRequest{Observer: observer.String(), Limit: limit})
+	var ans api.TopAnswer
+	_, err := c.queryJSON(ctx, api.PathTrustTop, data, &ans)
+	return ans, err
+}
+
+// TrustPolicy is the trust policy the node's trust service computes with.
+func (c *Client) TrustPolicy(ctx context.Context) (reputation.Policy, error) {
+	var p reputation.Policy
+	_, err := c.queryJSON(ctx, api.PathTrustPolicy, nil, &p)
+	return p, err
+}
