@@ -115,6 +115,20 @@ func NewApp(store *storage.AppStore, logger log.Logger, metrics *Metrics) (*App,
 	return a, nil
 }
 
+// ResetUncommitted forgets what consensus left unfinished: a block finalized but not committed
+// (its writes are dropped from the working state) and the mempool's view. Call it after
+// stopping the CometBFT node, before another one connects; that one replays what the app lacks.
+func (a *App) ResetUncommitted() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.staged != nil {
+		a.logger.Info("dropping a block finalized but not committed; consensus replays it", "height", a.staged.height)
+		a.store.DiscardWorking()
+		a.staged = nil
+	}
+	a.check = nil
+}
+
 // Store returns the application's store, for queries served outside ABCI.
 func (a *App) Store() *storage.AppStore { return a.store }
 

@@ -44,10 +44,11 @@ func (c SnapshotConfig) Validate() error {
 
 // snapshotter takes snapshots in the background, one at a time.
 type snapshotter struct {
-	store *storage.SnapshotStore
-	conf  SnapshotConfig
-	wg    sync.WaitGroup
-	busy  atomic.Bool // a snapshot is being written
+	store  *storage.SnapshotStore
+	conf   SnapshotConfig
+	wg     sync.WaitGroup
+	busy   atomic.Bool // a snapshot is being written
+	paused bool        // guarded by App.mu: take none, serve none
 }
 
 // restoring is a snapshot being applied chunk by chunk.
@@ -69,6 +70,20 @@ func (a *App) EnableSnapshots(store *storage.SnapshotStore, conf SnapshotConfig)
 	return nil
 }
 
+// PauseSnapshots stops taking and serving snapshots (paused) or resumes both. Pausing waits for
+// a snapshot being written to finish. The snapshots service calls it.
+func (a *App) PauseSnapshots(paused bool) {
+	a.mu.Lock()
+	s := a.snapshots
+	if s != nil {
+		s.paused = paused
+	}
+	a.mu.Unlock()
+	if s != nil && paused {
+		s.wg.Wait()
+	}
+}
+
 // Close waits for a snapshot in progress; call it before closing the store.
 func (a *App) Close() {
 	a.mu.Lock()
@@ -85,7 +100,7 @@ func (a *App) Close() {
 // afterCommit starts a snapshot of height if one is due and none is running.
 func (a *App) afterCommit(height int64) {
 	s := a.snapshots
-	if s == nil || s.conf.Interval == 0 || height%s.conf.Interval != 0 {
+	if s == nil || s.paused || s.conf.Interval == 0 || height%s.conf.Interval != 0 {
 		return
 	}
 	if !s.busy.CompareAndSwap(false, true) {
@@ -121,7 +136,7 @@ func (a *App) ListSnapshots(_ context.Context, _ *abcitypes.RequestListSnapshots
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	resp := &abcitypes.ResponseListSnapshots{}
-	if a.snapshots == nil {
+	if a.snapshots == nil || a.snapshots.paused {
 		return resp, nil
 	}
 	list, err := a.snapshots.store.List()
@@ -139,7 +154,7 @@ func (a *App) ListSnapshots(_ context.Context, _ *abcitypes.RequestListSnapshots
 func (a *App) LoadSnapshotChunk(_ context.Context, req *abcitypes.RequestLoadSnapshotChunk) (*abcitypes.ResponseLoadSnapshotChunk, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.snapshots == nil {
+	if a.snapshots == nil || a.snapshots.paused {
 		return &abcitypes.ResponseLoadSnapshotChunk{}, nil
 	}
 	b, err := a.snapshots.store.Chunk(int64(req.Height), req.Format, req.Chunk)

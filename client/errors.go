@@ -16,7 +16,7 @@ var ErrUnreachable = errors.New("node not reachable")
 
 // ErrNotCommitted is returned by Pending.Wait when a tx accepted into the mempool was not seen
 // committed within the submitter's CommitTimeout: it may still commit, or may have been dropped.
-var ErrNotCommitted = errors.New("transaction not committed in time")
+var ErrNotCommitted = errors.New("not committed in time")
 
 // RejectedError is a transaction the ledger rejected: at CheckTx (Stage "check") or inside a
 // block (Stage "block N"). Code is the ledger's rejection code (specs/events.md §6).

@@ -44,8 +44,8 @@ func NewFollower(endpoints ...*Client) *Follower {
 	return &Follower{endpoints: endpoints, Poll: 50 * time.Millisecond, waiting: map[ledger.ID]func(Commit){}}
 }
 
-// start reads the latest height (so that no later block is missed) and starts following, once.
-func (f *Follower) start(ctx context.Context) error {
+// Start reads the latest height (so that no later block is missed) and starts following, once.
+func (f *Follower) Start(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.started {
@@ -84,14 +84,14 @@ func (f *Follower) Close() {
 	}
 }
 
-// expect registers a tx hash before it is broadcast; tell is called once with its commit.
-func (f *Follower) expect(h ledger.ID, tell func(Commit)) {
+// Expect registers a tx hash before it is broadcast; tell is called once with its commit.
+func (f *Follower) Expect(h ledger.ID, tell func(Commit)) {
 	f.mu.Lock()
 	f.waiting[h] = tell
 	f.mu.Unlock()
 }
 
-func (f *Follower) forget(h ledger.ID) {
+func (f *Follower) Forget(h ledger.ID) {
 	f.mu.Lock()
 	delete(f.waiting, h)
 	f.mu.Unlock()

@@ -128,9 +128,15 @@ func (p *Pending) Wait(ctx context.Context) (Commit, error) {
 // node's CheckTx accepts it into the mempool, or a *RejectedError says why not). Wait on the
 // Pending for the commit.
 func (s *Submitter) Submit(ctx context.Context, evs ...ledger.Event) (*Pending, error) {
+	return s.SubmitBuilt(ctx, func(uint64) []ledger.Event { return evs })
+}
+
+// SubmitBuilt is Submit for events that depend on the sequence they are signed at (a receipt
+// numbered after it, say): build gets the sequence.
+func (s *Submitter) SubmitBuilt(ctx context.Context, build func(sequence uint64) []ledger.Event) (*Pending, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.follow.start(ctx); err != nil {
+	if err := s.follow.Start(ctx); err != nil {
 		return nil, err
 	}
 	if !s.synced || s.unsure.Load() {
@@ -138,11 +144,12 @@ func (s *Submitter) Submit(ctx context.Context, evs ...ledger.Event) (*Pending, 
 			return nil, err
 		}
 	}
+	evs := build(s.last + 1)
 	tx := &ledger.Tx{ChainID: s.chainID, Sequence: s.last + 1, Events: evs}
 	tx.Sign(s.key)
 	raw := tx.Encode()
 	p := &Pending{Hash: ledger.TxHash(raw), Sequence: tx.Sequence, Events: len(evs), Sent: time.Now(), done: make(chan struct{})}
-	s.follow.expect(p.Hash, func(c Commit) {
+	s.follow.Expect(p.Hash, func(c Commit) {
 		if c.Code != 0 {
 			s.unsure.Store(true)
 			p.resolve(c, &RejectedError{Code: c.Code, Log: c.Log, Stage: fmt.Sprintf("block %d", c.Height)})
@@ -151,14 +158,15 @@ func (s *Submitter) Submit(ctx context.Context, evs ...ledger.Event) (*Pending, 
 		p.resolve(c, nil)
 	})
 	if err := s.broadcast(ctx, raw); err != nil {
-		s.follow.forget(p.Hash)
+		s.follow.Forget(p.Hash)
 		s.synced = false // the tx may or may not be in a mempool
 		return nil, err
 	}
 	s.last = tx.Sequence
-	time.AfterFunc(s.timeout, func() {
-		s.follow.forget(p.Hash)
-		if p.commitErr(ErrNotCommitted) {
+	timeout := s.timeout
+	time.AfterFunc(timeout, func() {
+		s.follow.Forget(p.Hash)
+		if p.fail(fmt.Errorf("transaction %s was accepted into the mempool but not committed within %s: %w", p.Hash, timeout, ErrNotCommitted)) {
 			s.unsure.Store(true)
 		}
 	})
@@ -184,11 +192,11 @@ func (s *Submitter) SubmitAndWait(ctx context.Context, evs ...ledger.Event) (*Pe
 	return p, c, err
 }
 
-// commitErr resolves p with err unless it is resolved already; it reports whether it did.
-func (p *Pending) commitErr(err error) bool {
+// fail resolves p with err unless it is resolved already; it reports whether it did.
+func (p *Pending) fail(err error) bool {
 	did := false
 	p.once.Do(func() {
-		p.err, did = fmt.Errorf("transaction %s: %w", p.Hash, err), true
+		p.err, did = err, true
 		close(p.done)
 	})
 	return did
@@ -199,7 +207,7 @@ func (s *Submitter) broadcast(ctx context.Context, raw []byte) error {
 	var lastErr error
 	for k := range s.endpoints {
 		c := s.endpoints[(s.turn+k)%len(s.endpoints)]
-		err := c.broadcastSync(ctx, raw)
+		err := c.BroadcastSync(ctx, raw)
 		var rej *RejectedError
 		if err == nil || errors.As(err, &rej) {
 			s.turn++
@@ -236,8 +244,8 @@ func (s *Submitter) resync(ctx context.Context) error {
 	return fmt.Errorf("sequence of %s: %w", s.signer, err)
 }
 
-// broadcastSync runs CheckTx on the node: nil if the tx entered the mempool.
-func (c *Client) broadcastSync(ctx context.Context, raw []byte) error {
+// BroadcastSync runs CheckTx on the node: nil if the tx entered the mempool.
+func (c *Client) BroadcastSync(ctx context.Context, raw []byte) error {
 	rpc, err := c.src()
 	if err != nil {
 		return err

@@ -198,6 +198,10 @@ func (s *AppStore) Set(key, value []byte) error {
 	return err
 }
 
+// DiscardWorking drops the working state's writes since the last commit (a block finalized but
+// never committed, when consensus stops between the two and will replay the block).
+func (s *AppStore) DiscardWorking() { s.tree.Rollback() }
+
 // WorkingHash is the app hash the working state would commit to.
 func (s *AppStore) WorkingHash() []byte { return s.tree.WorkingHash() }
 

@@ -223,6 +223,9 @@ type Filter struct {
 	Kind *ledger.Kind      // events of one kind (combined with Node or Pair, filters that list)
 }
 
+// CursorAfter is the cursor of the listing that continues after rec (as a Page.Next value).
+func CursorAfter(rec *ledger.EventRecord) string { return hex.EncodeToString(position(rec)) }
+
 // Events lists committed events matching f in history order, starting after cursor (a Page.Next
 // value, or "" for the start), at most limit (≤ api.MaxPageSize) of them. It reads committed
 // index entries only, so it may run while a block commits (see AppStore).

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 // batchLine is one line of a `trustd tx batch` file: an event kind and its fields, in the JSON
@@ -53,7 +54,7 @@ func readBatch(r io.Reader) ([]ledger.Event, error) {
 func newTxBatchCmd(g *globals) *cobra.Command {
 	var from, file string
 	var timeout time.Duration
-	var pp passphraseSource
+	var pp keystore.Passphrase
 	cmd := &cobra.Command{
 		Use:   "batch --from NAME --file EVENTS.jsonl",
 		Short: "Sign many events (one JSON object a line: {\"kind\":…,\"event\":{…}}) as one transaction",
@@ -75,14 +76,14 @@ func newTxBatchCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			priv, client, params, err := g.signer(cmd, from, pp)
+			priv, c, params, err := g.signer(cmd, from, pp)
 			if err != nil {
 				return err
 			}
 			if len(evs) > int(params.Params.MaxEventsPerTx) {
 				return fmt.Errorf("%s has %d events; this chain allows %d per transaction", file, len(evs), params.Params.MaxEventsPerTx)
 			}
-			res, err := submit(cmd.Context(), client, params.ChainID, priv, 0, timeout, evs...)
+			res, err := submit(cmd.Context(), c, params.ChainID, priv, 0, timeout, evs...)
 			if err != nil {
 				return err
 			}
@@ -94,7 +95,7 @@ func newTxBatchCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "local key that signs the transaction (required)")
 	f.StringVar(&file, "file", "", "JSON lines of events, or - for standard input (required)")
-	f.StringVar(&pp.file, "passphrase-file", "", "read the passphrase from this file")
+	f.StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the commit")
 	return cmd
 }

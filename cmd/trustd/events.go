@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 // eventSpec describes one event kind on the command line. bind registers its flags and returns
@@ -19,7 +20,7 @@ import (
 type eventSpec struct {
 	use, short string
 	bilateral  bool
-	bind       func(f *pflag.FlagSet) func(home string) (ledger.Event, error)
+	bind       func(f *pflag.FlagSet) func(ks keystore.Store) (ledger.Event, error)
 }
 
 // parseID reads an id: 64 hex digits are taken as they are; any other text is hashed with
@@ -68,15 +69,15 @@ func bindParties(f *pflag.FlagSet, aName, bName string) *partyFlags {
 	return p
 }
 
-func (p *partyFlags) resolve(home, aName, bName string) (ledger.PubKey, ledger.PubKey, error) {
+func (p *partyFlags) resolve(ks keystore.Store, aName, bName string) (ledger.PubKey, ledger.PubKey, error) {
 	if p.a == "" || p.b == "" {
 		return ledger.PubKey{}, ledger.PubKey{}, fmt.Errorf("--%s and --%s are required", aName, bName)
 	}
-	a, err := resolveNode(home, p.a)
+	a, err := ks.Resolve(p.a)
 	if err != nil {
 		return a, a, fmt.Errorf("--%s: %w", aName, err)
 	}
-	b, err := resolveNode(home, p.b)
+	b, err := ks.Resolve(p.b)
 	if err != nil {
 		return a, b, fmt.Errorf("--%s: %w", bName, err)
 	}
@@ -86,12 +87,12 @@ func (p *partyFlags) resolve(home, aName, bName string) (ledger.PubKey, ledger.P
 func eventSpecs() []eventSpec {
 	return []eventSpec{
 		{use: "register", short: "Register the signing key as a node (solves the genesis proof of work)",
-			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
 				ev := &ledger.RegisterNode{}
 				f.StringVar(&ev.PeerID, "peer-id", "", "libp2p peer id of the node (required)")
 				f.Uint64Var(&ev.Capacity, "capacity", 0, "offered capacity in bytes")
 				f.StringVar(&ev.Moniker, "moniker", "", "optional display name (any UTF-8)")
-				return func(string) (ledger.Event, error) {
+				return func(keystore.Store) (ledger.Event, error) {
 					if ev.PeerID == "" {
 						return nil, fmt.Errorf("--peer-id is required")
 					}
@@ -99,7 +100,7 @@ func eventSpecs() []eventSpec {
 				}
 			}},
 		{use: "contract-open", short: "Open a storage contract (countersigned by the other party)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
 				ev := &ledger.ContractOpen{}
 				p := bindParties(f, "customer", "supplier")
 				var id string
@@ -107,23 +108,23 @@ func eventSpecs() []eventSpec {
 				f.Uint64Var(&ev.Bytes, "bytes", 0, "bytes stored under the contract")
 				f.Uint64Var(&ev.DurationSeconds, "duration", 0, "duration in seconds")
 				f.Uint64Var(&ev.PricePerGiBMonth, "price", 0, "price per GiB-month, in the smallest unit")
-				return func(home string) (ledger.Event, error) {
+				return func(ks keystore.Store) (ledger.Event, error) {
 					var err error
 					if ev.ContractID, err = parseID("contract-id", id); err != nil {
 						return nil, err
 					}
-					ev.Customer, ev.Supplier, err = p.resolve(home, "customer", "supplier")
+					ev.Customer, ev.Supplier, err = p.resolve(ks, "customer", "supplier")
 					return ev, err
 				}
 			}},
 		{use: "contract-close", short: "Close a contract: expired (countersigned), fired (customer) or quit (supplier)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
 				ev := &ledger.ContractClose{}
 				p := bindParties(f, "customer", "supplier")
 				var id, reason string
 				f.StringVar(&id, "contract-id", "", "contract id (required)")
 				f.StringVar(&reason, "reason", "", "expired, fired or quit (required)")
-				return func(home string) (ledger.Event, error) {
+				return func(ks keystore.Store) (ledger.Event, error) {
 					var err error
 					if ev.ContractID, err = parseID("contract-id", id); err != nil {
 						return nil, err
@@ -131,12 +132,12 @@ func eventSpecs() []eventSpec {
 					if ev.Reason, err = ledger.ParseCloseReason(reason); err != nil {
 						return nil, err
 					}
-					ev.Customer, ev.Supplier, err = p.resolve(home, "customer", "supplier")
+					ev.Customer, ev.Supplier, err = p.resolve(ks, "customer", "supplier")
 					return ev, err
 				}
 			}},
 		{use: "receipt", short: "Record a storage or bandwidth receipt (countersigned by the other party)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
 				p := bindParties(f, "customer", "supplier")
 				var kind, contract string
 				var number, byteSeconds, bytes uint64
@@ -148,7 +149,7 @@ func eventSpecs() []eventSpec {
 				f.Int64Var(&start, "period-start", 0, "storage: period start, Unix seconds")
 				f.Int64Var(&end, "period-end", 0, "storage: period end, Unix seconds")
 				f.Uint64Var(&bytes, "bytes", 0, "bandwidth: bytes transferred")
-				return func(home string) (ledger.Event, error) {
+				return func(ks keystore.Store) (ledger.Event, error) {
 					if number == 0 {
 						return nil, fmt.Errorf("--number is required: the receipt's number in its contract, from 1")
 					}
@@ -156,7 +157,7 @@ func eventSpecs() []eventSpec {
 					if err != nil {
 						return nil, err
 					}
-					cust, supp, err := p.resolve(home, "customer", "supplier")
+					cust, supp, err := p.resolve(ks, "customer", "supplier")
 					if err != nil {
 						return nil, err
 					}
@@ -171,7 +172,7 @@ func eventSpecs() []eventSpec {
 				}
 			}},
 		{use: "audit", short: "Record an audit of your supplier (customer only)",
-			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
 				p := bindParties(f, "customer", "supplier")
 				var contract, challenge, result, answer, expected, sig string
 				f.StringVar(&contract, "contract-id", "", "contract id (required)")
@@ -180,7 +181,7 @@ func eventSpecs() []eventSpec {
 				f.StringVar(&answer, "evidence-answer", "", "fail with proof: the supplier's answer digest")
 				f.StringVar(&expected, "evidence-expected", "", "fail with proof: the expected answer digest")
 				f.StringVar(&sig, "evidence-sig", "", "fail with proof: the supplier's signature over its answer (hex or @file)")
-				return func(home string) (ledger.Event, error) {
+				return func(ks keystore.Store) (ledger.Event, error) {
 					ev := &ledger.AuditResult{}
 					var err error
 					if ev.ContractID, err = parseID("contract-id", contract); err != nil {
@@ -209,19 +210,19 @@ func eventSpecs() []eventSpec {
 						}
 						ev.Evidence = e
 					}
-					ev.Customer, ev.Supplier, err = p.resolve(home, "customer", "supplier")
+					ev.Customer, ev.Supplier, err = p.resolve(ks, "customer", "supplier")
 					return ev, err
 				}
 			}},
 		{use: "pay", short: "Record a payment (countersigned by the payee)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
 				ev := &ledger.Payment{}
 				p := bindParties(f, "payer", "payee")
 				var id, ref string
 				f.StringVar(&id, "payment-id", "", "payment id, unique forever (required)")
 				f.Uint64Var(&ev.Amount, "amount", 0, "amount, in the smallest unit")
 				f.StringVar(&ref, "reference", "", "what the payment is for: a contract id or text (hashed)")
-				return func(home string) (ledger.Event, error) {
+				return func(ks keystore.Store) (ledger.Event, error) {
 					var err error
 					if ev.PaymentID, err = parseID("payment-id", id); err != nil {
 						return nil, err
@@ -231,24 +232,24 @@ func eventSpecs() []eventSpec {
 							return nil, err
 						}
 					}
-					ev.Payer, ev.Payee, err = p.resolve(home, "payer", "payee")
+					ev.Payer, ev.Payee, err = p.resolve(ks, "payer", "payee")
 					return ev, err
 				}
 			}},
 		{use: "report", short: "Report a node's misbehaviour (your word; weighed by your own standing)",
-			bind: func(f *pflag.FlagSet) func(string) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
 				var accused, kind, digest, file string
 				f.StringVar(&accused, "accused", "", "the reported node: local key name or hex (required)")
 				f.StringVar(&kind, "misconduct", "", "unavailable, data_lost, data_corrupted, protocol_violation or double_signed_receipt (required)")
 				f.StringVar(&digest, "evidence-digest", "", "digest of evidence kept elsewhere: 64 hex digits or text (hashed)")
 				f.StringVar(&file, "evidence-file", "", "attach this file as evidence (at most 4096 bytes; its digest is recorded too)")
-				return func(home string) (ledger.Event, error) {
+				return func(ks keystore.Store) (ledger.Event, error) {
 					ev := &ledger.MisbehaviorReport{}
 					var err error
 					if accused == "" {
 						return nil, fmt.Errorf("--accused is required")
 					}
-					if ev.Accused, err = resolveNode(home, accused); err != nil {
+					if ev.Accused, err = ks.Resolve(accused); err != nil {
 						return nil, fmt.Errorf("--accused: %w", err)
 					}
 					if ev.Misconduct, err = ledger.ParseMisconduct(kind); err != nil {

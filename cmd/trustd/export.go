@@ -21,11 +21,7 @@ func newExportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "export", Short: "Write every committed event as JSON lines (for `trustd trust scores` and audits)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := g.client()
-			if err != nil {
-				return err
-			}
-			p, err := client.params(cmd.Context())
+			c, p, err := g.params(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -45,22 +41,15 @@ func newExportCmd(g *globals) *cobra.Command {
 			}
 			bw := bufio.NewWriterSize(w, 1<<20)
 			enc := json.NewEncoder(bw)
-			cursor, n := "", 0
-			for {
-				data, _ := json.Marshal(api.EventsRequest{Cursor: cursor, Limit: api.MaxPageSize})
-				var page api.Page
-				if _, err := client.queryJSON(cmd.Context(), api.PathEvents, data, &page); err != nil {
+			n := 0
+			for rec, err := range c.AllEvents(cmd.Context(), api.EventsRequest{}) {
+				if err != nil {
 					return err
 				}
-				for i := range page.Records {
-					if err := enc.Encode(&page.Records[i]); err != nil {
-						return err
-					}
+				if err := enc.Encode(rec); err != nil {
+					return err
 				}
-				n += len(page.Records)
-				if cursor = page.Next; cursor == "" {
-					break
-				}
+				n++
 			}
 			if err := bw.Flush(); err != nil {
 				return err

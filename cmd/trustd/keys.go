@@ -9,12 +9,14 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 func newKeysCmd(g *globals) *cobra.Command {
-	var pp passphraseSource
+	var pp keystore.Passphrase
 	cmd := &cobra.Command{Use: "keys", Short: "Manage local node keys (ed25519, encrypted with a local passphrase)"}
-	cmd.PersistentFlags().StringVar(&pp.file, "passphrase-file", "", "read the passphrase from this file (else TRUSTD_PASSPHRASE, else a prompt)")
+	cmd.PersistentFlags().StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file (else TRUSTD_PASSPHRASE, else a prompt)")
 
 	var recoverHex string
 	add := &cobra.Command{
@@ -22,7 +24,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 		Short: "Create a new key (or import one with --recover-hex)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkKeyName(args[0]); err != nil {
+			if err := keystore.CheckName(args[0]); err != nil {
 				return err
 			}
 			var priv ed25519.PrivateKey
@@ -38,18 +40,18 @@ func newKeysCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			pass, err := pp.get(fmt.Sprintf("New passphrase for key %q: ", args[0]), true)
+			pass, err := pp.Get(fmt.Sprintf("New passphrase for key %q: ", args[0]), true)
 			if err != nil {
 				return err
 			}
 			if pass == "" {
 				return fmt.Errorf("refusing an empty passphrase")
 			}
-			kf, err := newKeystore(g.home).add(args[0], pass, priv)
+			kf, err := g.keys().Add(args[0], pass, priv)
 			if err != nil {
 				return err
 			}
-			return printOut(cmd, g, kf.summary(), func() { fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", kf.Name, kf.PublicKey) })
+			return printOut(cmd, g, summary(kf), func() { fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", kf.Name, kf.PublicKey) })
 		},
 	}
 	add.Flags().StringVar(&recoverHex, "recover-hex", "", "import this 32-byte seed instead of generating one")
@@ -57,13 +59,13 @@ func newKeysCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List local keys", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kfs, err := newKeystore(g.home).list()
+			kfs, err := g.keys().List()
 			if err != nil {
 				return err
 			}
 			out := make([]keySummary, len(kfs))
 			for i, kf := range kfs {
-				out[i] = kf.summary()
+				out[i] = summary(kf)
 			}
 			return printOut(cmd, g, out, func() {
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -78,11 +80,11 @@ func newKeysCmd(g *globals) *cobra.Command {
 	show := &cobra.Command{
 		Use: "show NAME", Short: "Show a key's public key", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kf, err := newKeystore(g.home).load(args[0])
+			kf, err := g.keys().Load(args[0])
 			if err != nil {
 				return err
 			}
-			return printOut(cmd, g, kf.summary(), func() { fmt.Fprintln(cmd.OutOrStdout(), kf.PublicKey) })
+			return printOut(cmd, g, summary(kf), func() { fmt.Fprintln(cmd.OutOrStdout(), kf.PublicKey) })
 		},
 	}
 	var unsafeHex bool
@@ -92,15 +94,17 @@ func newKeysCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !unsafeHex {
-				b, err := os.ReadFile(newKeystore(g.home).path(args[0]))
+				if _, err := g.keys().Load(args[0]); err != nil {
+					return err
+				}
+				b, err := os.ReadFile(g.keys().Path(args[0]))
 				if err != nil {
-					_, lerr := newKeystore(g.home).load(args[0])
-					return lerr
+					return err
 				}
 				_, err = cmd.OutOrStdout().Write(b)
 				return err
 			}
-			priv, err := unlock(g.home, args[0], pp)
+			priv, err := g.keys().Unlock(args[0], pp)
 			if err != nil {
 				return err
 			}
@@ -118,4 +122,4 @@ type keySummary struct {
 	PublicKey string `json:"public_key"`
 }
 
-func (kf *keyFile) summary() keySummary { return keySummary{Name: kf.Name, PublicKey: kf.PublicKey} }
+func summary(kf *keystore.File) keySummary { return keySummary{Name: kf.Name, PublicKey: kf.PublicKey} }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/ledger"
 )
 
@@ -22,139 +22,83 @@ func newQueryCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func bindProve(cmd *cobra.Command, o *proveOptions, prove *bool) {
-	f := cmd.Flags()
-	f.BoolVar(prove, "prove", false, "verify the answer: ICS23 proof against the app hash of a header checked by CometBFT's light client")
-	f.Int64Var(&o.trustHeight, "trust-height", 0, "with --prove: height of a header you trust (default: height 1, trusted on first use)")
-	f.StringVar(&o.trustHash, "trust-hash", "", "with --prove: hex hash of the header at --trust-height")
-	f.StringSliceVar(&o.witnesses, "witness", nil, "with --prove: other nodes' RPC addresses to cross-check headers (default: the queried node)")
-}
-
-// verification is what a proved answer carries.
-type verification struct {
-	Verified bool   `json:"verified"`
-	Height   int64  `json:"height"`
-	AppHash  string `json:"app_hash"`
-	Header   int64  `json:"header"`
-	Note     string `json:"note,omitempty"`
-}
-
-func (v *verification) print(w io.Writer) {
-	if v == nil {
-		return
-	}
-	if v.Note != "" {
-		fmt.Fprintln(w, v.Note)
-	}
-	fmt.Fprintf(w, "verified: state at height %d against app hash %s in light-client-verified header %d\n", v.Height, v.AppHash, v.Header)
-}
-
 // safe escapes user-chosen text (monikers, peer ids) for a terminal.
 func safe(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
 }
 
+// proved is an answer with, when --prove was given, what it was verified against.
+type proved[T any] struct {
+	View         T
+	Verification *client.Verification
+}
+
+// MarshalJSON prints the view's fields with a "verification" field beside them.
+func (p proved[T]) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(p.View)
+	if err != nil || p.Verification == nil || len(b) < 2 || b[0] != '{' {
+		return b, err
+	}
+	v, err := json.Marshal(p.Verification)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(append(b[:len(b)-1:len(b)-1], `,"verification":`...), v...), '}'), nil
+}
+
+// read answers from the node, or, with --prove, from proofs checked by a light client.
+func read[T any](cmd *cobra.Command, g *globals, p proveFlags, plain func(*client.Client) (T, error),
+	verified func(*client.Verifier) (T, client.Verification, error)) (proved[T], error) {
+	c, err := g.client()
+	if err != nil {
+		return proved[T]{}, err
+	}
+	if !p.prove {
+		v, err := plain(c)
+		return proved[T]{View: v}, err
+	}
+	ver, err := p.verifier(cmd, g, c)
+	if err != nil {
+		return proved[T]{}, err
+	}
+	defer ver.Close()
+	v, vf, err := verified(ver)
+	return proved[T]{View: v, Verification: &vf}, err
+}
+
 func newQueryNodeCmd(g *globals) *cobra.Command {
-	var prove bool
-	var o proveOptions
+	var p proveFlags
 	cmd := &cobra.Command{
 		Use: "node NODE", Short: "A node's registration and totals (NODE: key name or hex)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := resolveNode(g.home, args[0])
-			if err != nil {
-				return err
-			}
-			client, err := g.client()
+			n, err := g.resolve(args[0])
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			var view api.NodeView
-			var ver *verification
-			if prove {
-				if view, ver, err = provedNode(cmd, g, client, n, o); err != nil {
-					return err
-				}
-			} else if _, err := client.queryJSON(ctx, api.PathNode, n[:], &view); err != nil {
+			out, err := read(cmd, g, p, func(c *client.Client) (api.NodeView, error) { return c.Node(ctx, n) },
+				func(v *client.Verifier) (api.NodeView, client.Verification, error) { return v.Node(ctx, n) })
+			if err != nil {
 				return err
 			}
-			out := struct {
-				api.NodeView
-				Verification *verification `json:"verification,omitempty"`
-			}{view, ver}
 			return printOut(cmd, g, out, func() {
 				w := cmd.OutOrStdout()
-				r := view.Record
+				view, r := out.View, out.View.Record
 				fmt.Fprintf(w, "node        %s\nmoniker     %s\npeer id     %s\ncapacity    %d bytes\nregistered  height %d (%s)\nsequence    %d\n",
 					view.Node, safe(r.Moniker), safe(r.PeerID), r.Capacity, r.RegisteredHeight,
 					time.Unix(r.RegisteredTime, 0).UTC().Format(time.RFC3339), r.Sequence)
 				printAggregate(w, "as subject of events", view.Aggregate)
-				ver.print(w)
+				printVerification(w, out.Verification)
 			})
 		},
 	}
-	bindProve(cmd, &o, &prove)
+	bindProve(cmd, &p)
 	return cmd
 }
 
-// proveState reads state keys with proofs checked against a light-client-verified header.
-func proveState(cmd *cobra.Command, g *globals, client *rpc, o proveOptions, keys ...[]byte) ([]provedValue, *verification, error) {
-	ctx := cmd.Context()
-	p, err := client.params(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	v, err := newVerifier(ctx, g, client, p.ChainID, o)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer v.Close()
-	vals, h, appHash, err := v.proveKeys(ctx, keys...)
-	if err != nil {
-		return nil, nil, err
-	}
-	return vals, &verification{Verified: true, Height: h, AppHash: hex.EncodeToString(appHash), Header: h + 1, Note: v.note}, nil
-}
-
-func provedNode(cmd *cobra.Command, g *globals, client *rpc, n ledger.PubKey, o proveOptions) (api.NodeView, *verification, error) {
-	vals, ver, err := proveState(cmd, g, client, o, ledger.NodeKey(n), ledger.NodeAggKey(n))
-	if err != nil {
-		return api.NodeView{}, nil, err
-	}
-	if vals[0].Value == nil {
-		return api.NodeView{}, nil, fmt.Errorf("node %s is not registered (absence verified at height %d)", n, ver.Height)
-	}
-	view := api.NodeView{Node: n}
-	if view.Record, err = ledger.DecodeNodeRecord(vals[0].Value); err != nil {
-		return view, nil, err
-	}
-	if vals[1].Value != nil {
-		if view.Aggregate, err = ledger.DecodeAggregate(vals[1].Value); err != nil {
-			return view, nil, err
-		}
-	}
-	return view, ver, nil
-}
-
-// contractView is what `trustd query contract` prints: the record, and per kind of receipt the
-// number to use next and the numbers still missing within the window (R-RCPT-1).
-type contractView struct {
-	ContractID   ledger.ID               `json:"contract_id"`
-	Record       *ledger.ContractRecord  `json:"record"`
-	Receipts     map[string]receiptsView `json:"receipts"`
-	Verification *verification           `json:"verification,omitempty"`
-}
-
-type receiptsView struct {
-	Highest uint64   `json:"highest"`
-	Next    uint64   `json:"next"`
-	Missing []uint64 `json:"missing"`
-}
-
 func newQueryContractCmd(g *globals) *cobra.Command {
-	var prove bool
-	var o proveOptions
+	var p proveFlags
 	cmd := &cobra.Command{
 		Use: "contract CONTRACT-ID", Short: "A contract: its parties and terms, whether it is open, and its receipt numbers so far",
 		Long: "A contract: its parties and terms, whether it is open, and per kind of receipt the highest number\n" +
@@ -166,38 +110,15 @@ func newQueryContractCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			client, err := g.client()
+			ctx := cmd.Context()
+			out, err := read(cmd, g, p, func(c *client.Client) (api.ContractView, error) { return c.Contract(ctx, id) },
+				func(v *client.Verifier) (api.ContractView, client.Verification, error) { return v.Contract(ctx, id) })
 			if err != nil {
 				return err
 			}
-			view := contractView{ContractID: id}
-			var raw []byte
-			if prove {
-				var vals []provedValue
-				if vals, view.Verification, err = proveState(cmd, g, client, o, ledger.ContractKey(id)); err != nil {
-					return err
-				}
-				raw = vals[0].Value
-			} else {
-				res, err := client.query(cmd.Context(), api.PathStore, ledger.ContractKey(id), 0, false)
-				if err != nil {
-					return err
-				}
-				raw = res.Value
-			}
-			if raw == nil {
-				return fmt.Errorf("contract %s was never opened", id)
-			}
-			if view.Record, err = ledger.DecodeContractRecord(raw); err != nil {
-				return err
-			}
-			view.Receipts = map[string]receiptsView{}
-			for kind, w := range map[string]ledger.ReceiptWindow{"storage": view.Record.StorageReceipts, "bandwidth": view.Record.BandwidthReceipts} {
-				view.Receipts[kind] = receiptsView{Highest: w.Highest, Next: w.Next(), Missing: w.Missing()}
-			}
-			return printOut(cmd, g, view, func() {
+			return printOut(cmd, g, out, func() {
 				w := cmd.OutOrStdout()
-				r := view.Record
+				view, r := out.View, out.View.Record
 				status := "open"
 				if r.Closed {
 					status = fmt.Sprintf("closed (%s) at height %d", r.CloseReason, r.ClosedHeight)
@@ -213,11 +134,11 @@ func newQueryContractCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprintln(w)
 				}
-				view.Verification.print(w)
+				printVerification(w, out.Verification)
 			})
 		},
 	}
-	bindProve(cmd, &o, &prove)
+	bindProve(cmd, &p)
 	return cmd
 }
 
@@ -263,73 +184,52 @@ func printAggregate(w io.Writer, title string, a *ledger.Aggregate) {
 }
 
 func newQueryRelationCmd(g *globals) *cobra.Command {
-	var prove bool
-	var o proveOptions
+	var p proveFlags
 	cmd := &cobra.Command{
 		Use: "relation A B", Short: "Totals of the events between two nodes, each direction", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := resolveNode(g.home, args[0])
+			a, err := g.resolve(args[0])
 			if err != nil {
 				return err
 			}
-			b, err := resolveNode(g.home, args[1])
-			if err != nil {
-				return err
-			}
-			client, err := g.client()
+			b, err := g.resolve(args[1])
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			view := api.RelationView{A: a, B: b}
-			var ver *verification
-			if prove {
-				var vals []provedValue
-				if vals, ver, err = proveState(cmd, g, client, o, ledger.PairAggKey(a, b), ledger.PairAggKey(b, a)); err != nil {
-					return err
-				}
-				for i, dst := range []**ledger.Aggregate{&view.AbB, &view.BbA} {
-					if vals[i].Value != nil {
-						if *dst, err = ledger.DecodeAggregate(vals[i].Value); err != nil {
-							return err
-						}
-					}
-				}
-			} else if _, err := client.queryJSON(ctx, api.PathRelation, append(a[:], b[:]...), &view); err != nil {
+			out, err := read(cmd, g, p, func(c *client.Client) (api.RelationView, error) { return c.Relation(ctx, a, b) },
+				func(v *client.Verifier) (api.RelationView, client.Verification, error) { return v.Relation(ctx, a, b) })
+			if err != nil {
 				return err
 			}
-			out := struct {
-				api.RelationView
-				Verification *verification `json:"verification,omitempty"`
-			}{view, ver}
 			return printOut(cmd, g, out, func() {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "A %s\nB %s\n", a, b)
-				printAggregate(w, "events about A, with B", view.AbB)
-				printAggregate(w, "events about B, with A", view.BbA)
-				ver.print(w)
+				printAggregate(w, "events about A, with B", out.View.AbB)
+				printAggregate(w, "events about B, with A", out.View.BbA)
+				printVerification(w, out.Verification)
 			})
 		},
 	}
-	bindProve(cmd, &o, &prove)
+	bindProve(cmd, &p)
 	return cmd
 }
 
 func newQueryEventsCmd(g *globals) *cobra.Command {
 	var req api.EventsRequest
-	var node, peer string
+	var nodeArg, peer string
 	cmd := &cobra.Command{
 		Use: "events", Short: "List committed events, oldest first, a page at a time", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if node != "" {
-				n, err := resolveNode(g.home, node)
+			if nodeArg != "" {
+				n, err := g.resolve(nodeArg)
 				if err != nil {
 					return fmt.Errorf("--involving: %w", err)
 				}
 				req.Node = n.String()
 			}
 			if peer != "" {
-				p, err := resolveNode(g.home, peer)
+				p, err := g.resolve(peer)
 				if err != nil {
 					return fmt.Errorf("--with: %w", err)
 				}
@@ -343,13 +243,12 @@ func newQueryEventsCmd(g *globals) *cobra.Command {
 			if req.Limit < 1 || req.Limit > api.MaxPageSize {
 				return fmt.Errorf("--limit %d must be between 1 and %d", req.Limit, api.MaxPageSize)
 			}
-			client, err := g.client()
+			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			data, _ := json.Marshal(req)
-			var page api.Page
-			if _, err := client.queryJSON(cmd.Context(), api.PathEvents, data, &page); err != nil {
+			page, err := c.Events(cmd.Context(), req)
+			if err != nil {
 				return err
 			}
 			return printOut(cmd, g, page, func() {
@@ -361,7 +260,7 @@ func newQueryEventsCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&node, "involving", "", "only events where this node signed, or is subject or counterparty")
+	f.StringVar(&nodeArg, "involving", "", "only events where this node signed, or is subject or counterparty")
 	f.StringVar(&peer, "with", "", "with --involving: only events between the two nodes")
 	f.StringVar(&req.Kind, "kind", "", "only events of this kind (register_node, contract_open, …)")
 	f.StringVar(&req.Cursor, "cursor", "", "continue after a previous page (its `more: --cursor` value)")
@@ -402,12 +301,12 @@ func newQueryTxCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("tx hash: %w", err)
 			}
-			client, err := g.client()
+			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			var recs []ledger.EventRecord
-			if _, err := client.queryJSON(cmd.Context(), api.PathTx, h[:], &recs); err != nil {
+			recs, err := c.Tx(cmd.Context(), h)
+			if err != nil {
 				return err
 			}
 			return printOut(cmd, g, recs, func() { printRecords(cmd.OutOrStdout(), recs) })

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/client"
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 // globals are the flags every command shares. They live in a struct built per root command, not
@@ -41,6 +49,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newInitCmd(g),
 		newStartCmd(g),
+		newServicesCmd(g),
 		newKeysCmd(g),
 		newTxCmd(g),
 		newSignCmd(g),
@@ -68,13 +77,50 @@ func envOr(name, def string) string {
 	return def
 }
 
-// splitList splits a comma-separated flag value, trimming spaces and dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
+// homeDir is --home as a node home.
+func (g *globals) homeDir() node.Home { return node.Home(g.home) }
+
+// keys is the home's key store.
+func (g *globals) keys() keystore.Store { return keystore.New(g.homeDir().KeysDir()) }
+
+// resolve reads a node given as a local key name or 64 hex digits.
+func (g *globals) resolve(s string) (ledger.PubKey, error) { return g.keys().Resolve(s) }
+
+func (g *globals) rpcAddr() string {
+	if g.node != "" {
+		return g.node
 	}
-	return out
+	if c, err := node.LoadConfig(g.homeDir()); err == nil {
+		return c.RPC.ListenAddress
+	}
+	return "tcp://127.0.0.1:26657"
+}
+
+// client is a client of the node at --node (or the home's RPC address).
+func (g *globals) client() (*client.Client, error) {
+	return client.Dial(g.rpcAddr(), client.DefaultTimeout)
+}
+
+// params connects and asks the chain's id and parameters.
+func (g *globals) params(ctx context.Context) (*client.Client, api.ParamsView, error) {
+	c, err := g.client()
+	if err != nil {
+		return nil, api.ParamsView{}, err
+	}
+	p, err := c.Params(ctx)
+	return c, p, err
+}
+
+// printOut prints v as JSON with --output json, else calls text.
+func printOut(cmd *cobra.Command, g *globals, v any, text func()) error {
+	switch g.output {
+	case "json":
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	case "text", "":
+		text()
+		return nil
+	}
+	return fmt.Errorf("--output %q: want text or json", g.output)
 }

@@ -1,21 +1,13 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/keystore"
 )
-
-type privKey = ed25519.PrivateKey
-
-func pub(priv privKey) ledger.PubKey {
-	var k ledger.PubKey
-	copy(k[:], priv.Public().(ed25519.PublicKey))
-	return k
-}
 
 // newSignCmd builds `trustd sign`: the other party's step of a bilateral event. It prints the
 // countersignature that the submitter passes to `trustd tx KIND --countersig`.
@@ -35,38 +27,36 @@ func chainIDFlag(cmd *cobra.Command, g *globals, chainID string) (string, error)
 	if chainID != "" {
 		return chainID, nil
 	}
-	if client, err := g.client(); err == nil {
-		if p, err := client.params(cmd.Context()); err == nil {
-			return p.ChainID, nil
-		}
+	if _, p, err := g.params(cmd.Context()); err == nil {
+		return p.ChainID, nil
 	}
 	return "", fmt.Errorf("--chain-id is required when no node is reachable")
 }
 
 func newSignKindCmd(g *globals, spec eventSpec) *cobra.Command {
 	var from, chainID string
-	var pp passphraseSource
+	var pp keystore.Passphrase
 	cmd := &cobra.Command{Use: spec.use, Short: "Countersign: " + spec.short, Args: cobra.NoArgs}
 	f := cmd.Flags()
 	build := spec.bind(f)
 	f.StringVar(&from, "from", "", "local key of the countersigning party (required)")
 	f.StringVar(&chainID, "chain-id", "", "chain id (default: asked from the node)")
-	f.StringVar(&pp.file, "passphrase-file", "", "read the passphrase from this file (else TRUSTD_PASSPHRASE, else a prompt)")
+	f.StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file (else TRUSTD_PASSPHRASE, else a prompt)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if from == "" {
 			return fmt.Errorf("--from is required")
 		}
-		ev, err := build(g.home)
+		ev, err := build(g.keys())
 		if err != nil {
 			return err
 		}
 		b := ev.(ledger.Bilateral)
-		priv, err := unlock(g.home, from, pp)
+		priv, err := g.keys().Unlock(from, pp)
 		if err != nil {
 			return err
 		}
 		x, y := b.Parties()
-		if me := pub(priv); me != x && me != y {
+		if me := keystore.PubKey(priv); me != x && me != y {
 			return fmt.Errorf("key %q (%s) is not a party of this event", from, me)
 		}
 		chain, err := chainIDFlag(cmd, g, chainID)
@@ -81,7 +71,7 @@ func newSignKindCmd(g *globals, spec eventSpec) *cobra.Command {
 
 func newSignAuditAnswerCmd(g *globals) *cobra.Command {
 	var from, chainID, contract, challenge, answer string
-	var pp passphraseSource
+	var pp keystore.Passphrase
 	cmd := &cobra.Command{
 		Use:   "audit-answer",
 		Short: "Sign your answer to an audit challenge, as a supplier (it can be attached as evidence)",
@@ -99,7 +89,7 @@ func newSignAuditAnswerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			priv, err := unlock(g.home, from, pp)
+			priv, err := g.keys().Unlock(from, pp)
 			if err != nil {
 				return err
 			}
@@ -117,6 +107,6 @@ func newSignAuditAnswerCmd(g *globals) *cobra.Command {
 	f.StringVar(&contract, "contract-id", "", "contract id (required)")
 	f.StringVar(&challenge, "challenge", "", "challenge digest (required)")
 	f.StringVar(&answer, "answer", "", "your answer digest (required)")
-	f.StringVar(&pp.file, "passphrase-file", "", "read the passphrase from this file")
+	f.StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file")
 	return cmd
 }

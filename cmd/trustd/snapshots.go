@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/trustledger/trustledger/node"
 	"github.com/trustledger/trustledger/storage"
 )
 
@@ -23,11 +23,11 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 		Short: "List this node's state-sync snapshots (data/snapshots), newest first; safe while the node runs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := loadConfig(g.home)
+			c, err := node.LoadConfig(g.homeDir())
 			if err != nil {
 				return err
 			}
-			list, err := storage.ReadSnapshotStore(filepath.Join(c.DBDir(), "snapshots")).List()
+			list, err := storage.ReadSnapshotStore(node.SnapshotsDir(c)).List()
 			if err != nil {
 				return err
 			}

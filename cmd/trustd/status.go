@@ -28,19 +28,19 @@ func newStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "status", Short: "Height, app hash and identity of the node", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := g.client()
+			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			st, err := client.c.Status(cmd.Context())
+			st, err := c.Status(cmd.Context())
 			if err != nil {
-				return client.wrap(err)
+				return err
 			}
 			v := statusView{ChainID: st.NodeInfo.Network, NodeID: string(st.NodeInfo.DefaultNodeID), Moniker: st.NodeInfo.Moniker,
 				Height: st.SyncInfo.LatestBlockHeight, AppHash: st.SyncInfo.LatestAppHash.String(),
 				Time: st.SyncInfo.LatestBlockTime.UTC().Format("2006-01-02T15:04:05Z"), CatchUp: st.SyncInfo.CatchingUp,
-				RPC: client.addr, Version: st.NodeInfo.Version, AppState: abci.Version}
-			if p, err := client.params(cmd.Context()); err == nil {
+				RPC: c.Name(), Version: st.NodeInfo.Version, AppState: abci.Version}
+			if p, err := c.Params(cmd.Context()); err == nil {
 				v.HistoryFrom = p.HistoryFrom
 			}
 			return printOut(cmd, g, v, func() {

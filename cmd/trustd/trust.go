@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node"
 	"github.com/trustledger/trustledger/reputation"
 )
 
@@ -22,15 +24,8 @@ func newTrustCmd(g *globals) *cobra.Command {
 }
 
 // localNamer names keys by their local key name when there is one.
-func localNamer(home string) reputation.Namer {
-	names := map[ledger.PubKey]string{}
-	if kfs, err := newKeystore(home).list(); err == nil {
-		for _, kf := range kfs {
-			if k, err := ledger.ParsePubKey(kf.PublicKey); err == nil {
-				names[k] = kf.Name
-			}
-		}
-	}
+func localNamer(g *globals) reputation.Namer {
+	names := g.keys().Names()
 	return func(k ledger.PubKey) string {
 		if n, ok := names[k]; ok {
 			return n
@@ -47,28 +42,27 @@ func newTrustScoreCmd(g *globals) *cobra.Command {
 		Short: "NODE's score in [0,1] from your viewpoint, with confidence and eligibility",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := observerKey(g.home, observer)
+			o, err := node.ObserverKey(g.homeDir(), observer)
 			if err != nil {
 				return err
 			}
-			x, err := resolveNode(g.home, args[0])
+			x, err := g.resolve(args[0])
 			if err != nil {
 				return err
 			}
-			client, err := g.client()
+			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			data, _ := json.Marshal(trustRequest{Observer: o.String(), Subject: x.String()})
-			var ans scoreAnswer
-			if _, err := client.queryJSON(cmd.Context(), pathTrustScore, data, &ans); err != nil {
+			ans, err := c.TrustScore(cmd.Context(), o, x)
+			if err != nil {
 				return err
 			}
-			name := localNamer(g.home)
+			name := localNamer(g)
 			out := struct {
-				scoreAnswer
+				api.ScoreAnswer
 				Explanation []string `json:"explanation,omitempty"`
-			}{scoreAnswer: ans}
+			}{ScoreAnswer: ans}
 			if explain {
 				out.Explanation = reputation.Explain(ans.Score, name, 5)
 			}
@@ -98,21 +92,23 @@ func newTrustTopCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "top", Short: "The nodes you trust most", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := observerKey(g.home, observer)
+			o, err := node.ObserverKey(g.homeDir(), observer)
 			if err != nil {
 				return err
 			}
-			client, err := g.client()
+			if limit < 1 || limit > api.MaxTopLimit {
+				return fmt.Errorf("--limit %d must be between 1 and %d", limit, api.MaxTopLimit)
+			}
+			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			data, _ := json.Marshal(trustRequest{Observer: o.String(), Limit: limit})
-			var ans topAnswer
-			if _, err := client.queryJSON(cmd.Context(), pathTrustTop, data, &ans); err != nil {
+			ans, err := c.TrustTop(cmd.Context(), o, limit)
+			if err != nil {
 				return err
 			}
 			return printOut(cmd, g, ans, func() {
-				name := localNamer(g.home)
+				name := localNamer(g)
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintf(w, "RANK\tNODE\tSCORE\tCONFIDENCE\tREPUTATION\tSTATUS\n")
 				for i, s := range ans.Scores {
@@ -137,13 +133,13 @@ func newTrustPolicyCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use: "show", Short: "Print the effective policy (the file over the documented defaults)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tf, err := loadTrustConfig(g.home)
+			tc, err := node.LoadTrustConfig(g.homeDir())
 			if err != nil {
 				return err
 			}
-			return printOut(cmd, g, tf.Policy, func() {
-				b, _ := json.MarshalIndent(tf.Policy, "", "  ")
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\n(from %s over the defaults; see specs/trust.md §6)\n", b, trustConfigPath(g.home))
+			return printOut(cmd, g, tc.Policy, func() {
+				b, _ := json.MarshalIndent(tc.Policy, "", "  ")
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\n(from %s over the defaults; see specs/trust.md §6)\n", b, g.homeDir().TrustConfigFile())
 			})
 		},
 	})
@@ -162,11 +158,11 @@ func newTrustScoresCmd(g *globals) *cobra.Command {
 			if file == "" || len(observers) == 0 {
 				return fmt.Errorf("--export and at least one --observer are required")
 			}
-			tf, err := loadTrustConfig(g.home)
+			tc, err := node.LoadTrustConfig(g.homeDir())
 			if err != nil {
 				return err
 			}
-			e, err := reputation.NewEngine(tf.Policy)
+			e, err := reputation.NewEngine(tc.Policy)
 			if err != nil {
 				return err
 			}
@@ -188,7 +184,7 @@ func newTrustScoresCmd(g *globals) *cobra.Command {
 				Views  []observerScores `json:"views"`
 			}{Height: e.Height(), Events: e.Events()}
 			for _, ob := range observers {
-				o, err := resolveNode(g.home, ob)
+				o, err := g.resolve(ob)
 				if err != nil {
 					return fmt.Errorf("--observer: %w", err)
 				}
@@ -199,7 +195,7 @@ func newTrustScoresCmd(g *globals) *cobra.Command {
 				out.Views = append(out.Views, observerScores{Observer: o, Scores: scores})
 			}
 			return printOut(cmd, g, out, func() {
-				name := localNamer(g.home)
+				name := localNamer(g)
 				for _, v := range out.Views {
 					fmt.Fprintf(cmd.OutOrStdout(), "as seen by %s (%d events to height %d):\n", name(v.Observer), out.Events, out.Height)
 					for i, s := range v.Scores {

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 func newTxCmd(g *globals) *cobra.Command {
@@ -24,12 +27,12 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 	var from, countersig string
 	var sequence uint64
 	var timeout time.Duration
-	var pp passphraseSource
+	var pp keystore.Passphrase
 	cmd := &cobra.Command{Use: spec.use, Short: spec.short, Args: cobra.NoArgs}
 	f := cmd.Flags()
 	build := spec.bind(f)
 	f.StringVar(&from, "from", "", "local key that signs the transaction (required)")
-	f.StringVar(&pp.file, "passphrase-file", "", "read the passphrase from this file (else TRUSTD_PASSPHRASE, else a prompt)")
+	f.StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file (else TRUSTD_PASSPHRASE, else a prompt)")
 	f.Uint64Var(&sequence, "sequence", 0, "signer sequence (default: the next one, asked from the node)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the commit")
 	if spec.bilateral {
@@ -39,18 +42,16 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 		if from == "" {
 			return fmt.Errorf("--from is required")
 		}
-		ev, err := build(g.home)
+		ev, err := build(g.keys())
 		if err != nil {
 			return err
 		}
-		ctx := cmd.Context()
-		priv, client, params, err := g.signer(cmd, from, pp)
+		priv, c, params, err := g.signer(cmd, from, pp)
 		if err != nil {
 			return err
 		}
-		signer := pub(priv)
 		if reg, ok := ev.(*ledger.RegisterNode); ok {
-			reg.PowNonce = ledger.SolvePoW(params.ChainID, signer, int(params.Params.PowDifficulty))
+			reg.PowNonce = ledger.SolvePoW(params.ChainID, keystore.PubKey(priv), int(params.Params.PowDifficulty))
 		}
 		if b, ok := ev.(ledger.Bilateral); ok && countersig != "" {
 			sig, err := readSigArg("countersig", countersig)
@@ -59,7 +60,7 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 			}
 			b.SetCountersignature(sig)
 		}
-		res, err := submit(ctx, client, params.ChainID, priv, sequence, timeout, ev)
+		res, err := submit(cmd.Context(), c, params.ChainID, priv, sequence, timeout, ev)
 		if err != nil {
 			return err
 		}
@@ -70,34 +71,41 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 	return cmd
 }
 
-// submit signs events into one transaction at the signer's next sequence and broadcasts it.
-func submit(ctx context.Context, client *rpc, chainID string, priv privKey, sequence uint64, timeout time.Duration, evs ...ledger.Event) (*broadcastResult, error) {
-	signer := pub(priv)
-	if sequence == 0 {
-		var err error
-		if sequence, err = client.nextSequence(ctx, signer); err != nil {
-			return nil, err
-		}
+// submitResult is what `trustd tx` prints.
+type submitResult struct {
+	TxHash string `json:"tx_hash"`
+	Height int64  `json:"height"`
+	Events int    `json:"events"`
+}
+
+// submit signs events into one transaction at the signer's next sequence (or at sequence, if
+// not 0), broadcasts it and waits until it is committed or timeout passes.
+func submit(ctx context.Context, c *client.Client, chainID string, priv ed25519.PrivateKey, sequence uint64, timeout time.Duration, evs ...ledger.Event) (*submitResult, error) {
+	s, err := client.NewSubmitter(client.SubmitterConfig{ChainID: chainID, Key: priv, Endpoints: []*client.Client{c}, CommitTimeout: timeout})
+	if err != nil {
+		return nil, err
 	}
-	tx := &ledger.Tx{ChainID: chainID, Sequence: sequence, Events: evs}
-	tx.Sign(priv)
-	return client.broadcast(ctx, tx.Encode(), timeout)
+	defer s.Close()
+	if sequence > 0 {
+		s.StartAt(sequence)
+	}
+	p, commit, err := s.SubmitAndWait(ctx, evs...)
+	if err != nil {
+		return nil, err
+	}
+	return &submitResult{TxHash: p.Hash.String(), Height: commit.Height, Events: p.Events}, nil
 }
 
 // signer unlocks the submitting key and connects to the node: what every `trustd tx` needs before
 // it can build and sign a transaction.
-func (g *globals) signer(cmd *cobra.Command, from string, pp passphraseSource) (privKey, *rpc, api.ParamsView, error) {
-	priv, err := unlock(g.home, from, pp)
+func (g *globals) signer(cmd *cobra.Command, from string, pp keystore.Passphrase) (ed25519.PrivateKey, *client.Client, api.ParamsView, error) {
+	priv, err := g.keys().Unlock(from, pp)
 	if err != nil {
 		return nil, nil, api.ParamsView{}, err
 	}
-	client, err := g.client()
+	c, params, err := g.params(cmd.Context())
 	if err != nil {
 		return nil, nil, api.ParamsView{}, err
 	}
-	params, err := client.params(cmd.Context())
-	if err != nil {
-		return nil, nil, api.ParamsView{}, err
-	}
-	return priv, client, params, nil
+	return priv, c, params, nil
 }

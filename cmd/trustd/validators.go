@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 // parseValidatorKey reads an ed25519 validator key as 64 hex digits or as the base64 value that
@@ -68,7 +70,7 @@ func newSignValidatorUpdateCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		c, err := loadConfig(g.home)
+		c, err := node.LoadConfig(g.homeDir())
 		if err != nil {
 			return err
 		}
@@ -96,14 +98,14 @@ func newSignValidatorUpdateCmd(g *globals) *cobra.Command {
 func newTxValidatorUpdateCmd(g *globals) *cobra.Command {
 	var from string
 	var approvals []string
-	var pp passphraseSource
+	var pp keystore.Passphrase
 	var timeout time.Duration
 	cmd := &cobra.Command{Use: "validator-update", Short: "Change a validator's power, with approvals from more than 2/3 of the voting power", Args: cobra.NoArgs}
 	v := bindValidatorUpdate(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "local key that signs the transaction (any registered node) (required)")
 	f.StringSliceVar(&approvals, "approval", nil, "an approval from `trustd sign validator-update` (key:signature); repeatable")
-	f.StringVar(&pp.file, "passphrase-file", "", "read the passphrase from this file")
+	f.StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the commit")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		u, err := v.build()
@@ -128,11 +130,11 @@ func newTxValidatorUpdateCmd(g *globals) *cobra.Command {
 		if from == "" {
 			return fmt.Errorf("--from is required")
 		}
-		priv, client, params, err := g.signer(cmd, from, pp)
+		priv, c, params, err := g.signer(cmd, from, pp)
 		if err != nil {
 			return err
 		}
-		res, err := submit(cmd.Context(), client, params.ChainID, priv, 0, timeout, u)
+		res, err := submit(cmd.Context(), c, params.ChainID, priv, 0, timeout, u)
 		if err != nil {
 			return err
 		}

@@ -8,17 +8,16 @@ import (
 	"sync"
 	"time"
 
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-
+	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/ledger"
 )
 
 // KV drives CometBFT's kvstore example with key=value txs of a fixed size: the baseline that
 // measures what consensus alone costs on this machine.
 type KV struct {
-	clients []*rpchttp.HTTP
-	follow  *follower
-	size    int
+	client *client.Client
+	follow *client.Follower
+	size   int
 
 	mu      sync.Mutex
 	acked   int
@@ -29,16 +28,20 @@ type KV struct {
 
 // NewKV prepares the baseline load; size is the tx size in bytes (at least 70).
 func NewKV(endpoint string, size int) (*KV, error) {
-	c, err := rpchttp.NewWithTimeout(endpoint, "/websocket", 5)
+	c, err := client.Dial(endpoint, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	return &KV{clients: []*rpchttp.HTTP{c}, follow: newFollower([]*rpchttp.HTTP{c}), size: max(size, 70)}, nil
+	return &KV{client: c, follow: client.NewFollower(c), size: max(size, 70)}, nil
 }
 
 // Run keeps `workers` txs in flight until ctx is done.
 func (k *KV) Run(ctx context.Context, workers int) {
-	k.follow.start(context.WithoutCancel(ctx))
+	if err := k.follow.Start(ctx); err != nil {
+		k.fail()
+		return
+	}
+	defer k.follow.Close()
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -51,11 +54,11 @@ func (k *KV) Run(ctx context.Context, workers int) {
 					tx = append(tx, 'v')
 				}
 				hash := ledger.TxHash(tx)
-				wait := k.follow.expect(hash)
+				wait := make(chan client.Commit, 1)
+				k.follow.Expect(hash, func(c client.Commit) { wait <- c })
 				start := time.Now()
-				res, err := k.clients[0].BroadcastTxSync(ctx, tx)
-				if err != nil || res.Code != 0 {
-					k.follow.forget(hash)
+				if err := k.client.BroadcastSync(ctx, tx); err != nil {
+					k.follow.Forget(hash)
 					k.fail()
 					continue
 				}
@@ -63,14 +66,14 @@ func (k *KV) Run(ctx context.Context, workers int) {
 				case info := <-wait:
 					k.mu.Lock()
 					k.acked++
-					k.latency = append(k.latency, info.committed.Sub(start))
-					k.seen = append(k.seen, info.at.Sub(start))
+					k.latency = append(k.latency, info.Time.Sub(start))
+					k.seen = append(k.seen, info.Seen.Sub(start))
 					k.mu.Unlock()
 				case <-time.After(20 * time.Second):
-					k.follow.forget(hash)
+					k.follow.Forget(hash)
 					k.fail()
 				case <-ctx.Done():
-					k.follow.forget(hash)
+					k.follow.Forget(hash)
 				}
 			}
 		}(w)

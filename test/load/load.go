@@ -1,6 +1,7 @@
 // Package load is the load generator shared by the fault tests and benchmarks: signer keys with
-// contracts between them, workers that submit countersigned receipts and audits through real RPC,
-// and a record of every acknowledged (committed) transaction.
+// contracts between them, workers that submit countersigned receipts and audits through real RPC
+// (package client: one Submitter a signer, one Follower for all), and a record of every
+// acknowledged (committed) transaction.
 package load
 
 import (
@@ -8,16 +9,15 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-
+	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 // Ack is one committed transaction.
@@ -32,11 +32,8 @@ type Generator struct {
 	ChainID   string
 	Endpoints []string
 	keys      []ed25519.PrivateKey
-	seq       []uint64
-	clients   []*rpchttp.HTTP
-
-	follow  *follower
-	started bool
+	subs      []*client.Submitter
+	follow    *client.Follower
 
 	mu      sync.Mutex
 	acks    []Ack
@@ -53,152 +50,81 @@ type Generator struct {
 	InFlight int
 }
 
-// New prepares n signers derived from seed and clients for every endpoint.
+// New prepares n signers derived from seed, each with a submitter over every endpoint.
 func New(chainID string, endpoints []string, n int, seed string) (*Generator, error) {
-	g := &Generator{ChainID: chainID, Endpoints: endpoints}
+	g := &Generator{ChainID: chainID, Endpoints: endpoints, EventsPerTx: 2}
+	var clients []*client.Client
 	for _, e := range endpoints {
-		c, err := rpchttp.NewWithTimeout(e, "/websocket", 5)
+		c, err := client.Dial(e, 5*time.Second)
 		if err != nil {
 			return nil, err
 		}
-		g.clients = append(g.clients, c)
+		clients = append(clients, c)
 	}
+	g.follow = client.NewFollower(clients...)
 	for i := 0; i < n; i++ {
 		s := sha256.Sum256([]byte(fmt.Sprintf("%s signer %d", seed, i)))
-		g.keys = append(g.keys, ed25519.NewKeyFromSeed(s[:]))
+		key := ed25519.NewKeyFromSeed(s[:])
+		// Each signer starts with another endpoint, so the load spreads over them.
+		rotated := append(append([]*client.Client(nil), clients[i%len(clients):]...), clients[:i%len(clients)]...)
+		sub, err := client.NewSubmitter(client.SubmitterConfig{ChainID: chainID, Key: key, Endpoints: rotated,
+			Follower: g.follow, CommitTimeout: 20 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		g.keys = append(g.keys, key)
+		g.subs = append(g.subs, sub)
 	}
-	g.seq = make([]uint64, n)
-	g.follow = newFollower(g.clients)
-	g.EventsPerTx = 2
 	return g, nil
 }
 
-// follow starts the block follower once, for the lifetime of ctx.
-func (g *Generator) startFollower(ctx context.Context) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.started {
-		g.started = true
-		g.follow.start(ctx)
-	}
-}
+// Close stops the block follower.
+func (g *Generator) Close() { g.follow.Close() }
 
-func (g *Generator) pub(i int) ledger.PubKey {
-	var k ledger.PubKey
-	copy(k[:], g.keys[i].Public().(ed25519.PublicKey))
-	return k
-}
+func (g *Generator) pub(i int) ledger.PubKey { return keystore.PubKey(g.keys[i]) }
 
 func (g *Generator) contractID(i int) ledger.ID {
 	return sha256.Sum256([]byte(fmt.Sprintf("load contract %x", g.pub(i))))
 }
 
-// submit signs events for signer i at its next sequence and waits for the commit through any
-// endpoint that answers, starting with endpoint `first`.
-func (g *Generator) submit(ctx context.Context, i, first int, evs ...ledger.Event) (Ack, error) {
-	p, err := g.send(ctx, i, first, g.seq[i]+1, evs)
+// record notes a sent transaction's outcome.
+func (g *Generator) record(p *client.Pending, c client.Commit, err error) (Ack, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if err != nil {
 		return Ack{}, err
 	}
-	return g.await(ctx, i, p)
+	ack := Ack{Hash: p.Hash, Height: c.Height, Events: p.Events}
+	g.acks = append(g.acks, ack)
+	g.latency = append(g.latency, c.Time.Sub(p.Sent))
+	g.seen = append(g.seen, c.Seen.Sub(p.Sent))
+	g.events += p.Events
+	return ack, nil
 }
 
-// pending is a tx accepted by a mempool and not yet seen committed.
-type pending struct {
-	tx     *ledger.Tx
-	hash   ledger.ID
-	wait   chan commitInfo
-	start  time.Time
-	events int
-}
-
-// send signs events for signer i at sequence seq and broadcasts them (CheckTx only).
-func (g *Generator) send(ctx context.Context, i, first int, seq uint64, evs []ledger.Event) (*pending, error) {
-	tx := &ledger.Tx{ChainID: g.ChainID, Sequence: seq, Events: evs}
-	tx.Sign(g.keys[i])
-	raw := tx.Encode()
-	p := &pending{tx: tx, hash: ledger.TxHash(raw), start: time.Now(), events: len(evs)}
-	p.wait = g.follow.expect(p.hash)
-	var sentErr error
-	for k := range g.clients {
-		c := g.clients[(first+k)%len(g.clients)]
-		res, err := c.BroadcastTxSync(ctx, raw)
-		if err != nil {
-			sentErr = err
-			continue
-		}
-		if res.Code != 0 {
-			g.follow.forget(p.hash)
-			return nil, fmt.Errorf("rejected (code %d %s): %s", res.Code, ledger.Code(res.Code), res.Log)
-		}
-		sentErr = nil
-		break
-	}
-	if sentErr != nil {
-		g.follow.forget(p.hash)
-		return nil, fmt.Errorf("no endpoint took the tx: %w", sentErr)
-	}
-	g.mu.Lock()
-	g.sent++
-	g.mu.Unlock()
-	return p, nil
-}
-
-// await waits for a sent tx's commit and records the acknowledgement.
-func (g *Generator) await(ctx context.Context, i int, p *pending) (Ack, error) {
-	defer g.follow.forget(p.hash)
-	select {
-	case info := <-p.wait:
-		if info.code != 0 {
-			return Ack{}, fmt.Errorf("failed in block %d: %s", info.height, info.log)
-		}
-		g.seq[i] = p.tx.Sequence
-		ack := Ack{Hash: p.hash, Height: info.height, Events: p.events}
+func (g *Generator) send(ctx context.Context, i int, build func(seq uint64) []ledger.Event) (*client.Pending, error) {
+	p, err := g.subs[i].SubmitBuilt(ctx, build)
+	if err == nil {
 		g.mu.Lock()
-		g.acks = append(g.acks, ack)
-		g.latency = append(g.latency, info.committed.Sub(p.start))
-		g.seen = append(g.seen, info.at.Sub(p.start))
-		g.events += p.events
+		g.sent++
 		g.mu.Unlock()
-		return ack, nil
-	case <-time.After(20 * time.Second):
-		return Ack{}, fmt.Errorf("tx %s not committed within 20s", p.hash)
-	case <-ctx.Done():
-		return Ack{}, ctx.Err()
 	}
+	return p, err
 }
 
-// resync asks the endpoints for signer i's committed sequence (after an error, a tx may or may
-// not have committed).
-func (g *Generator) resync(ctx context.Context, i int) error {
-	k := g.pub(i)
-	for _, c := range g.clients {
-		res, err := c.ABCIQuery(ctx, "/node", k[:])
-		if err != nil {
-			continue
-		}
-		if res.Response.Code != 0 {
-			g.seq[i] = 0
-			return nil
-		}
-		var v struct {
-			Record struct {
-				Sequence uint64 `json:"sequence"`
-			} `json:"record"`
-		}
-		if err := json.Unmarshal(res.Response.Value, &v); err != nil {
-			return err
-		}
-		g.seq[i] = v.Record.Sequence
-		return nil
+// submit sends events for signer i and waits for their commit.
+func (g *Generator) submit(ctx context.Context, i int, evs ...ledger.Event) (Ack, error) {
+	p, err := g.send(ctx, i, func(uint64) []ledger.Event { return evs })
+	if err != nil {
+		return Ack{}, err
 	}
-	return errors.New("no endpoint answered")
+	c, err := p.Wait(ctx)
+	return g.record(p, c, err)
 }
 
 // Setup registers every signer (proof of work at difficulty) and opens a contract from signer i
 // (customer) to signer i+1 (supplier), countersigned.
 func (g *Generator) Setup(ctx context.Context, difficulty int) error {
-	g.startFollower(context.WithoutCancel(ctx))
 	n := len(g.keys)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -208,7 +134,7 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 			defer wg.Done()
 			reg := &ledger.RegisterNode{PeerID: fmt.Sprintf("load-%d", i), Capacity: 1 << 30,
 				PowNonce: ledger.SolvePoW(g.ChainID, g.pub(i), difficulty)}
-			_, errs[i] = g.submit(ctx, i, i, reg)
+			_, errs[i] = g.submit(ctx, i, reg)
 		}(i)
 	}
 	wg.Wait()
@@ -223,7 +149,7 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 			open := &ledger.ContractOpen{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
 				Bytes: 1 << 30, DurationSeconds: 30 * 86400, PricePerGiBMonth: 4000}
 			open.Countersig = ledger.Countersign(g.keys[s], g.ChainID, open)
-			_, errs[i] = g.submit(ctx, i, i, open)
+			_, errs[i] = g.submit(ctx, i, open)
 		}(i)
 	}
 	wg.Wait()
@@ -232,10 +158,9 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 
 // Run makes every signer submit countersigned storage receipts and audits of its supplier,
 // keeping InFlight txs (at consecutive sequences) unacknowledged at a time, until ctx is done.
-// Errors (a node down, say) are counted; the signer waits out its pending txs, resynchronises
-// its sequence and carries on.
+// Errors (a node down, say) are counted; the signer waits out its pending txs and carries on
+// (its submitter resynchronises the sequence with the node).
 func (g *Generator) Run(ctx context.Context) {
-	g.startFollower(context.WithoutCancel(ctx))
 	n := len(g.keys)
 	window := max(g.InFlight, 1)
 	var wg sync.WaitGroup
@@ -244,32 +169,32 @@ func (g *Generator) Run(ctx context.Context) {
 		go func(i int) {
 			defer wg.Done()
 			s := (i + 1) % n
-			next := g.seq[i] // the last sequence sent
-			var inflight []*pending
+			var inflight []*client.Pending
+			await := func(p *client.Pending) error {
+				c, err := p.Wait(ctx)
+				_, err = g.record(p, c, err)
+				return err
+			}
 			fail := func(err error) {
 				g.mu.Lock()
 				g.errs++
 				g.lastErr = err
 				g.mu.Unlock()
 				for _, p := range inflight {
-					_, _ = g.await(ctx, i, p)
+					_ = await(p)
 				}
 				inflight = nil
-				if ctx.Err() != nil {
-					return
+				if ctx.Err() == nil {
+					time.Sleep(300 * time.Millisecond)
 				}
-				time.Sleep(300 * time.Millisecond)
-				_ = g.resync(ctx, i)
-				next = g.seq[i]
 			}
 			for r := 0; ctx.Err() == nil; r++ {
 				if len(inflight) < window {
-					p, err := g.send(ctx, i, i+r, next+1, g.loadEvents(i, s, r, next+1))
+					p, err := g.send(ctx, i, func(seq uint64) []ledger.Event { return g.loadEvents(i, s, r, seq) })
 					if err != nil {
 						fail(err)
 						continue
 					}
-					next++
 					inflight = append(inflight, p)
 					if len(inflight) < window {
 						continue
@@ -277,7 +202,7 @@ func (g *Generator) Run(ctx context.Context) {
 				}
 				p := inflight[0]
 				inflight = inflight[1:]
-				if _, err := g.await(ctx, i, p); err != nil {
+				if err := await(p); err != nil {
 					fail(err)
 				}
 			}

@@ -1,5 +1,5 @@
 //go:build badgerdb
 
-package main
+package node
 
 func requireBadger() error { return nil }

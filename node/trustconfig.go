@@ -1,31 +1,30 @@
-package main
+package node
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/keystore"
 	"github.com/trustledger/trustledger/reputation"
 )
 
-// trustFile is <home>/config/trust.toml: the node's trust policy and default observer.
-type trustFile struct {
+// TrustConfig is trust.toml: the node's trust policy and default observer (specs/trust.md §6).
+type TrustConfig struct {
 	// Observer is the key (local name or hex) whose viewpoint `trustd trust` uses by default.
 	Observer string `toml:"observer"`
-	// Anchors are nodes (local names or hex) this node trusts by choice (specs/trust.md §3).
+	// Anchors are nodes (local names or hex) this node trusts by choice (specs/trust.md §3);
+	// LoadTrustConfig resolves them into Policy.Anchors.
 	Anchors           []string `toml:"anchors"`
 	reputation.Policy `toml:",squash"`
 }
 
-func trustConfigPath(home string) string { return filepath.Join(home, "config", "trust.toml") }
-
-// writeTrustConfig writes the documented defaults.
-func writeTrustConfig(home string) error {
+// WriteTrustConfig writes trust.toml with the documented defaults.
+func WriteTrustConfig(home Home) error {
 	p := reputation.DefaultPolicy()
 	text := fmt.Sprintf(`# trustledger trust policy (specs/trust.md §6). Every node decides alone: these are yours.
 
@@ -60,73 +59,60 @@ hire_threshold = %v
 exploration_share = %v
 `, p.Lambda, p.Alpha0, p.ReceiptWeight, p.PaymentWeight, p.FiredWeight, p.EdgeCap, p.Restart, p.MaxIterations,
 		p.Baseline, p.BaselineStrength, p.VettingEvidence, p.DropThreshold, p.HireThreshold, p.ExplorationShare)
-	return os.WriteFile(trustConfigPath(home), []byte(text), 0o600)
+	return os.WriteFile(home.TrustConfigFile(), []byte(text), 0o600)
 }
 
-// readTOML decodes the TOML file at path (if it exists) and v's environment bindings into out,
-// by `toml` tags; a key out does not have is an error that names it.
-func readTOML(v *viper.Viper, path string, out any) error {
-	if _, err := os.Stat(path); err == nil {
-		v.SetConfigFile(path)
-		v.SetConfigType("toml")
-		if err := v.ReadInConfig(); err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
-		}
+// LoadTrustConfig reads trust.toml over the defaults (a missing file means the defaults),
+// resolves the anchors through the home's keys, and validates the policy.
+func LoadTrustConfig(home Home) (TrustConfig, error) {
+	tc := TrustConfig{Policy: reputation.DefaultPolicy()}
+	path := home.TrustConfigFile()
+	raw, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return tc, err
 	}
-	if err := v.Unmarshal(out, func(dc *mapstructure.DecoderConfig) {
-		dc.TagName = "toml"
-		dc.ErrorUnused = true
-		dc.WeaklyTypedInput = true // environment values arrive as strings
-	}); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := readTOML(viper.New(), path, raw, &tc); err != nil {
+		return tc, err
 	}
-	return nil
-}
-
-// loadTrustConfig reads trust.toml over the defaults (a missing file means defaults) and
-// resolves the anchors.
-func loadTrustConfig(home string) (trustFile, error) {
-	tf := trustFile{Policy: reputation.DefaultPolicy()}
-	path := trustConfigPath(home)
-	if err := readTOML(viper.New(), path, &tf); err != nil {
-		return tf, err
-	}
-	for _, a := range tf.Anchors {
-		k, err := resolveNode(home, a)
+	ks := keystore.New(home.KeysDir())
+	for _, a := range tc.Anchors {
+		k, err := ks.Resolve(a)
 		if err != nil {
-			return tf, fmt.Errorf("%s: anchor: %w", path, err)
+			return tc, fmt.Errorf("%s: anchor: %w", path, err)
 		}
-		tf.Policy.Anchors = append(tf.Policy.Anchors, k)
+		tc.Policy.Anchors = append(tc.Policy.Anchors, k)
 	}
-	if err := tf.Policy.Validate(); err != nil {
-		return tf, fmt.Errorf("%s: %w", path, err)
+	if err := tc.Policy.Validate(); err != nil {
+		return tc, fmt.Errorf("%s: %w", path, err)
 	}
-	return tf, nil
+	return tc, nil
 }
 
-// observerKey picks the observer: the flag, else trust.toml's observer, else the only local key.
-func observerKey(home, flag string) (ledger.PubKey, error) {
+// ObserverKey picks the observer: flag if given, else trust.toml's observer, else the home's
+// only local key.
+func ObserverKey(home Home, flag string) (ledger.PubKey, error) {
+	ks := keystore.New(home.KeysDir())
 	if flag != "" {
-		return resolveNode(home, flag)
+		return ks.Resolve(flag)
 	}
-	tf, err := loadTrustConfig(home)
+	tc, err := LoadTrustConfig(home)
 	if err != nil {
 		return ledger.PubKey{}, err
 	}
-	if tf.Observer != "" {
-		return resolveNode(home, tf.Observer)
+	if tc.Observer != "" {
+		return ks.Resolve(tc.Observer)
 	}
-	kfs, err := newKeystore(home).list()
+	kfs, err := ks.List()
 	if err != nil {
 		return ledger.PubKey{}, err
 	}
 	if len(kfs) == 1 {
-		return ledger.ParsePubKey(kfs[0].PublicKey)
+		return kfs[0].Key()
 	}
 	names := make([]string, len(kfs))
 	for i, kf := range kfs {
 		names[i] = kf.Name
 	}
 	return ledger.PubKey{}, fmt.Errorf("name the observer with --observer or `observer` in %s (local keys: %s)",
-		trustConfigPath(home), strings.Join(names, ", "))
+		home.TrustConfigFile(), strings.Join(names, ", "))
 }

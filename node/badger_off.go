@@ -1,6 +1,6 @@
 //go:build !badgerdb
 
-package main
+package node
 
 import "errors"
 

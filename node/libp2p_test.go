@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"strings"
@@ -20,7 +20,7 @@ func TestParseLibP2PPeers(t *testing.T) {
 		{in: id + "@127.0.0.1", wantErr: "port is empty"},
 	}
 	for _, tt := range tests {
-		got, err := parseLibP2PPeers(tt.in)
+		got, err := ParseLibP2PPeers(tt.in)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("%q: error %v, want one containing %q", tt.in, err, tt.wantErr)

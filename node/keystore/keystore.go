@@ -1,4 +1,8 @@
-package main
+// Package keystore keeps a node home's signing keys: ed25519 seeds in <home>/keys/<name>.json,
+// mode 0600, each sealed with XChaCha20-Poly1305 under a key derived from a local passphrase
+// with scrypt (the public key is the ciphertext's associated data, so a swapped public key does
+// not open). No key, passphrase or seed ever leaves the machine; there is no remote password.
+package keystore
 
 import (
 	"bufio"
@@ -21,8 +25,7 @@ import (
 	"github.com/trustledger/trustledger/ledger"
 )
 
-// Key files live in <home>/keys/<name>.json, mode 0600, the seed sealed with XChaCha20-Poly1305
-// under a key derived from the passphrase with scrypt. Nothing leaves the machine.
+// Key file format and the scrypt cost of new files.
 const (
 	keyFileVersion = 1
 	scryptN        = 1 << 15
@@ -30,12 +33,19 @@ const (
 	scryptP        = 1
 )
 
-// ErrBadPassphrase is returned when a key file does not open with the given passphrase.
-var ErrBadPassphrase = errors.New("wrong passphrase")
+var (
+	// ErrBadPassphrase is returned when a key file does not open with the given passphrase.
+	ErrBadPassphrase = errors.New("wrong passphrase")
+	// ErrNoKey is returned for a key name that has no file.
+	ErrNoKey = errors.New("no such key")
+	// ErrKeyExists is returned by Add for a name already taken.
+	ErrKeyExists = errors.New("key exists")
+)
 
 var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-type keyFile struct {
+// File is one key file: the public key in the clear, the seed sealed.
+type File struct {
 	Version    int    `json:"version"`
 	Name       string `json:"name"`
 	PublicKey  string `json:"public_key"`
@@ -48,20 +58,29 @@ type keyFile struct {
 	Ciphertext string `json:"ciphertext"`
 }
 
-type keystore struct{ dir string }
+// Store is the key files of one directory.
+type Store struct{ dir string }
 
-func newKeystore(home string) keystore { return keystore{dir: filepath.Join(home, "keys")} }
+// New returns the store of the key files in dir (a home's keys/ directory); dir is created with
+// mode 0700 when the first key is added.
+func New(dir string) Store { return Store{dir: dir} }
 
-func (ks keystore) path(name string) string { return filepath.Join(ks.dir, name+".json") }
+// Dir is the store's directory.
+func (ks Store) Dir() string { return ks.dir }
 
-func checkKeyName(name string) error {
+// Path is the file of the named key.
+func (ks Store) Path(name string) string { return filepath.Join(ks.dir, name+".json") }
+
+// CheckName refuses names that are not 1 to 64 letters, digits, '.', '_' or '-' (a name is a
+// file name, so no path can hide in it).
+func CheckName(name string) error {
 	if !keyNameRE.MatchString(name) {
 		return fmt.Errorf("key name %q: use 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
 	return nil
 }
 
-func sealKey(name, passphrase string, priv ed25519.PrivateKey) (*keyFile, error) {
+func sealKey(name, passphrase string, priv ed25519.PrivateKey) (*File, error) {
 	salt := make([]byte, 16)
 	nonce := make([]byte, chacha20poly1305.NonceSizeX)
 	if _, err := rand.Read(salt); err != nil {
@@ -80,12 +99,13 @@ func sealKey(name, passphrase string, priv ed25519.PrivateKey) (*keyFile, error)
 	}
 	pub := priv.Public().(ed25519.PublicKey)
 	ct := aead.Seal(nil, nonce, priv.Seed(), pub)
-	return &keyFile{Version: keyFileVersion, Name: name, PublicKey: hex.EncodeToString(pub), KDF: "scrypt",
+	return &File{Version: keyFileVersion, Name: name, PublicKey: hex.EncodeToString(pub), KDF: "scrypt",
 		N: scryptN, R: scryptR, P: scryptP, Salt: hex.EncodeToString(salt), Nonce: hex.EncodeToString(nonce),
 		Ciphertext: hex.EncodeToString(ct)}, nil
 }
 
-func (kf *keyFile) open(passphrase string) (ed25519.PrivateKey, error) {
+// Open unseals the key; a wrong passphrase is ErrBadPassphrase.
+func (kf *File) Open(passphrase string) (ed25519.PrivateKey, error) {
 	salt, err1 := hex.DecodeString(kf.Salt)
 	nonce, err2 := hex.DecodeString(kf.Nonce)
 	ct, err3 := hex.DecodeString(kf.Ciphertext)
@@ -108,9 +128,9 @@ func (kf *keyFile) open(passphrase string) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
-// add creates a key file; it refuses to overwrite an existing one.
-func (ks keystore) add(name, passphrase string, priv ed25519.PrivateKey) (*keyFile, error) {
-	if err := checkKeyName(name); err != nil {
+// Add creates a key file; it refuses to overwrite an existing one (ErrKeyExists).
+func (ks Store) Add(name, passphrase string, priv ed25519.PrivateKey) (*File, error) {
+	if err := CheckName(name); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(ks.dir, 0o700); err != nil {
@@ -121,16 +141,16 @@ func (ks keystore) add(name, passphrase string, priv ed25519.PrivateKey) (*keyFi
 		return nil, err
 	}
 	b, _ := json.MarshalIndent(kf, "", "  ")
-	f, err := os.OpenFile(ks.path(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(ks.Path(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("a key named %q already exists in %s", name, ks.dir)
+		return nil, fmt.Errorf("a key named %q already exists in %s: %w", name, ks.dir, ErrKeyExists)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
-		os.Remove(ks.path(name))
+		os.Remove(ks.Path(name))
 		return nil, err
 	}
 	if err := f.Sync(); err != nil {
@@ -140,25 +160,27 @@ func (ks keystore) add(name, passphrase string, priv ed25519.PrivateKey) (*keyFi
 	return kf, f.Close()
 }
 
-func (ks keystore) load(name string) (*keyFile, error) {
-	if err := checkKeyName(name); err != nil {
+// Load reads a key file without opening it; a missing one is ErrNoKey.
+func (ks Store) Load(name string) (*File, error) {
+	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(ks.path(name))
+	b, err := os.ReadFile(ks.Path(name))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no key named %q in %s (see `trustd keys list`)", name, ks.dir)
+		return nil, fmt.Errorf("no key named %q in %s (see `trustd keys list`): %w", name, ks.dir, ErrNoKey)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var kf keyFile
+	var kf File
 	if err := json.Unmarshal(b, &kf); err != nil {
-		return nil, fmt.Errorf("key file %s is not valid JSON: %w", ks.path(name), err)
+		return nil, fmt.Errorf("key file %s is not valid JSON: %w", ks.Path(name), err)
 	}
 	return &kf, nil
 }
 
-func (ks keystore) list() ([]*keyFile, error) {
+// List reads every key file, sorted by name.
+func (ks Store) List() ([]*File, error) {
 	entries, err := os.ReadDir(ks.dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -166,10 +188,10 @@ func (ks keystore) list() ([]*keyFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*keyFile
+	var out []*File
 	for _, e := range entries {
 		if name, ok := strings.CutSuffix(e.Name(), ".json"); ok {
-			kf, err := ks.load(name)
+			kf, err := ks.Load(name)
 			if err != nil {
 				return nil, err
 			}
@@ -180,15 +202,17 @@ func (ks keystore) list() ([]*keyFile, error) {
 	return out, nil
 }
 
-// passphraseSource reads the passphrase: --passphrase-file, then TRUSTD_PASSPHRASE, then a prompt
-// on the terminal (or one line of standard input when it is not a terminal).
-type passphraseSource struct {
-	file string
+// Passphrase says where a passphrase comes from: File if set, else the TRUSTD_PASSPHRASE
+// environment variable, else a prompt on the terminal (or one line of standard input when it
+// is not a terminal).
+type Passphrase struct {
+	File string
 }
 
-func (p passphraseSource) get(prompt string, confirm bool) (string, error) {
-	if p.file != "" {
-		b, err := os.ReadFile(p.file)
+// Get reads the passphrase; with confirm, a terminal prompt asks twice.
+func (p Passphrase) Get(prompt string, confirm bool) (string, error) {
+	if p.File != "" {
+		b, err := os.ReadFile(p.File)
 		if err != nil {
 			return "", fmt.Errorf("read passphrase file: %w", err)
 		}
@@ -225,30 +249,53 @@ func (p passphraseSource) get(prompt string, confirm bool) (string, error) {
 	return string(b), nil
 }
 
-// unlock loads and opens the named key.
-func unlock(home, name string, pp passphraseSource) (ed25519.PrivateKey, error) {
-	kf, err := newKeystore(home).load(name)
+// Unlock loads and opens the named key, asking pp for its passphrase.
+func (ks Store) Unlock(name string, pp Passphrase) (ed25519.PrivateKey, error) {
+	kf, err := ks.Load(name)
 	if err != nil {
 		return nil, err
 	}
-	pass, err := pp.get(fmt.Sprintf("Passphrase for key %q: ", name), false)
+	pass, err := pp.Get(fmt.Sprintf("Passphrase for key %q: ", name), false)
 	if err != nil {
 		return nil, err
 	}
-	return kf.open(pass)
+	return kf.Open(pass)
 }
 
-// resolveNode reads a node given as a local key name or as 64 hex digits.
-func resolveNode(home, s string) (ledger.PubKey, error) {
+// Key is the file's public key.
+func (kf *File) Key() (ledger.PubKey, error) { return ledger.ParsePubKey(kf.PublicKey) }
+
+// Resolve reads a node given as a local key name or as 64 hex digits.
+func (ks Store) Resolve(s string) (ledger.PubKey, error) {
 	if len(s) == 64 {
 		if k, err := ledger.ParsePubKey(s); err == nil {
 			return k, nil
 		}
 	}
-	if checkKeyName(s) == nil {
-		if kf, err := newKeystore(home).load(s); err == nil {
-			return ledger.ParsePubKey(kf.PublicKey)
+	if CheckName(s) == nil {
+		if kf, err := ks.Load(s); err == nil {
+			return kf.Key()
 		}
 	}
 	return ledger.PubKey{}, fmt.Errorf("%q is neither a local key name nor a 64-hex-digit node key", s)
+}
+
+// Names maps the public keys of the store's keys to their names (empty if none can be read).
+func (ks Store) Names() map[ledger.PubKey]string {
+	names := map[ledger.PubKey]string{}
+	if kfs, err := ks.List(); err == nil {
+		for _, kf := range kfs {
+			if k, err := kf.Key(); err == nil {
+				names[k] = kf.Name
+			}
+		}
+	}
+	return names
+}
+
+// PubKey is the ledger key of an ed25519 private key.
+func PubKey(priv ed25519.PrivateKey) ledger.PubKey {
+	var k ledger.PubKey
+	copy(k[:], priv.Public().(ed25519.PublicKey))
+	return k
 }

@@ -1,0 +1,200 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	cfg "github.com/cometbft/cometbft/config"
+	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/client"
+	"github.com/trustledger/trustledger/reputation"
+	"github.com/trustledger/trustledger/storage"
+)
+
+// Options adjust a node; the zero value is the production node.
+type Options struct {
+	// Logger receives the node's log; nil: standard output, in config.toml's log_format and
+	// log_level.
+	Logger log.Logger
+	// CrashBeforeCommit, if positive, makes the process exit with code 3 at the start of that
+	// height's Commit: fault injection for the crash tests (test/e2e).
+	CrashBeforeCommit int64
+}
+
+// Node is a trustledger node assembled from its home: the application state, the services, the
+// control socket. Open it, Start it, Close it.
+type Node struct {
+	home      Home
+	conf      *cfg.Config
+	appConf   AppConfig
+	logger    log.Logger
+	lock      *homeLock
+	store     *storage.AppStore
+	app       *abci.App
+	registry  *prometheus.Registry
+	manager   *Manager
+	trust     *TrustService
+	consensus *consensusService
+	control   *controlServer
+	closers   []func() error
+}
+
+// Open takes the home's lock (ErrRunning if a node runs there), opens the application state
+// and builds the services; none runs until Start.
+func Open(home Home, o Options) (n *Node, err error) {
+	if err := requireBadger(); err != nil {
+		return nil, err
+	}
+	conf, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	appConf, err := LoadAppConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := LoadTrustConfig(home); err != nil {
+		return nil, err
+	}
+	logger := o.Logger
+	if logger == nil {
+		if logger, err = newLogger(conf); err != nil {
+			return nil, err
+		}
+	}
+	lock, err := lockHome(home)
+	if err != nil {
+		return nil, err
+	}
+	n = &Node{home: home, conf: conf, appConf: appConf, logger: logger, lock: lock, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+	if n.store, err = storage.OpenAppStore(AppDB(conf)); err != nil {
+		return nil, fmt.Errorf("open application state: %w", err)
+	}
+	n.closers = append(n.closers, n.store.Close)
+	if err := n.store.SetPruning(appConf.Pruning.KeepRecent); err != nil {
+		return nil, err
+	}
+	abci.SetHeapSoftLimit(appConf.Memory.SoftLimitMiB)
+	if n.app, err = abci.NewApp(n.store, logger.With("module", "trustledger"), abci.NewMetrics(n.registry)); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() error { n.app.Close(); return nil }) // before the store: waits for a snapshot
+	snaps, err := storage.OpenSnapshotStore(SnapshotsDir(conf))
+	if err != nil {
+		return nil, err
+	}
+	if err := n.app.EnableSnapshots(snaps, appConf.Snapshots.ABCI()); err != nil {
+		return nil, err
+	}
+	n.app.PauseSnapshots(true) // until the snapshots service starts
+	if at := o.CrashBeforeCommit; at > 0 {
+		n.app.CrashBeforeCommit = func(h int64) {
+			if h == at {
+				logger.Error("test hook: crashing before commit", "height", h)
+				os.Exit(3)
+			}
+		}
+	}
+	n.trust = NewTrustService(n.store, func() (reputation.Policy, error) {
+		tc, err := LoadTrustConfig(home)
+		return tc.Policy, err
+	}, logger.With("module", "trust"))
+	n.trust.Register(n.app)
+	n.consensus = &consensusService{conf: conf, app: n.app, logger: logger}
+	if n.manager, err = NewManager(n.registry); err != nil {
+		return nil, err
+	}
+	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus
+	for _, s := range []struct {
+		name     string
+		svc      Service
+		enabled  bool
+		requires []string
+	}{
+		{ServiceMetrics, newMetricsService(conf.Instrumentation.PrometheusListenAddr, n.registry), metricsOn, nil},
+		{ServiceTrust, n.trust, appConf.ServiceEnabled(ServiceTrust), nil},
+		{ServiceConsensus, n.consensus, appConf.ServiceEnabled(ServiceConsensus), nil},
+		{ServiceSnapshots, snapshotsService{pause: n.app.PauseSnapshots}, appConf.ServiceEnabled(ServiceSnapshots), []string{ServiceConsensus}},
+	} {
+		if err := n.manager.Add(s.name, s.svc, s.enabled, s.requires...); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func newLogger(conf *cfg.Config) (log.Logger, error) {
+	logger := log.NewTMLogger(log.NewSyncWriter(os.Stdout))
+	if conf.LogFormat == cfg.LogFormatJSON {
+		logger = log.NewTMJSONLogger(log.NewSyncWriter(os.Stdout))
+	}
+	return cmtflags.ParseLogLevel(conf.LogLevel, logger, cfg.DefaultLogLevel)
+}
+
+// Start opens the control socket and starts the enabled services in order. A service that fails
+// to start is marked failed and the others start anyway; the failures are returned, joined, and
+// the node keeps running (`trustd services start NAME` tries again).
+func (n *Node) Start(ctx context.Context) error {
+	if n.control == nil {
+		c, err := serveControl(n.home, n.manager)
+		if err != nil {
+			return err
+		}
+		n.control = c
+	}
+	return n.manager.StartEnabled(ctx)
+}
+
+// Close stops every service, closes the control socket and the state, and releases the home.
+func (n *Node) Close() error {
+	var errs []error
+	if n.control != nil {
+		n.control.close()
+		n.control = nil
+	}
+	if n.manager != nil {
+		errs = append(errs, n.manager.StopAll())
+	}
+	errs = append(errs, n.closeAll())
+	return errors.Join(errs...)
+}
+
+func (n *Node) closeAll() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i]())
+	}
+	n.closers = nil
+	n.lock.release()
+	return errors.Join(errs...)
+}
+
+// Services is the node's service manager.
+func (n *Node) Services() *Manager { return n.manager }
+
+// Trust is the node's trust service, for in-process callers.
+func (n *Node) Trust() *TrustService { return n.trust }
+
+// Config is the node's CometBFT configuration (addresses, paths).
+func (n *Node) Config() *cfg.Config { return n.conf }
+
+// Home is the node's home.
+func (n *Node) Home() Home { return n.home }
+
+// Client is an in-process client of this node: the local RPC of the running consensus service,
+// whichever CometBFT node that is after restarts; while consensus is stopped its calls return
+// errors wrapping api.ErrServiceStopped.
+func (n *Node) Client() *client.Client {
+	return client.NewFromSource(n.consensus.rpc, "the in-process node")
+}
