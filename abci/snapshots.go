@@ -117,6 +117,7 @@ func (a *App) afterCommit(height int64) {
 	go func() {
 		defer s.wg.Done()
 		defer s.busy.Store(false)
+		defer exp.Close()
 		start := time.Now()
 		info, err := s.store.Create(height, s.conf.ChunkBytes, func(w io.Writer) error { _, err := exp.WriteTo(w); return err })
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -56,6 +55,8 @@ type AppStore struct {
 	lastHash   []byte
 	keepRecent int64 // state versions kept; 0 keeps all (an archive node)
 	numbers    nodeNumbers
+	exportMu   sync.Mutex
+	exporting  map[int64]int // versions held open by TreeExports: Prune keeps them
 }
 
 // SetPruning keeps only the last keepRecent state versions (heights); 0 keeps every version.
@@ -72,13 +73,18 @@ func (s *AppStore) SetPruning(keepRecent int64) error {
 
 // Prune deletes the versions that fell out of the kept window after the last commit; call it
 // after Commit (a failure leaves the commit intact). A version held open by a snapshot being
-// written is not deleted; the next call tries again.
+// written (ExportAt) and the ones after it are not deleted; a later call deletes them. (iavl
+// refuses to delete a version with readers, with an error that has no type to test; holding
+// back keeps us from asking.)
 func (s *AppStore) Prune() error {
 	to := s.lastHeight - s.keepRecent
+	if held := s.oldestExport(); held > 0 {
+		to = min(to, held-1)
+	}
 	if s.keepRecent == 0 || to < 1 {
 		return nil
 	}
-	if err := s.tree.DeleteVersionsTo(to); err != nil && !strings.Contains(err.Error(), "active readers") {
+	if err := s.tree.DeleteVersionsTo(to); err != nil {
 		return fmt.Errorf("prune state versions up to %d: %w", to, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/cosmos/iavl"
 )
@@ -36,10 +37,13 @@ var keyHistoryFrom = []byte("m/history_from")
 var ErrSnapshotHash = errors.New("restored state does not match the trusted app hash")
 
 // TreeExport is a committed tree version held open for export; obtain it inside the ABCI
-// serialisation (Commit) and write it from any goroutine.
+// serialisation (Commit), write it from any goroutine, then Close it. Until then Prune keeps
+// its version.
 type TreeExport struct {
-	tree   *iavl.ImmutableTree
-	Height int64
+	tree    *iavl.ImmutableTree
+	Height  int64
+	release sync.Once
+	s       *AppStore
 }
 
 // ExportAt opens the tree committed at height for a snapshot.
@@ -48,7 +52,37 @@ func (s *AppStore) ExportAt(height int64) (*TreeExport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TreeExport{tree: t, Height: h}, nil
+	s.exportMu.Lock()
+	if s.exporting == nil {
+		s.exporting = map[int64]int{}
+	}
+	s.exporting[h]++
+	s.exportMu.Unlock()
+	return &TreeExport{tree: t, Height: h, s: s}, nil
+}
+
+// Close releases the version for pruning; it may be called more than once.
+func (e *TreeExport) Close() {
+	e.release.Do(func() {
+		e.s.exportMu.Lock()
+		if e.s.exporting[e.Height]--; e.s.exporting[e.Height] <= 0 {
+			delete(e.s.exporting, e.Height)
+		}
+		e.s.exportMu.Unlock()
+	})
+}
+
+// oldestExport is the lowest version held open for export, or 0 if none.
+func (s *AppStore) oldestExport() int64 {
+	s.exportMu.Lock()
+	defer s.exportMu.Unlock()
+	var low int64
+	for h := range s.exporting {
+		if low == 0 || h < low {
+			low = h
+		}
+	}
+	return low
 }
 
 // WriteTo streams the tree's nodes to w in the snapshot format.
