@@ -24,7 +24,7 @@ fmt:
 test: build vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	TRUSTD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags $(TAGS) $(TESTFLAGS) ./...
-	$(GO) test -race -tags $(TAGS) -count=1 ./abci ./storage
+	$(GO) test -race -short -tags $(TAGS) -count=1 ./abci ./storage ./node/... ./client
 	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzCheckTx -fuzztime 20s ./ledger
 
 fuzz:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -21,6 +22,9 @@ import (
 //	POST /v1/services/{name}/start?cascade=1   → ServicesAnswer (Changed: the services started)
 //	POST /v1/services/{name}/stop?cascade=1    → ServicesAnswer (Changed: the services stopped)
 //	POST /v1/services/{name}/restart?cascade=1 → ServicesAnswer (Changed: the services started)
+//	POST /v1/services/{name}/enable?now=1      → ServicesAnswer: app.toml says it starts with the
+//	                                              node; with now, it starts too (Changed)
+//	POST /v1/services/{name}/disable?now=1     → the same, the other way
 //
 // A refusal is a non-2xx status with {"error": "..."}: 404 unknown service, 409 needs cascade,
 // 500 a start or stop that failed.
@@ -46,6 +50,24 @@ type controlServer struct {
 
 // serveControl listens on the home's control socket for m's operations.
 func serveControl(home Home, m *Manager) (*controlServer, error) {
+	enable := func(ctx context.Context, name string, on, now, cascade bool) ([]string, error) {
+		if _, err := m.lookup(name); err != nil {
+			return nil, err
+		}
+		if err := SetServiceEnabled(home, name, on); err != nil {
+			return nil, err
+		}
+		if err := m.SetEnabled(name, on); err != nil {
+			return nil, err
+		}
+		switch {
+		case !now:
+			return nil, nil
+		case on:
+			return m.Start(ctx, name, cascade)
+		}
+		return m.Stop(name, cascade)
+	}
 	path := home.ControlSocket()
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("control socket path %s is %d bytes, more than the %d a unix socket takes: use a shorter --home", path, len(path), maxSocketPath)
@@ -74,7 +96,8 @@ func serveControl(home Home, m *Manager) (*controlServer, error) {
 		answer(w, http.StatusOK, ServicesAnswer{Services: m.Statuses()})
 	})
 	mux.HandleFunc("POST /v1/services/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		name, cascade := r.PathValue("name"), r.URL.Query().Get("cascade") == "1"
+		q := r.URL.Query()
+		name, cascade, now := r.PathValue("name"), q.Get("cascade") == "1", q.Get("now") == "1"
 		var changed []string
 		var err error
 		switch r.PathValue("action") {
@@ -84,8 +107,12 @@ func serveControl(home Home, m *Manager) (*controlServer, error) {
 			changed, err = m.Stop(name, cascade)
 		case "restart":
 			changed, err = m.Restart(r.Context(), name, cascade)
+		case "enable":
+			changed, err = enable(r.Context(), name, true, now, cascade)
+		case "disable":
+			changed, err = enable(r.Context(), name, false, now, cascade)
 		default:
-			answer(w, http.StatusNotFound, controlError{Error: fmt.Sprintf("no action %q: want start, stop or restart", r.PathValue("action"))})
+			answer(w, http.StatusNotFound, controlError{Error: fmt.Sprintf("no action %q: want start, stop, restart, enable or disable", r.PathValue("action"))})
 			return
 		}
 		switch {
@@ -182,12 +209,20 @@ func (c *Control) Services(ctx context.Context) (ServicesAnswer, error) {
 	return c.do(ctx, http.MethodGet, "/v1/services")
 }
 
-// Change starts, stops or restarts (action) the named service; cascade lets it change the
-// services the change depends on or affects.
-func (c *Control) Change(ctx context.Context, action, name string, cascade bool) (ServicesAnswer, error) {
-	q := ""
+// Change starts, stops, restarts, enables or disables (action) the named service; cascade lets
+// it change the services the change depends on or affects; now makes enable and disable start
+// or stop the service too.
+func (c *Control) Change(ctx context.Context, action, name string, cascade, now bool) (ServicesAnswer, error) {
+	q := url.Values{}
 	if cascade {
-		q = "?cascade=1"
+		q.Set("cascade", "1")
 	}
-	return c.do(ctx, http.MethodPost, "/v1/services/"+name+"/"+action+q)
+	if now {
+		q.Set("now", "1")
+	}
+	path := "/v1/services/" + url.PathEscape(name) + "/" + action
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	return c.do(ctx, http.MethodPost, path)
 }

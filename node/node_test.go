@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/keystore"
 	"github.com/trustledger/trustledger/node/nodetest"
 )
 
@@ -103,4 +106,78 @@ func TestOneNodePerHome(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 	nodetest.Start(t, home, nodetest.Options{})
+}
+
+// TestTrustRestartReadsPolicy: a restart of the trust service reads trust.toml again; a changed
+// policy rebuilds the engine from the whole history (same events, new policy), an unchanged one
+// catches up from where it stopped.
+func TestTrustRestartReadsPolicy(t *testing.T) {
+	n := nodetest.New(t, nodetest.Options{})
+	c := n.Client()
+	alice, bob := testKey("alice"), testKey("bob")
+	sa := register(t, c, alice)
+	register(t, c, bob)
+	contract := openContract(t, c, sa, alice, bob)
+	a, b := keystore.PubKey(alice), keystore.PubKey(bob)
+	for i := 0; i < 3; i++ {
+		if _, _, err := sa.SubmitAndWait(context.Background(), &ledger.AuditResult{ContractID: contract, Customer: a, Supplier: b,
+			Passed: true, ChallengeDigest: ledger.ID{byte(i + 1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitScore := func() api.ScoreAnswer {
+		t.Helper()
+		h, err := c.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodetest.WaitHeight(t, c, h.SyncInfo.LatestBlockHeight+1, 10*time.Second)
+		ans, err := n.Trust().Score(a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ans
+	}
+	first := waitScore()
+	if first.Score.Direct == nil || first.Score.Direct.Counts.AuditsPassed != 3 {
+		t.Fatalf("before: %+v", first.Score.Direct)
+	}
+	raw, err := os.ReadFile(n.Home().TrustConfigFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(raw), "baseline = 0.5", "baseline = 0.25", 1)
+	if edited == string(raw) {
+		t.Fatal("trust.toml has no `baseline = 0.5` line to edit")
+	}
+	if err := os.WriteFile(n.Home().TrustConfigFile(), []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Services().Restart(context.Background(), node.ServiceTrust, false); err != nil {
+		t.Fatal(err)
+	}
+	p, err := n.Trust().Policy()
+	if err != nil || p.Baseline != 0.25 {
+		t.Fatalf("policy after the restart: baseline %v, %v", p.Baseline, err)
+	}
+	second := waitScore()
+	if second.Score.Direct == nil || second.Score.Direct.Counts.AuditsPassed != 3 || second.Score.Score >= first.Score.Score {
+		t.Fatalf("after the policy change: %+v (score %v, was %v): not rebuilt from the history with the new baseline",
+			second.Score.Direct, second.Score.Score, first.Score.Score)
+	}
+	// A policy that does not validate: the start fails, the service says why, queries say stopped.
+	if err := os.WriteFile(n.Home().TrustConfigFile(), []byte("lambda = 7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Services().Restart(context.Background(), node.ServiceTrust, false); err == nil {
+		t.Fatal("restart with a bad trust.toml succeeded")
+	}
+	for _, s := range n.Services().Statuses() {
+		if s.Name == node.ServiceTrust && (s.State != node.StateFailed || !strings.Contains(s.Error, "lambda")) {
+			t.Errorf("trust after a bad policy: %+v", s)
+		}
+	}
+	if _, err := c.TrustScore(context.Background(), a, b); !errors.Is(err, api.ErrServiceStopped) {
+		t.Errorf("trust query with the service failed: %v, want api.ErrServiceStopped", err)
+	}
 }

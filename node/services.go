@@ -396,6 +396,19 @@ func (m *Manager) StopAll() error {
 	return errors.Join(errs...)
 }
 
+// SetEnabled records whether the named service starts with the node (what Statuses says; the
+// caller persists it in app.toml).
+func (m *Manager) SetEnabled(name string, enabled bool) error {
+	e, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	e.enabled = enabled
+	m.mu.Unlock()
+	return nil
+}
+
 // Running reports whether the named service runs.
 func (m *Manager) Running(name string) bool {
 	e, err := m.lookup(name)

@@ -41,21 +41,32 @@ func newServicesCmd(g *globals) *cobra.Command {
 		action string
 		on     bool
 	}{{"enable", true}, {"disable", false}} {
-		var now bool
+		var now, cascade bool
 		c := &cobra.Command{Use: a.action + " NAME", Args: cobra.ExactArgs(1),
 			Short: fmt.Sprintf("Make a service %s with the node (app.toml [services]); --now also %s it in the running node", map[bool]string{true: "start", false: "not start"}[a.on], map[bool]string{true: "starts", false: "stops"}[a.on]),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := node.SetServiceEnabled(g.homeDir(), args[0], a.on); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %sd in %s\n", args[0], a.action, g.homeDir().AppConfigFile())
-				if !now {
+				// A running node records the change itself (one writer of app.toml while it runs).
+				ans, err := node.DialControl(g.homeDir()).Change(cmd.Context(), a.action, args[0], cascade, now)
+				if errors.Is(err, node.ErrNotRunning) {
+					if err := node.SetServiceEnabled(g.homeDir(), args[0], a.on); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %sd in %s (no node is running: it takes effect at the next start)\n", args[0], a.action, g.homeDir().AppConfigFile())
 					return nil
 				}
-				action := map[bool]string{true: "start", false: "stop"}[a.on]
-				return changeService(cmd, g, action, args[0], false)
+				if err != nil {
+					return err
+				}
+				return printOut(cmd, g, ans, func() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %sd in %s\n", args[0], a.action, g.homeDir().AppConfigFile())
+					if len(ans.Changed) > 0 {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", map[bool]string{true: "started", false: "stopped"}[a.on], strings.Join(ans.Changed, ", "))
+					}
+					printServices(cmd, ans.Services)
+				})
 			}}
 		c.Flags().BoolVar(&now, "now", false, "also start (enable) or stop (disable) it in the running node")
+		c.Flags().BoolVar(&cascade, "cascade", false, "with --now: change the services that depend on this change too")
 		cmd.AddCommand(c)
 	}
 	return cmd
@@ -120,7 +131,7 @@ func dash(list []string) string {
 }
 
 func changeService(cmd *cobra.Command, g *globals, action, name string, cascade bool) error {
-	ans, err := node.DialControl(g.homeDir()).Change(cmd.Context(), action, name, cascade)
+	ans, err := node.DialControl(g.homeDir()).Change(cmd.Context(), action, name, cascade, false)
 	if err != nil {
 		return err
 	}

@@ -9,17 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trustledger/trustledger/api"
 )
 
+// trustScore is `trustd trust score -o json`: the node's answer and the explanation.
 type trustScore struct {
-	Height int64 `json:"height"`
-	Score  struct {
-		Subject    string  `json:"subject"`
-		Score      float64 `json:"score"`
-		Reputation float64 `json:"reputation"`
-		Eligible   bool    `json:"eligible"`
-		Vetted     bool    `json:"vetted"`
-	} `json:"score"`
+	api.ScoreAnswer
 	Explanation []string `json:"explanation"`
 }
 
@@ -107,7 +103,8 @@ func TestTrustScores(t *testing.T) {
 	if err := json.Unmarshal([]byte(first), &off); err != nil {
 		t.Fatal(err)
 	}
-	if len(off.Views) != 2 || off.Views[0].Scores[0].Subject != keys["bob"] || off.Views[0].Scores[0].Score != s.Score.Score {
+	if len(off.Views) != 2 || off.Views[0].Scores[0].Subject != keys["bob"] || off.Views[0].Scores[0].Score != s.Score.Score ||
+		s.Score.Subject.String() != keys["bob"] {
 		t.Errorf("offline view of alice: %+v, node said %v", off.Views, s.Score.Score)
 	}
 
