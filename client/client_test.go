@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -15,25 +14,6 @@ import (
 	"github.com/trustledger/trustledger/node/keystore"
 	"github.com/trustledger/trustledger/node/nodetest"
 )
-
-func key(name string) ed25519.PrivateKey {
-	s := sha256.Sum256([]byte("client test " + name))
-	return ed25519.NewKeyFromSeed(s[:])
-}
-
-func submitter(t *testing.T, c *client.Client, priv ed25519.PrivateKey) *client.Submitter {
-	t.Helper()
-	chain, err := c.ChainID(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := client.NewSubmitter(client.SubmitterConfig{ChainID: chain, Key: priv, Endpoints: []*client.Client{c}, CommitTimeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
 
 func mustCommit(t *testing.T, s *client.Submitter, evs ...ledger.Event) client.Commit {
 	t.Helper()
@@ -69,9 +49,9 @@ func scenario(t *testing.T, c *client.Client) {
 		t.Fatalf("params: %+v %v", p, err)
 	}
 	// Keys distinct per run, so that both runs on the same chain start from scratch.
-	alice, bob := key(t.Name()+" alice"), key(t.Name()+" bob")
+	alice, bob := nodetest.Key(t.Name()+" alice"), nodetest.Key(t.Name()+" bob")
 	a, b := keystore.PubKey(alice), keystore.PubKey(bob)
-	sa, sb := submitter(t, c, alice), submitter(t, c, bob)
+	sa, sb := nodetest.Submitter(t, c, alice), nodetest.Submitter(t, c, bob)
 	if seq, err := c.NextSequence(ctx, a); err != nil || seq != 1 {
 		t.Fatalf("next sequence of a new key: %d %v", seq, err)
 	}
@@ -190,7 +170,7 @@ func scenario(t *testing.T, c *client.Client) {
 	if err != nil || !ver.Verified || pv.Record.Sequence != 9 || ver.Note == "" {
 		t.Fatalf("proved node: %+v %+v %v", pv.Record, ver, err)
 	}
-	if _, _, err := v.Node(ctx, keystore.PubKey(key("nobody"))); !errors.Is(err, api.ErrNotFound) {
+	if _, _, err := v.Node(ctx, keystore.PubKey(nodetest.Key("nobody"))); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("proved absence: %v, want api.ErrNotFound", err)
 	}
 	if _, ver, err := v.Contract(ctx, contract); err != nil || !ver.Verified || ver.Note != "" {

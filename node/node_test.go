@@ -114,10 +114,10 @@ func TestOneNodePerHome(t *testing.T) {
 func TestTrustRestartReadsPolicy(t *testing.T) {
 	n := nodetest.New(t, nodetest.Options{})
 	c := n.Client()
-	alice, bob := testKey("alice"), testKey("bob")
-	sa := register(t, c, alice)
-	register(t, c, bob)
-	contract := openContract(t, c, sa, alice, bob)
+	alice, bob := nodetest.Key("alice"), nodetest.Key("bob")
+	sa := nodetest.Register(t, c, alice)
+	nodetest.Register(t, c, bob)
+	contract := nodetest.OpenContract(t, c, sa, alice, bob)
 	a, b := keystore.PubKey(alice), keystore.PubKey(bob)
 	for i := 0; i < 3; i++ {
 		if _, _, err := sa.SubmitAndWait(context.Background(), &ledger.AuditResult{ContractID: contract, Customer: a, Supplier: b,

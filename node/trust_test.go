@@ -60,10 +60,10 @@ func TestTrustQueriesDoNotStallBlocks(t *testing.T) {
 	}
 	c := n.Client()
 	// A steady trickle of real events: a signer's audits, one in flight.
-	alice, bob := testKey("alice"), testKey("bob")
-	sa := register(t, c, alice)
-	register(t, c, bob)
-	contract := openContract(t, c, sa, alice, bob)
+	alice, bob := nodetest.Key("alice"), nodetest.Key("bob")
+	sa := nodetest.Register(t, c, alice)
+	nodetest.Register(t, c, bob)
+	contract := nodetest.OpenContract(t, c, sa, alice, bob)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var loadWG sync.WaitGroup
 	loadWG.Add(1)

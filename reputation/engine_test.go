@@ -297,11 +297,7 @@ func TestStaleViewRefuses(t *testing.T) {
 
 	h.recs = h.recs[:0]
 	h.serve(c, b, 5) // c is new to the engine, and now serves as a recommender of b
-	for i := range h.recs {
-		if err := e.Apply(&h.recs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.feed(e)
 	if !v.Stale() {
 		t.Fatal("view not stale after new events")
 	}
@@ -319,11 +315,8 @@ func TestStaleViewRefuses(t *testing.T) {
 	}
 	// A contract open alone (no observation) adds a node and a pair: it must stale views too.
 	v = e.View(a)
-	h.recs = h.recs[:0]
 	h.contract(node("d"), b)
-	if err := e.Apply(&h.recs[0]); err != nil {
-		t.Fatal(err)
-	}
+	h.feed(e)
 	if _, err := v.Score(b); !errors.Is(err, ErrStaleView) {
 		t.Errorf("after a contract open: got %v, want ErrStaleView", err)
 	}
@@ -375,11 +368,7 @@ func TestRescoreKeepsTrustReadsEvidence(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		h.audit(a, b, false)
 	}
-	for i := range h.recs {
-		if err := e.Apply(&h.recs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.feed(e)
 	r := e.Rescore(v)
 	sb := scoreOf(t, r, b)
 	if sb.Trust != mass {

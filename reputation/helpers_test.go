@@ -52,6 +52,17 @@ func (h *history) serve(customer, supplier ledger.PubKey, audits int) {
 	}
 }
 
+// feed applies the records built since the last feed (or since engine) to e, and forgets them.
+func (h *history) feed(e *Engine) {
+	h.t.Helper()
+	for i := range h.recs {
+		if err := e.Apply(&h.recs[i]); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	h.recs = h.recs[:0]
+}
+
 func (h *history) engine(p Policy) *Engine {
 	h.t.Helper()
 	e, err := NewEngine(p)

@@ -5,6 +5,8 @@ package nodetest
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 // FreePort asks the kernel for an unused loopback port.
@@ -108,4 +111,62 @@ func WaitHeight(t testing.TB, c *client.Client, h int64, within time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Key derives a test signing key from a name.
+func Key(name string) ed25519.PrivateKey {
+	s := sha256.Sum256([]byte("nodetest key " + name))
+	return ed25519.NewKeyFromSeed(s[:])
+}
+
+// Submitter is a submitter of priv's transactions through c, closed when the test ends.
+func Submitter(t testing.TB, c *client.Client, priv ed25519.PrivateKey) *client.Submitter {
+	t.Helper()
+	chain, err := c.ChainID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.NewSubmitter(client.SubmitterConfig{ChainID: chain, Key: priv, Endpoints: []*client.Client{c}, CommitTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Register registers priv's key as a node (solving the chain's proof of work) and returns its
+// submitter.
+func Register(t testing.TB, c *client.Client, priv ed25519.PrivateKey) *client.Submitter {
+	t.Helper()
+	ctx := context.Background()
+	p, err := c.Params(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Submitter(t, c, priv)
+	k := keystore.PubKey(priv)
+	if _, _, err := s.SubmitAndWait(ctx, &ledger.RegisterNode{PeerID: "p-" + k.String()[:8], Capacity: 1 << 30,
+		PowNonce: ledger.SolvePoW(p.ChainID, k, int(p.Params.PowDifficulty))}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// OpenContract opens a contract from customer (who submits through s) to supplier,
+// countersigned, and returns its id.
+func OpenContract(t testing.TB, c *client.Client, s *client.Submitter, customer, supplier ed25519.PrivateKey) ledger.ID {
+	t.Helper()
+	ctx := context.Background()
+	chain, err := c.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sha256.Sum256([]byte("contract " + keystore.PubKey(customer).String() + keystore.PubKey(supplier).String()))
+	open := &ledger.ContractOpen{ContractID: id, Customer: keystore.PubKey(customer), Supplier: keystore.PubKey(supplier),
+		Bytes: 1 << 20, DurationSeconds: 86400, PricePerGiBMonth: 1}
+	open.Countersig = ledger.Countersign(supplier, chain, open)
+	if _, _, err := s.SubmitAndWait(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

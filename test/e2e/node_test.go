@@ -281,7 +281,8 @@ func TestStopsCleanlyOnSIGTERM(t *testing.T) {
 	checkAcked(t, n, g.Acks())
 }
 
-func checkMetrics(t *testing.T, n *node) {
+// scrape reads the node's Prometheus endpoint.
+func scrape(t *testing.T, n *node) string {
 	t.Helper()
 	resp, err := http.Get("http://" + n.metrics + "/metrics")
 	if err != nil {
@@ -289,6 +290,12 @@ func checkMetrics(t *testing.T, n *node) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func checkMetrics(t *testing.T, n *node) {
+	t.Helper()
+	b := scrape(t, n)
 	for _, want := range []string{
 		`trustledger_events_applied_total{kind="storage_receipt"} 1`,
 		`trustledger_txs_rejected_total{reason="replayed_receipt",stage="check"}`,
@@ -297,7 +304,7 @@ func checkMetrics(t *testing.T, n *node) {
 		`trustledger_app_db_bytes`,
 		`cometbft_consensus_height`,
 	} {
-		if !strings.Contains(string(b), want) {
+		if !strings.Contains(b, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}

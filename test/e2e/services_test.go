@@ -3,10 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -46,17 +44,6 @@ func listening(addr string) bool {
 		c.Close()
 	}
 	return err == nil
-}
-
-func scrape(t *testing.T, n *node) string {
-	t.Helper()
-	resp, err := http.Get("http://" + n.metrics + "/metrics")
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 // topScores is `trustd trust top -o json`, subject → score.
@@ -141,14 +128,7 @@ func TestServicesAtRuntime(t *testing.T) {
 	after := topScores(t, n, "alice")
 	export := n.home + "/ledger.jsonl"
 	n.mustCLI("export", "--output-file", export)
-	var off struct {
-		Views []struct {
-			Scores []struct {
-				Subject string  `json:"subject"`
-				Score   float64 `json:"score"`
-			} `json:"scores"`
-		} `json:"views"`
-	}
+	var off offlineScores
 	if err := json.Unmarshal([]byte(n.mustCLI("trust", "scores", "--export", export, "--observer", "alice", "-o", "json")), &off); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +186,11 @@ func TestServicesAtRuntime(t *testing.T) {
 		t.Fatalf("app hash at %d: %s before the consensus restart, %s after", h-1, hash, got)
 	}
 	audit(6, "pass") // the restarted consensus takes transactions
+	// The trust engine went on through the consensus restart: replayed at boot and at its own
+	// start after the stop above, not again.
+	if log, _ := os.ReadFile(n.home + "/node-1.log"); strings.Count(string(log), "trust engine ready") != 2 {
+		t.Errorf("trust engine ready %d times in the log, want 2 (boot, trust restart)", strings.Count(string(log), "trust engine ready"))
+	}
 	if st := n.services(); st["consensus"] != "running" || st["snapshots"] != "running" {
 		t.Fatalf("services after the restart: %v", st)
 	}

@@ -13,6 +13,16 @@ import (
 	"github.com/trustledger/trustledger/api"
 )
 
+// offlineScores is `trustd trust scores -o json`: per observer, every subject's score.
+type offlineScores struct {
+	Views []struct {
+		Scores []struct {
+			Subject string  `json:"subject"`
+			Score   float64 `json:"score"`
+		} `json:"scores"`
+	} `json:"views"`
+}
+
 // trustScore is `trustd trust score -o json`: the node's answer and the explanation.
 type trustScore struct {
 	api.ScoreAnswer
@@ -92,14 +102,7 @@ func TestTrustScores(t *testing.T) {
 	if second := offline(); first != second {
 		t.Fatal("offline scores differ between two runs over the same export")
 	}
-	var off struct {
-		Views []struct {
-			Scores []struct {
-				Subject string  `json:"subject"`
-				Score   float64 `json:"score"`
-			} `json:"scores"`
-		} `json:"views"`
-	}
+	var off offlineScores
 	if err := json.Unmarshal([]byte(first), &off); err != nil {
 		t.Fatal(err)
 	}
