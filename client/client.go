@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -62,9 +63,10 @@ func (c *Client) Name() string { return c.name }
 // RPC returns the underlying CometBFT client, for calls this package does not wrap.
 func (c *Client) RPC() (rpcclient.Client, error) { return c.src() }
 
-// wrap turns transport failures into ErrUnreachable, naming the node.
+// wrap turns transport failures into ErrUnreachable, naming the node. The caller's context
+// ending is not one: it stays context.Canceled or context.DeadlineExceeded.
 func (c *Client) wrap(err error) error {
-	if err == nil || !transport(err) {
+	if err == nil || !transport(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return fmt.Errorf("%w at %s (is `trustd start` running?): %v", ErrUnreachable, c.name, err)

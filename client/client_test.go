@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -191,5 +192,34 @@ func TestUnreachable(t *testing.T) {
 	}
 	if _, err := c.Node(context.Background(), ledger.PubKey{}); !errors.Is(err, client.ErrUnreachable) {
 		t.Fatalf("query of a closed port: %v, want ErrUnreachable", err)
+	}
+}
+
+// TestContextEndIsNotUnreachable: a call whose context ends is context.DeadlineExceeded, not
+// ErrUnreachable, even when the transport reports it.
+func TestContextEndIsNotUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() { // accepts and never answers
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	c, err := client.Dial("tcp://"+l.Addr().String(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = c.Status(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrUnreachable) {
+		t.Fatalf("status with an ended context: %v, want context.DeadlineExceeded and not ErrUnreachable", err)
 	}
 }

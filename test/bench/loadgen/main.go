@@ -80,6 +80,7 @@ func run(mode, rpc, chain string, pow, workers, inflight, events, size int, d ti
 		g.Run(ctx)
 		r.Seconds = time.Since(start).Seconds()
 		r.Txs, r.Events, r.Errors = len(g.Acks())-before, g.Events()-beforeEvents, g.Errors()
+		fmt.Fprintln(os.Stderr, "loadgen:", g.Stats())
 		lat, seen = g.Latencies()[latBefore:], g.SeenLatencies()[seenBefore:]
 	case "kvstore":
 		if size > 0 {
