@@ -69,7 +69,7 @@ func (c *Client) wrap(err error) error {
 	if err == nil || !transport(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w at %s (is `trustd start` running?): %v", ErrUnreachable, c.name, err)
+	return fmt.Errorf("%w at %s (is `trustd start` running, with its consensus service? `trustd services` says): %v", ErrUnreachable, c.name, err)
 }
 
 // Status is CometBFT's status of the node: identity, latest height and app hash, sync state.

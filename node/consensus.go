@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	dbm "github.com/cometbft/cometbft-db"
+	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/blocksync"
 	cfg "github.com/cometbft/cometbft/config"
 	cs "github.com/cometbft/cometbft/consensus"
@@ -30,7 +31,8 @@ import (
 // home; the application, its state and the trust engine live on across restarts.
 type consensusService struct {
 	conf   *cfg.Config
-	app    *abci.App
+	app    abcitypes.Application
+	reset  func() // forgets what a stopped CometBFT node left unfinished in app (abci.App.ResetUncommitted)
 	logger log.Logger
 
 	mu     sync.RWMutex
@@ -132,14 +134,14 @@ func (c *consensusService) Start(context.Context) error {
 	if err != nil {
 		cancel()
 		_ = dbs.closeAll()
-		c.app.ResetUncommitted()
+		c.reset()
 		return fmt.Errorf("create CometBFT node: %w", err)
 	}
 	if err := n.Start(); err != nil {
 		cancel()
 		_ = n.Stop()
 		_ = dbs.closeAll()
-		c.app.ResetUncommitted()
+		c.reset()
 		return fmt.Errorf("start CometBFT node: %w", err)
 	}
 	c.node, c.local, c.dbs, c.cancel = n, rpclocal.New(n), dbs, cancel
@@ -158,8 +160,20 @@ func (c *consensusService) Stop() error {
 	cancel()
 	err := n.Stop()
 	n.Wait()
-	c.app.ResetUncommitted()
+	c.reset()
 	return errors.Join(err, dbs.closeAll())
+}
+
+// RunCometBFT runs CometBFT over app in this process, built as a node's consensus service
+// builds it (the same stores, options and metrics), until ctx is done, then stops it. The
+// benchmark baseline runs CometBFT's kvstore example with it, so that both are measured alike.
+func RunCometBFT(ctx context.Context, conf *cfg.Config, app abcitypes.Application, logger log.Logger) error {
+	c := &consensusService{conf: conf, app: app, reset: func() {}, logger: logger}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return c.Stop()
 }
 
 // rpc is the running CometBFT node's local client, or an error wrapping api.ErrServiceStopped.

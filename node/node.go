@@ -111,7 +111,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 		return tc.Policy, err
 	}, logger.With("module", "trust"))
 	n.trust.Register(n.app)
-	n.consensus = &consensusService{conf: conf, app: n.app, logger: logger}
+	n.consensus = &consensusService{conf: conf, app: n.app, reset: n.app.ResetUncommitted, logger: logger}
 	if n.manager, err = NewManager(n.registry); err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
 //go:build badgerdb
 
 // Command kvnode is the benchmark baseline: CometBFT's example key-value application
-// (abci/example/kvstore) on a badger database, run in-process by abci.RunNode exactly as
-// `trustd start` runs the ledger, from a home written by `trustd init` (same config.toml).
+// (abci/example/kvstore) on a badger database, run in-process by node.RunCometBFT, which builds
+// CometBFT as `trustd start`'s consensus service does, from a home written by `trustd init`
+// (same config.toml).
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/node"
 )
 
 func main() {
@@ -58,5 +60,5 @@ func run(home string) error {
 	defer db.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return abci.RunNode(ctx, conf, kvstore.NewApplication(db), logger, home)
+	return node.RunCometBFT(ctx, conf, kvstore.NewApplication(db), logger)
 }
