@@ -2,15 +2,12 @@ package node
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
@@ -258,111 +255,4 @@ func (s *TrustService) Stop() error {
 	close(s.stop)
 	<-s.done
 	return nil
-}
-
-// errStopped is what the trust queries answer while the service is stopped.
-var errStopped = fmt.Errorf("service %s is stopped on this node (`trustd services start %s`): %w", ServiceTrust, ServiceTrust, api.ErrServiceStopped)
-
-// view returns the observer's view, computed again only if the engine has moved on; mu held.
-func (s *TrustService) view(observer ledger.PubKey) *reputation.View {
-	if v, ok := s.views.Get(observer); ok && !v.Stale() {
-		return v
-	}
-	v := s.engine.View(observer)
-	s.views.Add(observer, v)
-	return v
-}
-
-// Score is subject's score as seen by observer, at the last block applied.
-func (s *TrustService) Score(observer, subject ledger.PubKey) (api.ScoreAnswer, error) {
-	if !s.serving.Load() {
-		return api.ScoreAnswer{}, errStopped
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.view(observer).Score(subject)
-	return api.ScoreAnswer{Height: s.height, Observer: observer, Score: sc}, err
-}
-
-// Top is the limit nodes observer trusts most, and how many it knows.
-func (s *TrustService) Top(observer ledger.PubKey, limit int) (api.TopAnswer, error) {
-	if limit <= 0 || limit > api.MaxTopLimit {
-		return api.TopAnswer{}, fmt.Errorf("limit %d must be between 1 and %d: %w", limit, api.MaxTopLimit, api.ErrBadRequest)
-	}
-	if !s.serving.Load() {
-		return api.TopAnswer{}, errStopped
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	all, err := s.view(observer).All()
-	if err != nil {
-		return api.TopAnswer{}, err
-	}
-	ans := api.TopAnswer{Height: s.height, Observer: observer, Total: len(all)}
-	ans.Scores = all[:min(limit, len(all))]
-	return ans, nil
-}
-
-// Policy is the policy the engine computes with.
-func (s *TrustService) Policy() (reputation.Policy, error) {
-	if !s.serving.Load() {
-		return reputation.Policy{}, errStopped
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.engine.Policy(), nil
-}
-
-// answer turns a method's result into a query answer with the code of its error.
-func (s *TrustService) answer(height func() int64, v any, err error) *abcitypes.ResponseQuery {
-	switch {
-	case err == nil:
-		return abci.Answer(height(), v)
-	case errors.Is(err, api.ErrServiceStopped):
-		return abci.ErrorAnswer(api.CodeServiceStopped, "%v", err)
-	case errors.Is(err, api.ErrBadRequest):
-		return abci.ErrorAnswer(api.CodeBadRequest, "%v", err)
-	}
-	return abci.ErrorAnswer(api.CodeInternal, "%v", err)
-}
-
-func parseTrustRequest(req *abcitypes.RequestQuery, needSubject bool) (api.TrustRequest, ledger.PubKey, ledger.PubKey, error) {
-	var tr api.TrustRequest
-	var o, x ledger.PubKey
-	if err := json.Unmarshal(req.Data, &tr); err != nil {
-		return tr, o, x, fmt.Errorf("%s request is not JSON: %v: %w", req.Path, err, api.ErrBadRequest)
-	}
-	var err error
-	if o, err = ledger.ParsePubKey(tr.Observer); err != nil {
-		return tr, o, x, fmt.Errorf("observer: %v: %w", err, api.ErrBadRequest)
-	}
-	if needSubject {
-		if x, err = ledger.ParsePubKey(tr.Subject); err != nil {
-			return tr, o, x, fmt.Errorf("subject: %v: %w", err, api.ErrBadRequest)
-		}
-	}
-	return tr, o, x, nil
-}
-
-func (s *TrustService) queryScore(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
-	_, o, x, err := parseTrustRequest(req, true)
-	var ans api.ScoreAnswer
-	if err == nil {
-		ans, err = s.Score(o, x)
-	}
-	return s.answer(func() int64 { return ans.Height }, ans, err)
-}
-
-func (s *TrustService) queryTop(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
-	tr, o, _, err := parseTrustRequest(req, false)
-	var ans api.TopAnswer
-	if err == nil {
-		ans, err = s.Top(o, tr.Limit)
-	}
-	return s.answer(func() int64 { return ans.Height }, ans, err)
-}
-
-func (s *TrustService) queryPolicy(*abcitypes.RequestQuery) *abcitypes.ResponseQuery {
-	p, err := s.Policy()
-	return s.answer(func() int64 { return 0 }, p, err)
 }
