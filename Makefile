@@ -26,9 +26,11 @@ test: build vet
 	TRUSTD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags $(TAGS) $(TESTFLAGS) ./...
 	$(GO) test -race -short -tags $(TAGS) -count=1 ./abci ./storage ./node/... ./client
 	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzCheckTx -fuzztime 20s ./ledger
+	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzAuditEvidence -fuzztime 10s ./ledger
 
 fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzCheckTx -fuzztime 5m ./ledger
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzAuditEvidence -fuzztime 2m ./ledger
 
 clean:
 	rm -rf bin .home .testnet

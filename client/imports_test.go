@@ -63,10 +63,10 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
-	// ledger and reputation: no I/O, no clock, no randomness in what they import directly.
+	// ledger, ledger/shard and reputation: no I/O, no clock, no randomness in what they import directly.
 	impure := map[string]bool{"os": true, "os/exec": true, "net": true, "net/http": true, "io/fs": true,
 		"syscall": true, "time": true, "math/rand": true, "math/rand/v2": true, "crypto/rand": true}
-	for _, line := range goList(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"ledger", mod+"reputation") {
+	for _, line := range goList(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"ledger", mod+"ledger/shard", mod+"reputation") {
 		fields := strings.Fields(line)
 		for _, imp := range fields[1:] {
 			if impure[imp] {

@@ -212,14 +212,6 @@ type BandwidthReceipt struct {
 	Countersig Sig    `json:"countersig"`
 }
 
-// AuditEvidence is the supplier's signed answer to a challenge, attached to a failed audit.
-// The ledger checks the supplier's signature and that the answer differs from the expected one.
-type AuditEvidence struct {
-	AnswerDigest   ID  `json:"answer_digest"`
-	ExpectedDigest ID  `json:"expected_digest"`
-	SupplierSig    Sig `json:"supplier_sig"`
-}
-
 // AuditResult is the customer's report of a challenge to its supplier.
 type AuditResult struct {
 	ContractID      ID             `json:"contract_id"`
@@ -451,12 +443,12 @@ func (ev *AuditResult) encodeFields(e *encoder) {
 	e.raw(ev.Supplier[:])
 	e.raw(ev.ChallengeDigest[:])
 	e.boolean(ev.Passed)
-	e.boolean(ev.Evidence != nil)
-	if ev.Evidence != nil {
-		e.raw(ev.Evidence.AnswerDigest[:])
-		e.raw(ev.Evidence.ExpectedDigest[:])
-		e.raw(ev.Evidence.SupplierSig[:])
+	if ev.Evidence == nil {
+		e.u8(evidenceNone)
+		return
 	}
+	e.u8(evidenceProof)
+	ev.Evidence.encode(e)
 }
 
 func (ev *AuditResult) decodeFields(d *decoder) {
@@ -465,11 +457,15 @@ func (ev *AuditResult) decodeFields(d *decoder) {
 	d.fixed(ev.Supplier[:])
 	d.fixed(ev.ChallengeDigest[:])
 	ev.Passed = d.boolean("passed")
-	if d.boolean("has_evidence") {
+	switch f := d.u8(); {
+	case d.err != nil, f == evidenceNone:
+	case f == evidenceDigests:
+		d.fail(errOldEvidence)
+	case f == evidenceProof:
 		ev.Evidence = &AuditEvidence{}
-		d.fixed(ev.Evidence.AnswerDigest[:])
-		d.fixed(ev.Evidence.ExpectedDigest[:])
-		d.fixed(ev.Evidence.SupplierSig[:])
+		ev.Evidence.decode(d)
+	default:
+		d.fail(fmt.Errorf("audit evidence format %d is unknown (0: none, 2: commitment and answer)", f))
 	}
 }
 
@@ -591,8 +587,10 @@ func (ev *AuditResult) validate() error {
 	if ev.Passed && ev.Evidence != nil {
 		return fmt.Errorf("audit_result: a passed audit carries no evidence")
 	}
-	if ev.Evidence != nil && ev.Evidence.AnswerDigest == ev.Evidence.ExpectedDigest {
-		return fmt.Errorf("audit_result: evidence answer equals the expected answer, so it proves no failure")
+	if ev.Evidence != nil {
+		if err := ev.Evidence.validate(ev); err != nil {
+			return reject(CodeBadEvidence, "audit_result: evidence: %v", err)
+		}
 	}
 	return validateParties(KindAuditResult, ev.Customer, ev.Supplier, "customer", "supplier")
 }

@@ -1,10 +1,14 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"fmt"
 	"sort"
 	"testing"
+
+	"github.com/trustledger/trustledger/ledger/shard"
 )
 
 // memStore is the obvious Store: a map. Keys() lists keys in order for state comparisons.
@@ -128,4 +132,68 @@ func registration(priv ed25519.PrivateKey, difficulty uint32, moniker string) *R
 func countersigned[E Bilateral](ev E, by ed25519.PrivateKey) E {
 	ev.SetCountersignature(Countersign(by, testChain, ev))
 	return ev
+}
+
+// testShard is a shard of 64 leaves of 64 bytes, its tree and the supplier's signed commitment.
+type testShard struct {
+	data       []byte
+	tree       *shard.Tree
+	commitment StorageCommitment
+}
+
+func newTestShard(contract ID, customer PubKey, supplier ed25519.PrivateKey) *testShard {
+	data := make([]byte, 64*64-10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	tree, err := shard.Build(bytes.NewReader(data), uint64(len(data)), 64)
+	if err != nil {
+		panic(err)
+	}
+	s := &testShard{data: data, tree: tree, commitment: StorageCommitment{ContractID: contract, ShardID: id("shard-1"),
+		Customer: customer, Supplier: pub(supplier), Size: uint64(len(data)), LeafSize: 64}}
+	copy(s.commitment.Root[:], tree.Root())
+	SignCommitment(supplier, testChain, &s.commitment)
+	return s
+}
+
+// answer is the supplier's signed answer to a challenge of count leaves with nonce, read from
+// held (the shard as the supplier has it now).
+func (s *testShard) answer(supplier ed25519.PrivateKey, nonce string, count uint8, held []byte) *AuditAnswer {
+	ch := AuditChallenge{Commitment: s.commitment.Digest(testChain), Nonce: id(nonce), Count: count}
+	a := &AuditAnswer{Challenge: ch}
+	for _, i := range ch.Indices(s.tree.Leaves()) {
+		leaf, path, err := s.tree.Prove(bytes.NewReader(held), i)
+		if err != nil {
+			panic(err)
+		}
+		p := LeafProof{Index: i, Leaf: leaf}
+		for _, h := range path {
+			p.Path = append(p.Path, ID(h))
+		}
+		a.Proofs = append(a.Proofs, p)
+	}
+	SignAnswer(supplier, testChain, a)
+	return a
+}
+
+// corrupted is the shard with every byte flipped: every challenged leaf fails.
+func (s *testShard) corrupted() []byte {
+	out := make([]byte, len(s.data))
+	for i, b := range s.data {
+		out[i] = ^b
+	}
+	return out
+}
+
+// provenAudit is a failed audit with evidence: the supplier lost its shard's bytes and answered.
+func provenAudit(contract ID, customer PubKey, supplier ed25519.PrivateKey) *AuditResult {
+	s := newTestShard(contract, customer, supplier)
+	a := s.answer(supplier, "nonce", 4, s.corrupted())
+	j, err := a.Check(testChain, &s.commitment, a.Challenge)
+	if err != nil || j < 0 {
+		panic(fmt.Sprintf("the corrupted answer checks as %d, %v", j, err))
+	}
+	return &AuditResult{ContractID: contract, Customer: customer, Supplier: pub(supplier), ChallengeDigest: a.Challenge.Digest(),
+		Evidence: NewAuditEvidence(&s.commitment, a, j)}
 }

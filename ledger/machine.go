@@ -130,6 +130,13 @@ func CheckStateless(txBytes []byte, chainID string, params Params) (*Tx, error) 
 	if err := tx.VerifySignatures(); err != nil {
 		return nil, err
 	}
+	for i, ev := range tx.Events {
+		if a, ok := ev.(*AuditResult); ok && a.Evidence != nil {
+			if err := CheckAuditEvidence(tx.ChainID, a); err != nil {
+				return nil, reject(CodeBadEvidence, "event %d (audit_result): %v", i, err)
+			}
+		}
+	}
 	return tx, nil
 }
 

@@ -172,12 +172,11 @@ func TestRejections(t *testing.T) {
 			p := &Payment{PaymentID: id("p"), Payer: pub(w.alice), Payee: pub(w.mallory), Amount: 5}
 			return [][]byte{w.tx(w.alice, countersigned(p, w.mallory)).Encode()}
 		}, CodeUnknownNode, "payee"},
-		{"audit evidence signed by someone else", func(w *world) [][]byte {
-			a := &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), ChallengeDigest: id("ch"),
-				Evidence: &AuditEvidence{AnswerDigest: id("wrong"), ExpectedDigest: id("right")}}
-			a.Evidence.SupplierSig = SignAuditAnswer(w.carol, testChain, w.contract, id("ch"), id("wrong"))
+		{"audit evidence of another contract's commitment", func(w *world) [][]byte {
+			a := provenAudit(id("another contract"), pub(w.alice), w.bob)
+			a.ContractID = w.contract
 			return [][]byte{w.tx(w.alice, a).Encode()}
-		}, CodeBadEvidence, "evidence signature"},
+		}, CodeBadEvidence, "another contract"},
 		{"user reports a consensus-only misconduct", func(w *world) [][]byte {
 			return [][]byte{w.tx(w.alice, &MisbehaviorReport{Accused: pub(w.bob), Misconduct: MisconductDuplicateVote}).Encode()}
 		}, CodeReservedKind, "recorded by the ledger"},
@@ -245,9 +244,7 @@ func TestSignerBlockCap(t *testing.T) {
 
 func TestAggregatesAndRecords(t *testing.T) {
 	w := newWorld(t)
-	a := &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), ChallengeDigest: id("ch"),
-		Evidence: &AuditEvidence{AnswerDigest: id("wrong"), ExpectedDigest: id("right")}}
-	a.Evidence.SupplierSig = SignAuditAnswer(w.bob, testChain, w.contract, id("ch"), id("wrong"))
+	a := provenAudit(w.contract, pub(w.alice), w.bob)
 	w.mustApply(
 		w.tx(w.bob, countersigned(w.receipt(1, 1000), w.alice), countersigned(w.receipt(2, 500), w.alice),
 			countersigned(&BandwidthReceipt{ContractID: w.contract, Number: 1, Customer: pub(w.alice), Supplier: pub(w.bob), Bytes: 77}, w.alice)),

@@ -20,7 +20,6 @@ const HardMaxEventsPerTx = 4096
 const (
 	domainTx          = "trustledger/tx/v1\x00"
 	domainCountersign = "trustledger/countersign/v1\x00"
-	domainAuditAnswer = "trustledger/audit-answer/v1\x00"
 	domainPoW         = "trustledger/pow/v1\x00"
 	domainValUpdate   = "trustledger/validator-update/v1\x00"
 )
@@ -153,10 +152,18 @@ func DecodeTx(b []byte) (*Tx, error) {
 		if errors.As(err, &uk) {
 			return nil, reject(CodeUnknownKind, "%v", uk)
 		}
+		var rej *RejectError
+		if errors.As(err, &rej) {
+			return nil, rej
+		}
 		return nil, reject(CodeMalformed, "%v", err)
 	}
 	for i, ev := range tx.Events {
 		if err := ev.validate(); err != nil {
+			var rej *RejectError
+			if errors.As(err, &rej) { // a field check with a code of its own (bad_evidence)
+				return nil, reject(rej.Code, "event %d: %s", i, rej.Msg)
+			}
 			return nil, reject(CodeInvalidField, "event %d: %v", i, err)
 		}
 	}
@@ -176,23 +183,6 @@ func CountersignBytes(chainID string, ev Event) []byte {
 func Countersign(priv ed25519.PrivateKey, chainID string, ev Event) Sig {
 	var s Sig
 	copy(s[:], ed25519.Sign(priv, CountersignBytes(chainID, ev)))
-	return s
-}
-
-// AuditAnswerBytes returns the bytes a supplier signs when it answers an audit challenge.
-func AuditAnswerBytes(chainID string, contract, challenge, answer ID) []byte {
-	e := &encoder{buf: []byte(domainAuditAnswer)}
-	e.str(chainID)
-	e.raw(contract[:])
-	e.raw(challenge[:])
-	e.raw(answer[:])
-	return e.buf
-}
-
-// SignAuditAnswer returns the supplier's signature over its answer to a challenge.
-func SignAuditAnswer(priv ed25519.PrivateKey, chainID string, contract, challenge, answer ID) Sig {
-	var s Sig
-	copy(s[:], ed25519.Sign(priv, AuditAnswerBytes(chainID, contract, challenge, answer)))
 	return s
 }
 
@@ -273,12 +263,6 @@ func (tx *Tx) VerifySignatures() error {
 					return reject(CodeBadSignature, "event %d (validator_update): approval does not verify for validator %s", i, a.Validator)
 				}})
 			}
-		}
-		if a, ok := ev.(*AuditResult); ok && a.Evidence != nil {
-			msg := AuditAnswerBytes(tx.ChainID, a.ContractID, a.ChallengeDigest, a.Evidence.AnswerDigest)
-			checks = append(checks, sigCheck{a.Supplier, msg, a.Evidence.SupplierSig, func() error {
-				return reject(CodeBadEvidence, "event %d (audit_result): evidence signature does not verify for supplier %s", i, a.Supplier)
-			}})
 		}
 	}
 	return verifyAll(checks)

@@ -32,8 +32,7 @@ type namedTx struct {
 func vectorTxs() []namedTx {
 	alice, bob := key("alice"), key("bob")
 	c := id("contract-1")
-	ev := &AuditEvidence{AnswerDigest: id("wrong"), ExpectedDigest: id("right")}
-	ev.SupplierSig = SignAuditAnswer(bob, testChain, c, id("challenge"), id("wrong"))
+	proven := provenAudit(c, pub(alice), bob)
 	mk := func(name, signer string, seq uint64, evs ...Event) namedTx {
 		return namedTx{name, signer, &Tx{ChainID: testChain, Sequence: seq, Events: evs}}
 	}
@@ -45,7 +44,7 @@ func vectorTxs() []namedTx {
 		mk("storage_receipt", "bob", 1, countersigned(&StorageReceipt{ContractID: c, Number: 1, Customer: pub(alice), Supplier: pub(bob), PeriodStart: 1700000000, PeriodEnd: 1700003600, ByteSeconds: 3865470566400}, alice)),
 		mk("bandwidth_receipt", "bob", 2, countersigned(&BandwidthReceipt{ContractID: c, Number: 1, Customer: pub(alice), Supplier: pub(bob), Bytes: 1 << 20}, alice)),
 		mk("audit_result_passed", "alice", 4, &AuditResult{ContractID: c, Customer: pub(alice), Supplier: pub(bob), ChallengeDigest: id("challenge"), Passed: true}),
-		mk("audit_result_failed_with_evidence", "alice", 5, &AuditResult{ContractID: c, Customer: pub(alice), Supplier: pub(bob), ChallengeDigest: id("challenge"), Evidence: ev}),
+		mk("audit_result_failed_with_evidence", "alice", 5, proven),
 		mk("payment", "alice", 6, countersigned(&Payment{PaymentID: id("p1"), Payer: pub(alice), Payee: pub(bob), Amount: 123456, Reference: c}, bob)),
 		mk("misbehavior_report", "alice", 7, &MisbehaviorReport{Accused: pub(bob), Misconduct: MisconductDataLost, EvidenceDigest: id("evidence"), Evidence: []byte("log excerpt")}),
 		mk("batch_of_two_receipts", "bob", 3,

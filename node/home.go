@@ -39,6 +39,10 @@ func (h Home) DataDir() string { return h.path("data") }
 // KeysDir holds the local signing keys (package keystore).
 func (h Home) KeysDir() string { return h.path("keys") }
 
+// JournalDir holds the signing journal (package journal): every statement a local key signed
+// that could become evidence against it.
+func (h Home) JournalDir() string { return h.path("journal") }
+
 // LightDir holds the light client's verified headers and trust roots (`--prove`).
 func (h Home) LightDir() string { return h.path("light") }
 

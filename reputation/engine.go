@@ -172,7 +172,7 @@ func (e *Engine) Apply(r *ledger.EventRecord) error {
 		case ev.Evidence != nil:
 			p.counts.AuditsFailed++
 			e.observe(p, 0, 1, r.Height)
-			e.prove(x, r.Height, "signed wrong audit answer", r.Counterparty.String())
+			e.prove(x, r.Height, "signed an audit answer that fails its own storage commitment", r.Counterparty.String())
 		default:
 			claim(1, &p.counts.AuditsFailed)
 		}

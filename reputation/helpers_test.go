@@ -33,7 +33,7 @@ func (h *history) audit(customer, supplier ledger.PubKey, pass bool) {
 
 func (h *history) provenFailure(customer, supplier ledger.PubKey) {
 	h.add(supplier, customer, customer, &ledger.AuditResult{Customer: customer, Supplier: supplier,
-		Evidence: &ledger.AuditEvidence{AnswerDigest: ledger.ID{1}, ExpectedDigest: ledger.ID{2}}})
+		Evidence: &ledger.AuditEvidence{}}) // the engine trusts the ledger's check of the evidence
 }
 
 func (h *history) receipt(customer, supplier ledger.PubKey) {

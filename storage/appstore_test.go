@@ -320,6 +320,15 @@ func TestLayoutMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = re.Set(keyLayout, []byte{0, 0, 0, 2})
+	re.Close()
+	if _, err := OpenAppStore(dir); err == nil || !strings.Contains(err.Error(), "layout 2") || !strings.Contains(err.Error(), "trustd reset") {
+		t.Fatalf("opening a layout-2 database: %v, want an error naming layout 2 and what to do", err)
+	}
+	re, err = OpenBadger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = re.Set(keyLayout, []byte{0, 0, 0, 9})
 	re.Close()
 	if _, err := OpenAppStore(dir); err == nil || !strings.Contains(err.Error(), "layout 00000009") {

@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -20,7 +22,7 @@ import (
 type eventSpec struct {
 	use, short string
 	bilateral  bool
-	bind       func(f *pflag.FlagSet) func(ks keystore.Store) (ledger.Event, error)
+	bind       func(f *pflag.FlagSet) func(ks keystore.Store, chainID string) (ledger.Event, error)
 }
 
 // parseID reads an id: 64 hex digits are taken as they are; any other text is hashed with
@@ -42,6 +44,24 @@ func randomID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// readJSONFile decodes the JSON file named by a flag into v (- is standard input).
+func readJSONFile(flag, path string, v any) error {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return fmt.Errorf("--%s: %w", flag, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("--%s %s: %w", flag, path, err)
+	}
+	return nil
 }
 
 // readSigArg reads a signature given as hex or as @file holding hex.
@@ -87,12 +107,12 @@ func (p *partyFlags) resolve(ks keystore.Store, aName, bName string) (ledger.Pub
 func eventSpecs() []eventSpec {
 	return []eventSpec{
 		{use: "register", short: "Register the signing key as a node (solves the genesis proof of work)",
-			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				ev := &ledger.RegisterNode{}
 				f.StringVar(&ev.PeerID, "peer-id", "", "libp2p peer id of the node (required)")
 				f.Uint64Var(&ev.Capacity, "capacity", 0, "offered capacity in bytes")
 				f.StringVar(&ev.Moniker, "moniker", "", "optional display name (any UTF-8)")
-				return func(keystore.Store) (ledger.Event, error) {
+				return func(keystore.Store, string) (ledger.Event, error) {
 					if ev.PeerID == "" {
 						return nil, fmt.Errorf("--peer-id is required")
 					}
@@ -100,7 +120,7 @@ func eventSpecs() []eventSpec {
 				}
 			}},
 		{use: "contract-open", short: "Open a storage contract (countersigned by the other party)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				ev := &ledger.ContractOpen{}
 				p := bindParties(f, "customer", "supplier")
 				var id string
@@ -108,7 +128,7 @@ func eventSpecs() []eventSpec {
 				f.Uint64Var(&ev.Bytes, "bytes", 0, "bytes stored under the contract")
 				f.Uint64Var(&ev.DurationSeconds, "duration", 0, "duration in seconds")
 				f.Uint64Var(&ev.PricePerGiBMonth, "price", 0, "price per GiB-month, in the smallest unit")
-				return func(ks keystore.Store) (ledger.Event, error) {
+				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					var err error
 					if ev.ContractID, err = parseID("contract-id", id); err != nil {
 						return nil, err
@@ -118,13 +138,13 @@ func eventSpecs() []eventSpec {
 				}
 			}},
 		{use: "contract-close", short: "Close a contract: expired (countersigned), fired (customer) or quit (supplier)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				ev := &ledger.ContractClose{}
 				p := bindParties(f, "customer", "supplier")
 				var id, reason string
 				f.StringVar(&id, "contract-id", "", "contract id (required)")
 				f.StringVar(&reason, "reason", "", "expired, fired or quit (required)")
-				return func(ks keystore.Store) (ledger.Event, error) {
+				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					var err error
 					if ev.ContractID, err = parseID("contract-id", id); err != nil {
 						return nil, err
@@ -137,7 +157,7 @@ func eventSpecs() []eventSpec {
 				}
 			}},
 		{use: "receipt", short: "Record a storage or bandwidth receipt (countersigned by the other party)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				p := bindParties(f, "customer", "supplier")
 				var kind, contract string
 				var number, byteSeconds, bytes uint64
@@ -149,7 +169,7 @@ func eventSpecs() []eventSpec {
 				f.Int64Var(&start, "period-start", 0, "storage: period start, Unix seconds")
 				f.Int64Var(&end, "period-end", 0, "storage: period end, Unix seconds")
 				f.Uint64Var(&bytes, "bytes", 0, "bandwidth: bytes transferred")
-				return func(ks keystore.Store) (ledger.Event, error) {
+				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					if number == 0 {
 						return nil, fmt.Errorf("--number is required: the receipt's number in its contract, from 1")
 					}
@@ -171,58 +191,88 @@ func eventSpecs() []eventSpec {
 					return nil, fmt.Errorf("--kind %q: want storage or bandwidth", kind)
 				}
 			}},
-		{use: "audit", short: "Record an audit of your supplier (customer only)",
-			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
+		{use: "audit", short: "Record an audit of your supplier (customer only): passed, failed with proof, or failed as your claim",
+			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				p := bindParties(f, "customer", "supplier")
-				var contract, challenge, result, answer, expected, sig string
+				var contract, challenge, result, commitment, challengeFile, answer string
 				f.StringVar(&contract, "contract-id", "", "contract id (required)")
-				f.StringVar(&challenge, "challenge", "", "challenge digest: 64 hex digits or text (hashed) (required)")
-				f.StringVar(&result, "result", "", "pass or fail (required)")
-				f.StringVar(&answer, "evidence-answer", "", "fail with proof: the supplier's answer digest")
-				f.StringVar(&expected, "evidence-expected", "", "fail with proof: the expected answer digest")
-				f.StringVar(&sig, "evidence-sig", "", "fail with proof: the supplier's signature over its answer (hex or @file)")
-				return func(ks keystore.Store) (ledger.Event, error) {
+				f.StringVar(&result, "result", "", "pass or fail; with --answer, what the answer shows (default)")
+				f.StringVar(&challenge, "challenge", "", "without a challenge file: the challenge, 64 hex digits or text (hashed)")
+				f.StringVar(&challengeFile, "challenge-file", "", "the challenge you sent (`trustd audit challenge`)")
+				f.StringVar(&commitment, "commitment", "", "with --answer: the supplier's signed storage commitment (`trustd sign commitment`)")
+				f.StringVar(&answer, "answer", "", "the supplier's signed answer (`trustd sign audit-answer`): checked here; a leaf that fails "+
+					"its commitment becomes proof (R-AUDIT-3), an answer that verifies records a pass")
+				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					ev := &ledger.AuditResult{}
 					var err error
 					if ev.ContractID, err = parseID("contract-id", contract); err != nil {
 						return nil, err
 					}
-					if ev.ChallengeDigest, err = parseID("challenge", challenge); err != nil {
+					if ev.Customer, ev.Supplier, err = p.resolve(ks, "customer", "supplier"); err != nil {
 						return nil, err
 					}
-					switch result {
-					case "pass":
-						ev.Passed = true
-					case "fail":
-					default:
+					if result != "" && result != "pass" && result != "fail" {
 						return nil, fmt.Errorf("--result %q: want pass or fail", result)
 					}
-					if sig != "" {
-						e := &ledger.AuditEvidence{}
-						if e.AnswerDigest, err = parseID("evidence-answer", answer); err != nil {
+					var ch *ledger.AuditChallenge
+					if challengeFile != "" {
+						ch = &ledger.AuditChallenge{}
+						if err := readJSONFile("challenge-file", challengeFile, ch); err != nil {
 							return nil, err
 						}
-						if e.ExpectedDigest, err = parseID("evidence-expected", expected); err != nil {
-							return nil, err
-						}
-						if e.SupplierSig, err = readSigArg("evidence-sig", sig); err != nil {
-							return nil, err
-						}
-						ev.Evidence = e
+						ev.ChallengeDigest = ch.Digest()
+					} else if ev.ChallengeDigest, err = parseID("challenge", challenge); err != nil {
+						return nil, fmt.Errorf("%w (or --challenge-file)", err)
 					}
-					ev.Customer, ev.Supplier, err = p.resolve(ks, "customer", "supplier")
-					return ev, err
+					if answer == "" {
+						if result == "" {
+							return nil, fmt.Errorf("--result is required without --answer")
+						}
+						ev.Passed = result == "pass"
+						return ev, nil
+					}
+					if ch == nil || commitment == "" {
+						return nil, fmt.Errorf("--answer needs --commitment and --challenge-file")
+					}
+					var c ledger.StorageCommitment
+					var a ledger.AuditAnswer
+					if err := readJSONFile("commitment", commitment, &c); err != nil {
+						return nil, err
+					}
+					if err := readJSONFile("answer", answer, &a); err != nil {
+						return nil, err
+					}
+					if c.ContractID != ev.ContractID || c.Customer != ev.Customer || c.Supplier != ev.Supplier {
+						return nil, fmt.Errorf("--commitment is for contract %s between %s and %s, not this audit's", c.ContractID, c.Customer, c.Supplier)
+					}
+					failing, err := a.Check(chainID, &c, *ch)
+					if err != nil {
+						return nil, fmt.Errorf("--answer is not the supplier's answer to this challenge (%v): it proves nothing; "+
+							"record the failure as your claim with --result fail and no --answer", err)
+					}
+					if failing < 0 {
+						if result == "fail" {
+							return nil, fmt.Errorf("every leaf of the answer verifies against the commitment: the audit passed")
+						}
+						ev.Passed = true
+						return ev, nil
+					}
+					if result == "pass" {
+						return nil, fmt.Errorf("leaf %d of the answer does not verify against the commitment: the audit failed", a.Proofs[failing].Index)
+					}
+					ev.Evidence = ledger.NewAuditEvidence(&c, &a, failing)
+					return ev, nil
 				}
 			}},
 		{use: "pay", short: "Record a payment (countersigned by the payee)", bilateral: true,
-			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				ev := &ledger.Payment{}
 				p := bindParties(f, "payer", "payee")
 				var id, ref string
 				f.StringVar(&id, "payment-id", "", "payment id, unique forever (required)")
 				f.Uint64Var(&ev.Amount, "amount", 0, "amount, in the smallest unit")
 				f.StringVar(&ref, "reference", "", "what the payment is for: a contract id or text (hashed)")
-				return func(ks keystore.Store) (ledger.Event, error) {
+				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					var err error
 					if ev.PaymentID, err = parseID("payment-id", id); err != nil {
 						return nil, err
@@ -237,13 +287,13 @@ func eventSpecs() []eventSpec {
 				}
 			}},
 		{use: "report", short: "Report a node's misbehaviour (your word; weighed by your own standing)",
-			bind: func(f *pflag.FlagSet) func(keystore.Store) (ledger.Event, error) {
+			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				var accused, kind, digest, file string
 				f.StringVar(&accused, "accused", "", "the reported node: local key name or hex (required)")
 				f.StringVar(&kind, "misconduct", "", "unavailable, data_lost, data_corrupted, protocol_violation or double_signed_receipt (required)")
 				f.StringVar(&digest, "evidence-digest", "", "digest of evidence kept elsewhere: 64 hex digits or text (hashed)")
 				f.StringVar(&file, "evidence-file", "", "attach this file as evidence (at most 4096 bytes; its digest is recorded too)")
-				return func(ks keystore.Store) (ledger.Event, error) {
+				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					ev := &ledger.MisbehaviorReport{}
 					var err error
 					if accused == "" {

@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newQueryCmd(g),
 		newStatusCmd(g),
 		newTrustCmd(g),
+		newAuditCmd(g),
 		newExportCmd(g),
 		newTestnetCmd(),
 		newShowNodeIDCmd(g),

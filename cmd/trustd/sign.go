@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
 	"github.com/trustledger/trustledger/node/keystore"
 )
 
@@ -19,7 +20,7 @@ func newSignCmd(g *globals) *cobra.Command {
 		}
 		cmd.AddCommand(newSignKindCmd(g, spec))
 	}
-	cmd.AddCommand(newSignAuditAnswerCmd(g), newSignValidatorUpdateCmd(g))
+	cmd.AddCommand(newSignCommitmentCmd(g), newSignAuditAnswerCmd(g), newSignValidatorUpdateCmd(g))
 	return cmd
 }
 
@@ -46,7 +47,11 @@ func newSignKindCmd(g *globals, spec eventSpec) *cobra.Command {
 		if from == "" {
 			return fmt.Errorf("--from is required")
 		}
-		ev, err := build(g.keys())
+		chain, err := chainIDFlag(cmd, g, chainID)
+		if err != nil {
+			return err
+		}
+		ev, err := build(g.keys(), chain)
 		if err != nil {
 			return err
 		}
@@ -56,57 +61,20 @@ func newSignKindCmd(g *globals, spec eventSpec) *cobra.Command {
 			return err
 		}
 		x, y := b.Parties()
-		if me := keystore.PubKey(priv); me != x && me != y {
+		me := keystore.PubKey(priv)
+		if me != x && me != y {
 			return fmt.Errorf("key %q (%s) is not a party of this event", from, me)
 		}
-		chain, err := chainIDFlag(cmd, g, chainID)
-		if err != nil {
-			return err
+		// A countersigned receipt can become double-sign evidence against its signer: journal it
+		// first, and never sign another receipt under the same number (R-EVID-3).
+		if st, err := journal.Receipt(chain, ev); err == nil {
+			if err := g.journal().Record(me, st); err != nil {
+				return err
+			}
+			testExitAfterJournal()
 		}
 		sig := ledger.Countersign(priv, chain, ev)
 		return printOut(cmd, g, map[string]string{"countersig": sig.String()}, func() { fmt.Fprintln(cmd.OutOrStdout(), sig) })
 	}
-	return cmd
-}
-
-func newSignAuditAnswerCmd(g *globals) *cobra.Command {
-	var from, chainID, contract, challenge, answer string
-	var pp keystore.Passphrase
-	cmd := &cobra.Command{
-		Use:   "audit-answer",
-		Short: "Sign your answer to an audit challenge, as a supplier (it can be attached as evidence)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cid, err := parseID("contract-id", contract)
-			if err != nil {
-				return err
-			}
-			ch, err := parseID("challenge", challenge)
-			if err != nil {
-				return err
-			}
-			ans, err := parseID("answer", answer)
-			if err != nil {
-				return err
-			}
-			priv, err := g.keys().Unlock(from, pp)
-			if err != nil {
-				return err
-			}
-			chain, err := chainIDFlag(cmd, g, chainID)
-			if err != nil {
-				return err
-			}
-			sig := ledger.SignAuditAnswer(priv, chain, cid, ch, ans)
-			return printOut(cmd, g, map[string]string{"signature": sig.String()}, func() { fmt.Fprintln(cmd.OutOrStdout(), sig) })
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&from, "from", "", "local key of the supplier (required)")
-	f.StringVar(&chainID, "chain-id", "", "chain id (default: asked from the node)")
-	f.StringVar(&contract, "contract-id", "", "contract id (required)")
-	f.StringVar(&challenge, "challenge", "", "challenge digest (required)")
-	f.StringVar(&answer, "answer", "", "your answer digest (required)")
-	f.StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file")
 	return cmd
 }

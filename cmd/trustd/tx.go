@@ -42,11 +42,11 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 		if from == "" {
 			return fmt.Errorf("--from is required")
 		}
-		ev, err := build(g.keys())
+		priv, c, params, err := g.signer(cmd, from, pp)
 		if err != nil {
 			return err
 		}
-		priv, c, params, err := g.signer(cmd, from, pp)
+		ev, err := build(g.keys(), params.ChainID)
 		if err != nil {
 			return err
 		}

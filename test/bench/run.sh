@@ -34,7 +34,7 @@ go build -tags badgerdb -o bin/kvnode ./test/bench/kvnode
 go build -o bin/loadgen ./test/bench/loadgen
 
 echo "== go benchmarks" >&2
-go test -tags badgerdb ./reputation ./ledger ./storage -run '^$' -bench . -benchmem -benchtime 5x -count 3 > "$out/go-bench.txt"
+go test -tags badgerdb ./reputation ./ledger ./ledger/shard ./storage -run '^$' -bench . -benchmem -benchtime 5x -count 3 > "$out/go-bench.txt"
 # Compared with the previous run's figures (kept in test/bench/go-bench.txt) by benchstat.
 if [ -f test/bench/go-bench.txt ]; then
 	go run golang.org/x/perf/cmd/benchstat@v0.0.0-20250813145418-2f7363a06fe1 test/bench/go-bench.txt "$out/go-bench.txt" > "$out/benchstat.txt" 2>&1 || true
