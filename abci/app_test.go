@@ -90,7 +90,7 @@ func (f *fixture) tx(signer ed25519.PrivateKey, evs ...ledger.Event) []byte {
 }
 
 func (f *fixture) register(p ed25519.PrivateKey) []byte {
-	return f.tx(p, &ledger.RegisterNode{PeerID: "peer", PowNonce: ledger.SolvePoW(chain, pub(p), 4)})
+	return f.tx(p, &ledger.RegisterNode{PeerID: ledger.PeerIDOf(pub(p)), PowNonce: ledger.SolvePoW(chain, pub(p), 4)})
 }
 
 // block finalizes and commits txs, returning the FinalizeBlock response.

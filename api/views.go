@@ -45,9 +45,9 @@ type ParamsView struct {
 	HistoryFrom int64 `json:"history_from,omitempty"`
 }
 
-// ContractView is a contract as a client shows it: the record, and per kind of receipt
-// ("storage", "bandwidth") the highest number recorded, the next one and the numbers below it
-// still missing within the anti-replay window (specs/events.md R-RCPT-1).
+// ContractView is a contract as a client shows it: the record, and per kind of numbered event
+// ("storage", "bandwidth" receipts, "audits") the highest number recorded, the next one and the
+// numbers below it still missing within the anti-replay window (specs/events.md R-RCPT-1, R-AUD-2).
 type ContractView struct {
 	ContractID ledger.ID               `json:"contract_id"`
 	Record     *ledger.ContractRecord  `json:"record"`
@@ -64,7 +64,7 @@ type ReceiptsView struct {
 // NewContractView derives the receipt numbers from a contract record.
 func NewContractView(id ledger.ID, r *ledger.ContractRecord) ContractView {
 	v := ContractView{ContractID: id, Record: r, Receipts: map[string]ReceiptsView{}}
-	for kind, w := range map[string]ledger.ReceiptWindow{"storage": r.StorageReceipts, "bandwidth": r.BandwidthReceipts} {
+	for kind, w := range map[string]ledger.NumberWindow{"storage": r.StorageReceipts, "bandwidth": r.BandwidthReceipts, "audits": r.Audits} {
 		v.Receipts[kind] = ReceiptsView{Highest: w.Highest, Next: w.Next(), Missing: w.Missing()}
 	}
 	return v

@@ -63,7 +63,7 @@ func scenario(t *testing.T, c *client.Client) {
 		s *client.Submitter
 		k ledger.PubKey
 	}{{sa, a}, {sb, b}} {
-		mustCommit(t, reg.s, &ledger.RegisterNode{PeerID: "p-" + reg.k.String()[:8], Capacity: 1 << 20,
+		mustCommit(t, reg.s, &ledger.RegisterNode{PeerID: ledger.PeerIDOf(reg.k), Capacity: 1 << 20,
 			PowNonce: ledger.SolvePoW(p.ChainID, reg.k, int(p.Params.PowDifficulty))})
 	}
 	contract := sha256.Sum256([]byte(t.Name() + " contract"))
@@ -74,7 +74,7 @@ func scenario(t *testing.T, c *client.Client) {
 	// Eight audits in flight from one signer, the fifth refused at CheckTx (an unknown contract):
 	// the four before it commit, the submitter resyncs, the three after it commit too.
 	audit := func(i int, cid ledger.ID) *ledger.AuditResult {
-		return &ledger.AuditResult{ContractID: cid, Customer: a, Supplier: b, Passed: true,
+		return &ledger.AuditResult{ContractID: cid, Number: uint64(i + 1), Customer: a, Supplier: b, Passed: true,
 			ChallengeDigest: sha256.Sum256([]byte(fmt.Sprint(t.Name(), " challenge ", i)))}
 	}
 	var pending []*client.Pending

@@ -105,19 +105,27 @@ func (c *StorageCommitment) Check() error {
 	return nil
 }
 
-// AuditChallenge is what a customer asks: Count leaves of the committed shard, picked by Nonce.
+// AuditChallenge is what a customer asks: Count leaves of the committed shard, picked by Nonce,
+// as audit Number of the contract (the audit result records the same number, R-AUD-2, so one
+// answer is one audit).
 type AuditChallenge struct {
-	Commitment ID    `json:"commitment"` // StorageCommitment.Digest
-	Nonce      ID    `json:"nonce"`
-	Count      uint8 `json:"count"`
+	Commitment ID     `json:"commitment"` // StorageCommitment.Digest
+	Number     uint64 `json:"number"`
+	Nonce      ID     `json:"nonce"`
+	Count      uint8  `json:"count"`
+}
+
+func (ch AuditChallenge) encode(e *encoder) {
+	e.raw(ch.Commitment[:])
+	e.u64(ch.Number)
+	e.raw(ch.Nonce[:])
+	e.u8(ch.Count)
 }
 
 // Digest is the challenge digest an audit result of this challenge records (R-AUDIT-2).
 func (ch AuditChallenge) Digest() ID {
 	e := &encoder{buf: []byte(domainChallenge)}
-	e.raw(ch.Commitment[:])
-	e.raw(ch.Nonce[:])
-	e.u8(ch.Count)
+	ch.encode(e)
 	return sha256.Sum256(e.buf)
 }
 
@@ -184,9 +192,7 @@ type AuditAnswer struct {
 func AnswerBytes(chainID string, ch AuditChallenge, leafDigests []ID) []byte {
 	e := &encoder{buf: []byte(domainAnswer)}
 	e.str(chainID)
-	e.raw(ch.Commitment[:])
-	e.raw(ch.Nonce[:])
-	e.u8(ch.Count)
+	ch.encode(e)
 	for _, h := range leafDigests {
 		e.raw(h[:])
 	}
@@ -276,9 +282,9 @@ func NewAuditEvidence(c *StorageCommitment, a *AuditAnswer, j int) *AuditEvidenc
 		Failing: uint8(j), Proof: a.Proofs[j]}
 }
 
-// Challenge is the challenge the evidence answers.
-func (ev *AuditEvidence) Challenge(chainID string) AuditChallenge {
-	return AuditChallenge{Commitment: ev.Commitment.Digest(chainID), Nonce: ev.Nonce, Count: uint8(len(ev.LeafDigests))}
+// Challenge is the challenge the evidence answers, as audit number of its contract.
+func (ev *AuditEvidence) Challenge(chainID string, number uint64) AuditChallenge {
+	return AuditChallenge{Commitment: ev.Commitment.Digest(chainID), Number: number, Nonce: ev.Nonce, Count: uint8(len(ev.LeafDigests))}
 }
 
 func (ev *AuditEvidence) encode(e *encoder) {
@@ -341,9 +347,9 @@ func CheckAuditEvidence(chainID string, a *AuditResult) error {
 	if !VerifyCommitment(chainID, c) {
 		return fmt.Errorf("the storage commitment is not signed by the supplier %s", c.Supplier)
 	}
-	ch := ev.Challenge(chainID)
+	ch := ev.Challenge(chainID, a.Number)
 	if ch.Digest() != a.ChallengeDigest {
-		return errors.New("the evidence answers another challenge than the audit's challenge_digest")
+		return errors.New("the evidence answers another challenge than the audit's (its challenge_digest and number)")
 	}
 	if !verify(c.Supplier, AnswerBytes(chainID, ch, ev.LeafDigests), ev.AnswerSig) {
 		return fmt.Errorf("the answer is not signed by the supplier %s", c.Supplier)

@@ -11,7 +11,7 @@ import (
 
 // evidenceOf turns a checked answer into a failed audit with its leaf j as evidence.
 func evidenceOf(s *testShard, a *AuditAnswer, j int) *AuditResult {
-	return &AuditResult{ContractID: s.commitment.ContractID, Customer: s.commitment.Customer, Supplier: s.commitment.Supplier,
+	return &AuditResult{ContractID: s.commitment.ContractID, Number: a.Challenge.Number, Customer: s.commitment.Customer, Supplier: s.commitment.Supplier,
 		ChallengeDigest: a.Challenge.Digest(), Evidence: NewAuditEvidence(&s.commitment, a, j)}
 }
 
@@ -121,7 +121,7 @@ func TestAuditEvidence(t *testing.T) {
 // customer's word) is refused with bad_evidence and a message saying what to attach instead.
 func TestOldEvidenceFormatRefused(t *testing.T) {
 	w := newWorld(t)
-	a := &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), ChallengeDigest: id("ch")}
+	a := &AuditResult{ContractID: w.contract, Number: 1, Customer: pub(w.alice), Supplier: pub(w.bob), ChallengeDigest: id("ch")}
 	raw := w.tx(w.alice, a).Encode()
 	// The evidence format byte sits just before the 64-byte signature; format 1 carried an answer
 	// digest, an expected digest and a signature after it.

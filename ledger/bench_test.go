@@ -119,7 +119,7 @@ func BenchmarkCheckAuditEvidence(b *testing.B) {
 	for i := range data {
 		data[i] ^= 0xff
 	}
-	ch := AuditChallenge{Commitment: c.Digest(testChain), Nonce: id("n"), Count: MaxChallengeLeaves}
+	ch := AuditChallenge{Commitment: c.Digest(testChain), Number: 1, Nonce: id("n"), Count: MaxChallengeLeaves}
 	a := &AuditAnswer{Challenge: ch}
 	for _, i := range ch.Indices(tree.Leaves()) {
 		leaf, path, err := tree.Prove(bytes.NewReader(data), i)
@@ -133,7 +133,7 @@ func BenchmarkCheckAuditEvidence(b *testing.B) {
 		a.Proofs = append(a.Proofs, p)
 	}
 	SignAnswer(bob, testChain, a)
-	r := &AuditResult{ContractID: c.ContractID, Customer: c.Customer, Supplier: c.Supplier, ChallengeDigest: ch.Digest(), Evidence: NewAuditEvidence(&c, a, 0)}
+	r := &AuditResult{ContractID: c.ContractID, Number: 1, Customer: c.Customer, Supplier: c.Supplier, ChallengeDigest: ch.Digest(), Evidence: NewAuditEvidence(&c, a, 0)}
 	e := &encoder{}
 	r.Evidence.encode(e)
 	b.ResetTimer()

@@ -35,6 +35,9 @@ const (
 	CodeIDConflict       Code = 22 // different content under an existing event id
 	CodeNoQuorum         Code = 23 // a validator update without more than 2/3 of the voting power
 	CodeReceiptTooOld    Code = 24 // receipt number 64 or more below its contract's highest recorded
+	CodeNumberTooFar     Code = 25 // a receipt or audit number more than 2^16 above its contract's highest recorded
+	CodeReplayedAudit    Code = 26 // an audit number already recorded in its contract
+	CodeAuditTooOld      Code = 27 // an audit number 64 or more below its contract's highest recorded
 	codeInternalSentinel Code = 99 // never sent; marks internal errors in tests
 )
 
@@ -64,6 +67,9 @@ var codeNames = map[Code]string{
 	CodeIDConflict:      "id_conflict",
 	CodeNoQuorum:        "no_quorum",
 	CodeReceiptTooOld:   "receipt_too_old",
+	CodeNumberTooFar:    "number_too_far",
+	CodeReplayedAudit:   "replayed_audit",
+	CodeAuditTooOld:     "audit_too_old",
 }
 
 func (c Code) String() string {

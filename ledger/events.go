@@ -212,9 +212,11 @@ type BandwidthReceipt struct {
 	Countersig Sig    `json:"countersig"`
 }
 
-// AuditResult is the customer's report of a challenge to its supplier.
+// AuditResult is the customer's report of a challenge to its supplier. Number is the audit's
+// place in its contract, from 1 (audits are numbered apart from receipts; R-AUD-2).
 type AuditResult struct {
 	ContractID      ID             `json:"contract_id"`
+	Number          uint64         `json:"number"`
 	Customer        PubKey         `json:"customer"`
 	Supplier        PubKey         `json:"supplier"`
 	ChallengeDigest ID             `json:"challenge_digest"`
@@ -439,6 +441,7 @@ func (ev *BandwidthReceipt) decodeFields(d *decoder) {
 
 func (ev *AuditResult) encodeFields(e *encoder) {
 	e.raw(ev.ContractID[:])
+	e.u64(ev.Number)
 	e.raw(ev.Customer[:])
 	e.raw(ev.Supplier[:])
 	e.raw(ev.ChallengeDigest[:])
@@ -453,6 +456,7 @@ func (ev *AuditResult) encodeFields(e *encoder) {
 
 func (ev *AuditResult) decodeFields(d *decoder) {
 	d.fixed(ev.ContractID[:])
+	ev.Number = d.u64()
 	d.fixed(ev.Customer[:])
 	d.fixed(ev.Supplier[:])
 	d.fixed(ev.ChallengeDigest[:])
@@ -584,6 +588,9 @@ func (ev *BandwidthReceipt) validate() error {
 }
 
 func (ev *AuditResult) validate() error {
+	if ev.Number == 0 {
+		return fmt.Errorf("audit_result: number is zero (audits are numbered from 1 in their contract)")
+	}
 	if ev.Passed && ev.Evidence != nil {
 		return fmt.Errorf("audit_result: a passed audit carries no evidence")
 	}

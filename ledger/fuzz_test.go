@@ -76,8 +76,8 @@ func FuzzAuditEvidence(f *testing.F) {
 			t.Fatalf("evidence %x re-encodes as %x", raw, e.buf)
 		}
 		c := ev.Commitment
-		a := &AuditResult{ContractID: c.ContractID, Customer: c.Customer, Supplier: c.Supplier, Evidence: ev,
-			ChallengeDigest: ev.Challenge(testChain).Digest()}
+		a := &AuditResult{ContractID: c.ContractID, Number: 1, Customer: c.Customer, Supplier: c.Supplier, Evidence: ev,
+			ChallengeDigest: ev.Challenge(testChain, 1).Digest()}
 		if a.validate() != nil {
 			return
 		}

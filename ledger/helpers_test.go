@@ -84,6 +84,14 @@ func (h *harness) tx(signer ed25519.PrivateKey, evs ...Event) *Tx {
 	return tx
 }
 
+// txAt is tx at the signer's sequence after the next plus ahead (for txs built before earlier
+// ones are applied).
+func (h *harness) txAt(signer ed25519.PrivateKey, ahead uint64, evs ...Event) *Tx {
+	tx := &Tx{ChainID: testChain, Sequence: h.seq[pub(signer)] + 1 + ahead, Events: evs}
+	tx.Sign(signer)
+	return tx
+}
+
 // block applies raw transactions in one block and returns their results.
 func (h *harness) block(txs ...[]byte) []TxResult {
 	h.t.Helper()
@@ -124,7 +132,7 @@ func (h *harness) register(priv ed25519.PrivateKey, moniker string) {
 }
 
 func registration(priv ed25519.PrivateKey, difficulty uint32, moniker string) *RegisterNode {
-	return &RegisterNode{PeerID: "12D3KooW" + moniker, Capacity: 1 << 30, Moniker: moniker,
+	return &RegisterNode{PeerID: PeerIDOf(pub(priv)), Capacity: 1 << 30, Moniker: moniker,
 		PowNonce: SolvePoW(testChain, pub(priv), int(difficulty))}
 }
 
@@ -160,7 +168,7 @@ func newTestShard(contract ID, customer PubKey, supplier ed25519.PrivateKey) *te
 // answer is the supplier's signed answer to a challenge of count leaves with nonce, read from
 // held (the shard as the supplier has it now).
 func (s *testShard) answer(supplier ed25519.PrivateKey, nonce string, count uint8, held []byte) *AuditAnswer {
-	ch := AuditChallenge{Commitment: s.commitment.Digest(testChain), Nonce: id(nonce), Count: count}
+	ch := AuditChallenge{Commitment: s.commitment.Digest(testChain), Number: 1, Nonce: id(nonce), Count: count}
 	a := &AuditAnswer{Challenge: ch}
 	for _, i := range ch.Indices(s.tree.Leaves()) {
 		leaf, path, err := s.tree.Prove(bytes.NewReader(held), i)
@@ -194,6 +202,6 @@ func provenAudit(contract ID, customer PubKey, supplier ed25519.PrivateKey) *Aud
 	if err != nil || j < 0 {
 		panic(fmt.Sprintf("the corrupted answer checks as %d, %v", j, err))
 	}
-	return &AuditResult{ContractID: contract, Customer: customer, Supplier: pub(supplier), ChallengeDigest: a.Challenge.Digest(),
+	return &AuditResult{ContractID: contract, Number: a.Challenge.Number, Customer: customer, Supplier: pub(supplier), ChallengeDigest: a.Challenge.Digest(),
 		Evidence: NewAuditEvidence(&s.commitment, a, j)}
 }

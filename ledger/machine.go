@@ -253,28 +253,38 @@ func (v *txView) openContract(id ID, customer, supplier PubKey, i int, kind Kind
 	return c, nil
 }
 
-// recordReceipt checks a receipt's contract (R-CON-3) and records its number in the contract's
-// window for that kind of receipt (R-RCPT-1).
-func (v *txView) recordReceipt(id ID, customer, supplier PubKey, number uint64, i int, kind Kind) error {
+// recordNumber checks a receipt's or audit's contract (R-CON-3) and records its number in the
+// contract's window for that kind (R-RCPT-1, R-RCPT-2, R-AUD-2). It returns the contract.
+func (v *txView) recordNumber(id ID, customer, supplier PubKey, number uint64, i int, kind Kind) (*ContractRecord, error) {
 	c, err := v.openContract(id, customer, supplier, i, kind)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w := &c.StorageReceipts
-	if kind == KindBandwidthReceipt {
+	w, what, replayed, tooOld := &c.StorageReceipts, "receipt", CodeReplayedReceipt, CodeReceiptTooOld
+	switch kind {
+	case KindBandwidthReceipt:
 		w = &c.BandwidthReceipts
+	case KindAuditResult:
+		w, what, replayed, tooOld = &c.Audits, "audit", CodeReplayedAudit, CodeAuditTooOld
 	}
 	switch err := w.Record(number); {
-	case errors.Is(err, errReceiptRecorded):
-		return reject(CodeReplayedReceipt, "event %d (%s): receipt %d of contract %s was already recorded", i, kind, number, id)
-	case errors.Is(err, errReceiptTooOld):
-		return reject(CodeReceiptTooOld, "event %d (%s): receipt %d of contract %s is %d or more below the highest recorded (%d), too late to record", i, kind, number, id, ReceiptWindowSize, w.Highest)
+	case errors.Is(err, errNumberRecorded):
+		return nil, reject(replayed, "event %d (%s): %s %d of contract %s was already recorded", i, kind, what, number, id)
+	case errors.Is(err, errNumberTooOld):
+		return nil, reject(tooOld, "event %d (%s): %s %d of contract %s is %d or more below the highest recorded (%d), too late to record", i, kind, what, number, id, NumberWindowSize, w.Highest)
+	case errors.Is(err, errNumberTooFar):
+		return nil, reject(CodeNumberTooFar, "event %d (%s): %s %d of contract %s is more than %d above the highest recorded (%d); number them in order", i, kind, what, number, id, MaxNumberStep, w.Highest)
 	case err != nil:
-		return reject(CodeInvalidField, "event %d (%s): %v", i, kind, err)
+		return nil, reject(CodeInvalidField, "event %d (%s): %v", i, kind, err)
 	}
 	v.set(ContractKey(id), c.Encode())
-	return nil
+	return c, nil
 }
+
+// Storage periods (R-RCPT-3): a receipt's period starts no earlier than its contract's opening
+// block time less PeriodSlack, and ends no later than the block's time plus PeriodSlack (the
+// parties' clocks and the block's differ a little; a period in 1906 or next year is no receipt).
+const PeriodSlack = 3600
 
 // claimUnique marks a payment or proposal id used, telling a replay from a conflict (R-UNIQ-1, R-UNIQ-2).
 func (v *txView) claimUnique(ev Event, id ID, i int) error {
@@ -331,6 +341,9 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		if existing != nil {
 			return reject(CodeAlreadyExists, "event %d (register_node): node %s is already registered (height %d)", i, tx.Signer, existing.RegisteredHeight)
 		}
+		if want := PeerIDOf(tx.Signer); ev.PeerID != want {
+			return reject(CodeInvalidField, "event %d (register_node): peer_id %q is not the libp2p peer id of the registering key, %s (R-REG-3)", i, ev.PeerID, want)
+		}
 		if got := LeadingZeroBits(PowDigest(b.chainID, tx.Signer, ev.PowNonce)); got < int(b.params.PowDifficulty) {
 			return reject(CodeInsufficientPoW, "event %d (register_node): proof of work has %d leading zero bits, genesis requires %d", i, got, b.params.PowDifficulty)
 		}
@@ -386,8 +399,15 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		})
 
 	case *StorageReceipt:
-		if err := v.recordReceipt(ev.ContractID, ev.Customer, ev.Supplier, ev.Number, i, ev.Kind()); err != nil {
+		c, err := v.recordNumber(ev.ContractID, ev.Customer, ev.Supplier, ev.Number, i, ev.Kind())
+		if err != nil {
 			return err
+		}
+		if ev.PeriodStart < c.OpenedTime-PeriodSlack {
+			return reject(CodeInvalidField, "event %d (storage_receipt): period starts at %d, before its contract opened (%d, less %d s)", i, ev.PeriodStart, c.OpenedTime, PeriodSlack)
+		}
+		if ev.PeriodEnd > b.info.Time+PeriodSlack {
+			return reject(CodeInvalidField, "event %d (storage_receipt): period ends at %d, after the block's time (%d, plus %d s)", i, ev.PeriodEnd, b.info.Time, PeriodSlack)
 		}
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
 			a.StorageReceipts = addSat(a.StorageReceipts, 1)
@@ -395,7 +415,7 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		})
 
 	case *BandwidthReceipt:
-		if err := v.recordReceipt(ev.ContractID, ev.Customer, ev.Supplier, ev.Number, i, ev.Kind()); err != nil {
+		if _, err := v.recordNumber(ev.ContractID, ev.Customer, ev.Supplier, ev.Number, i, ev.Kind()); err != nil {
 			return err
 		}
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
@@ -407,7 +427,7 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 		if tx.Signer != ev.Customer {
 			return reject(CodeNotAParty, "event %d (audit_result): only the customer %s may report an audit", i, ev.Customer)
 		}
-		if _, err := v.openContract(ev.ContractID, ev.Customer, ev.Supplier, i, ev.Kind()); err != nil {
+		if _, err := v.recordNumber(ev.ContractID, ev.Customer, ev.Supplier, ev.Number, i, ev.Kind()); err != nil {
 			return err
 		}
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {

@@ -32,7 +32,7 @@ func (w *world) open(c ID) *ContractOpen {
 
 func (w *world) receipt(number, byteSeconds uint64) *StorageReceipt {
 	return &StorageReceipt{ContractID: w.contract, Number: number, Customer: pub(w.alice), Supplier: pub(w.bob),
-		PeriodStart: 100, PeriodEnd: 200, ByteSeconds: byteSeconds}
+		PeriodStart: 1700000000, PeriodEnd: 1700000100, ByteSeconds: byteSeconds}
 }
 
 func TestRejections(t *testing.T) {
@@ -153,7 +153,7 @@ func TestRejections(t *testing.T) {
 			return [][]byte{w.tx(w.carol, countersigned(w.receipt(1, 1), w.alice)).Encode()}
 		}, CodeNotAParty, "neither party"},
 		{"supplier reports its own audit", func(w *world) [][]byte {
-			return [][]byte{w.tx(w.bob, &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}).Encode()}
+			return [][]byte{w.tx(w.bob, &AuditResult{ContractID: w.contract, Number: 1, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}).Encode()}
 		}, CodeNotAParty, "only the customer"},
 		{"supplier fires itself", func(w *world) [][]byte {
 			return [][]byte{w.tx(w.bob, &ContractClose{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Reason: CloseFired}).Encode()}
@@ -177,6 +177,36 @@ func TestRejections(t *testing.T) {
 			a.ContractID = w.contract
 			return [][]byte{w.tx(w.alice, a).Encode()}
 		}, CodeBadEvidence, "another contract"},
+		{"a receipt number far ahead of the highest (R-RCPT-2)", func(w *world) [][]byte {
+			return [][]byte{w.tx(w.bob, countersigned(w.receipt(^uint64(0), 1), w.alice)).Encode()}
+		}, CodeNumberTooFar, "more than 65536 above"},
+		{"a storage period before the contract opened (R-RCPT-3)", func(w *world) [][]byte {
+			r := w.receipt(1, 1)
+			r.PeriodStart, r.PeriodEnd = -2000000000, -1999990000 // 1906
+			return [][]byte{w.tx(w.bob, countersigned(r, w.alice)).Encode()}
+		}, CodeInvalidField, "before its contract opened"},
+		{"a storage period ending after the block (R-RCPT-3)", func(w *world) [][]byte {
+			r := w.receipt(1, 1)
+			r.PeriodEnd = 1800000000
+			return [][]byte{w.tx(w.bob, countersigned(r, w.alice)).Encode()}
+		}, CodeInvalidField, "after the block's time"},
+		{"the same audit number twice (R-AUD-2)", func(w *world) [][]byte {
+			a := &AuditResult{ContractID: w.contract, Number: 7, Customer: pub(w.alice), Supplier: pub(w.bob), ChallengeDigest: id("c"), Passed: true}
+			return [][]byte{w.tx(w.alice, a).Encode(), w.txAt(w.alice, 1, a).Encode()}
+		}, CodeReplayedAudit, "audit 7 of contract"},
+		{"an audit 64 below the highest (R-AUD-2)", func(w *world) [][]byte {
+			hi := &AuditResult{ContractID: w.contract, Number: 100, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}
+			lo := &AuditResult{ContractID: w.contract, Number: 36, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}
+			return [][]byte{w.tx(w.alice, hi).Encode(), w.txAt(w.alice, 1, lo).Encode()}
+		}, CodeAuditTooOld, "audit 36"},
+		{"an audit without a number", func(w *world) [][]byte {
+			return [][]byte{w.tx(w.alice, &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}).Encode()}
+		}, CodeInvalidField, "number is zero"},
+		{"a peer id that is not the key's (R-REG-3)", func(w *world) [][]byte {
+			reg := registration(w.mallory, w.params.PowDifficulty, "mallory")
+			reg.PeerID = PeerIDOf(pub(w.bob))
+			return [][]byte{w.tx(w.mallory, reg).Encode()}
+		}, CodeInvalidField, "not the libp2p peer id"},
 		{"user reports a consensus-only misconduct", func(w *world) [][]byte {
 			return [][]byte{w.tx(w.alice, &MisbehaviorReport{Accused: pub(w.bob), Misconduct: MisconductDuplicateVote}).Encode()}
 		}, CodeReservedKind, "recorded by the ledger"},
@@ -248,8 +278,8 @@ func TestAggregatesAndRecords(t *testing.T) {
 	w.mustApply(
 		w.tx(w.bob, countersigned(w.receipt(1, 1000), w.alice), countersigned(w.receipt(2, 500), w.alice),
 			countersigned(&BandwidthReceipt{ContractID: w.contract, Number: 1, Customer: pub(w.alice), Supplier: pub(w.bob), Bytes: 77}, w.alice)),
-		w.tx(w.alice, &AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}, a,
-			&AuditResult{ContractID: w.contract, Customer: pub(w.alice), Supplier: pub(w.bob)},
+		w.tx(w.alice, &AuditResult{ContractID: w.contract, Number: 2, Customer: pub(w.alice), Supplier: pub(w.bob), Passed: true}, a,
+			&AuditResult{ContractID: w.contract, Number: 3, Customer: pub(w.alice), Supplier: pub(w.bob)},
 			countersigned(&Payment{PaymentID: id("p1"), Payer: pub(w.alice), Payee: pub(w.bob), Amount: 42}, w.bob)),
 		w.tx(w.carol, &MisbehaviorReport{Accused: pub(w.bob), Misconduct: MisconductDataLost, EvidenceDigest: id("ev")}),
 	)

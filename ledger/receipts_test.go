@@ -11,7 +11,7 @@ import (
 func TestReceiptWindow(t *testing.T) {
 	type step struct {
 		number          uint64
-		want            error // nil, errReceiptRecorded or errReceiptTooOld
+		want            error // nil, errNumberRecorded or errNumberTooOld
 		highest, recent uint64
 	}
 	cases := []struct {
@@ -20,17 +20,18 @@ func TestReceiptWindow(t *testing.T) {
 	}{
 		{"in order", []step{{1, nil, 1, 0b1}, {2, nil, 2, 0b11}, {3, nil, 3, 0b111}}},
 		{"a gap, then the missing one", []step{{1, nil, 1, 0b1}, {4, nil, 4, 0b1001}, {2, nil, 4, 0b1101}, {3, nil, 4, 0b1111}}},
-		{"the same number again", []step{{5, nil, 5, 1}, {5, errReceiptRecorded, 5, 1}}},
-		{"an old one already recorded", []step{{2, nil, 2, 1}, {9, nil, 9, 1<<7 | 1}, {2, errReceiptRecorded, 9, 1<<7 | 1}}},
+		{"the same number again", []step{{5, nil, 5, 1}, {5, errNumberRecorded, 5, 1}}},
+		{"an old one already recorded", []step{{2, nil, 2, 1}, {9, nil, 9, 1<<7 | 1}, {2, errNumberRecorded, 9, 1<<7 | 1}}},
 		{"63 below the highest is still in the window", []step{{100, nil, 100, 1}, {37, nil, 100, 1<<63 | 1}}},
-		{"64 below the highest is too old", []step{{100, nil, 100, 1}, {36, errReceiptTooOld, 100, 1}}},
-		{"a jump of 64 or more clears the window", []step{{1, nil, 1, 1}, {65, nil, 65, 1}, {2, nil, 65, 1<<63 | 1}, {1, errReceiptTooOld, 65, 1<<63 | 1}}},
-		{"a jump past the whole window", []step{{3, nil, 3, 1}, {1000, nil, 1000, 1}, {3, errReceiptTooOld, 1000, 1}}},
-		{"the largest number", []step{{^uint64(0), nil, ^uint64(0), 1}, {^uint64(0) - 63, nil, ^uint64(0), 1<<63 | 1}}},
+		{"64 below the highest is too old", []step{{100, nil, 100, 1}, {36, errNumberTooOld, 100, 1}}},
+		{"a jump of 64 or more clears the window", []step{{1, nil, 1, 1}, {65, nil, 65, 1}, {2, nil, 65, 1<<63 | 1}, {1, errNumberTooOld, 65, 1<<63 | 1}}},
+		{"a jump past the whole window", []step{{3, nil, 3, 1}, {1000, nil, 1000, 1}, {3, errNumberTooOld, 1000, 1}}},
+		{"a number far ahead is refused (R-RCPT-2)", []step{{^uint64(0), errNumberTooFar, 0, 0}, {3, nil, 3, 1}, {3 + MaxNumberStep + 1, errNumberTooFar, 3, 1}}},
+		{"the largest step is recorded", []step{{3, nil, 3, 1}, {3 + MaxNumberStep, nil, 3 + MaxNumberStep, 1}, {3 + MaxNumberStep - 63, nil, 3 + MaxNumberStep, 1<<63 | 1}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var w ReceiptWindow
+			var w NumberWindow
 			for i, s := range c.steps {
 				if err := w.Record(s.number); !errors.Is(err, s.want) || (err == nil) != (s.want == nil) {
 					t.Fatalf("step %d: Record(%d) = %v, want %v", i, s.number, err, s.want)
@@ -41,7 +42,7 @@ func TestReceiptWindow(t *testing.T) {
 			}
 		})
 	}
-	var w ReceiptWindow
+	var w NumberWindow
 	if w.Next() != 1 || w.Missing() != nil {
 		t.Fatalf("empty window: next %d, missing %v", w.Next(), w.Missing())
 	}
@@ -52,15 +53,15 @@ func TestReceiptWindow(t *testing.T) {
 	if got := w.Missing(); w.Next() != 71 || len(got) != 63 || got[0] != 7 || got[62] != 69 {
 		t.Fatalf("after 1, 4, 2, 70: next %d, missing %v", w.Next(), got)
 	}
-	w = ReceiptWindow{}
+	w = NumberWindow{}
 	for _, n := range []uint64{1, 4, 2} {
 		_ = w.Record(n)
 	}
 	if got := w.Missing(); w.Next() != 5 || fmt.Sprint(got) != "[3]" {
 		t.Fatalf("after 1, 4, 2: next %d, missing %v, want 5 and [3]", w.Next(), got)
 	}
-	w = ReceiptWindow{}
-	if err := w.Record(0); err == nil || w != (ReceiptWindow{}) {
+	w = NumberWindow{}
+	if err := w.Record(0); err == nil || w != (NumberWindow{}) {
 		t.Fatalf("Record(0) = %v, window %+v; want an error and no change", err, w)
 	}
 }
@@ -87,8 +88,8 @@ func TestReceiptsOutOfOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [2]ReceiptWindow{{Highest: 5, Recent: 0b111}, {Highest: 5, Recent: 0b10001}}
-	if got := [2]ReceiptWindow{c.StorageReceipts, c.BandwidthReceipts}; got != want {
+	want := [2]NumberWindow{{Highest: 5, Recent: 0b111}, {Highest: 5, Recent: 0b10001}}
+	if got := [2]NumberWindow{c.StorageReceipts, c.BandwidthReceipts}; got != want {
 		t.Fatalf("windows %+v, want %+v", got, want)
 	}
 }

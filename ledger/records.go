@@ -32,58 +32,68 @@ type ContractRecord struct {
 	CloseReason      CloseReason `json:"close_reason,omitempty"`
 	ClosedHeight     int64       `json:"closed_height,omitempty"`
 	ContentHash      ID          `json:"content_hash"`
-	// StorageReceipts and BandwidthReceipts are the receipt numbers recorded so far (R-RCPT-1).
-	StorageReceipts   ReceiptWindow `json:"storage_receipts"`
-	BandwidthReceipts ReceiptWindow `json:"bandwidth_receipts"`
+	// StorageReceipts and BandwidthReceipts are the receipt numbers recorded so far (R-RCPT-1),
+	// Audits the audit numbers (R-AUD-2).
+	StorageReceipts   NumberWindow `json:"storage_receipts"`
+	BandwidthReceipts NumberWindow `json:"bandwidth_receipts"`
+	Audits            NumberWindow `json:"audits"`
 }
 
-// ReceiptWindowSize is how far below the highest recorded receipt number a receipt may still
+// NumberWindowSize is how far below the highest recorded number a receipt or audit may still
 // arrive (out of order) and be recorded.
-const ReceiptWindowSize = 64
+const NumberWindowSize = 64
 
-// ReceiptWindow is the replay guard of one kind of receipt in one contract, in 16 bytes however
-// many receipts the contract has (R-RCPT-1): the highest number recorded, and which of the 64
-// numbers up to it were recorded (bit i of Recent is Highest−i), as IPsec's anti-replay window
-// (RFC 4303 §3.4.3).
-type ReceiptWindow struct {
+// MaxNumberStep is how far above the highest recorded number the next one may be (R-RCPT-2):
+// a number far ahead would make every later, normal one too old, and could run a counter out.
+const MaxNumberStep = 1 << 16
+
+// NumberWindow is the replay guard of one kind of numbered event (storage receipts, bandwidth
+// receipts, audits) in one contract, in 16 bytes however many events the contract has (R-RCPT-1):
+// the highest number recorded, and which of the 64 numbers up to it were recorded (bit i of
+// Recent is Highest−i), as IPsec's anti-replay window (RFC 4303 §3.4.3).
+type NumberWindow struct {
 	Highest uint64 `json:"highest"`
 	Recent  uint64 `json:"recent"`
 }
 
-// Record marks receipt number n recorded. It refuses a number already recorded, and one at or
-// below Highest−64, whose record the window no longer holds, and then leaves w as it was.
-func (w *ReceiptWindow) Record(n uint64) error {
+// Record marks number n recorded. It refuses a number already recorded, one at or below
+// Highest−64, whose record the window no longer holds, and one more than MaxNumberStep above
+// Highest; then it leaves w as it was.
+func (w *NumberWindow) Record(n uint64) error {
 	switch {
 	case n == 0:
-		return fmt.Errorf("receipt number 0 is not valid (numbers start at 1)")
+		return fmt.Errorf("number 0 is not valid (numbers start at 1)")
+	case n > w.Highest && n-w.Highest > MaxNumberStep:
+		return errNumberTooFar
 	case n > w.Highest:
-		if shift := n - w.Highest; shift < ReceiptWindowSize {
+		if shift := n - w.Highest; shift < NumberWindowSize {
 			w.Recent = w.Recent<<shift | 1
 		} else {
 			w.Recent = 1
 		}
 		w.Highest = n
 		return nil
-	case w.Highest-n >= ReceiptWindowSize:
-		return errReceiptTooOld
+	case w.Highest-n >= NumberWindowSize:
+		return errNumberTooOld
 	}
 	bit := uint64(1) << (w.Highest - n)
 	if w.Recent&bit != 0 {
-		return errReceiptRecorded
+		return errNumberRecorded
 	}
 	w.Recent |= bit
 	return nil
 }
 
 // Next is the number after the highest recorded: the next one for a party that numbers its
-// receipts in order.
-func (w ReceiptWindow) Next() uint64 { return w.Highest + 1 }
+// events in order. (Highest never passes 2^64−1−MaxNumberStep: it grows by at most
+// MaxNumberStep an event.)
+func (w NumberWindow) Next() uint64 { return w.Highest + 1 }
 
 // Missing lists, lowest first, the numbers below the highest that were not recorded and may still
 // be (they are within the window).
-func (w ReceiptWindow) Missing() []uint64 {
+func (w NumberWindow) Missing() []uint64 {
 	var out []uint64
-	for d := ReceiptWindowSize - 1; d >= 1; d-- {
+	for d := NumberWindowSize - 1; d >= 1; d-- {
 		if uint64(d) < w.Highest && w.Recent&(1<<d) == 0 {
 			out = append(out, w.Highest-uint64(d))
 		}
@@ -92,8 +102,9 @@ func (w ReceiptWindow) Missing() []uint64 {
 }
 
 var (
-	errReceiptRecorded = errors.New("already recorded")
-	errReceiptTooOld   = errors.New("too old")
+	errNumberRecorded = errors.New("already recorded")
+	errNumberTooOld   = errors.New("too old")
+	errNumberTooFar   = errors.New("too far ahead")
 )
 
 // UniqueRecord marks an id as used, with the hash of the content first recorded under it, so a
@@ -169,7 +180,7 @@ func (r *ContractRecord) Encode() []byte {
 	e.u8(uint8(r.CloseReason))
 	e.i64(r.ClosedHeight)
 	e.raw(r.ContentHash[:])
-	for _, w := range []*ReceiptWindow{&r.StorageReceipts, &r.BandwidthReceipts} {
+	for _, w := range []*NumberWindow{&r.StorageReceipts, &r.BandwidthReceipts, &r.Audits} {
 		e.u64(w.Highest)
 		e.u64(w.Recent)
 	}
@@ -191,7 +202,7 @@ func DecodeContractRecord(b []byte) (*ContractRecord, error) {
 	r.CloseReason = CloseReason(d.u8())
 	r.ClosedHeight = d.i64()
 	d.fixed(r.ContentHash[:])
-	for _, w := range []*ReceiptWindow{&r.StorageReceipts, &r.BandwidthReceipts} {
+	for _, w := range []*NumberWindow{&r.StorageReceipts, &r.BandwidthReceipts, &r.Audits} {
 		w.Highest = d.u64()
 		w.Recent = d.u64()
 	}

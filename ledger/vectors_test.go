@@ -37,13 +37,13 @@ func vectorTxs() []namedTx {
 		return namedTx{name, signer, &Tx{ChainID: testChain, Sequence: seq, Events: evs}}
 	}
 	out := []namedTx{
-		mk("register_node", "alice", 1, &RegisterNode{PeerID: "12D3KooWalice", Capacity: 1 << 40, Moniker: "alice <b>&</b> ☃", PowNonce: 7}),
+		mk("register_node", "alice", 1, &RegisterNode{PeerID: PeerIDOf(pub(alice)), Capacity: 1 << 40, Moniker: "alice <b>&</b> ☃", PowNonce: 7}),
 		mk("contract_open", "alice", 2, countersigned(&ContractOpen{ContractID: c, Customer: pub(alice), Supplier: pub(bob), Bytes: 1 << 30, DurationSeconds: 2592000, PricePerGiBMonth: 4000}, bob)),
 		mk("contract_close_fired", "alice", 3, &ContractClose{ContractID: c, Customer: pub(alice), Supplier: pub(bob), Reason: CloseFired}),
 		mk("contract_close_expired", "alice", 3, countersigned(&ContractClose{ContractID: c, Customer: pub(alice), Supplier: pub(bob), Reason: CloseExpired}, bob)),
 		mk("storage_receipt", "bob", 1, countersigned(&StorageReceipt{ContractID: c, Number: 1, Customer: pub(alice), Supplier: pub(bob), PeriodStart: 1700000000, PeriodEnd: 1700003600, ByteSeconds: 3865470566400}, alice)),
 		mk("bandwidth_receipt", "bob", 2, countersigned(&BandwidthReceipt{ContractID: c, Number: 1, Customer: pub(alice), Supplier: pub(bob), Bytes: 1 << 20}, alice)),
-		mk("audit_result_passed", "alice", 4, &AuditResult{ContractID: c, Customer: pub(alice), Supplier: pub(bob), ChallengeDigest: id("challenge"), Passed: true}),
+		mk("audit_result_passed", "alice", 4, &AuditResult{ContractID: c, Number: 2, Customer: pub(alice), Supplier: pub(bob), ChallengeDigest: id("challenge"), Passed: true}),
 		mk("audit_result_failed_with_evidence", "alice", 5, proven),
 		mk("payment", "alice", 6, countersigned(&Payment{PaymentID: id("p1"), Payer: pub(alice), Payee: pub(bob), Amount: 123456, Reference: c}, bob)),
 		mk("misbehavior_report", "alice", 7, &MisbehaviorReport{Accused: pub(bob), Misconduct: MisconductDataLost, EvidenceDigest: id("evidence"), Evidence: []byte("log excerpt")}),

@@ -120,7 +120,7 @@ func TestTrustRestartReadsPolicy(t *testing.T) {
 	contract := nodetest.OpenContract(t, c, sa, alice, bob)
 	a, b := keystore.PubKey(alice), keystore.PubKey(bob)
 	for i := 0; i < 3; i++ {
-		if _, _, err := sa.SubmitAndWait(context.Background(), &ledger.AuditResult{ContractID: contract, Customer: a, Supplier: b,
+		if _, _, err := sa.SubmitAndWait(context.Background(), &ledger.AuditResult{ContractID: contract, Number: uint64(i + 1), Customer: a, Supplier: b,
 			Passed: true, ChallengeDigest: ledger.ID{byte(i + 1)}}); err != nil {
 			t.Fatal(err)
 		}

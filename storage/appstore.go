@@ -32,10 +32,11 @@ var (
 )
 
 // Layout is the version of the database's layout: 2 since receipts carry numbers instead of ids
-// (their events and the indexes' brief records changed), 3 since failed audits carry objective
-// evidence (a storage commitment and a signed answer) instead of two digests. A database of
-// another layout is refused.
-const Layout = 3
+// (their events and the indexes' brief records changed); 3 since failed audits carry objective
+// evidence (a storage commitment and a signed answer) instead of two digests; 4 since audits are
+// numbered in their contract (the contract record grew a window), peer ids are the keys' and the
+// by-node index is keyed by kind. A database of another layout is refused.
+const Layout = 4
 
 // ErrCorrupt is returned by OpenAppStore when the stored tree does not match its commit marker.
 var ErrCorrupt = errors.New("application state does not match its commit marker")
@@ -175,10 +176,11 @@ func (s *AppStore) checkLayout(height int64) error {
 			return err
 		}
 		return b.WriteSync()
-	case len(raw) == 4 && binary.BigEndian.Uint32(raw) == 2:
-		return fmt.Errorf("application database %s is in layout 2, from a trustledger whose audit evidence was the customer's word; "+
-			"this version reads layout %d, whose chains accept only objective evidence (specs/events.md R-AUDIT-5), and cannot continue "+
-			"that chain: start a new chain (trustd reset --yes, or a new home with trustd init), or keep the older trustd for it", s.dir, Layout)
+	case len(raw) == 4 && binary.BigEndian.Uint32(raw) < Layout:
+		return fmt.Errorf("application database %s is in layout %d, from an older trustledger whose chains follow other rules "+
+			"(layout 2: audit evidence was the customer's word; 3: audits were not numbered; specs/events.md R-AUDIT-5, R-AUD-2); "+
+			"this version reads layout %d and cannot continue that chain: start a new chain (trustd reset --yes, or a new home "+
+			"with trustd init), or keep the older trustd for it", s.dir, binary.BigEndian.Uint32(raw), Layout)
 	case len(raw) != 4 || binary.BigEndian.Uint32(raw) != Layout:
 		return fmt.Errorf("application database %s is in layout %x, this version reads layout %d", s.dir, raw, Layout)
 	}

@@ -208,6 +208,7 @@ func (bb *badgerBatch) GetByteSize() (int, error) {
 // badgerIterator walks [start, end) in a read-only transaction held open until Close.
 type badgerIterator struct {
 	txn        *badger.Txn
+	ownsTxn    bool
 	it         *badger.Iterator
 	start, end []byte
 	reverse    bool
@@ -215,18 +216,45 @@ type badgerIterator struct {
 }
 
 func (b *BadgerDB) newIterator(start, end []byte, reverse bool) (*badgerIterator, error) {
+	return b.newIteratorIn(b.db.NewTransaction(false), true, start, end, reverse)
+}
+
+// ForwardIterators opens forward iterators over several ranges in one read transaction (one
+// snapshot), for a merge of index scans; close each.
+func (b *BadgerDB) ForwardIterators(ranges [][2][]byte) ([]corestore.Iterator, error) {
+	txn := b.db.NewTransaction(false)
+	out := make([]corestore.Iterator, 0, len(ranges))
+	for i, r := range ranges {
+		it, err := b.newIteratorIn(txn, i == 0, r[0], r[1], false)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			if i == 0 {
+				txn.Discard()
+			}
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// newIteratorIn opens an iterator in txn; ownsTxn: its Close discards txn (close it last).
+func (b *BadgerDB) newIteratorIn(txn *badger.Txn, ownsTxn bool, start, end []byte, reverse bool) (*badgerIterator, error) {
 	if (start != nil && len(start) == 0) || (end != nil && len(end) == 0) {
 		return nil, errKeyEmpty
 	}
 	if start != nil && end != nil && bytes.Compare(start, end) > 0 {
 		return nil, errRangeBackwards
 	}
-	txn := b.db.NewTransaction(false)
 	opts := badger.DefaultIteratorOptions
 	opts.Reverse = reverse
 	opts.PrefetchValues = false
+	// The bytes start and end share: badger then skips the tables that hold no such key.
+	opts.Prefix = commonPrefix(start, end)
 	it := txn.NewIterator(opts)
-	bi := &badgerIterator{txn: txn, it: it, start: copyBytes(start), end: copyBytes(end), reverse: reverse}
+	bi := &badgerIterator{txn: txn, ownsTxn: ownsTxn, it: it, start: copyBytes(start), end: copyBytes(end), reverse: reverse}
 	if start == nil {
 		bi.start = nil
 	}
@@ -248,6 +276,18 @@ func (b *BadgerDB) newIterator(start, end []byte, reverse bool) (*badgerIterator
 		it.Rewind()
 	}
 	return bi, nil
+}
+
+// commonPrefix is the longest prefix of both a and b (nil if either is nil).
+func commonPrefix(a, b []byte) []byte {
+	if a == nil || b == nil {
+		return nil
+	}
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return append([]byte(nil), a[:n]...)
 }
 
 func (bi *badgerIterator) Domain() ([]byte, []byte) { return bi.start, bi.end }
@@ -300,7 +340,9 @@ func (bi *badgerIterator) Close() error {
 	if !bi.closed {
 		bi.closed = true
 		bi.it.Close()
-		bi.txn.Discard()
+		if bi.ownsTxn {
+			bi.txn.Discard()
+		}
 	}
 	return nil
 }

@@ -18,9 +18,11 @@ import (
 // position = height (8) || tx index (4) || event index (4), big-endian, so keys sort by history.
 //
 //	x/e/<position>                    → the event record's brief form (ledger.EventRecord.EncodeBrief)
-//	x/n/<node number 4><position>     → (empty) every event whose signer, subject or counterparty is node
-//	x/p/<low 4><high 4><position>     → (empty) every event between two nodes, either direction (low:
-//	                                    the number of the node whose key sorts first)
+//	x/n/<node number 4><kind 1><position>  → (empty) every event whose signer, subject or counterparty
+//	                                         is node, by kind (a node's events of one kind are one scan;
+//	                                         all of its events, a merge of one scan per kind)
+//	x/p/<low 4><high 4><kind 1><position>  → (empty) every event between two nodes, either direction, by
+//	                                         kind (low: the number of the node whose key sorts first)
 //	x/k/<kind 1><position>            → (empty) every event of a kind
 //	x/t/<tx hash 32>                  → position of the tx's first event || event count (4)
 //	x/i/<node 32>                     → the node's number (u32): its 4-byte name in the keys above
@@ -197,7 +199,7 @@ func (s *AppStore) indexKeys(r *ledger.EventRecord, batch corestore.Batch) ([][]
 			return nil, err
 		}
 		if ok {
-			keys = append(keys, key(byNodePrefix(num), pos))
+			keys = append(keys, key(byNodePrefix(num), []byte{byte(r.Kind)}, pos))
 		}
 	}
 	if !r.Subject.IsZero() && !r.Counterparty.IsZero() {
@@ -206,7 +208,7 @@ func (s *AppStore) indexKeys(r *ledger.EventRecord, batch corestore.Batch) ([][]
 			return nil, err
 		}
 		if ok {
-			keys = append(keys, key(p, pos))
+			keys = append(keys, key(p, []byte{byte(r.Kind)}, pos))
 		}
 	}
 	keys = append(keys, key(prefixByKind, []byte{byte(r.Kind)}, pos))
@@ -241,63 +243,125 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 		}
 		after = c
 	}
-	var prefix []byte
+	// The listing is the merge, by position, of one or more index scans: the by-node and by-pair
+	// indexes are keyed by kind, so a kind filter there is one scan, and no filter one per kind.
+	var base []byte
 	switch {
 	case f.Pair != nil:
 		p, ok, err := s.pairPrefix(f.Pair[0], f.Pair[1], nil)
 		if !ok || err != nil {
 			return api.Page{}, err // nodes in no indexed event have no events
 		}
-		prefix = p
+		base = p
 	case f.Node != nil:
 		p, ok, err := s.nodePrefix(*f.Node)
 		if !ok || err != nil {
 			return api.Page{}, err
 		}
-		prefix = p
+		base = p
+	}
+	var prefixes [][]byte
+	switch {
+	case base != nil && f.Kind != nil:
+		prefixes = [][]byte{key(base, []byte{byte(*f.Kind)})}
+	case base != nil:
+		for _, k := range ledger.AllKinds {
+			prefixes = append(prefixes, key(base, []byte{byte(k)}))
+		}
 	case f.Kind != nil:
-		prefix = key(prefixByKind, []byte{byte(*f.Kind)})
+		prefixes = [][]byte{key(prefixByKind, []byte{byte(*f.Kind)})}
 	default:
-		prefix = prefixEvent
+		prefixes = [][]byte{prefixEvent}
 	}
-	start := prefix
-	if after != nil {
-		start = key(prefix, after, []byte{0})
-	}
-	it, err := s.db.Iterator(start, prefixEnd(prefix))
+	m, err := s.openMerge(prefixes, after)
 	if err != nil {
 		return api.Page{}, err
 	}
-	defer it.Close()
+	defer m.close()
 	var page api.Page
 	var prev *ledger.EventRecord
-	for ; it.Valid(); it.Next() {
-		k := it.Key()
-		pos := k[len(k)-positionLen:]
-		var raw []byte
-		if bytes.Equal(prefix, prefixEvent) {
-			raw = it.Value()
-		} else if raw, err = s.db.Get(key(prefixEvent, pos)); err != nil {
-			return api.Page{}, err
+	for {
+		k, v, ok := m.next()
+		if !ok {
+			break
 		}
-		if raw == nil {
-			return api.Page{}, fmt.Errorf("index entry %x points at a missing event", k)
+		pos := k[len(k)-positionLen:]
+		raw := v
+		if !bytes.HasPrefix(k, prefixEvent) {
+			if raw, err = s.db.Get(key(prefixEvent, pos)); err != nil {
+				return api.Page{}, err
+			}
+			if raw == nil {
+				return api.Page{}, fmt.Errorf("index entry %x points at a missing event", k)
+			}
+		}
+		if len(page.Records) == limit {
+			page.Next = hex.EncodeToString(position(&page.Records[len(page.Records)-1]))
+			break
 		}
 		rec, err := s.decodeRecord(pos, raw, prev)
 		if err != nil {
 			return api.Page{}, err
 		}
 		prev = rec
-		if f.Kind != nil && rec.Kind != *f.Kind {
-			continue
-		}
-		if len(page.Records) == limit {
-			page.Next = hex.EncodeToString(position(&page.Records[len(page.Records)-1]))
-			break
-		}
 		page.Records = append(page.Records, *rec)
 	}
-	return page, nil
+	return page, m.err
+}
+
+// merge walks several index scans in the order of the positions that end their keys.
+type merge struct {
+	its []corestore.Iterator
+	err error
+}
+
+func (s *AppStore) openMerge(prefixes [][]byte, after []byte) (*merge, error) {
+	ranges := make([][2][]byte, len(prefixes))
+	for i, p := range prefixes {
+		ranges[i] = [2][]byte{p, prefixEnd(p)}
+		if after != nil {
+			ranges[i][0] = key(p, after, []byte{0})
+		}
+	}
+	its, err := s.db.ForwardIterators(ranges)
+	if err != nil {
+		return nil, err
+	}
+	return &merge{its: its}, nil
+}
+
+// next returns the entry with the lowest position among the scans' current ones, and advances
+// that scan.
+func (m *merge) next() (k, v []byte, ok bool) {
+	best := -1
+	for i, it := range m.its {
+		if !it.Valid() {
+			continue
+		}
+		if best < 0 || bytes.Compare(tail(it.Key()), tail(m.its[best].Key())) < 0 {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, nil, false
+	}
+	it := m.its[best]
+	k, v = append([]byte(nil), it.Key()...), append([]byte(nil), it.Value()...)
+	it.Next()
+	if err := it.Error(); err != nil {
+		m.err = err
+		return nil, nil, false
+	}
+	return k, v, true
+}
+
+func tail(k []byte) []byte { return k[len(k)-positionLen:] }
+
+// close closes the scans, the first last (it owns their read transaction).
+func (m *merge) close() {
+	for i := len(m.its) - 1; i >= 0; i-- {
+		m.its[i].Close()
+	}
 }
 
 // TxEvents returns the events of a committed transaction, or nil if no such tx was committed.

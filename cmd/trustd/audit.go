@@ -220,6 +220,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "A customer's side of audits: challenge a supplier, check its commitment and answers"}
 	var commitment, chainID, out, shardPath, challengeFile, answer string
 	var count uint8
+	var number uint64
 	challenge := &cobra.Command{
 		Use:   "challenge --commitment FILE",
 		Short: "Make a challenge: a fresh random nonce that picks --count leaves of the committed shard",
@@ -236,7 +237,18 @@ func newAuditCmd(g *globals) *cobra.Command {
 			if count == 0 || count > ledger.MaxChallengeLeaves {
 				return fmt.Errorf("--count %d: ask 1 to %d leaves", count, ledger.MaxChallengeLeaves)
 			}
-			ch := ledger.AuditChallenge{Commitment: c.Digest(chain), Count: count}
+			if number == 0 {
+				cl, err := g.client()
+				if err != nil {
+					return err
+				}
+				cv, err := cl.Contract(cmd.Context(), c.ContractID)
+				if err != nil {
+					return fmt.Errorf("the next audit number of contract %s (or give --number): %w", c.ContractID, err)
+				}
+				number = cv.Receipts["audits"].Next
+			}
+			ch := ledger.AuditChallenge{Commitment: c.Digest(chain), Number: number, Count: count}
 			if _, err := rand.Read(ch.Nonce[:]); err != nil {
 				return err
 			}
@@ -245,6 +257,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 	}
 	challenge.Flags().StringVar(&commitment, "commitment", "", "the supplier's signed commitment (required)")
 	challenge.Flags().Uint8Var(&count, "count", ledger.MaxChallengeLeaves, "leaves to ask for (1 to 16)")
+	challenge.Flags().Uint64Var(&number, "number", 0, "the audit's number in its contract (default: the next one, asked from the node)")
 	challenge.Flags().StringVar(&out, "output-file", "", "write the challenge here (default: standard output)")
 	challenge.Flags().StringVar(&chainID, "chain-id", "", "chain id (default: asked from the node)")
 

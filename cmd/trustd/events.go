@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -64,6 +66,21 @@ func readJSONFile(flag, path string, v any) error {
 	return nil
 }
 
+// parseTime reads a time given as Unix seconds or RFC 3339.
+func parseTime(flag, s string) (int64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("--%s is required", flag)
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, fmt.Errorf("--%s %q: want Unix seconds or an RFC 3339 time (2026-12-01T10:00:00Z)", flag, s)
+	}
+	return t.Unix(), nil
+}
+
 // readSigArg reads a signature given as hex or as @file holding hex.
 func readSigArg(flag, s string) (ledger.Sig, error) {
 	if strings.HasPrefix(s, "@") {
@@ -109,15 +126,10 @@ func eventSpecs() []eventSpec {
 		{use: "register", short: "Register the signing key as a node (solves the genesis proof of work)",
 			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				ev := &ledger.RegisterNode{}
-				f.StringVar(&ev.PeerID, "peer-id", "", "libp2p peer id of the node (required)")
+				f.StringVar(&ev.PeerID, "peer-id", "", "libp2p peer id of the node: that of the signing key (the default; R-REG-3)")
 				f.Uint64Var(&ev.Capacity, "capacity", 0, "offered capacity in bytes")
 				f.StringVar(&ev.Moniker, "moniker", "", "optional display name (any UTF-8)")
-				return func(keystore.Store, string) (ledger.Event, error) {
-					if ev.PeerID == "" {
-						return nil, fmt.Errorf("--peer-id is required")
-					}
-					return ev, nil
-				}
+				return func(keystore.Store, string) (ledger.Event, error) { return ev, nil }
 			}},
 		{use: "contract-open", short: "Open a storage contract (countersigned by the other party)", bilateral: true,
 			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
@@ -161,13 +173,13 @@ func eventSpecs() []eventSpec {
 				p := bindParties(f, "customer", "supplier")
 				var kind, contract string
 				var number, byteSeconds, bytes uint64
-				var start, end int64
+				var start, end string
 				f.StringVar(&kind, "kind", "storage", "storage or bandwidth")
 				f.Uint64Var(&number, "number", 0, "the receipt's number in its contract, from 1; storage and bandwidth receipts are numbered apart (required)")
 				f.StringVar(&contract, "contract-id", "", "contract id (required)")
 				f.Uint64Var(&byteSeconds, "byte-seconds", 0, "storage: bytes kept times seconds")
-				f.Int64Var(&start, "period-start", 0, "storage: period start, Unix seconds")
-				f.Int64Var(&end, "period-end", 0, "storage: period end, Unix seconds")
+				f.StringVar(&start, "period-start", "", "storage: period start, Unix seconds or RFC 3339 (after the contract opened, R-RCPT-3)")
+				f.StringVar(&end, "period-end", "", "storage: period end, Unix seconds or RFC 3339 (not in the future)")
 				f.Uint64Var(&bytes, "bytes", 0, "bandwidth: bytes transferred")
 				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					if number == 0 {
@@ -183,8 +195,16 @@ func eventSpecs() []eventSpec {
 					}
 					switch kind {
 					case "storage":
+						ps, err := parseTime("period-start", start)
+						if err != nil {
+							return nil, err
+						}
+						pe, err := parseTime("period-end", end)
+						if err != nil {
+							return nil, err
+						}
 						return &ledger.StorageReceipt{ContractID: cid, Number: number, Customer: cust, Supplier: supp,
-							PeriodStart: start, PeriodEnd: end, ByteSeconds: byteSeconds}, nil
+							PeriodStart: ps, PeriodEnd: pe, ByteSeconds: byteSeconds}, nil
 					case "bandwidth":
 						return &ledger.BandwidthReceipt{ContractID: cid, Number: number, Customer: cust, Supplier: supp, Bytes: bytes}, nil
 					}
@@ -195,7 +215,9 @@ func eventSpecs() []eventSpec {
 			bind: func(f *pflag.FlagSet) func(keystore.Store, string) (ledger.Event, error) {
 				p := bindParties(f, "customer", "supplier")
 				var contract, challenge, result, commitment, challengeFile, answer string
+				var number uint64
 				f.StringVar(&contract, "contract-id", "", "contract id (required)")
+				f.Uint64Var(&number, "number", 0, "the audit's number in its contract, from 1 (default: the challenge file's, else the next one, asked from the node; R-AUD-2)")
 				f.StringVar(&result, "result", "", "pass or fail; with --answer, what the answer shows (default)")
 				f.StringVar(&challenge, "challenge", "", "without a challenge file: the challenge, 64 hex digits or text (hashed)")
 				f.StringVar(&challengeFile, "challenge-file", "", "the challenge you sent (`trustd audit challenge`)")
@@ -203,7 +225,7 @@ func eventSpecs() []eventSpec {
 				f.StringVar(&answer, "answer", "", "the supplier's signed answer (`trustd sign audit-answer`): checked here; a leaf that fails "+
 					"its commitment becomes proof (R-AUDIT-3), an answer that verifies records a pass")
 				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
-					ev := &ledger.AuditResult{}
+					ev := &ledger.AuditResult{Number: number}
 					var err error
 					if ev.ContractID, err = parseID("contract-id", contract); err != nil {
 						return nil, err
@@ -220,6 +242,10 @@ func eventSpecs() []eventSpec {
 						if err := readJSONFile("challenge-file", challengeFile, ch); err != nil {
 							return nil, err
 						}
+						if number != 0 && number != ch.Number {
+							return nil, fmt.Errorf("--number %d, but the challenge is audit %d of its contract", number, ch.Number)
+						}
+						ev.Number = ch.Number
 						ev.ChallengeDigest = ch.Digest()
 					} else if ev.ChallengeDigest, err = parseID("challenge", challenge); err != nil {
 						return nil, fmt.Errorf("%w (or --challenge-file)", err)

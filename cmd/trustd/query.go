@@ -126,9 +126,13 @@ func newQueryContractCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "contract    %s\ncustomer    %s\nsupplier    %s\nbytes       %d\nduration    %d s\nprice       %d per GiB-month\nopened      height %d (%s)\nstatus      %s\n",
 					id, r.Customer, r.Supplier, r.Bytes, r.DurationSeconds, r.PricePerGiBMonth, r.OpenedHeight,
 					time.Unix(r.OpenedTime, 0).UTC().Format(time.RFC3339), status)
-				for _, kind := range []string{"storage", "bandwidth"} {
+				for _, kind := range []string{"storage", "bandwidth", "audits"} {
 					rv := view.Receipts[kind]
-					fmt.Fprintf(w, "%-9s receipts: highest %d, next %d", kind, rv.Highest, rv.Next)
+					label := kind + " receipts"
+					if kind == "audits" {
+						label = "audits"
+					}
+					fmt.Fprintf(w, "%-18s highest %d, next %d", label+":", rv.Highest, rv.Next)
 					if len(rv.Missing) > 0 {
 						fmt.Fprintf(w, ", missing %s", numberRanges(rv.Missing))
 					}

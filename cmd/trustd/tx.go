@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,7 +52,26 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 			return err
 		}
 		if reg, ok := ev.(*ledger.RegisterNode); ok {
-			reg.PowNonce = ledger.SolvePoW(params.ChainID, keystore.PubKey(priv), int(params.Params.PowDifficulty))
+			me := keystore.PubKey(priv)
+			switch want := ledger.PeerIDOf(me); reg.PeerID {
+			case "":
+				reg.PeerID = want
+			case want:
+			default:
+				return fmt.Errorf("--peer-id %s is not the libp2p peer id of key %q, %s: a node's peer id is its key's (R-REG-3); leave --peer-id out", reg.PeerID, from, want)
+			}
+			reg.PowNonce = ledger.SolvePoW(params.ChainID, me, int(params.Params.PowDifficulty))
+		}
+		if a, ok := ev.(*ledger.AuditResult); ok && a.Number == 0 {
+			// The next audit number of the contract; of a contract never opened, 1 (the ledger
+			// then refuses the audit, with its code).
+			a.Number = 1
+			switch cv, err := c.Contract(cmd.Context(), a.ContractID); {
+			case err == nil:
+				a.Number = cv.Receipts["audits"].Next
+			case !errors.Is(err, api.ErrNotFound):
+				return fmt.Errorf("the next audit number of contract %s: %w", a.ContractID, err)
+			}
 		}
 		if b, ok := ev.(ledger.Bilateral); ok && countersig != "" {
 			sig, err := readSigArg("countersig", countersig)

@@ -226,7 +226,8 @@ func Commitment(chainID string, c *ledger.StorageCommitment) Statement {
 // Answer is the statement of an audit answer: named by its challenge.
 func Answer(chainID string, a *ledger.AuditAnswer) Statement {
 	ch := a.Challenge
-	return Statement{Kind: KindAnswer, Name: name([]byte("answer"), ch.Commitment[:], ch.Nonce[:], []byte{ch.Count}),
+	d := ch.Digest()
+	return Statement{Kind: KindAnswer, Name: name([]byte("answer"), d[:]),
 		Digest: sha256.Sum256(ledger.AnswerBytes(chainID, ch, a.LeafDigests())),
-		What:   fmt.Sprintf("challenge %s", ch.Digest())}
+		What:   fmt.Sprintf("challenge %s (audit %d)", d, ch.Number)}
 }

@@ -145,7 +145,7 @@ func Register(t testing.TB, c *client.Client, priv ed25519.PrivateKey) *client.S
 	}
 	s := Submitter(t, c, priv)
 	k := keystore.PubKey(priv)
-	if _, _, err := s.SubmitAndWait(ctx, &ledger.RegisterNode{PeerID: "p-" + k.String()[:8], Capacity: 1 << 30,
+	if _, _, err := s.SubmitAndWait(ctx, &ledger.RegisterNode{PeerID: ledger.PeerIDOf(k), Capacity: 1 << 30,
 		PowNonce: ledger.SolvePoW(p.ChainID, k, int(p.Params.PowDifficulty))}); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestAttacksThroughRPC(t *testing.T) {
 		t.Fatal("setup tx not committed")
 	}
 	reg := func(k ed25519.PrivateKey) *ledger.RegisterNode {
-		return &ledger.RegisterNode{PeerID: "p", PowNonce: ledger.SolvePoW(chain, pubOf(k), 6)}
+		return &ledger.RegisterNode{PeerID: ledger.PeerIDOf(pubOf(k)), PowNonce: ledger.SolvePoW(chain, pubOf(k), 6)}
 	}
 	commit(next(alice, reg(alice)))
 	commit(next(bob, reg(bob)))
@@ -81,7 +81,7 @@ func TestAttacksThroughRPC(t *testing.T) {
 
 	badSig := sign(bob, seq[pubOf(bob)]+1, receipt(102, 1, alice))
 	badSig[len(badSig)-1] ^= 1
-	lowPoW := &ledger.RegisterNode{PeerID: "p"}
+	lowPoW := &ledger.RegisterNode{PeerID: ledger.PeerIDOf(pubOf(mallory))}
 	for ledger.LeadingZeroBits(ledger.PowDigest(chain, pubOf(mallory), lowPoW.PowNonce)) >= 6 {
 		lowPoW.PowNonce++
 	}

@@ -27,7 +27,7 @@ func TestObjectiveAudits(t *testing.T) {
 		}
 		n.jsonCLI(&ks, "keys", "add", k)
 		keys[k] = ks.PublicKey
-		n.mustCLI("tx", "register", "--from", k, "--peer-id", "p-"+k)
+		n.mustCLI("tx", "register", "--from", k)
 	}
 	for _, customer := range []string{"alice", "carol"} {
 		open := []string{"--customer", customer, "--supplier", "bob", "--contract-id", "c-" + customer, "--bytes", "1000000", "--duration", "1000"}
@@ -41,7 +41,7 @@ func TestObjectiveAudits(t *testing.T) {
 	for i := 0; i < 25; i++ {
 		cid, _ := ledger.ParseID(hexID("c-carol"))
 		chd, _ := ledger.ParseID(hexID("carol-" + itoa(int64(i))))
-		passes = append(passes, &ledger.AuditResult{ContractID: cid, Customer: carol, Supplier: bob, ChallengeDigest: chd, Passed: true})
+		passes = append(passes, &ledger.AuditResult{ContractID: cid, Number: uint64(i + 1), Customer: carol, Supplier: bob, ChallengeDigest: chd, Passed: true})
 	}
 	n.mustCLI("tx", "batch", "--from", "carol", "--file", batchFile(t, dir, "passes.jsonl", passes...))
 	carolView := func() trustScore {
@@ -95,7 +95,7 @@ func TestObjectiveAudits(t *testing.T) {
 	readJSON(t, a1, &a)
 	var ch ledger.AuditChallenge
 	readJSON(t, ch1, &ch)
-	framed := &ledger.AuditResult{ContractID: c.ContractID, Customer: c.Customer, Supplier: c.Supplier, ChallengeDigest: ch.Digest(),
+	framed := &ledger.AuditResult{ContractID: c.ContractID, Number: ch.Number, Customer: c.Customer, Supplier: c.Supplier, ChallengeDigest: ch.Digest(),
 		Evidence: ledger.NewAuditEvidence(&c, &a, 0)}
 	if _, errOut, code := n.cli("tx", "batch", "--from", "alice", "--file", batchFile(t, dir, "framed.jsonl", framed)); code != 2 || !strings.Contains(errOut, "bad_evidence") || !strings.Contains(errOut, "proves no failure") {
 		t.Fatalf("framed evidence: exit %d %q, want 2 and bad_evidence", code, errOut)

@@ -59,7 +59,7 @@ func TestProveRejectsTamperedAnswer(t *testing.T) {
 	n := newNode(t, "--pow-difficulty", "4")
 	n.start()
 	n.mustCLI("keys", "add", "alice")
-	n.mustCLI("tx", "register", "--from", "alice", "--peer-id", "p-alice", "--capacity", "77")
+	n.mustCLI("tx", "register", "--from", "alice", "--capacity", "77")
 
 	if out := n.mustCLI("query", "node", "alice", "--prove"); !strings.Contains(out, "verified:") {
 		t.Fatalf("honest endpoint: no verification line:\n%s", out)

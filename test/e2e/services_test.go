@@ -91,7 +91,7 @@ func TestServicesAtRuntime(t *testing.T) {
 	// Some history: a contract and audits from alice of bob.
 	for _, k := range []string{"alice", "bob"} {
 		n.mustCLI("keys", "add", k)
-		n.mustCLI("tx", "register", "--from", k, "--peer-id", "p-"+k)
+		n.mustCLI("tx", "register", "--from", k)
 	}
 	open := []string{"--customer", "alice", "--supplier", "bob", "--contract-id", "c-1", "--bytes", "100", "--duration", "100"}
 	sig := strings.TrimSpace(n.mustCLI(append([]string{"sign", "contract-open", "--from", "bob"}, open...)...))

@@ -24,7 +24,7 @@ func TestStateSyncJoin(t *testing.T) {
 		n.waitHeight(1, 90*time.Second)
 	}
 	nodes[0].mustCLI("keys", "add", "alice")
-	nodes[0].mustCLI("tx", "register", "--from", "alice", "--peer-id", "p-alice", "--moniker", "alice")
+	nodes[0].mustCLI("tx", "register", "--from", "alice", "--moniker", "alice")
 	g, stop := loadAgainst(t, nodes, 2)
 	nodes[0].waitHeight(maxHeight(nodes)+11, 60*time.Second) // at least two snapshots
 	var snaps []struct {

@@ -285,7 +285,7 @@ func TestJoinNetwork(t *testing.T) {
 	nodes := testnet(t, 4)
 	startAll(nodes)
 	nodes[0].mustCLI("keys", "add", "alice")
-	nodes[0].mustCLI("tx", "register", "--from", "alice", "--peer-id", "p-alice", "--moniker", "alice")
+	nodes[0].mustCLI("tx", "register", "--from", "alice", "--moniker", "alice")
 	var peers []string
 	for _, n := range nodes {
 		id := strings.TrimSpace(n.mustCLI("show-node-id"))
@@ -339,7 +339,7 @@ func TestValidatorUpdateByQuorum(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes[0].mustCLI("keys", "add", "operator")
-	nodes[0].mustCLI("tx", "register", "--from", "operator", "--peer-id", "p-operator")
+	nodes[0].mustCLI("tx", "register", "--from", "operator")
 	proposal := []string{"--proposal-id", "add-joiner", "--validator", shown.Value, "--power", "10"}
 	var approvals []string
 	for _, n := range nodes[:3] {

@@ -45,7 +45,7 @@ func TestTrustScores(t *testing.T) {
 		}
 		_ = json.Unmarshal([]byte(keys[k]), &ks)
 		keys[k] = ks.PublicKey
-		n.mustCLI("tx", "register", "--from", k, "--peer-id", "p-"+k)
+		n.mustCLI("tx", "register", "--from", k)
 	}
 	open := []string{"--customer", "alice", "--supplier", "bob", "--contract-id", "c-1", "--bytes", "100", "--duration", "100"}
 	sig := strings.TrimSpace(n.mustCLI(append([]string{"sign", "contract-open", "--from", "bob"}, open...)...))
@@ -53,8 +53,8 @@ func TestTrustScores(t *testing.T) {
 
 	var audits, reports strings.Builder
 	for i := 0; i < 30; i++ {
-		fmt.Fprintf(&audits, `{"kind":"audit_result","event":{"contract_id":"%s","customer":"%s","supplier":"%s","challenge_digest":"%s","passed":true}}`+"\n",
-			hexID("c-1"), keys["alice"], keys["bob"], hexID(fmt.Sprint("challenge", i)))
+		fmt.Fprintf(&audits, `{"kind":"audit_result","event":{"contract_id":"%s","number":%d,"customer":"%s","supplier":"%s","challenge_digest":"%s","passed":true}}`+"\n",
+			hexID("c-1"), i+1, keys["alice"], keys["bob"], hexID(fmt.Sprint("challenge", i)))
 	}
 	for i := 0; i < 3; i++ {
 		fmt.Fprintf(&reports, `{"kind":"misbehavior_report","event":{"accused":"%s","misconduct":1,"evidence_digest":"%s"}}`+"\n", keys["bob"], hexID(fmt.Sprint(i)))

@@ -132,7 +132,7 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			reg := &ledger.RegisterNode{PeerID: fmt.Sprintf("load-%d", i), Capacity: 1 << 30,
+			reg := &ledger.RegisterNode{PeerID: ledger.PeerIDOf(g.pub(i)), Capacity: 1 << 30,
 				PowNonce: ledger.SolvePoW(g.ChainID, g.pub(i), difficulty)}
 			_, errs[i] = g.submit(ctx, i, reg)
 		}(i)
@@ -212,14 +212,17 @@ func (g *Generator) Run(ctx context.Context) {
 }
 
 // loadEvents are the events of signer i's tx at sequence seq in round r: receipts (countersigned
-// by supplier s) and audits, alternating. Receipt numbers grow with the tx sequence (and the
-// event's place in the tx), so they increase across runs against the same chain.
+// by supplier s) and audits, alternating. Receipt and audit numbers grow with the tx sequence
+// (and the event's place in the tx), so they increase across runs against the same chain.
 func (g *Generator) loadEvents(i, s, r int, seq uint64) []ledger.Event {
 	evs := make([]ledger.Event, 0, g.EventsPerTx)
+	// The period of a receipt is the hour before it is signed: after the contract opened (at
+	// setup) and not in the future (R-RCPT-3).
+	now := time.Now().Unix()
 	for e := 0; e < g.EventsPerTx; e++ {
 		if e%2 == 0 {
 			rcpt := &ledger.StorageReceipt{ContractID: g.contractID(i), Number: seq*ledger.HardMaxEventsPerTx + uint64(e), Customer: g.pub(i), Supplier: g.pub(s),
-				PeriodStart: int64(r) * 3600, PeriodEnd: int64(r+1) * 3600, ByteSeconds: 3600 << 30}
+				PeriodStart: now - 3600, PeriodEnd: now, ByteSeconds: 3600 << 30}
 			rcpt.Countersig = ledger.Countersign(g.keys[s], g.ChainID, rcpt)
 			evs = append(evs, rcpt)
 		} else {
@@ -228,7 +231,7 @@ func (g *Generator) loadEvents(i, s, r int, seq uint64) []ledger.Event {
 			binary.BigEndian.PutUint64(challenge[8:], seq)
 			binary.BigEndian.PutUint32(challenge[16:], uint32(e))
 			copy(challenge[20:], "load-audit")
-			evs = append(evs, &ledger.AuditResult{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
+			evs = append(evs, &ledger.AuditResult{ContractID: g.contractID(i), Number: seq*ledger.HardMaxEventsPerTx + uint64(e), Customer: g.pub(i), Supplier: g.pub(s),
 				ChallengeDigest: sha256.Sum256(challenge[:]), Passed: true})
 		}
 	}

@@ -98,7 +98,7 @@ func run(events, nodes int, keepRecent int64) error {
 		var txs []*ledger.Tx
 		for j := i; j < min(i+1000, nodes); j++ {
 			seq[j]++
-			txs = append(txs, &ledger.Tx{ChainID: chain, Signer: key(j), Sequence: seq[j], Events: []ledger.Event{&ledger.RegisterNode{PeerID: "p"}}})
+			txs = append(txs, &ledger.Tx{ChainID: chain, Signer: key(j), Sequence: seq[j], Events: []ledger.Event{&ledger.RegisterNode{PeerID: ledger.PeerIDOf(key(j))}}})
 		}
 		if _, err := block(txs); err != nil {
 			return err
