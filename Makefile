@@ -9,8 +9,12 @@ TESTFLAGS ?= -count=1 -p 1 -timeout 15m
 
 .PHONY: build run test vet fmt fuzz clean
 
+# The commit the binary is built from (git's; "unknown" outside a checkout), with "-dirty" when the
+# work tree has uncommitted changes: `trustd version` prints it.
+COMMIT   := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
 build:
-	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/trustd
+	$(GO) build -tags $(TAGS) -ldflags "-X main.commit=$(COMMIT)" -o $(BIN) ./cmd/trustd
 
 run: build
 	$(BIN) start --init --home $(HOME_DIR)

@@ -55,6 +55,12 @@ type App struct {
 	// CrashBeforeCommit, when set, is called at the start of Commit: a test hook for crashing
 	// between FinalizeBlock and Commit. It is nil in production.
 	CrashBeforeCommit func(height int64)
+	// FailCommit, when set, makes Commit fail with its error: a test hook for a storage failure.
+	FailCommit func(height int64) error
+	// OnFailure, when set, is told the error that FinalizeBlock or Commit returns to CometBFT: the
+	// app cannot go on, and CometBFT's consensus stops (its "CONSENSUS FAILURE"). The node marks
+	// its consensus service failed with it.
+	OnFailure func(err error)
 
 	listeners  []CommitListener
 	handlersMu sync.RWMutex
@@ -113,6 +119,15 @@ func NewApp(store *storage.AppStore, logger log.Logger, metrics *Metrics) (*App,
 		a.metrics.StateKeys.Set(float64(store.Size()))
 	}
 	return a, nil
+}
+
+// fail reports an error that stops consensus to OnFailure, and returns it.
+func (a *App) fail(err error) error {
+	a.logger.Error("the application cannot go on; consensus stops", "err", err)
+	if a.OnFailure != nil {
+		a.OnFailure(err)
+	}
+	return err
 }
 
 // ResetUncommitted forgets what consensus left unfinished: a block finalized but not committed
@@ -305,7 +320,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 		a.logger.Info("recorded validator misbehaviour", "validator", accused.String(), "kind", kind.String(), "offence_height", m.Height)
 	}
 	if _, err := b.Finish(); err != nil {
-		return nil, fmt.Errorf("apply block %d: %w", req.Height, err)
+		return nil, a.fail(fmt.Errorf("apply block %d: %w", req.Height, err))
 	}
 	var updates []abcitypes.ValidatorUpdate
 	for _, c := range b.ValidatorChanges() {
@@ -331,8 +346,13 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	if a.CrashBeforeCommit != nil {
 		a.CrashBeforeCommit(a.staged.height)
 	}
+	if a.FailCommit != nil {
+		if err := a.FailCommit(a.staged.height); err != nil {
+			return nil, a.fail(fmt.Errorf("commit height %d: %w", a.staged.height, err))
+		}
+	}
 	if _, err := a.store.Commit(a.staged.height, a.staged.records); err != nil {
-		return nil, err
+		return nil, a.fail(err)
 	}
 	if err := a.store.Prune(); err != nil {
 		a.logger.Error("pruning old state versions", "err", err) // the commit stands

@@ -621,3 +621,6 @@ func (ev *MisbehaviorReport) validate() error {
 	}
 	return nil
 }
+
+// NewEvent returns an empty event of the kind, or nil for an unknown kind.
+func NewEvent(k Kind) Event { return newEvent(k) }

@@ -12,11 +12,17 @@ import (
 	"github.com/trustledger/trustledger/ledger"
 )
 
+// DefaultLogLevel is a quiet log: CometBFT's errors, and the node's own progress (services
+// started and stopped, the trust engine ready, rejected transactions). `trustd start --log-level
+// info` (or TRUSTD_LOG_LEVEL, or config.toml's log_level) shows CometBFT's every step.
+const DefaultLogLevel = "*:error,node:info,trust:info,trustledger:info"
+
 // CometDefaults are trustledger's changes to CometBFT's defaults: everything on loopback, badger
-// for every store, metrics on, a block about every half second.
+// for every store, metrics on, a block about every half second, a quiet log.
 func CometDefaults(home Home) *cfg.Config {
 	c := cfg.DefaultConfig()
 	c.SetRoot(home.Root())
+	c.LogLevel = DefaultLogLevel
 	c.Moniker = "trustd"
 	c.DBBackend = "badgerdb"
 	c.RPC.ListenAddress = "tcp://127.0.0.1:26657"

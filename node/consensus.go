@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	dbm "github.com/cometbft/cometbft-db"
 	abcitypes "github.com/cometbft/cometbft/abci/types"
@@ -34,6 +35,9 @@ type consensusService struct {
 	app    abcitypes.Application
 	reset  func() // forgets what a stopped CometBFT node left unfinished in app (abci.App.ResetUncommitted)
 	logger log.Logger
+	// hush silences the CometBFT node's log while it stops: its listeners and routines report
+	// their own closing as errors ("use of closed network connection"); a clean stop logs none.
+	hush atomic.Bool
 
 	mu     sync.RWMutex
 	node   *nm.Node
@@ -129,8 +133,9 @@ func (c *consensusService) Start(context.Context) error {
 	// The node's lifetime context: handshake replay and state sync stop with the service.
 	ctx, cancel := context.WithCancel(context.Background())
 	dbs := &dbSet{}
+	c.hush.Store(false)
 	n, err := nm.NewNodeWithContext(ctx, &conf, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(c.app),
-		nm.DefaultGenesisDocProviderFunc(&conf), dbs.provide, metricsProvider(c.conf.Instrumentation), c.logger)
+		nm.DefaultGenesisDocProviderFunc(&conf), dbs.provide, metricsProvider(c.conf.Instrumentation), hushable{c.logger, &c.hush})
 	if err != nil {
 		cancel()
 		_ = dbs.closeAll()
@@ -157,12 +162,46 @@ func (c *consensusService) Stop() error {
 	if n == nil {
 		return nil
 	}
+	c.hush.Store(true)
 	cancel()
 	err := n.Stop()
 	n.Wait()
 	c.reset()
+	c.logger.Info("consensus stopped")
 	return errors.Join(err, dbs.closeAll())
 }
+
+// hushable is a logger that drops everything while hush is set.
+type hushable struct {
+	next log.Logger
+	hush *atomic.Bool
+}
+
+func (h hushable) Debug(msg string, kv ...any) {
+	if !h.hush.Load() {
+		h.next.Debug(msg, kv...)
+	}
+}
+
+func (h hushable) Info(msg string, kv ...any) {
+	if !h.hush.Load() {
+		h.next.Info(msg, kv...)
+	}
+}
+
+func (h hushable) Warn(msg string, kv ...any) {
+	if !h.hush.Load() {
+		h.next.Warn(msg, kv...)
+	}
+}
+
+func (h hushable) Error(msg string, kv ...any) {
+	if !h.hush.Load() {
+		h.next.Error(msg, kv...)
+	}
+}
+
+func (h hushable) With(kv ...any) log.Logger { return hushable{h.next.With(kv...), h.hush} }
 
 // RunCometBFT runs CometBFT over app in this process, built as a node's consensus service
 // builds it (the same stores, options and metrics), until ctx is done, then stops it. The

@@ -14,3 +14,6 @@ func (s *TrustService) ApplyForTest(recs []ledger.EventRecord) error {
 	}
 	return nil
 }
+
+// FailCommitForTest makes the application's Commit fail with f's error (a storage failure).
+func (n *Node) FailCommitForTest(f func(height int64) error) { n.app.FailCommit = f }

@@ -20,6 +20,7 @@ type entry struct {
 	state    State
 	err      string
 	since    time.Time
+	started  bool // Start succeeded and Stop was not called: it holds resources, even if failed since
 }
 
 // Manager runs a node's services in dependency order. Changes are serialised; Statuses may be
@@ -149,6 +150,12 @@ func names(es []*entry) []string {
 
 // start runs one service's Start; call with ops held.
 func (m *Manager) start(ctx context.Context, e *entry) error {
+	if e.started && m.state(e) == StateFailed {
+		// It broke while running: release what it holds before starting it again.
+		if err := m.stop(e); err != nil {
+			return err
+		}
+	}
 	m.mu.Lock()
 	if e.state == StateRunning {
 		m.mu.Unlock()
@@ -164,14 +171,16 @@ func (m *Manager) start(ctx context.Context, e *entry) error {
 		m.set(e, StateFailed, err)
 		return err
 	}
+	e.started = true
 	m.set(e, StateRunning, nil)
 	return nil
 }
 
-// stop runs one service's Stop; call with ops held. A stopped or failed service is left as is.
+// stop runs one service's Stop; call with ops held. A service that never started (stopped, or
+// failed to start) is left as is; one that failed while running is stopped, to release what it holds.
 func (m *Manager) stop(e *entry) error {
 	m.mu.Lock()
-	if e.state != StateRunning {
+	if !e.started {
 		m.mu.Unlock()
 		return nil
 	}
@@ -180,6 +189,7 @@ func (m *Manager) stop(e *entry) error {
 	err := e.svc.Stop()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	e.started = false
 	if err != nil {
 		err = fmt.Errorf("stop %s: %w", e.name, err)
 		m.set(e, StateFailed, err)
@@ -338,6 +348,20 @@ func (m *Manager) StopAll() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Fail marks a running service failed with err: it broke by itself (CometBFT's consensus after
+// the application failed). It stays as it is until stopped or restarted.
+func (m *Manager) Fail(name string, err error) {
+	e, lerr := m.lookup(name)
+	if lerr != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.state == StateRunning {
+		m.set(e, StateFailed, err)
+	}
 }
 
 // SetEnabled records whether the named service starts with the node (what Statuses says; the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	cfg "github.com/cometbft/cometbft/config"
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
@@ -25,6 +26,9 @@ type Options struct {
 	// CrashBeforeCommit, if positive, makes the process exit with code 3 at the start of that
 	// height's Commit: fault injection for the crash tests (test/e2e).
 	CrashBeforeCommit int64
+	// LogLevel, if set, replaces config.toml's log_level (CometBFT's syntax: "info",
+	// "*:error,consensus:info").
+	LogLevel string
 }
 
 // Node is a trustledger node assembled from its home: the application state, the services, the
@@ -61,6 +65,9 @@ func Open(home Home, o Options) (n *Node, err error) {
 	}
 	if _, err := LoadTrustConfig(home); err != nil {
 		return nil, err
+	}
+	if o.LogLevel != "" {
+		conf.LogLevel = o.LogLevel
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -111,10 +118,11 @@ func Open(home Home, o Options) (n *Node, err error) {
 		return tc.Policy, err
 	}, logger.With("module", "trust"))
 	n.trust.Register(n.app)
-	n.consensus = &consensusService{conf: conf, app: n.app, reset: n.app.ResetUncommitted, logger: logger}
+	n.consensus = &consensusService{conf: conf, app: n.app, reset: n.app.ResetUncommitted, logger: logger.With("module", "node")}
 	if n.manager, err = NewManager(n.registry); err != nil {
 		return nil, err
 	}
+	n.app.OnFailure = func(err error) { n.manager.Fail(ServiceConsensus, fmt.Errorf("the application failed: %w", err)) }
 	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus
 	for _, s := range []struct {
 		name     string
@@ -156,6 +164,14 @@ func (n *Node) Start(ctx context.Context) error {
 	return n.manager.StartEnabled(ctx)
 }
 
+// StopTimeout bounds how long Close waits for the services to stop: a CometBFT node whose
+// consensus failed may never finish stopping, and a node asked to stop must.
+const StopTimeout = 15 * time.Second
+
+// ErrStopTimeout is returned by Close when the services did not stop in StopTimeout; the state
+// is then left open (the process is expected to exit; the stores recover on the next start).
+var ErrStopTimeout = errors.New("services did not stop in time")
+
 // Close stops every service, closes the control socket and the state, and releases the home.
 func (n *Node) Close() error {
 	var errs []error
@@ -164,7 +180,15 @@ func (n *Node) Close() error {
 		n.control = nil
 	}
 	if n.manager != nil {
-		errs = append(errs, n.manager.StopAll())
+		done := make(chan error, 1)
+		go func() { done <- n.manager.StopAll() }()
+		select {
+		case err := <-done:
+			errs = append(errs, err)
+		case <-time.After(StopTimeout):
+			n.logger.Error("services did not stop in time; leaving the state to recover at the next start", "timeout", StopTimeout)
+			return fmt.Errorf("%w (%s)", ErrStopTimeout, StopTimeout)
+		}
 	}
 	errs = append(errs, n.closeAll())
 	return errors.Join(errs...)

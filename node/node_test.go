@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,5 +180,70 @@ func TestTrustRestartReadsPolicy(t *testing.T) {
 	}
 	if _, err := c.TrustScore(context.Background(), a, b); !errors.Is(err, api.ErrServiceStopped) {
 		t.Errorf("trust query with the service failed: %v, want api.ErrServiceStopped", err)
+	}
+}
+
+// TestConsensusFailure (issue 16): when the application fails inside Commit (as when the disk goes
+// away), CometBFT's consensus stops for good; the node marks its consensus service failed with the
+// reason, the other services run on, a restart of consensus recovers (the block is replayed), and
+// the node closes within StopTimeout.
+func TestConsensusFailure(t *testing.T) {
+	n := nodetest.New(t, nodetest.Options{})
+	c := n.Client()
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := st.SyncInfo.LatestBlockHeight + 2
+	var failing atomic.Bool
+	failing.Store(true)
+	n.FailCommitForTest(func(h int64) error {
+		if h >= at && failing.Load() {
+			return errors.New("disk gone")
+		}
+		return nil
+	})
+	state := func(name string) node.Status {
+		for _, s := range n.Services().Statuses() {
+			if s.Name == name {
+				return s
+			}
+		}
+		t.Fatalf("no service %s", name)
+		return node.Status{}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for state(node.ServiceConsensus).State != node.StateFailed {
+		if time.Now().After(deadline) {
+			t.Fatalf("consensus not marked failed: %+v", state(node.ServiceConsensus))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := state(node.ServiceConsensus); !strings.Contains(s.Error, "disk gone") {
+		t.Errorf("consensus failed without the reason: %+v", s)
+	}
+	if s := state(node.ServiceTrust); s.State != node.StateRunning {
+		t.Errorf("trust after the consensus failure: %+v", s)
+	}
+	// The disk is back: a restart replays the block that did not commit, and the chain goes on.
+	failing.Store(false)
+	if _, err := n.Services().Restart(context.Background(), node.ServiceConsensus, true); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.WaitHeight(t, c, at+2, 30*time.Second)
+	// And a failure again, then Close: bounded, whatever CometBFT does.
+	failing.Store(true)
+	at = at + 4
+	deadline = time.Now().Add(20 * time.Second)
+	for state(node.ServiceConsensus).State != node.StateFailed && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	err = n.Close()
+	if took := time.Since(start); took > node.StopTimeout+2*time.Second {
+		t.Fatalf("Close took %s", took)
+	}
+	if err != nil && !errors.Is(err, node.ErrStopTimeout) {
+		t.Fatalf("close after a consensus failure: %v", err)
 	}
 }

@@ -82,8 +82,8 @@ func TestClaimsNeedCountersignedHistory(t *testing.T) {
 	if sc.Recommendation != nil {
 		t.Fatalf("a stranger's reports weighed: %+v", sc.Recommendation)
 	}
-	text := strings.Join(Explain(sc, nil, 3), "\n")
-	if !strings.Contains(text, "50 claim(s) by "+ShortName(stranger)+" carry no weight") {
+	text := strings.Join(Explain(sc, DefaultPolicy(), nil, 3), "\n")
+	if !strings.Contains(text, "50 claims by "+ShortName(stranger)+" carry no weight") {
 		t.Errorf("explanation does not name the ignored claims:\n%s", text)
 	}
 

@@ -13,9 +13,12 @@ type Namer func(ledger.PubKey) string
 // ShortName is the default Namer: the first 12 hex digits.
 func ShortName(k ledger.PubKey) string { return k.String()[:12] }
 
-// Explain says in plain words what produced a score, most important first (T-5).
-// maxRecommenders bounds how many recommenders are named.
-func Explain(s Score, name Namer, maxRecommenders int) []string {
+// Explain says in plain words what produced a score, most important first (T-5). Every number
+// is the one the decision used, under one name: the *rate* is the evidence-weighted success rate
+// (what the hire threshold compares, and the drop threshold without direct experience); the
+// *reputation* is the observer's own beta reputation with the probation prior (what the drop
+// threshold compares). maxRecommenders bounds how many recommenders are named.
+func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 	if name == nil {
 		name = ShortName
 	}
@@ -28,8 +31,8 @@ func Explain(s Score, name Namer, maxRecommenders int) []string {
 		out = append(out, fmt.Sprintf("ineligible for everyone: %s at height %d%s", s.Proof.Kind, s.Proof.Height, by))
 	}
 	if d := s.Direct; d != nil {
-		out = append(out, fmt.Sprintf("your own experience: %s; success rate %.4f over %.1f observations, reputation %.4f (drops below the threshold)",
-			describeCounts(d.Counts, "for you"), d.Rate, d.Evidence, d.Reputation))
+		out = append(out, fmt.Sprintf("your own experience: %s; success rate %.4f over %.1f observations; your reputation of it %.4f, %s the drop threshold %.2f",
+			describeCounts(d.Counts, "you"), d.Rate, d.Evidence, d.Reputation, aboveOrBelow(d.Reputation, pol.DropThreshold), pol.DropThreshold))
 	} else {
 		out = append(out, "no direct experience of your own")
 	}
@@ -40,45 +43,77 @@ func Explain(s Score, name Namer, maxRecommenders int) []string {
 				who = append(who, fmt.Sprintf("and %d more", len(s.Recommenders)-i))
 				break
 			}
-			who = append(who, fmt.Sprintf("%s (weight %.2f, sees %.4f over %s)", name(rc.Node), rc.Weight, rc.Rate, describeCounts(rc.Counts, "")))
+			who = append(who, fmt.Sprintf("%s (weight %.2f: success rate %.4f; %s)", name(rc.Node), rc.Weight, rc.Rate, describeCounts(rc.Counts, name(rc.Node))))
 		}
-		out = append(out, fmt.Sprintf("vouched for by %s; together %.4f with weight %.1f", strings.Join(who, ", "), r.Rate, r.Mass))
+		out = append(out, fmt.Sprintf("vouched for by %s; together a success rate of %.4f with weight %.1f", strings.Join(who, ", "), r.Rate, r.Mass))
 	} else {
 		out = append(out, "no one you trust has experience of it")
 	}
 	for _, ig := range s.Ignored {
-		out = append(out, fmt.Sprintf("%d claim(s) by %s carry no weight: %s has no countersigned service history with it",
-			ig.Claims, name(ig.Node), name(ig.Node)))
+		out = append(out, fmt.Sprintf("%s by %s %s no weight: %s has no countersigned service history with it",
+			plural(ig.Claims, "claim", "claims"), name(ig.Node), map[bool]string{true: "carries", false: "carry"}[ig.Claims == 1], name(ig.Node)))
 	}
 	status := "eligible"
 	if !s.Eligible {
 		status = "not eligible: " + s.Reason
 	}
-	out = append(out, fmt.Sprintf("score %.4f, confidence %.2f, %s", s.Score, s.Confidence, status))
+	out = append(out, fmt.Sprintf("score %.4f, confidence %.2f, success rate %.4f (%s the hire threshold %.2f); %s",
+		s.Score, s.Confidence, s.Rate, atLeastOrBelow(s.Rate, pol.HireThreshold), pol.HireThreshold, status))
 	return out
 }
 
-func describeCounts(c Counts, suffix string) string {
+func aboveOrBelow(v, threshold float64) string {
+	if v < threshold {
+		return "below"
+	}
+	return "above"
+}
+
+func atLeastOrBelow(v, threshold float64) string {
+	if v < threshold {
+		return "below"
+	}
+	return "at or above"
+}
+
+// plural is "1 audit" or "2 audits".
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// describeCounts says what who (the observer "you", or a recommender's name) recorded of the
+// subject, naming who did what.
+func describeCounts(c Counts, who string) string {
 	var parts []string
-	add := func(n uint64, what string) {
+	add := func(n uint64, s string) {
 		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+			parts = append(parts, s)
 		}
 	}
-	add(c.AuditsPassed, "audits passed")
-	add(c.AuditsFailed, "failed")
-	add(c.Receipts, "receipts")
-	add(c.Expired, "contracts completed")
-	add(c.Quit, "quit")
-	add(c.Fired, "fired")
-	add(c.Payments, "payments")
-	add(c.Reports, "reports")
+	audited := "your audits"
+	by := "you"
+	if who != "you" {
+		audited, by = who+"'s audits", who
+	}
+	switch {
+	case c.AuditsPassed > 0 && c.AuditsFailed > 0:
+		parts = append(parts, fmt.Sprintf("%d of %s passed and %d failed", c.AuditsPassed, audited, c.AuditsFailed))
+	case c.AuditsPassed > 0:
+		parts = append(parts, fmt.Sprintf("%d of %s passed", c.AuditsPassed, audited))
+	case c.AuditsFailed > 0:
+		parts = append(parts, fmt.Sprintf("%d of %s failed", c.AuditsFailed, audited))
+	}
+	add(c.Receipts, plural(c.Receipts, "receipt", "receipts")+" countersigned")
+	add(c.Expired, plural(c.Expired, "contract", "contracts")+" completed")
+	add(c.Quit, fmt.Sprintf("it quit %s", plural(c.Quit, "contract", "contracts")))
+	add(c.Fired, fmt.Sprintf("fired by %s %s", by, plural(c.Fired, "time", "times")))
+	add(c.Payments, plural(c.Payments, "payment", "payments"))
+	add(c.Reports, fmt.Sprintf("%s against it by %s", plural(c.Reports, "report", "reports"), by))
 	if len(parts) == 0 {
 		return "no scored events"
 	}
-	s := strings.Join(parts, ", ")
-	if suffix != "" {
-		s += " " + suffix
-	}
-	return s
+	return strings.Join(parts, ", ")
 }

@@ -15,13 +15,14 @@ type Score struct {
 	Subject    ledger.PubKey `json:"subject"`
 	Score      float64       `json:"score"`
 	Confidence float64       `json:"confidence"`
-	// Reputation is the evidence-weighted success rate, without the newcomer baseline (the
-	// baseline when there is no evidence): what the hire threshold compares (§4, §5).
-	Reputation float64 `json:"reputation"`
-	Vetted     bool    `json:"vetted"`
-	Eligible   bool    `json:"eligible"`
-	Reason     string  `json:"reason,omitempty"` // why not eligible
-	Proof      *Proof  `json:"proof,omitempty"`
+	// Rate is the evidence-weighted success rate, direct and recommended, without the newcomer
+	// baseline (the baseline when there is no evidence): what the hire threshold compares, and
+	// the drop threshold when there is no direct experience (§4, §5).
+	Rate     float64 `json:"rate"`
+	Vetted   bool    `json:"vetted"`
+	Eligible bool    `json:"eligible"`
+	Reason   string  `json:"reason,omitempty"` // why not eligible
+	Proof    *Proof  `json:"proof,omitempty"`
 	// Trust is the subject's personalised PageRank mass from the observer (sums to 1 over nodes).
 	Trust          float64        `json:"trust_mass"`
 	Direct         *Direct        `json:"direct,omitempty"`
@@ -244,7 +245,7 @@ func (v *View) scoreOf(subject ledger.PubKey) Score {
 
 func (v *View) newcomer(subject ledger.PubKey) Score {
 	p := v.e.policy
-	return Score{Subject: subject, Score: p.Baseline, Reputation: p.Baseline, Reason: "newcomer: no history yet"}
+	return Score{Subject: subject, Score: p.Baseline, Rate: p.Baseline, Reason: "newcomer: no history yet"}
 }
 
 func (v *View) score(x int32, explain bool) Score {
@@ -255,7 +256,7 @@ func (v *View) score(x int32, explain bool) Score {
 		s.Trust = v.t[x]
 	}
 	if node.key == v.observer {
-		s.Score, s.Confidence, s.Reputation, s.Reason = 1, 1, 1, "the observer itself"
+		s.Score, s.Confidence, s.Rate, s.Reason = 1, 1, 1, "the observer itself"
 		return s
 	}
 	var nDirect, rDirect, qDirect, mass, sum float64
@@ -297,19 +298,19 @@ func (v *View) score(x int32, explain bool) Score {
 	total := nDirect + mass + k
 	s.Score = (float64(nDirect*qDirect) + float64(mass*rRec) + float64(k*pol.Baseline)) / total
 	s.Confidence = (nDirect + mass) / total
-	s.Reputation = pol.Baseline
+	s.Rate = pol.Baseline
 	if nDirect+mass > 0 {
-		s.Reputation = (float64(nDirect*qDirect) + float64(mass*rRec)) / (nDirect + mass)
+		s.Rate = (float64(nDirect*qDirect) + float64(mass*rRec)) / (nDirect + mass)
 	}
 	s.Vetted = nDirect+mass >= pol.VettingEvidence
 	switch {
 	case node.proof != nil:
-		s.Score, s.Confidence, s.Reputation, s.Proof = 0, 1, 0, node.proof
+		s.Score, s.Confidence, s.Rate, s.Proof = 0, 1, 0, node.proof
 		s.Reason = fmt.Sprintf("proven misbehaviour: %s at height %d", node.proof.Kind, node.proof.Height)
 	case nDirect > 0 && rDirect < pol.DropThreshold:
 		s.Reason = fmt.Sprintf("your own reputation of it %.4f is below the drop threshold %.2f", rDirect, pol.DropThreshold)
-	case nDirect == 0 && s.Vetted && s.Reputation < pol.DropThreshold:
-		s.Reason = fmt.Sprintf("its reputation among nodes you trust, %.4f, is below the drop threshold %.2f", s.Reputation, pol.DropThreshold)
+	case nDirect == 0 && s.Vetted && s.Rate < pol.DropThreshold:
+		s.Reason = fmt.Sprintf("its success rate among nodes you trust, %.4f, is below the drop threshold %.2f", s.Rate, pol.DropThreshold)
 	case !s.Vetted:
 		s.Reason = fmt.Sprintf("newcomer: evidence %.1f of the %.0f needed to be vetted", nDirect+mass, pol.VettingEvidence)
 	default:

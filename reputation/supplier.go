@@ -41,7 +41,7 @@ func (v *View) Choose(candidates []Candidate, n int, placement uint64) ([]Choice
 		}
 		s := v.scoreOf(c.Node)
 		switch {
-		case s.Eligible && s.Reputation >= pol.HireThreshold:
+		case s.Eligible && s.Rate >= pol.HireThreshold:
 			vetted = append(vetted, Choice{Candidate: c, Score: s.Score})
 		case !s.Vetted && s.Proof == nil && (s.Direct == nil || s.Direct.Reputation >= pol.DropThreshold):
 			newcomers = append(newcomers, Choice{Candidate: c, Score: s.Score, Explored: true})
@@ -127,9 +127,9 @@ func (v *View) ShouldDrop(supplier ledger.PubKey) (Drop, error) {
 	case s.Proof != nil:
 		return Drop{true, s.Reason}, nil
 	case s.Direct != nil && s.Direct.Evidence > 0 && s.Direct.Reputation < pol.DropThreshold:
-		return Drop{true, fmt.Sprintf("your reputation of it fell to %.4f, below %.2f (%s)", s.Direct.Reputation, pol.DropThreshold, describeCounts(s.Direct.Counts, "for you"))}, nil
-	case s.Direct == nil && s.Vetted && s.Reputation < pol.DropThreshold:
-		return Drop{true, fmt.Sprintf("its reputation among nodes you trust fell to %.4f, below %.2f", s.Reputation, pol.DropThreshold)}, nil
+		return Drop{true, fmt.Sprintf("your reputation of it fell to %.4f, below the drop threshold %.2f (%s)", s.Direct.Reputation, pol.DropThreshold, describeCounts(s.Direct.Counts, "you"))}, nil
+	case s.Direct == nil && s.Vetted && s.Rate < pol.DropThreshold:
+		return Drop{true, fmt.Sprintf("its success rate among nodes you trust fell to %.4f, below the drop threshold %.2f", s.Rate, pol.DropThreshold)}, nil
 	}
 	return Drop{false, fmt.Sprintf("score %.4f; keeps its place (drops below %.2f)", s.Score, pol.DropThreshold)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -51,6 +52,36 @@ func readBatch(r io.Reader) ([]ledger.Event, error) {
 	return evs, nil
 }
 
+// batchHelp documents the batch file: one line per event, and the fields of every kind, read
+// from the event types themselves (so this help cannot fall behind them).
+func batchHelp() string {
+	var b strings.Builder
+	b.WriteString("Sign many events as one transaction (at most max_events_per_tx). The file has one event a line,\n" +
+		"{\"kind\": KIND, \"event\": {FIELDS}}, in the JSON form `trustd query events -o json` prints: keys, ids\n" +
+		"and signatures as hex, byte strings (a leaf, evidence) as base64. Blank lines and lines starting with #\n" +
+		"are skipped; a bad line rejects the whole file, naming its line and the field. The fields by kind,\n" +
+		"in their order (an audit's evidence: specs/audit.md §4):\n\n")
+	for _, k := range ledger.AllKinds {
+		t := reflect.TypeOf(ledger.NewEvent(k)).Elem()
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if strings.Contains(opts, "omitempty") {
+				name += " (optional)"
+			}
+			names = append(names, name)
+		}
+		fmt.Fprintf(&b, "  %-19s %s\n", k, strings.Join(names, ", "))
+	}
+	b.WriteString("\nFor example (one receipt, countersigned by the customer with `trustd sign receipt`):\n" +
+		"  {\"kind\":\"storage_receipt\",\"event\":{\"contract_id\":\"<64 hex>\",\"number\":1,\"customer\":\"<key>\",\"supplier\":\"<key>\",\n" +
+		"   \"period_start\":1764583200,\"period_end\":1764586800,\"byte_seconds\":3774873600,\"countersig\":\"<128 hex>\"}}\n")
+	return b.String()
+}
+
 func newTxBatchCmd(g *globals) *cobra.Command {
 	var from, file string
 	var timeout time.Duration
@@ -58,6 +89,7 @@ func newTxBatchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "batch --from NAME --file EVENTS.jsonl",
 		Short: "Sign many events (one JSON object a line: {\"kind\":…,\"event\":{…}}) as one transaction",
+		Long:  batchHelp(),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from == "" || file == "" {

@@ -220,9 +220,9 @@ func eventSpecs() []eventSpec {
 				f.Uint64Var(&number, "number", 0, "the audit's number in its contract, from 1 (default: the challenge file's, else the next one, asked from the node; R-AUD-2)")
 				f.StringVar(&result, "result", "", "pass or fail; with --answer, what the answer shows (default)")
 				f.StringVar(&challenge, "challenge", "", "without a challenge file: the challenge, 64 hex digits or text (hashed)")
-				f.StringVar(&challengeFile, "challenge-file", "", "the challenge you sent (`trustd audit challenge`)")
-				f.StringVar(&commitment, "commitment", "", "with --answer: the supplier's signed storage commitment (`trustd sign commitment`)")
-				f.StringVar(&answer, "answer", "", "the supplier's signed answer (`trustd sign audit-answer`): checked here; a leaf that fails "+
+				f.StringVar(&challengeFile, "challenge-file", "", "the challenge you sent ('trustd audit challenge')")
+				f.StringVar(&commitment, "commitment", "", "with --answer: the supplier's signed storage commitment ('trustd sign commitment')")
+				f.StringVar(&answer, "answer", "", "the supplier's signed answer ('trustd sign audit-answer'): checked here; a leaf that fails "+
 					"its commitment becomes proof (R-AUDIT-3), an answer that verifies records a pass")
 				return func(ks keystore.Store, chainID string) (ledger.Event, error) {
 					ev := &ledger.AuditResult{Number: number}

@@ -27,6 +27,9 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if err := keystore.CheckName(args[0]); err != nil {
 				return err
 			}
+			if g.keys().Exists(args[0]) { // before asking for a passphrase
+				return fmt.Errorf("a key named %q already exists in %s (see `trustd keys list`)", args[0], g.keys().Dir())
+			}
 			var priv ed25519.PrivateKey
 			if recoverHex != "" {
 				seed, err := hex.DecodeString(recoverHex)
@@ -44,8 +47,8 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if pass == "" {
-				return fmt.Errorf("refusing an empty passphrase")
+			if n := len([]rune(pass)); n < keystore.MinPassphrase {
+				return fmt.Errorf("the passphrase has %d characters; use at least %d (it is all that protects the key file)", n, keystore.MinPassphrase)
 			}
 			kf, err := g.keys().Add(args[0], pass, priv)
 			if err != nil {

@@ -267,7 +267,7 @@ func newQueryEventsCmd(g *globals) *cobra.Command {
 	f.StringVar(&nodeArg, "involving", "", "only events where this node signed, or is subject or counterparty")
 	f.StringVar(&peer, "with", "", "with --involving: only events between the two nodes")
 	f.StringVar(&req.Kind, "kind", "", "only events of this kind (register_node, contract_open, …)")
-	f.StringVar(&req.Cursor, "cursor", "", "continue after a previous page (its `more: --cursor` value)")
+	f.StringVar(&req.Cursor, "cursor", "", "continue after a previous page (its 'more: --cursor' value)")
 	f.IntVar(&req.Limit, "limit", 50, "events per page")
 	return cmd
 }

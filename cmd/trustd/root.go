@@ -42,6 +42,8 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = readBuildVersion().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.home, "home", defaultHome(), "node and key directory (env TRUSTD_HOME)")
 	pf.StringVar(&g.node, "node", envOr("TRUSTD_NODE", ""), "RPC address of the node (default: the rpc.laddr of --home's config, else tcp://127.0.0.1:26657; env TRUSTD_NODE)")
@@ -66,7 +68,7 @@ func newRootCmd() *cobra.Command {
 		newVerifyCmd(g),
 		newReindexCmd(g),
 		newSnapshotsCmd(g),
-		newVersionCmd(),
+		newVersionCmd(g),
 	)
 	return root
 }

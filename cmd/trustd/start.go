@@ -13,6 +13,7 @@ import (
 
 func newStartCmd(g *globals) *cobra.Command {
 	var initIfMissing bool
+	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node in the foreground: its services (consensus and RPC, trust, snapshots, metrics)",
@@ -26,7 +27,7 @@ func newStartCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			var o node.Options
+			o := node.Options{LogLevel: logLevel}
 			if hook := os.Getenv("TRUSTD_TEST_CRASH_BEFORE_COMMIT"); hook != "" {
 				at, err := strconv.ParseInt(hook, 10, 64)
 				if err != nil {
@@ -46,6 +47,7 @@ func newStartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&initIfMissing, "init", false, "initialise a single-validator home first if there is none")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level, as config.toml's log_level: info shows CometBFT's every step (default: the config's, quiet for new homes: "+node.DefaultLogLevel+")")
 	return cmd
 }
 
@@ -61,7 +63,8 @@ func printStarted(n *node.Node, startErr error) {
 	for _, s := range n.Services().Statuses() {
 		line += fmt.Sprintf(" · %s %s", s.Name, s.State)
 	}
-	fmt.Fprintf(os.Stderr, "%s (control: trustd services --home %s)\n", line, n.Home())
+	fmt.Fprintf(os.Stderr, "%s\n", line)
+	fmt.Fprintf(os.Stderr, "trustd: try: trustd status · trustd services · trustd keys add NAME (each with --home %s); Ctrl-C stops the node\n", n.Home())
 	if startErr != nil {
 		for _, l := range strings.Split(startErr.Error(), "\n") {
 			fmt.Fprintf(os.Stderr, "trustd: %s\n", l)

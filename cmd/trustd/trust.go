@@ -64,7 +64,11 @@ func newTrustScoreCmd(g *globals) *cobra.Command {
 				Explanation []string `json:"explanation,omitempty"`
 			}{ScoreAnswer: ans}
 			if explain {
-				out.Explanation = reputation.Explain(ans.Score, name, 5)
+				pol, err := c.TrustPolicy(cmd.Context())
+				if err != nil {
+					return err
+				}
+				out.Explanation = reputation.Explain(ans.Score, pol, name, 5)
 			}
 			return printOut(cmd, g, out, func() {
 				w := cmd.OutOrStdout()
@@ -73,8 +77,8 @@ func newTrustScoreCmd(g *globals) *cobra.Command {
 				if !s.Eligible {
 					status = "not eligible: " + s.Reason
 				}
-				fmt.Fprintf(w, "%s as seen by %s at height %d\nscore %.4f  confidence %.2f  reputation %.4f  %s\n",
-					name(x), name(o), ans.Height, s.Score, s.Confidence, s.Reputation, status)
+				fmt.Fprintf(w, "%s as seen by %s at height %d\nscore %.4f  confidence %.2f  success rate %.4f  %s\n",
+					name(x), name(o), ans.Height, s.Score, s.Confidence, s.Rate, status)
 				for _, line := range out.Explanation {
 					fmt.Fprintln(w, "  "+line)
 				}
@@ -110,13 +114,13 @@ func newTrustTopCmd(g *globals) *cobra.Command {
 			return printOut(cmd, g, ans, func() {
 				name := localNamer(g)
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintf(w, "RANK\tNODE\tSCORE\tCONFIDENCE\tREPUTATION\tSTATUS\n")
+				fmt.Fprintf(w, "RANK\tNODE\tSCORE\tCONFIDENCE\tRATE\tSTATUS\n")
 				for i, s := range ans.Scores {
 					status := "eligible"
 					if !s.Eligible {
 						status = s.Reason
 					}
-					fmt.Fprintf(w, "%d\t%s\t%.4f\t%.2f\t%.4f\t%s\n", i+1, name(s.Subject), s.Score, s.Confidence, s.Reputation, status)
+					fmt.Fprintf(w, "%d\t%s\t%.4f\t%.2f\t%.4f\t%s\n", i+1, name(s.Subject), s.Score, s.Confidence, s.Rate, status)
 				}
 				w.Flush()
 				fmt.Fprintf(cmd.OutOrStdout(), "%d of %d nodes, as seen by %s at height %d\n", len(ans.Scores), ans.Total, name(o), ans.Height)
@@ -205,7 +209,7 @@ func newTrustScoresCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&file, "export", "", "a file written by `trustd export`")
+	cmd.Flags().StringVar(&file, "export", "", "a file written by 'trustd export'")
 	cmd.Flags().StringSliceVar(&observers, "observer", nil, "observer (local key name or hex); repeatable")
 	return cmd
 }

@@ -37,7 +37,7 @@ func newTxKindCmd(g *globals, spec eventSpec) *cobra.Command {
 	f.Uint64Var(&sequence, "sequence", 0, "signer sequence (default: the next one, asked from the node)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the commit")
 	if spec.bilateral {
-		f.StringVar(&countersig, "countersig", "", "the other party's countersignature from `trustd sign "+spec.use+"` (hex or @file)")
+		f.StringVar(&countersig, "countersig", "", "the other party's countersignature from 'trustd sign "+spec.use+"' (hex or @file)")
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if from == "" {

@@ -37,7 +37,7 @@ type validatorUpdateFlags struct{ proposal, validator, power string }
 func bindValidatorUpdate(f *pflag.FlagSet) *validatorUpdateFlags {
 	v := &validatorUpdateFlags{}
 	f.StringVar(&v.proposal, "proposal-id", "", "proposal id: 64 hex digits or text (hashed), used once (required)")
-	f.StringVar(&v.validator, "validator", "", "the validator's consensus key: hex, or the base64 value of `trustd show-validator` (required)")
+	f.StringVar(&v.validator, "validator", "", "the validator's consensus key: hex, or the base64 value of 'trustd show-validator' (required)")
 	f.StringVar(&v.power, "power", "", "new voting power; 0 removes the validator (required)")
 	return v
 }
@@ -104,7 +104,7 @@ func newTxValidatorUpdateCmd(g *globals) *cobra.Command {
 	v := bindValidatorUpdate(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "local key that signs the transaction (any registered node) (required)")
-	f.StringSliceVar(&approvals, "approval", nil, "an approval from `trustd sign validator-update` (key:signature); repeatable")
+	f.StringSliceVar(&approvals, "approval", nil, "an approval from 'trustd sign validator-update' (key:signature); repeatable")
 	f.StringVar(&pp.File, "passphrase-file", "", "read the passphrase from this file")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the commit")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,15 @@ var (
 	ErrNoKey = errors.New("no such key")
 	// ErrKeyExists is returned by Add for a name already taken.
 	ErrKeyExists = errors.New("key exists")
+	// ErrDamaged is returned for a key file that does not parse or does not open although the
+	// passphrase is right (its check value matches).
+	ErrDamaged = errors.New("key file damaged")
+	// ErrShortPassphrase is returned by Add for a passphrase shorter than MinPassphrase.
+	ErrShortPassphrase = errors.New("passphrase too short")
 )
+
+// MinPassphrase is the shortest passphrase a new key takes, in characters.
+const MinPassphrase = 8
 
 var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -56,6 +65,15 @@ type File struct {
 	Salt       string `json:"salt"`
 	Nonce      string `json:"nonce"`
 	Ciphertext string `json:"ciphertext"`
+	// Check is 8 bytes of SHA-256 over the derived key: a wrong passphrase fails it, a damaged
+	// file passes it and then fails to open. (Files from before it have none.)
+	Check string `json:"check,omitempty"`
+}
+
+// checkValue is what Check holds for a derived key.
+func checkValue(k []byte) string {
+	h := sha256.Sum256(append([]byte("trustledger key check\x00"), k...))
+	return hex.EncodeToString(h[:8])
 }
 
 // Store is the key files of one directory.
@@ -101,7 +119,7 @@ func sealKey(name, passphrase string, priv ed25519.PrivateKey) (*File, error) {
 	ct := aead.Seal(nil, nonce, priv.Seed(), pub)
 	return &File{Version: keyFileVersion, Name: name, PublicKey: hex.EncodeToString(pub), KDF: "scrypt",
 		N: scryptN, R: scryptR, P: scryptP, Salt: hex.EncodeToString(salt), Nonce: hex.EncodeToString(nonce),
-		Ciphertext: hex.EncodeToString(ct)}, nil
+		Ciphertext: hex.EncodeToString(ct), Check: checkValue(k)}, nil
 }
 
 // Open unseals the key; a wrong passphrase is ErrBadPassphrase.
@@ -111,7 +129,11 @@ func (kf *File) Open(passphrase string) (ed25519.PrivateKey, error) {
 	ct, err3 := hex.DecodeString(kf.Ciphertext)
 	pub, err4 := hex.DecodeString(kf.PublicKey)
 	if err := errors.Join(err1, err2, err3, err4); err != nil || kf.KDF != "scrypt" {
-		return nil, fmt.Errorf("key file of %q is damaged: %v", kf.Name, err)
+		return nil, fmt.Errorf("%w: %q: %v", ErrDamaged, kf.Name, err)
+	}
+	if len(salt) != 16 || len(nonce) != chacha20poly1305.NonceSizeX || len(ct) != ed25519.SeedSize+chacha20poly1305.Overhead || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: %q: fields of the wrong length (salt %d, nonce %d, ciphertext %d, public key %d bytes)",
+			ErrDamaged, kf.Name, len(salt), len(nonce), len(ct), len(pub))
 	}
 	k, err := scrypt.Key([]byte(passphrase), salt, kf.N, kf.R, kf.P, chacha20poly1305.KeySize)
 	if err != nil {
@@ -121,9 +143,15 @@ func (kf *File) Open(passphrase string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	seed, err := aead.Open(nil, nonce, ct, pub)
-	if err != nil {
+	if kf.Check != "" && kf.Check != checkValue(k) {
 		return nil, fmt.Errorf("%w for key %q", ErrBadPassphrase, kf.Name)
+	}
+	seed, err := aead.Open(nil, nonce, ct, pub)
+	if err != nil && kf.Check != "" {
+		return nil, fmt.Errorf("%w: %q opens with this passphrase, but its sealed seed or public key was changed", ErrDamaged, kf.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w for key %q (or the file is damaged)", ErrBadPassphrase, kf.Name)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
@@ -132,6 +160,12 @@ func (kf *File) Open(passphrase string) (ed25519.PrivateKey, error) {
 func (ks Store) Add(name, passphrase string, priv ed25519.PrivateKey) (*File, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
+	}
+	if ks.Exists(name) {
+		return nil, fmt.Errorf("a key named %q already exists in %s: %w", name, ks.dir, ErrKeyExists)
+	}
+	if n := len([]rune(passphrase)); n < MinPassphrase {
+		return nil, fmt.Errorf("%w: %d characters; use at least %d", ErrShortPassphrase, n, MinPassphrase)
 	}
 	if err := os.MkdirAll(ks.dir, 0o700); err != nil {
 		return nil, err
@@ -174,7 +208,7 @@ func (ks Store) Load(name string) (*File, error) {
 	}
 	var kf File
 	if err := json.Unmarshal(b, &kf); err != nil {
-		return nil, fmt.Errorf("key file %s is not valid JSON: %w", ks.Path(name), err)
+		return nil, fmt.Errorf("%w: %s is not valid JSON: %v", ErrDamaged, ks.Path(name), err)
 	}
 	return &kf, nil
 }
@@ -260,6 +294,12 @@ func (ks Store) Unlock(name string, pp Passphrase) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	return kf.Open(pass)
+}
+
+// Exists reports whether a key of that name has a file.
+func (ks Store) Exists(name string) bool {
+	_, err := os.Stat(ks.Path(name))
+	return err == nil
 }
 
 // Key is the file's public key.

@@ -75,7 +75,7 @@ func TestKeystore(t *testing.T) {
 func TestResolve(t *testing.T) {
 	ks := New(filepath.Join(t.TempDir(), "keys"))
 	priv := testKey("bob")
-	if _, err := ks.Add("bob", "pw", priv); err != nil {
+	if _, err := ks.Add("bob", "password", priv); err != nil {
 		t.Fatal(err)
 	}
 	want := PubKey(priv)
@@ -90,5 +90,35 @@ func TestResolve(t *testing.T) {
 	}
 	if names := ks.Names(); names[want] != "bob" || len(names) != 1 {
 		t.Errorf("names: %v", names)
+	}
+}
+
+// TestDamagedOrWrong (issue 16): a wrong passphrase and a damaged file are told apart; a short
+// passphrase is refused.
+func TestDamagedOrWrong(t *testing.T) {
+	ks := New(filepath.Join(t.TempDir(), "keys"))
+	if _, err := ks.Add("short", "1234567", testKey("s")); !errors.Is(err, ErrShortPassphrase) {
+		t.Fatalf("7-character passphrase: %v, want ErrShortPassphrase", err)
+	}
+	if _, err := ks.Add("dave", "long enough", testKey("d")); err != nil {
+		t.Fatal(err)
+	}
+	kf, _ := ks.Load("dave")
+	if _, err := kf.Open("wrong passphrase"); !errors.Is(err, ErrBadPassphrase) || errors.Is(err, ErrDamaged) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	damaged := *kf
+	damaged.Ciphertext = "00" + kf.Ciphertext[2:]
+	if _, err := damaged.Open("long enough"); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("damaged ciphertext, right passphrase: %v, want ErrDamaged", err)
+	}
+	truncated := *kf
+	truncated.Ciphertext = kf.Ciphertext[:20]
+	if _, err := truncated.Open("long enough"); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("truncated ciphertext: %v, want ErrDamaged", err)
+	}
+	os.WriteFile(ks.Path("dave"), []byte("{not json"), 0o600)
+	if _, err := ks.Load("dave"); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("a file that does not parse: %v, want ErrDamaged", err)
 	}
 }

@@ -95,7 +95,8 @@ func (n *node) launch(env ...string) {
 		n.t.Fatal(err)
 	}
 	n.cmd = exec.Command(n.bin, "start", "--home", n.home)
-	n.cmd.Env = append(os.Environ(), env...)
+	// CometBFT's every step in the test's node log (a new home logs quietly), for tailLog.
+	n.cmd.Env = append(append(os.Environ(), "TRUSTD_LOG_LEVEL=info"), env...)
 	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)

@@ -316,3 +316,39 @@ func itoa(v int64) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestQuietStart (issue 16): a new home's node logs its own progress, not CometBFT's every step;
+// the last start-up lines say where it listens and what to try; Ctrl-C stops it with no error line.
+func TestQuietStart(t *testing.T) {
+	n := newNode(t)
+	n.start("TRUSTD_LOG_LEVEL=") // the home's own level, not the harness's
+	time.Sleep(3 * time.Second)  // about six blocks
+	if err := n.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := n.waitExit(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d after Ctrl-C\n%s", code, n.tailLog())
+	}
+	b, _ := os.ReadFile(filepath.Join(n.home, "node-1.log"))
+	log := string(b)
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	if len(lines) > 25 {
+		t.Errorf("%d log lines for a few seconds of a quiet node:\n%s", len(lines), log)
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "E[") {
+			t.Errorf("an error line on a clean Ctrl-C: %s", l)
+		}
+	}
+	for _, want := range []string{"trustd: rpc " + n.rpcAddr, "trustd: try: trustd status", "consensus stopped"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	if out := n.mustCLI("version"); !strings.Contains(out, "CometBFT v0.40.0") || !strings.Contains(out, "reports itself as") {
+		t.Errorf("version: %s", out)
+	}
+	if out, _, code := n.cli("--version"); code != 0 || !strings.HasPrefix(out, "trustd ") {
+		t.Errorf("--version: exit %d %q", code, out)
+	}
+}

@@ -180,6 +180,9 @@ func TestServicesAtRuntime(t *testing.T) {
 	if st := n.services(); st["consensus"] != "stopped" || st["snapshots"] != "stopped" || st["trust"] != "running" {
 		t.Fatalf("services with consensus stopped: %v", st)
 	}
+	if _, errOut, code := n.cli("status"); code == 0 || !strings.Contains(errOut, "consensus service (and RPC) is stopped") {
+		t.Errorf("status with consensus stopped: exit %d %q", code, errOut)
+	}
 	n.mustCLI("services", "start", "snapshots", "--cascade")
 	n.waitHeight(h+2, 60*time.Second)
 	if got := n.appHashAt(h - 1); got != hash {

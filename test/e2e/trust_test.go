@@ -67,7 +67,14 @@ func TestTrustScores(t *testing.T) {
 		}
 		return p
 	}
-	n.mustCLI("tx", "batch", "--from", "alice", "--file", write("audits.jsonl", audits.String()))
+	// The JSON result counts the ledger's events of the tx (issue 16: it said 1, CometBFT's count).
+	var res struct {
+		Events int `json:"events"`
+	}
+	n.jsonCLI(&res, "tx", "batch", "--from", "alice", "--file", write("audits.jsonl", audits.String()))
+	if res.Events != 30 {
+		t.Errorf("tx batch -o json says %d events, want 30", res.Events)
+	}
 	n.mustCLI("tx", "batch", "--from", "eve", "--file", write("reports.jsonl", reports.String()))
 	if _, errOut, code := n.cli("tx", "batch", "--from", "eve", "--file", write("bad.jsonl", `{"kind":"audit_result","event":{"nope":1}}`)); code == 0 || !strings.Contains(errOut, "line 1") {
 		t.Errorf("bad batch file: exit %d %q", code, errOut)
@@ -76,10 +83,10 @@ func TestTrustScores(t *testing.T) {
 	var s trustScore
 	n.jsonCLI(&s, "trust", "score", "bob", "--observer", "alice", "--explain")
 	text := strings.Join(s.Explanation, "\n")
-	if !s.Score.Eligible || !s.Score.Vetted || s.Score.Reputation < 0.99 {
+	if !s.Score.Eligible || !s.Score.Vetted || s.Score.Rate < 0.99 {
 		t.Fatalf("bob from alice's view: %+v\n%s", s.Score, text)
 	}
-	for _, want := range []string{"30 audits passed for you", "3 claim(s) by eve carry no weight"} {
+	for _, want := range []string{"30 of your audits passed", "3 claims by eve carry no weight"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("explanation lacks %q:\n%s", want, text)
 		}
