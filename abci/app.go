@@ -55,8 +55,9 @@ type App struct {
 	// CrashBeforeCommit, when set, is called at the start of Commit: a test hook for crashing
 	// between FinalizeBlock and Commit. It is nil in production.
 	CrashBeforeCommit func(height int64)
-	// FailCommit, when set, makes Commit fail with its error: a test hook for a storage failure.
-	FailCommit func(height int64) error
+	// failCommit, when set (SetFailCommit), makes Commit fail with its error: a test hook for a
+	// storage failure.
+	failCommit func(height int64) error
 	// OnFailure, when set, is told the error that FinalizeBlock or Commit returns to CometBFT: the
 	// app cannot go on, and CometBFT's consensus stops (its "CONSENSUS FAILURE"). The node marks
 	// its consensus service failed with it.
@@ -119,6 +120,14 @@ func NewApp(store *storage.AppStore, logger log.Logger, metrics *Metrics) (*App,
 		a.metrics.StateKeys.Set(float64(store.Size()))
 	}
 	return a, nil
+}
+
+// SetFailCommit installs a test hook that makes Commit fail with f's error (nil: none), at any
+// time (it takes the app's lock).
+func (a *App) SetFailCommit(f func(height int64) error) {
+	a.mu.Lock()
+	a.failCommit = f
+	a.mu.Unlock()
 }
 
 // fail reports an error that stops consensus to OnFailure, and returns it.
@@ -346,8 +355,8 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	if a.CrashBeforeCommit != nil {
 		a.CrashBeforeCommit(a.staged.height)
 	}
-	if a.FailCommit != nil {
-		if err := a.FailCommit(a.staged.height); err != nil {
+	if a.failCommit != nil {
+		if err := a.failCommit(a.staged.height); err != nil {
 			return nil, a.fail(fmt.Errorf("commit height %d: %w", a.staged.height, err))
 		}
 	}

@@ -16,4 +16,4 @@ func (s *TrustService) ApplyForTest(recs []ledger.EventRecord) error {
 }
 
 // FailCommitForTest makes the application's Commit fail with f's error (a storage failure).
-func (n *Node) FailCommitForTest(f func(height int64) error) { n.app.FailCommit = f }
+func (n *Node) FailCommitForTest(f func(height int64) error) { n.app.SetFailCommit(f) }

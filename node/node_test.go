@@ -194,11 +194,12 @@ func TestConsensusFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := st.SyncInfo.LatestBlockHeight + 2
+	var at atomic.Int64
+	at.Store(st.SyncInfo.LatestBlockHeight + 2)
 	var failing atomic.Bool
 	failing.Store(true)
 	n.FailCommitForTest(func(h int64) error {
-		if h >= at && failing.Load() {
+		if h >= at.Load() && failing.Load() {
 			return errors.New("disk gone")
 		}
 		return nil
@@ -230,10 +231,10 @@ func TestConsensusFailure(t *testing.T) {
 	if _, err := n.Services().Restart(context.Background(), node.ServiceConsensus, true); err != nil {
 		t.Fatal(err)
 	}
-	nodetest.WaitHeight(t, c, at+2, 30*time.Second)
+	nodetest.WaitHeight(t, c, at.Load()+2, 30*time.Second)
 	// And a failure again, then Close: bounded, whatever CometBFT does.
+	at.Add(4)
 	failing.Store(true)
-	at = at + 4
 	deadline = time.Now().Add(20 * time.Second)
 	for state(node.ServiceConsensus).State != node.StateFailed && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
