@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"time"
+
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 
 	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
@@ -127,14 +130,47 @@ func (c *Client) Tx(ctx context.Context, hash ledger.ID) ([]ledger.EventRecord, 
 
 // NextSequence is the sequence the signer's next transaction needs (1 for an unregistered key).
 func (c *Client) NextSequence(ctx context.Context, signer ledger.PubKey) (uint64, error) {
-	v, err := c.Node(ctx, signer)
+	next, _, err := c.nextSequence(ctx, signer)
+	return next, err
+}
+
+// nextSequence is NextSequence with the height of the state it was read from (0 when the signer
+// is unknown there: a query that finds nothing says no height).
+func (c *Client) nextSequence(ctx context.Context, signer ledger.PubKey) (uint64, int64, error) {
+	var v api.NodeView
+	height, err := c.queryJSON(ctx, api.PathNode, signer[:], &v)
 	if errors.Is(err, api.ErrNotFound) {
-		return 1, nil
+		return 1, 0, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return v.Record.Sequence + 1, nil
+	return v.Record.Sequence + 1, height, nil
+}
+
+// nextSequenceSince is the signer's next sequence read from a state at height min or later:
+// CometBFT reports a transaction committed (its block's events) before the application's state
+// for that block answers queries, so a read made at once can be one block behind.
+func (c *Client) nextSequenceSince(ctx context.Context, signer ledger.PubKey, atLeast int64) (uint64, error) {
+	wait := 20 * time.Millisecond
+	for {
+		next, height, err := c.nextSequence(ctx, signer)
+		if err == nil && height == 0 { // unknown there: how far is the state that says so?
+			var st *coretypes.ResultStatus
+			if st, err = c.Status(ctx); err == nil {
+				height = st.SyncInfo.LatestBlockHeight
+			}
+		}
+		if err != nil || height >= atLeast {
+			return next, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("sequence of %s: the node's state is at height %d, waiting for %d: %w", signer, height, atLeast, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 // TrustScore is subject's score as seen by observer, computed by the node's trust service

@@ -222,20 +222,26 @@ func (s *Submitter) broadcast(ctx context.Context, raw []byte) error {
 	return lastErr
 }
 
-// resync waits for the transactions in flight, then takes the committed sequence from the node.
+// resync waits for the transactions in flight, then takes the committed sequence from the node,
+// from a state that includes the last block any of them committed in (at most the commit
+// timeout later).
 func (s *Submitter) resync(ctx context.Context) error {
+	var since int64
 	for _, p := range s.inflight {
 		select {
 		case <-p.done:
+			since = max(since, p.commit.Height)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	s.inflight = nil
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var err error
 	for _, c := range s.endpoints {
 		var next uint64
-		if next, err = c.NextSequence(ctx, s.signer); err == nil {
+		if next, err = c.nextSequenceSince(ctx, s.signer, since); err == nil {
 			s.last, s.synced = next-1, true
 			s.unsure.Store(false)
 			return nil
