@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+
 	"github.com/trustledger/trustledger/ledger/shard"
 )
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/viper"
@@ -35,8 +36,12 @@ anchors = []
 
 # Forgetting factor per observation (1,000 observations ago weigh about 37%%).
 lambda = %v
-# Initial alpha of a pair: a prior of good behaviour that decays like evidence.
-alpha0 = %v
+# The drop rule (specs/trust.md §2.1): a sequential test of "fails reliable_failure of its
+# audits" against "fails unreliable_failure", on your own observations. A supplier is dropped
+# when the likelihood ratio reaches drop_odds (a reliable one by mistake about 1 time in drop_odds).
+reliable_failure = %v
+unreliable_failure = %v
+drop_odds = %v
 # Success weight of a countersigned receipt, and of an acknowledged payment.
 receipt_weight = %v
 payment_weight = %v
@@ -47,18 +52,23 @@ edge_cap = %v
 # PageRank restart probability at you (and your anchors), and its iteration cap.
 restart = %v
 max_iterations = %v
-# A newcomer's score, and its weight in observations.
+# The score of a node without evidence (0: a stranger is not half-trusted), and its weight in
+# observations.
 baseline = %v
 baseline_strength = %v
-# Evidence needed before a node is ranked with vetted suppliers.
+# A node is vetted by this much evidence of your own, or by a trust mass of at least
+# vetting_trust times that of a typical node you trust.
 vetting_evidence = %v
-# Drop a supplier below drop_threshold; hire only at hire_threshold or above (hysteresis).
-drop_threshold = %v
+vetting_trust = %v
+# Vetted candidates at or above hire_threshold are preferred.
 hire_threshold = %v
-# Share of placements given to newcomers (at most 0.5).
+# The newcomer budget: the share of supplier slots that may go to unvetted nodes (at most 0.5,
+# never two in one placement), and the part of it open to strangers.
 exploration_share = %v
-`, p.Lambda, p.Alpha0, p.ReceiptWeight, p.PaymentWeight, p.FiredWeight, p.EdgeCap, p.Restart, p.MaxIterations,
-		p.Baseline, p.BaselineStrength, p.VettingEvidence, p.DropThreshold, p.HireThreshold, p.ExplorationShare)
+stranger_share = %v
+`, p.Lambda, p.ReliableFailure, p.UnreliableFailure, p.DropOdds, p.ReceiptWeight, p.PaymentWeight, p.FiredWeight,
+		p.EdgeCap, p.Restart, p.MaxIterations, p.Baseline, p.BaselineStrength, p.VettingEvidence, p.VettingTrust,
+		p.HireThreshold, p.ExplorationShare, p.StrangerShare)
 	return os.WriteFile(home.TrustConfigFile(), []byte(text), 0o600)
 }
 
@@ -69,6 +79,10 @@ func LoadTrustConfig(home Home) (TrustConfig, error) {
 	path := home.TrustConfigFile()
 	raw, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return tc, err
+	}
+	raw, err = migrateTrustConfig(path, raw)
+	if err != nil {
 		return tc, err
 	}
 	if err := readTOML(viper.New(), path, raw, &tc); err != nil {
@@ -115,4 +129,56 @@ func ObserverKey(home Home, flag string) (ledger.PubKey, error) {
 	}
 	return ledger.PubKey{}, fmt.Errorf("name the observer with --observer or `observer` in %s (local keys: %s)",
 		home.TrustConfigFile(), strings.Join(names, ", "))
+}
+
+// ErrRetiredTrustSetting is returned for a trust.toml that sets a retired key to a value of its
+// own: the setting no longer exists, and ignoring it would change what the node does.
+var ErrRetiredTrustSetting = errors.New("trust.toml sets a retired key")
+
+// Before issue 17, trust.toml had alpha0 and drop_threshold (a beta reputation's probation
+// prior and threshold) and a newcomer baseline of 0.5. A file that still has alpha0 was written
+// then: its keys that hold that version's defaults meant "the default", so they give way to the
+// current defaults; a retired key set to anything else is an error that names it.
+var retiredTrustDefaults = map[string]string{"alpha0": "50", "drop_threshold": "0.96"}
+
+// changedTrustDefaults are live keys whose default issue 17 changed: in an older file, the old
+// default gives way to the new one (baseline 0: a stranger is not half-trusted; a newcomer
+// budget of 10%, which vets honest newcomers in about 8 placements, specs/trust.md §5).
+var changedTrustDefaults = map[string]string{"baseline": "0.5", "exploration_share": "0.05"}
+
+var tomlKeyRE = regexp.MustCompile(`^\s*([a-z_0-9]+)\s*=\s*([^#]*?)\s*(#.*)?$`)
+
+// migrateTrustConfig returns raw without the retired keys of an older trust.toml (see above).
+func migrateTrustConfig(path string, raw []byte) ([]byte, error) {
+	lines := strings.Split(string(raw), "\n")
+	old := false
+	for _, l := range lines {
+		if m := tomlKeyRE.FindStringSubmatch(l); m != nil && m[1] == "alpha0" {
+			old = true
+		}
+	}
+	if !old {
+		return raw, nil
+	}
+	var out []string
+	for i, l := range lines {
+		m := tomlKeyRE.FindStringSubmatch(l)
+		if m == nil {
+			out = append(out, l)
+			continue
+		}
+		key, value := m[1], m[2]
+		if def, retired := retiredTrustDefaults[key]; retired {
+			if value != def {
+				return nil, fmt.Errorf("%s:%d: %w: %s = %s (the drop rule is now a sequential test, specs/trust.md §2.1: "+
+					"remove the line and set reliable_failure, unreliable_failure and drop_odds instead)", path, i+1, ErrRetiredTrustSetting, key, value)
+			}
+			continue
+		}
+		if def, changed := changedTrustDefaults[key]; changed && value == def {
+			continue // the old default gives way to the new one
+		}
+		out = append(out, l)
+	}
+	return []byte(strings.Join(out, "\n")), nil
 }

@@ -82,11 +82,27 @@ func BenchmarkFullScores(b *testing.B) {
 			b.ResetTimer()
 			for n := 0; n < b.N; n++ {
 				e.warm.Remove(keys[0])
+				clear(e.rowFresh) // cold: the normalised rows are rebuilt too
 				if got := len(allOf(b, e.View(keys[0]))); got != size.nodes-1 {
 					b.Fatalf("%d scores", got)
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkOtherObserver: a cold view of one more observer at the same height, the trust
+// service's case when many observers ask between two blocks: no warm vector, but the rows that
+// the first view built are shared.
+func BenchmarkOtherObserver(b *testing.B) {
+	recs, keys := synthetic(100_000, 2_000_000, 2)
+	e := loaded(b, recs)
+	e.View(keys[0])
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		k := keys[1+n%1000]
+		e.warm.Remove(k)
+		e.View(k)
 	}
 }
 

@@ -23,6 +23,14 @@ type Engine struct {
 	// warm holds the last PageRank vector of the most recent observers, to warm-start their next
 	// view; bounded (WarmStartObservers), least recently used evicted one at a time.
 	warm *simplelru.LRU[ledger.PubKey, []float64]
+	// successStep, failureStep and dropLevel are the drop rule's constants (§2.1).
+	successStep, failureStep, dropLevel float64
+	// rowDst and rowWgt are each node's positive out-edges, normalised (PageRank's rows, §3);
+	// rowFresh says which are up to date. They depend on the history only, not on the
+	// observer, so every view shares them (refreshRows).
+	rowDst   [][]int32
+	rowWgt   [][]float64
+	rowFresh []bool
 }
 
 // WarmStartObservers is how many observers' last PageRank vectors an engine keeps to warm-start
@@ -58,10 +66,12 @@ type Counts struct {
 	Ignored         uint64 `json:"ignored_claims"` // unilateral claims without countersigned history (T-2)
 }
 
-// pairState is what node j has seen of node x: a beta reputation with forgetting (§2).
+// pairState is what node j has seen of node x (§2).
 type pairState struct {
-	j, x          int32
-	alpha, beta   float64 // beta reputation with the probation prior: the drop rule (§2)
+	j, x int32
+	// drop is the drop rule's statistic (§2.1): the log-likelihood ratio of "unreliable" to
+	// "reliable" accumulated over j's observations of x, never below 0. j drops x at dropLevel.
+	drop          float64
 	succ          float64 // decayed real successes: succ/n is the evidence-only success rate
 	n             float64 // decayed real evidence
 	countersigned bool
@@ -78,7 +88,9 @@ func NewEngine(p Policy) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{policy: p, index: map[ledger.PubKey]int32{}, pairIdx: map[uint64]int32{}, warm: warm}, nil
+	e := &Engine{policy: p, index: map[ledger.PubKey]int32{}, pairIdx: map[uint64]int32{}, warm: warm}
+	e.successStep, e.failureStep, e.dropLevel = p.dropSteps()
+	return e, nil
 }
 
 // Policy returns the engine's policy.
@@ -108,20 +120,28 @@ func (e *Engine) pair(j, x int32, height int64) *pairState {
 	}
 	i := int32(len(e.pairs))
 	e.pairIdx[key] = i
-	e.pairs = append(e.pairs, pairState{j: j, x: x, alpha: e.policy.Alpha0, first: height})
+	e.pairs = append(e.pairs, pairState{j: j, x: x, first: height})
 	e.nodes[j].out = append(e.nodes[j].out, i)
 	e.nodes[x].in = append(e.nodes[x].in, i)
+	e.rowChanged(j)
 	return &e.pairs[i]
 }
 
 // observe applies one observation with success weight s and failure weight f (§2).
 func (e *Engine) observe(p *pairState, s, f float64, height int64) {
 	l := e.policy.Lambda
-	p.alpha = float64(l*p.alpha) + s
-	p.beta = float64(l*p.beta) + f
+	p.drop = max(0, p.drop+float64(s*e.successStep)+float64(f*e.failureStep))
 	p.succ = float64(l*p.succ) + s
 	p.n = float64(l*p.n) + s + f
 	p.last = height
+	e.rowChanged(p.j)
+}
+
+// rowChanged marks node j's PageRank row for rebuilding: one of its pairs changed.
+func (e *Engine) rowChanged(j int32) {
+	if int(j) < len(e.rowFresh) {
+		e.rowFresh[j] = false
+	}
 }
 
 // Apply ingests one committed event. Events must come in ledger order (height, tx, event);
@@ -224,7 +244,8 @@ func (e *Engine) related(j, x int32) bool {
 // PairInfo is a read-only summary of one pair: what Observer has seen of Subject.
 type PairInfo struct {
 	Observer, Subject ledger.PubKey
-	Reputation        float64 // with the probation prior (the drop rule)
+	DropEvidence      float64 // the drop rule's statistic (§2.1)
+	Dropped           bool    // the observer's drop rule has dropped the subject
 	Rate              float64 // evidence-only success rate
 	Evidence          float64
 	Counts            Counts
@@ -235,7 +256,7 @@ func (e *Engine) Pairs(fn func(PairInfo)) {
 	for i := range e.pairs {
 		p := &e.pairs[i]
 		fn(PairInfo{Observer: e.nodes[p.j].key, Subject: e.nodes[p.x].key,
-			Reputation: p.alpha / (p.alpha + p.beta), Rate: p.rate(), Evidence: p.n, Counts: p.counts})
+			DropEvidence: p.drop, Dropped: e.dropped(p), Rate: p.rate(), Evidence: p.n, Counts: p.counts})
 	}
 }
 
@@ -247,5 +268,6 @@ func (p *pairState) rate() float64 {
 	return p.succ / p.n
 }
 
-// reputation is the beta reputation with the probation prior.
-func (p *pairState) reputation() float64 { return p.alpha / (p.alpha + p.beta) }
+// dropped reports whether the pair's drop statistic reached the drop level: j has seen enough
+// of x to tell it from a reliable supplier (§2.1).
+func (e *Engine) dropped(p *pairState) bool { return p.drop >= e.dropLevel }

@@ -16,8 +16,7 @@ func ShortName(k ledger.PubKey) string { return k.String()[:12] }
 // Explain says in plain words what produced a score, most important first (T-5). Every number
 // is the one the decision used, under one name: the *rate* is the evidence-weighted success rate
 // (what the hire threshold compares, and the drop threshold without direct experience); the
-// *reputation* is the observer's own beta reputation with the probation prior (what the drop
-// threshold compares). maxRecommenders bounds how many recommenders are named.
+// *drop evidence* is the drop rule's statistic on the observer's own observations (§2.1). maxRecommenders bounds how many recommenders are named.
 func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 	if name == nil {
 		name = ShortName
@@ -31,8 +30,13 @@ func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 		out = append(out, fmt.Sprintf("ineligible for everyone: %s at height %d%s", s.Proof.Kind, s.Proof.Height, by))
 	}
 	if d := s.Direct; d != nil {
-		out = append(out, fmt.Sprintf("your own experience: %s; success rate %.4f over %.1f observations; your reputation of it %.4f, %s the drop threshold %.2f",
-			describeCounts(d.Counts, "you"), d.Rate, d.Evidence, d.Reputation, aboveOrBelow(d.Reputation, pol.DropThreshold), pol.DropThreshold))
+		_, _, level := pol.dropSteps()
+		verdict := fmt.Sprintf("drop evidence %.2f of the %.2f that drops it", d.DropEvidence, level)
+		if d.Dropped {
+			verdict = fmt.Sprintf("drop evidence %.2f reached the %.2f that drops it", d.DropEvidence, level)
+		}
+		out = append(out, fmt.Sprintf("your own experience: %s; success rate %.4f over %.1f observations; %s",
+			describeCounts(d.Counts, "you"), d.Rate, d.Evidence, verdict))
 	} else {
 		out = append(out, "no direct experience of your own")
 	}
@@ -53,20 +57,17 @@ func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 		out = append(out, fmt.Sprintf("%s by %s %s no weight: %s has no countersigned service history with it",
 			plural(ig.Claims, "claim", "claims"), name(ig.Node), map[bool]string{true: "carries", false: "carry"}[ig.Claims == 1], name(ig.Node)))
 	}
-	status := "eligible"
+	if s.PublicShare > 0 {
+		out = append(out, fmt.Sprintf("you have too little experience of your own: %.0f%% of your trust starts from every node alike (the public's view), until your own evidence reaches %.0f",
+			100*s.PublicShare, pol.VettingEvidence))
+	}
+	status := "eligible, " + StatusText(s)
 	if !s.Eligible {
-		status = "not eligible: " + s.Reason
+		status = "not eligible, " + StatusText(s)
 	}
 	out = append(out, fmt.Sprintf("score %.4f, confidence %.2f, success rate %.4f (%s the hire threshold %.2f); %s",
 		s.Score, s.Confidence, s.Rate, atLeastOrBelow(s.Rate, pol.HireThreshold), pol.HireThreshold, status))
 	return out
-}
-
-func aboveOrBelow(v, threshold float64) string {
-	if v < threshold {
-		return "below"
-	}
-	return "above"
 }
 
 func atLeastOrBelow(v, threshold float64) string {

@@ -7,7 +7,7 @@ import (
 )
 
 // TestExplainNamesEachNumberOnce (issue 16): the explanation's numbers are the score's own, each
-// under one name (rate for the hire rule, reputation for the drop rule), compared with the
+// under one name (rate for the hire rule, drop evidence for the drop rule), compared with the
 // policy's thresholds in words that follow the numbers, and counts say who did what, in the
 // singular or the plural.
 func TestExplainNamesEachNumberOnce(t *testing.T) {
@@ -26,7 +26,7 @@ func TestExplainNamesEachNumberOnce(t *testing.T) {
 	for _, want := range []string{
 		"1 of your audits passed, 1 receipt countersigned, 1 report against it by you",
 		fmt.Sprintf("success rate %.4f over %.1f observations", d.Rate, d.Evidence),
-		fmt.Sprintf("your reputation of it %.4f, %s the drop threshold %.2f", d.Reputation, aboveOrBelow(d.Reputation, pol.DropThreshold), pol.DropThreshold),
+		fmt.Sprintf("drop evidence %.2f of the 9.21 that drops it", d.DropEvidence),
 		"40 of " + ShortName(carol) + "'s audits passed",
 		fmt.Sprintf("success rate %.4f (%s the hire threshold %.2f)", sc.Rate, atLeastOrBelow(sc.Rate, pol.HireThreshold), pol.HireThreshold),
 	} {
@@ -39,9 +39,9 @@ func TestExplainNamesEachNumberOnce(t *testing.T) {
 			t.Errorf("explanation says %q:\n%s", bad, text)
 		}
 	}
-	// The words follow the numbers: a reputation above the threshold is said to be above it.
-	if d.Reputation >= pol.DropThreshold && !strings.Contains(text, "above the drop threshold") {
-		t.Errorf("reputation %.4f ≥ %.2f not said to be above:\n%s", d.Reputation, pol.DropThreshold, text)
+	// The words follow the status: bob is vetted through carol and eligible.
+	if !strings.Contains(text, "; eligible, vetted: its success rate, with what nodes you trust report, is 0.9550, below the hire threshold 0.97") {
+		t.Errorf("status not said:\n%s", text)
 	}
 	if got := plural(1, "claim", "claims") + "/" + plural(2, "claim", "claims"); got != "1 claim/2 claims" {
 		t.Errorf("plural: %s", got)

@@ -40,6 +40,11 @@ func (h *history) receipt(customer, supplier ledger.PubKey) {
 	h.add(supplier, customer, supplier, &ledger.StorageReceipt{Customer: customer, Supplier: supplier, PeriodEnd: 1})
 }
 
+// payment: payer paid payee, who countersigned it (a fact about the payer).
+func (h *history) payment(payer, payee ledger.PubKey) {
+	h.add(payer, payee, payer, &ledger.Payment{Payer: payer, Payee: payee, Amount: 1})
+}
+
 func (h *history) report(reporter, accused ledger.PubKey) {
 	h.add(accused, reporter, reporter, &ledger.MisbehaviorReport{Accused: accused, Misconduct: ledger.MisconductUnavailable})
 }

@@ -13,10 +13,15 @@ type Policy struct {
 	// Lambda is the forgetting factor applied to a pair's evidence at each new observation
 	// (0.999: an observation 1,000 observations ago weighs about 37% of a new one).
 	Lambda float64 `json:"lambda" toml:"lambda"`
-	// Alpha0 is a pair's initial α, a prior of good behaviour that decays like evidence (50: a
-	// probation prior, so a fresh supplier is dropped at its third failure while a long-trusted
-	// one, whose α has grown towards 1/(1-λ), is judged as Storj would judge it).
-	Alpha0 float64 `json:"alpha0" toml:"alpha0"`
+	// ReliableFailure and UnreliableFailure are the two failure rates the drop rule tells apart
+	// (0.02 and 0.10): it is a sequential test of "fails ReliableFailure of its audits" against
+	// "fails UnreliableFailure" on the observer's own observations (§2.1).
+	ReliableFailure   float64 `json:"reliable_failure" toml:"reliable_failure"`
+	UnreliableFailure float64 `json:"unreliable_failure" toml:"unreliable_failure"`
+	// DropOdds is the likelihood ratio, unreliable to reliable, at which the observer drops a
+	// supplier (10,000: a supplier failing ReliableFailure of its audits is dropped by mistake
+	// with a probability of about 1/DropOdds over a long run of audits).
+	DropOdds float64 `json:"drop_odds" toml:"drop_odds"`
 	// ReceiptWeight is the success weight of one countersigned storage or bandwidth receipt (0.2).
 	ReceiptWeight float64 `json:"receipt_weight" toml:"receipt_weight"`
 	// PaymentWeight is the success weight of one acknowledged payment (0.5).
@@ -30,28 +35,38 @@ type Policy struct {
 	Restart float64 `json:"restart" toml:"restart"`
 	// MaxIterations caps the PageRank iterations (50).
 	MaxIterations int `json:"max_iterations" toml:"max_iterations"`
-	// Baseline is a newcomer's score (0.5); BaselineStrength its weight in observations (5).
+	// Baseline is the score of a node without evidence (0: a stranger is not half-trusted);
+	// BaselineStrength its weight in observations (5), so a score also says how much evidence
+	// stands behind it.
 	Baseline         float64 `json:"baseline" toml:"baseline"`
 	BaselineStrength float64 `json:"baseline_strength" toml:"baseline_strength"`
-	// VettingEvidence is the evidence (direct plus weighted recommendations) a node needs before
-	// it is ranked with vetted suppliers instead of explored as a newcomer (20).
+	// VettingEvidence is the observer's own evidence of a node that vets it (20): it is then
+	// ranked with vetted suppliers instead of explored as a newcomer.
 	VettingEvidence float64 `json:"vetting_evidence" toml:"vetting_evidence"`
-	// DropThreshold: a supplier whose reputation falls below it is dropped (0.96).
-	DropThreshold float64 `json:"drop_threshold" toml:"drop_threshold"`
-	// HireThreshold: a vetted candidate needs at least this score to be hired (0.97). The gap to
-	// DropThreshold is the hysteresis that stops a supplier near the line from flapping.
+	// VettingTrust vets a node on others' experience: when its trust mass in the observer's view
+	// is at least this share of a typical trusted node's (0.1) (§4.5).
+	VettingTrust float64 `json:"vetting_trust" toml:"vetting_trust"`
+	// HireThreshold: a vetted candidate is preferred when its success rate is at least this
+	// (0.97); candidates below it come after the newcomers (§5).
 	HireThreshold float64 `json:"hire_threshold" toml:"hire_threshold"`
-	// ExplorationShare is the share of placements given to newcomers (0.05, at most 0.5).
+	// ExplorationShare is the newcomer budget: the share of placement slots that may go to
+	// unvetted suppliers (0.1, at most 0.5), and never two shards of one placement (§5).
 	ExplorationShare float64 `json:"exploration_share" toml:"exploration_share"`
+	// StrangerShare is the part of that budget open to strangers (nodes without evidence from
+	// anyone the observer trusts) and to newcomers known only as payers (0.02; at most
+	// ExplorationShare). The rest goes to newcomers whose service nodes the observer trusts
+	// have already found good.
+	StrangerShare float64 `json:"stranger_share" toml:"stranger_share"`
 	// Anchors are nodes the observer trusts by its own choice, added to its restart vector.
 	Anchors []ledger.PubKey `json:"anchors,omitempty" toml:"-"`
 }
 
 // DefaultPolicy returns the documented defaults (specs/trust.md §6).
 func DefaultPolicy() Policy {
-	return Policy{Lambda: 0.999, Alpha0: 50, ReceiptWeight: 0.2, PaymentWeight: 0.5, FiredWeight: 0.5,
-		EdgeCap: 20, Restart: 0.15, MaxIterations: 50, Baseline: 0.5, BaselineStrength: 5,
-		VettingEvidence: 20, DropThreshold: 0.96, HireThreshold: 0.97, ExplorationShare: 0.05}
+	return Policy{Lambda: 0.999, ReliableFailure: 0.02, UnreliableFailure: 0.10, DropOdds: 10000,
+		ReceiptWeight: 0.2, PaymentWeight: 0.5, FiredWeight: 0.5,
+		EdgeCap: 20, Restart: 0.15, MaxIterations: 50, Baseline: 0, BaselineStrength: 5,
+		VettingEvidence: 20, VettingTrust: 0.1, HireThreshold: 0.97, ExplorationShare: 0.1, StrangerShare: 0.02}
 }
 
 // ErrPolicy wraps every policy validation error.
@@ -65,8 +80,10 @@ func (p Policy) Validate() error {
 	switch {
 	case !(p.Lambda > 0 && p.Lambda <= 1):
 		return bad("lambda %v must be in (0, 1]", p.Lambda)
-	case p.Alpha0 < 0:
-		return bad("alpha0 %v must not be negative", p.Alpha0)
+	case !(p.ReliableFailure > 0 && p.ReliableFailure < p.UnreliableFailure && p.UnreliableFailure < 1):
+		return bad("reliable_failure %v and unreliable_failure %v must satisfy 0 < reliable < unreliable < 1", p.ReliableFailure, p.UnreliableFailure)
+	case !(p.DropOdds > 1):
+		return bad("drop_odds %v must be above 1", p.DropOdds)
 	case p.ReceiptWeight < 0 || p.PaymentWeight < 0 || p.FiredWeight < 0:
 		return bad("event weights must not be negative")
 	case p.EdgeCap <= 0:
@@ -77,12 +94,23 @@ func (p Policy) Validate() error {
 		return bad("max_iterations %d must be at least 1", p.MaxIterations)
 	case p.Baseline < 0 || p.Baseline > 1 || p.BaselineStrength <= 0:
 		return bad("baseline must be in [0, 1] with a positive strength")
-	case p.DropThreshold < 0 || p.DropThreshold > 1 || p.HireThreshold > 1:
-		return bad("thresholds must be in [0, 1]")
-	case p.HireThreshold < p.DropThreshold:
-		return bad("hire_threshold %v is below drop_threshold %v: a hired supplier could be dropped at once", p.HireThreshold, p.DropThreshold)
+	case p.VettingEvidence <= 0:
+		return bad("vetting_evidence %v must be positive", p.VettingEvidence)
+	case p.VettingTrust <= 0:
+		return bad("vetting_trust %v must be positive", p.VettingTrust)
+	case p.HireThreshold < 0 || p.HireThreshold > 1:
+		return bad("hire_threshold %v must be in [0, 1]", p.HireThreshold)
 	case p.ExplorationShare < 0 || p.ExplorationShare > 0.5:
 		return bad("exploration_share %v must be in [0, 0.5]", p.ExplorationShare)
+	case p.StrangerShare < 0 || p.StrangerShare > p.ExplorationShare:
+		return bad("stranger_share %v must be in [0, exploration_share %v]", p.StrangerShare, p.ExplorationShare)
 	}
 	return nil
+}
+
+// dropSteps returns what one unit of success and one unit of failure add to a pair's drop
+// statistic (§2.1): the log-likelihood ratios ln((1-p1)/(1-p0)) < 0 and ln(p1/p0) > 0, and
+// the statistic's drop level ln(DropOdds). detLog keeps them identical on every platform.
+func (p Policy) dropSteps() (success, failure, level float64) {
+	return detLog((1 - p.UnreliableFailure) / (1 - p.ReliableFailure)), detLog(p.UnreliableFailure / p.ReliableFailure), detLog(p.DropOdds)
 }

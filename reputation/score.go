@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/trustledger/trustledger/ledger"
@@ -15,26 +16,46 @@ type Score struct {
 	Subject    ledger.PubKey `json:"subject"`
 	Score      float64       `json:"score"`
 	Confidence float64       `json:"confidence"`
-	// Rate is the evidence-weighted success rate, direct and recommended, without the newcomer
-	// baseline (the baseline when there is no evidence): what the hire threshold compares, and
-	// the drop threshold when there is no direct experience (§4, §5).
-	Rate     float64 `json:"rate"`
-	Vetted   bool    `json:"vetted"`
-	Eligible bool    `json:"eligible"`
-	Reason   string  `json:"reason,omitempty"` // why not eligible
-	Proof    *Proof  `json:"proof,omitempty"`
+	// Rate is the evidence-weighted success rate, direct and recommended, without the baseline
+	// (the baseline when there is no evidence): what the hire threshold compares (§4, §5).
+	Rate float64 `json:"rate"`
+	// Status says what the observer may do with the subject (§4.6): StatusVetted,
+	// StatusNewcomer and StatusStranger are eligible (the last two only within the newcomer
+	// budget), StatusDropped and StatusProven are not; StatusSelf is the observer.
+	Status   string `json:"status"`
+	Vetted   bool   `json:"vetted"`
+	Eligible bool   `json:"eligible"`
+	Reason   string `json:"reason,omitempty"` // what the status means here, in words
+	Proof    *Proof `json:"proof,omitempty"`
 	// Trust is the subject's personalised PageRank mass from the observer (sums to 1 over nodes).
-	Trust          float64        `json:"trust_mass"`
+	Trust float64 `json:"trust_mass"`
+	// PublicShare is the share of the observer's PageRank restart spread over every node
+	// because its own experience is still short of VettingEvidence (§3.1): 0 for an observer
+	// with experience or anchors.
+	PublicShare    float64        `json:"public_share,omitempty"`
 	Direct         *Direct        `json:"direct,omitempty"`
 	Recommendation *Recommended   `json:"recommendation,omitempty"`
 	Recommenders   []Recommender  `json:"recommenders,omitempty"`
 	Ignored        []IgnoredClaim `json:"ignored,omitempty"`
 }
 
+// The statuses of a Score (§4.6).
+const (
+	StatusSelf     = "self"     // the observer itself
+	StatusProven   = "proven"   // objective evidence of misbehaviour: ineligible for everyone
+	StatusDropped  = "dropped"  // the observer's own experience dropped it: ineligible for the observer
+	StatusVetted   = "vetted"   // enough evidence to be ranked by its score
+	StatusNewcomer = "newcomer" // some evidence, not enough: hired only within the newcomer budget
+	StatusStranger = "stranger" // no evidence from the observer or anyone it trusts: the entry share
+)
+
 // Direct is the observer's own experience of the subject.
 type Direct struct {
-	// Reputation is the beta reputation with the probation prior: the drop rule compares it.
-	Reputation float64 `json:"reputation"`
+	// DropEvidence is the drop rule's statistic (§2.1): how strongly the observer's own
+	// observations favour "unreliable" over "reliable" (a log-likelihood ratio, never below 0);
+	// the observer drops the subject when it reaches ln(DropOdds).
+	DropEvidence float64 `json:"drop_evidence"`
+	Dropped      bool    `json:"dropped"`
 	// Rate is the evidence-only success rate.
 	Rate     float64 `json:"rate"`
 	Evidence float64 `json:"evidence"`
@@ -54,6 +75,8 @@ type Recommender struct {
 	Rate     float64       `json:"rate"`
 	Evidence float64       `json:"evidence"`
 	Counts   Counts        `json:"counts"`
+	// Dropped: its own drop rule dropped the subject, so its rate counts as 0.
+	Dropped bool `json:"dropped,omitempty"`
 }
 
 // IgnoredClaim is a unilateral claim that carried no weight (its author had no countersigned
@@ -78,7 +101,13 @@ type View struct {
 	o        int32 // -1 if the observer has no history
 	t        []float64
 	wmax     float64
-	version  uint64
+	// typical is the trust mass of a typical trusted node: half of the mass (the observer's
+	// own aside) sits on nodes holding at least this much (§4.5).
+	typical float64
+	// public is the share of the observer's restart spread over everyone: 1 for an observer
+	// without experience or anchors, 0 once its own evidence reaches VettingEvidence (§3.1).
+	public  float64
+	version uint64
 }
 
 // View computes the observer's personalised PageRank over the current history (§3), warm-started
@@ -88,13 +117,79 @@ func (e *Engine) View(observer ledger.PubKey) *View {
 	if i, ok := e.index[observer]; ok {
 		v.o = i
 	}
-	v.t = e.pagerank(observer, v.o)
+	v.t, v.public = e.pagerank(observer, v.o)
 	for i, t := range v.t {
 		if int32(i) != v.o && t > v.wmax {
 			v.wmax = t
 		}
 	}
+	v.typical = typicalMass(v.t, v.o)
 	return v
+}
+
+// typicalMass is the mass-weighted median of t over the nodes other than o: the mass of the
+// node at which, going down from the most trusted, half of their total mass is reached. Many
+// identities with little mass each (a sybil region) do not move it; only mass does.
+func typicalMass(t []float64, o int32) float64 {
+	masses := make([]float64, 0, len(t))
+	total := 0.0
+	for i, x := range t {
+		if int32(i) != o && x > 0 {
+			masses = append(masses, x)
+			total += x
+		}
+	}
+	return weightedMedian(masses, total/2)
+}
+
+// weightedMedian returns the value x of a such that the elements above x sum to less than half
+// and those at x or above to half or more, where half is half the sum of a (all positive). It is
+// a quickselect, O(len(a)) expected rather than a sort's O(n log n): a view at 100k nodes pays
+// it on every computation. It reorders a. The pivot is the median of three, so equal inputs
+// give equal answers.
+func weightedMedian(a []float64, half float64) float64 {
+	above := 0.0 // the sum of the elements already known to be above the remaining window
+	for len(a) > 0 {
+		p := medianOfThree(a[0], a[len(a)/2], a[len(a)-1])
+		// Three-way partition: a[:gt] > p, a[gt:lt] == p, a[lt:] < p.
+		gt, i, lt := 0, 0, len(a)
+		sumGT, sumEQ := 0.0, 0.0
+		for i < lt {
+			switch x := a[i]; {
+			case x > p:
+				a[gt], a[i] = a[i], a[gt]
+				sumGT += x
+				gt++
+				i++
+			case x < p:
+				lt--
+				a[lt], a[i] = a[i], a[lt]
+			default:
+				sumEQ += x
+				i++
+			}
+		}
+		switch {
+		case above+sumGT >= half:
+			a = a[:gt]
+		case above+sumGT+sumEQ >= half:
+			return p
+		default:
+			above += sumGT + sumEQ
+			a = a[lt:]
+		}
+	}
+	return 0
+}
+
+func medianOfThree(a, b, c float64) float64 {
+	if a > b {
+		a, b = b, a
+	}
+	if b > c {
+		b = c
+	}
+	return math.Max(a, b)
 }
 
 // Rescore returns a fresh view of v's observer that keeps v's PageRank vector (the trust mass
@@ -105,7 +200,7 @@ func (e *Engine) View(observer ledger.PubKey) *View {
 func (e *Engine) Rescore(v *View) *View {
 	t := make([]float64, len(e.nodes))
 	copy(t, v.t)
-	nv := &View{e: e, observer: v.observer, o: -1, t: t, wmax: v.wmax, version: e.version}
+	nv := &View{e: e, observer: v.observer, o: -1, t: t, wmax: v.wmax, typical: v.typical, public: v.public, version: e.version}
 	if i, ok := e.index[v.observer]; ok {
 		nv.o = i
 	}
@@ -114,21 +209,55 @@ func (e *Engine) Rescore(v *View) *View {
 
 // edgeWeight is c(j,k) of §3: only net-positive experience, volume capped.
 func (e *Engine) edgeWeight(p *pairState) float64 {
-	if p.n <= 0 {
+	if p.n <= 0 || e.dropped(p) {
 		return 0
 	}
-	pos := float64(2*p.rate()) - 1
+	// Only service at the reliable standard propagates: 0 at a success rate of
+	// 1-UnreliableFailure or less (a supplier failing a tenth of its audits passes on no
+	// trust, however much it serves), 1 at a perfect record.
+	floor := 1 - e.policy.UnreliableFailure
+	pos := (p.rate() - floor) / (1 - floor) // not UnreliableFailure: a perfect record is exactly 1
 	if pos <= 0 {
 		return 0
 	}
 	return float64(pos * math.Min(p.n, e.policy.EdgeCap))
 }
 
-func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
+// refreshRows brings the engine's normalised out-edge rows up to date: a row is rebuilt when one
+// of its node's pairs changed since the last view (Apply marks it), so a block of events costs
+// the rows it touched, not every edge. The weights are those a full rebuild gives, bit for bit:
+// the same edges in the same order, each divided by the same row sum.
+func (e *Engine) refreshRows() {
+	for len(e.rowDst) < len(e.nodes) {
+		e.rowDst, e.rowWgt, e.rowFresh = append(e.rowDst, nil), append(e.rowWgt, nil), append(e.rowFresh, false)
+	}
+	for j := range e.nodes {
+		if e.rowFresh[j] {
+			continue
+		}
+		dst, wgt, row := e.rowDst[j][:0], e.rowWgt[j][:0], 0.0
+		for _, pi := range e.nodes[j].out {
+			p := &e.pairs[pi]
+			if w := e.edgeWeight(p); w > 0 {
+				dst = append(dst, p.x)
+				wgt = append(wgt, w)
+				row += w
+			}
+		}
+		for k := range wgt {
+			wgt[k] /= row
+		}
+		e.rowDst[j], e.rowWgt[j], e.rowFresh[j] = dst, wgt, true
+	}
+}
+
+// pagerank returns the observer's trust vector and the share of its restart spread over
+// everyone (the cold start of §3.1).
+func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) {
 	n := len(e.nodes)
 	t := make([]float64, n)
 	if n == 0 {
-		return t
+		return t, 0
 	}
 	restart := make([]float64, n)
 	var seeds []int32
@@ -140,34 +269,43 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
 			seeds = append(seeds, i)
 		}
 	}
-	if len(seeds) == 0 {
-		return t // an observer with no history and no anchors trusts no one transitively
+	// Cold start (§3.1): an observer without anchors and with less trust-carrying experience of
+	// its own than VettingEvidence (failures teach it whom not to trust, not whom to trust)
+	// restarts partly at everyone else, in proportion to the experience it lacks.
+	own := 0.0 // the restart share of the observer and its anchors
+	switch {
+	case len(seeds) > 0 && (o < 0 || len(seeds) > 1):
+		own = 1 // anchors the observer named stand in for the public
+	case o >= 0:
+		ev := 0.0 // experience that carries trust: service at the reliable standard (§3)
+		for _, pi := range e.nodes[o].out {
+			ev += e.edgeWeight(&e.pairs[pi])
+		}
+		own = math.Min(1, ev/e.policy.VettingEvidence)
+	}
+	others := n
+	if o >= 0 {
+		others--
+	}
+	if own == 0 && others == 0 {
+		return t, 0
 	}
 	for _, s := range seeds {
-		restart[s] = 1 / float64(len(seeds))
+		restart[s] = float64(own / float64(len(seeds)))
 	}
-	// Normalised edges in compressed rows (CSR), built once per view: each iteration is then
-	// one multiply-add per edge, in node-index then insertion order (T-4).
-	start := make([]int32, n+1)
-	dst := make([]int32, 0, len(e.pairs))
-	wgt := make([]float64, 0, len(e.pairs))
-	for j := range e.nodes {
-		start[j] = int32(len(dst))
-		row := 0.0
-		for _, pi := range e.nodes[j].out {
-			row += e.edgeWeight(&e.pairs[pi])
-		}
-		if row > 0 {
-			for _, pi := range e.nodes[j].out {
-				p := &e.pairs[pi]
-				if w := e.edgeWeight(p); w > 0 {
-					dst = append(dst, p.x)
-					wgt = append(wgt, w/row)
-				}
+	if own < 1 {
+		share := float64((1 - own) / float64(others))
+		for i := range restart {
+			if int32(i) != o {
+				restart[i] += share
 			}
 		}
 	}
-	start[n] = int32(len(dst))
+	// Normalised edges, one row per node, kept between views and rebuilt only for the nodes
+	// whose pairs changed since (§3): each iteration is then one multiply-add per edge, in
+	// node-index then insertion order (T-4).
+	e.refreshRows()
+	dst, wgt := e.rowDst, e.rowWgt
 	if prev, ok := e.warm.Get(observer); ok && len(prev) <= n {
 		copy(t, prev)
 	} else {
@@ -185,13 +323,13 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
 			if tj == 0 {
 				continue
 			}
-			lo, hi := start[j], start[j+1]
-			if lo == hi {
+			row, w := dst[j], wgt[j]
+			if len(row) == 0 {
 				dangling += tj
 				continue
 			}
-			for k := lo; k < hi; k++ {
-				next[dst[k]] += float64(tj * wgt[k])
+			for k, x := range row {
+				next[x] += float64(tj * w[k])
 			}
 		}
 		back := float64(a) + float64((1-a)*dangling)
@@ -205,8 +343,34 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) []float64 {
 			break
 		}
 	}
+	// A node no positive edge path reaches from the restart has no trust at all: clear what a
+	// warm start left there (mass decays geometrically towards 0 but never gets there), so
+	// "no path" is exactly 0 (§3).
+	reached := make([]bool, n)
+	queue := make([]int32, 0, n)
+	for i, r := range restart {
+		if r > 0 {
+			reached[i] = true
+			queue = append(queue, int32(i))
+		}
+	}
+	for len(queue) > 0 {
+		j := queue[0]
+		queue = queue[1:]
+		for _, x := range dst[j] {
+			if !reached[x] {
+				reached[x] = true
+				queue = append(queue, x)
+			}
+		}
+	}
+	for i := range t {
+		if !reached[i] {
+			t[i] = 0
+		}
+	}
 	e.warm.Add(observer, append([]float64(nil), t...))
-	return t
+	return t, float64(1 - own)
 }
 
 // convergence is the L1 change at which PageRank iteration stops.
@@ -245,34 +409,39 @@ func (v *View) scoreOf(subject ledger.PubKey) Score {
 
 func (v *View) newcomer(subject ledger.PubKey) Score {
 	p := v.e.policy
-	return Score{Subject: subject, Score: p.Baseline, Rate: p.Baseline, Reason: "newcomer: no history yet"}
+	return Score{Subject: subject, Score: p.Baseline, Rate: p.Baseline, Status: StatusStranger, Eligible: true, PublicShare: v.public,
+		Reason: "no history yet; hired only within the entry share of the newcomer budget"}
 }
 
 func (v *View) score(x int32, explain bool) Score {
 	e, pol := v.e, v.e.policy
 	node := &e.nodes[x]
-	s := Score{Subject: node.key}
+	s := Score{Subject: node.key, PublicShare: v.public}
 	if int(x) < len(v.t) {
 		s.Trust = v.t[x]
 	}
 	if node.key == v.observer {
-		s.Score, s.Confidence, s.Rate, s.Reason = 1, 1, 1, "the observer itself"
+		s.Score, s.Confidence, s.Rate, s.Status, s.Reason = 1, 1, 1, StatusSelf, "the observer itself"
 		return s
 	}
-	var nDirect, rDirect, qDirect, mass, sum float64
+	var nDirect, qDirect, mass, sum float64
+	var own *pairState
 	for _, pi := range node.in {
 		p := &e.pairs[pi]
 		if p.counts.Ignored > 0 && explain {
 			s.Ignored = append(s.Ignored, IgnoredClaim{Node: e.nodes[p.j].key, Claims: p.counts.Ignored})
+		}
+		if p.j == v.o {
+			own = p
 		}
 		if p.n <= 0 {
 			continue
 		}
 		q := p.rate()
 		if p.j == v.o {
-			nDirect, rDirect, qDirect = p.n, p.reputation(), q
+			nDirect, qDirect = p.n, q
 			if explain {
-				s.Direct = &Direct{Reputation: rDirect, Rate: q, Evidence: p.n, Counts: p.counts}
+				s.Direct = &Direct{DropEvidence: p.drop, Dropped: e.dropped(p), Rate: q, Evidence: p.n, Counts: p.counts}
 			}
 			continue
 		}
@@ -281,10 +450,14 @@ func (v *View) score(x int32, explain bool) Score {
 		}
 		w := v.t[p.j] / v.wmax
 		ev := float64(w * math.Min(p.n, pol.EdgeCap))
+		dropped := e.dropped(p)
+		if dropped {
+			q = 0 // its own drop rule gave its verdict: it recommends against x
+		}
 		mass += ev
 		sum += float64(ev * q)
 		if explain {
-			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Rate: q, Evidence: p.n, Counts: p.counts})
+			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Rate: q, Evidence: p.n, Counts: p.counts, Dropped: dropped})
 		}
 	}
 	rRec := 0.0
@@ -302,19 +475,36 @@ func (v *View) score(x int32, explain bool) Score {
 	if nDirect+mass > 0 {
 		s.Rate = (float64(nDirect*qDirect) + float64(mass*rRec)) / (nDirect + mass)
 	}
-	s.Vetted = nDirect+mass >= pol.VettingEvidence
+	// Vetted: enough experience of the observer's own; or enough evidence with the nodes it
+	// trusts and a trust mass of its own near that of a typical trusted node. Evidence is not
+	// shared out (a recommender vouches for any number of nodes with full weight); mass is (a
+	// recommender's trust is split among everyone it vouches for), so a region that vouches for
+	// itself can vet at most as many identities as the mass its attack edges bring in (§4.5).
+	s.Vetted = nDirect >= pol.VettingEvidence ||
+		(nDirect+mass >= pol.VettingEvidence && v.typical > 0 && s.Trust >= float64(pol.VettingTrust*v.typical))
+	// Eligibility follows proof and the observer's own experience only: what others claim
+	// ranks a node lower, never out (T-3, §4.6).
 	switch {
 	case node.proof != nil:
 		s.Score, s.Confidence, s.Rate, s.Proof = 0, 1, 0, node.proof
-		s.Reason = fmt.Sprintf("proven misbehaviour: %s at height %d", node.proof.Kind, node.proof.Height)
-	case nDirect > 0 && rDirect < pol.DropThreshold:
-		s.Reason = fmt.Sprintf("your own reputation of it %.4f is below the drop threshold %.2f", rDirect, pol.DropThreshold)
-	case nDirect == 0 && s.Vetted && s.Rate < pol.DropThreshold:
-		s.Reason = fmt.Sprintf("its success rate among nodes you trust, %.4f, is below the drop threshold %.2f", s.Rate, pol.DropThreshold)
-	case !s.Vetted:
-		s.Reason = fmt.Sprintf("newcomer: evidence %.1f of the %.0f needed to be vetted", nDirect+mass, pol.VettingEvidence)
+		s.Status = StatusProven
+		s.Reason = fmt.Sprintf("%s at height %d", node.proof.Kind, node.proof.Height)
+	case own != nil && e.dropped(own):
+		s.Status = StatusDropped
+		s.Reason = fmt.Sprintf("by your own experience (%s)", describeCounts(own.counts, "you"))
+	case s.Vetted:
+		s.Status, s.Eligible = StatusVetted, true
+		if nDirect >= pol.VettingEvidence && qDirect < pol.HireThreshold {
+			s.Reason = fmt.Sprintf("your own success rate of it, %.4f, is below the hire threshold %.2f: tried only within the newcomer budget", qDirect, pol.HireThreshold)
+		} else if nDirect < pol.VettingEvidence && s.Rate < pol.HireThreshold {
+			s.Reason = fmt.Sprintf("its success rate, with what nodes you trust report, is %.4f, below the hire threshold %.2f: tried only within the newcomer budget, where your own audits decide", s.Rate, pol.HireThreshold)
+		}
+	case nDirect+mass > 0:
+		s.Status, s.Eligible = StatusNewcomer, true
+		s.Reason = fmt.Sprintf("evidence %.1f, trust mass %.2f of a typical node's; hired only within the newcomer budget (its entry share until you or a node you vetted has audited it)", nDirect+mass, safeRatio(s.Trust, v.typical))
 	default:
-		s.Eligible = true
+		s.Status, s.Eligible = StatusStranger, true
+		s.Reason = "no evidence from you or anyone you trust; hired only within the entry share of the newcomer budget"
 	}
 	if explain {
 		sort.SliceStable(s.Recommenders, func(a, b int) bool {
@@ -346,8 +536,19 @@ func (v *View) All() ([]Score, error) {
 	return out, nil
 }
 
+// sortScores orders by score, then key. Keys are unique, so the order is total and an unstable
+// sort gives the one answer; pdqsort swaps each Score (a large struct) O(n log n) times where a
+// stable merge sort swapped it O(n log² n) times, which was 40% of a full view's time.
 func sortScores(s []Score) {
-	sort.SliceStable(s, func(a, b int) bool { return better(s[a].Score, s[a].Subject, s[b].Score, s[b].Subject) })
+	slices.SortFunc(s, func(a, b Score) int {
+		switch {
+		case better(a.Score, a.Subject, b.Score, b.Subject):
+			return -1
+		case better(b.Score, b.Subject, a.Score, a.Subject):
+			return 1
+		}
+		return 0
+	})
 }
 
 // better orders by score, highest first, then by key, so rankings never depend on input order.
@@ -356,4 +557,24 @@ func better(sa float64, ka ledger.PubKey, sb float64, kb ledger.PubKey) bool {
 		return sa > sb
 	}
 	return bytes.Compare(ka[:], kb[:]) < 0
+}
+
+// Typical is the trust mass of a typical trusted node in this view (§4.5): half of the mass
+// (the observer's own aside) sits on nodes holding at least this much.
+func (v *View) Typical() float64 { return v.typical }
+
+// safeRatio is a/b, or 0 when b is 0.
+func safeRatio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// StatusText is a score's status in words: the status, then what it means here.
+func StatusText(s Score) string {
+	if s.Reason == "" {
+		return s.Status
+	}
+	return s.Status + ": " + s.Reason
 }

@@ -26,46 +26,79 @@ type Choice struct {
 	Explored bool    `json:"explored"` // hired through the newcomer exploration share
 }
 
-// Choose picks up to n suppliers among candidates for the observer's placement number
-// `placement` (a counter the caller keeps; it makes exploration deterministic) (§5).
-// No two choices share a node or a network. A stale view returns ErrStaleView.
-func (v *View) Choose(candidates []Candidate, n int, placement uint64) ([]Choice, error) {
+// Choose picks up to n suppliers among candidates (§5). slot is the number of supplier slots
+// the observer has filled before this placement, a counter the caller keeps and advances by
+// the number of suppliers it hires: it makes the newcomer budget exact and deterministic.
+//
+// Vetted candidates whose hire rate meets the hire threshold come first, by score. At most one
+// other candidate joins a placement, and only in a slot of the newcomer budget: in the stranger
+// share a stranger, or a newcomer known only as a payer (nobody has audited it yet); otherwise
+// a newcomer whose service so far meets the hire threshold, then a vetted candidate that
+// others report below it, then a newcomer they report below it, so that the observer's own
+// audits, not others' words alone, decide about them. Candidates reported
+// at or below the unreliable standard (a success rate of 1-UnreliableFailure) are not tried.
+// When vetted candidates run out (at bootstrap, everyone is a stranger), promising served
+// newcomers and then entrants fill the rest; candidates reported below the hire threshold never fill. No two
+// choices share a node or a network. A stale view returns ErrStaleView.
+func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, error) {
 	if err := v.fresh(); err != nil {
 		return nil, err
 	}
 	pol := v.e.policy
-	var vetted, newcomers []Choice
+	// Candidates whose success rate, with what trusted nodes report, is at or below the
+	// unreliable standard are not tried at all: the observer waits for better ones.
+	floor := 1 - pol.UnreliableFailure
+	var preferred, below, newcomers, entrants, failing []Choice
+	rates := map[ledger.PubKey]float64{} // the newcomers' success rates, their order in the budget
+	vetted := map[int32]bool{}           // recommenders' status, for served
 	for _, c := range candidates {
 		if c.Node == v.observer {
 			continue
 		}
 		s := v.scoreOf(c.Node)
-		switch {
-		case s.Eligible && s.Rate >= pol.HireThreshold:
-			vetted = append(vetted, Choice{Candidate: c, Score: s.Score})
-		case !s.Vetted && s.Proof == nil && (s.Direct == nil || s.Direct.Reputation >= pol.DropThreshold):
-			newcomers = append(newcomers, Choice{Candidate: c, Score: s.Score, Explored: true})
-		}
-	}
-	sortChoices(vetted)
-	v.shuffleNewcomers(newcomers, placement)
-	explore := 0
-	if pol.ExplorationShare > 0 {
-		every := uint64(math.Round(1 / pol.ExplorationShare))
-		// The k-th slot of placement p is exploration when (p*n + k) is a multiple of `every`.
-		for k := 0; k < n; k++ {
-			if (placement*uint64(n)+uint64(k))%every == 0 {
-				explore++
+		ch := Choice{Candidate: c, Score: s.Score}
+		switch s.Status {
+		case StatusVetted:
+			switch rate := hireRate(s, pol); {
+			case rate >= pol.HireThreshold:
+				preferred = append(preferred, ch)
+			case rate > floor:
+				ch.Explored = true
+				below = append(below, ch)
 			}
+		case StatusNewcomer:
+			ch.Explored = true
+			rates[c.Node] = s.Rate
+			switch {
+			case s.Rate <= floor:
+			case !v.served(s, vetted):
+				// Known only as a payer: nothing yet says how it stores data, and a fresh key
+				// that paid once looks the same. It enters through the entry share with the
+				// strangers, ahead of them and of those that paid less (§5).
+				entrants = append(entrants, ch)
+			case s.Rate >= pol.HireThreshold:
+				newcomers = append(newcomers, ch)
+			default:
+				failing = append(failing, ch)
+			}
+		case StatusStranger:
+			ch.Explored = true
+			entrants = append(entrants, ch)
 		}
 	}
+	sortChoices(preferred)
+	sortChoices(below)
+	sortChoices(failing)
+	v.shuffleNewcomers(newcomers, rates, slot)
+	v.shuffleNewcomers(entrants, rates, slot)
 	usedNode := map[ledger.PubKey]bool{}
 	usedNet := map[string]bool{}
 	var out []Choice
-	take := func(pool []Choice, max int) {
+	take := func(pool []Choice, max int) int {
+		taken := 0
 		for _, c := range pool {
-			if len(out) == n || max == 0 {
-				return
+			if len(out) == n || taken == max {
+				break
 			}
 			if usedNode[c.Node] || (c.Network != "" && usedNet[c.Network]) {
 				continue
@@ -75,28 +108,104 @@ func (v *View) Choose(candidates []Candidate, n int, placement uint64) ([]Choice
 				usedNet[c.Network] = true
 			}
 			out = append(out, c)
-			max--
+			taken++
+		}
+		return taken
+	}
+	// The newcomer budget: slot s is a newcomer slot when s+phase is a multiple of
+	// 1/ExplorationShare, and open to entrants when it is a multiple of 1/StrangerShare; the
+	// phase comes from the observer's key, so observers do not all explore at the same count.
+	// One unvetted supplier per placement at most: a stripe survives losing it.
+	phase := binary.BigEndian.Uint64(v.observer[:8])
+	newcomerSlot, strangerSlot := false, false
+	for k := uint64(0); k < uint64(n); k++ {
+		newcomerSlot = newcomerSlot || multipleOf(phase+slot+k, pol.ExplorationShare)
+		strangerSlot = strangerSlot || multipleOf(phase+slot+k, pol.StrangerShare)
+	}
+	if strangerSlot && take(entrants, 1) == 1 {
+		newcomerSlot = false
+	}
+	if newcomerSlot {
+		for _, pool := range [][]Choice{newcomers, below, failing} {
+			if take(pool, 1) == 1 {
+				break
+			}
 		}
 	}
-	take(newcomers, explore)
-	take(vetted, n)
-	take(newcomers, n) // no vetted supplier left: newcomers fill the remaining slots
+	take(preferred, n)
+	// Too few vetted candidates: promising served newcomers, then entrants, fill the rest.
+	take(newcomers, n)
+	take(entrants, n)
 	return out, nil
 }
 
-// shuffleNewcomers orders newcomers by score, ties (most newcomers score the baseline) broken by
-// SHA-256(observer, placement, node): deterministic, yet different observers and placements
-// explore different newcomers instead of all piling onto the lowest key.
-func (v *View) shuffleNewcomers(c []Choice, placement uint64) {
+// served reports whether the observer has audited the subject or holds a receipt of its service,
+// or a node the observer holds vetted has (§4.5): a record of how it stores data, not only of
+// its payments, and not one that a region vouching for itself can hand out to all its
+// identities, since its members are not vetted (§5). vetted caches the recommenders' status.
+func (v *View) served(s Score, vetted map[int32]bool) bool {
+	service := func(c Counts) bool { return c.AuditsPassed+c.AuditsFailed+c.Receipts+c.Expired > 0 }
+	if s.Direct != nil && service(s.Direct.Counts) {
+		return true
+	}
+	for _, r := range s.Recommenders {
+		if !service(r.Counts) {
+			continue
+		}
+		j, ok := v.e.index[r.Node]
+		if !ok {
+			continue
+		}
+		ok, known := vetted[j]
+		if !known {
+			ok = v.score(j, false).Vetted
+			vetted[j] = ok
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hireRate is the success rate the hire threshold compares: the observer's own once it alone
+// vets the candidate (its own experience decides for it), else the rate among the nodes it
+// trusts, its own experience included (§5).
+func hireRate(s Score, pol Policy) float64 {
+	if d := s.Direct; d != nil && d.Evidence >= pol.VettingEvidence {
+		return d.Rate
+	}
+	return s.Rate
+}
+
+// multipleOf reports whether slot is a multiple of round(1/share) (never for share 0).
+func multipleOf(slot uint64, share float64) bool {
+	if share <= 0 {
+		return false
+	}
+	return slot%uint64(math.Round(1/share)) == 0
+}
+
+// shuffleNewcomers orders newcomers (or entrants) by their success rate so far, highest first,
+// then by score (among clean records, more evidence first, so the budget finishes vetting one
+// newcomer before it starts the next; among entrants, more paid first), ties broken by
+// SHA-256(observer, slot, node): deterministic, yet different observers and placements explore
+// different newcomers instead of all piling onto the lowest key. Rate before score: a score
+// grows with evidence, so an established node that some observers have not vetted yet would
+// outrank every real newcomer (§5).
+func (v *View) shuffleNewcomers(c []Choice, rates map[ledger.PubKey]float64, slot uint64) {
 	tie := make(map[ledger.PubKey][32]byte, len(c))
 	for _, ch := range c {
 		buf := make([]byte, 0, 72)
 		buf = append(buf, v.observer[:]...)
-		buf = binary.BigEndian.AppendUint64(buf, placement)
+		buf = binary.BigEndian.AppendUint64(buf, slot)
 		buf = append(buf, ch.Node[:]...)
 		tie[ch.Node] = sha256.Sum256(buf)
 	}
 	sort.SliceStable(c, func(a, b int) bool {
+		if ra, rb := rates[c[a].Node], rates[c[b].Node]; ra != rb {
+			return ra > rb
+		}
 		if c[a].Score != c[b].Score {
 			return c[a].Score > c[b].Score
 		}
@@ -115,21 +224,22 @@ type Drop struct {
 	Reason string `json:"reason"`
 }
 
-// ShouldDrop says whether the observer should drop a current supplier, and why (§5), or returns
-// ErrStaleView.
+// ShouldDrop says whether the observer should drop a current supplier, and why (§5): when it
+// is proven misbehaving, or the observer's own observations dropped it (§2.1). Others' claims
+// alone never drop a supplier the observer is using: its own audits decide. A stale view
+// returns ErrStaleView.
 func (v *View) ShouldDrop(supplier ledger.PubKey) (Drop, error) {
 	if err := v.fresh(); err != nil {
 		return Drop{}, err
 	}
-	pol := v.e.policy
 	s := v.scoreOf(supplier)
-	switch {
-	case s.Proof != nil:
+	switch s.Status {
+	case StatusProven, StatusDropped:
 		return Drop{true, s.Reason}, nil
-	case s.Direct != nil && s.Direct.Evidence > 0 && s.Direct.Reputation < pol.DropThreshold:
-		return Drop{true, fmt.Sprintf("your reputation of it fell to %.4f, below the drop threshold %.2f (%s)", s.Direct.Reputation, pol.DropThreshold, describeCounts(s.Direct.Counts, "you"))}, nil
-	case s.Direct == nil && s.Vetted && s.Rate < pol.DropThreshold:
-		return Drop{true, fmt.Sprintf("its success rate among nodes you trust fell to %.4f, below the drop threshold %.2f", s.Rate, pol.DropThreshold)}, nil
 	}
-	return Drop{false, fmt.Sprintf("score %.4f; keeps its place (drops below %.2f)", s.Score, pol.DropThreshold)}, nil
+	keep := fmt.Sprintf("score %.4f; keeps its place", s.Score)
+	if s.Direct != nil {
+		keep += fmt.Sprintf(" (drop evidence %.2f of the %.2f that drops)", s.Direct.DropEvidence, v.e.dropLevel)
+	}
+	return Drop{false, keep}, nil
 }

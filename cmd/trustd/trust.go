@@ -73,12 +73,12 @@ func newTrustScoreCmd(g *globals) *cobra.Command {
 			return printOut(cmd, g, out, func() {
 				w := cmd.OutOrStdout()
 				s := ans.Score
-				status := "eligible"
+				eligible := "eligible"
 				if !s.Eligible {
-					status = "not eligible: " + s.Reason
+					eligible = "not eligible"
 				}
-				fmt.Fprintf(w, "%s as seen by %s at height %d\nscore %.4f  confidence %.2f  success rate %.4f  %s\n",
-					name(x), name(o), ans.Height, s.Score, s.Confidence, s.Rate, status)
+				fmt.Fprintf(w, "%s as seen by %s at height %d\nscore %.4f  confidence %.2f  success rate %.4f  %s, %s\n",
+					name(x), name(o), ans.Height, s.Score, s.Confidence, s.Rate, eligible, reputation.StatusText(s))
 				for _, line := range out.Explanation {
 					fmt.Fprintln(w, "  "+line)
 				}
@@ -116,11 +116,7 @@ func newTrustTopCmd(g *globals) *cobra.Command {
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintf(w, "RANK\tNODE\tSCORE\tCONFIDENCE\tRATE\tSTATUS\n")
 				for i, s := range ans.Scores {
-					status := "eligible"
-					if !s.Eligible {
-						status = s.Reason
-					}
-					fmt.Fprintf(w, "%d\t%s\t%.4f\t%.2f\t%.4f\t%s\n", i+1, name(s.Subject), s.Score, s.Confidence, s.Rate, status)
+					fmt.Fprintf(w, "%d\t%s\t%.4f\t%.2f\t%.4f\t%s\n", i+1, name(s.Subject), s.Score, s.Confidence, s.Rate, reputation.StatusText(s))
 				}
 				w.Flush()
 				fmt.Fprintf(cmd.OutOrStdout(), "%d of %d nodes, as seen by %s at height %d\n", len(ans.Scores), ans.Total, name(o), ans.Height)
@@ -203,7 +199,7 @@ func newTrustScoresCmd(g *globals) *cobra.Command {
 				for _, v := range out.Views {
 					fmt.Fprintf(cmd.OutOrStdout(), "as seen by %s (%d events to height %d):\n", name(v.Observer), out.Events, out.Height)
 					for i, s := range v.Scores {
-						fmt.Fprintf(cmd.OutOrStdout(), "  %d. %s %.4f (confidence %.2f)\n", i+1, name(s.Subject), s.Score, s.Confidence)
+						fmt.Fprintf(cmd.OutOrStdout(), "  %d. %s %.4f (confidence %.2f) %s\n", i+1, name(s.Subject), s.Score, s.Confidence, s.Status)
 					}
 				}
 			})

@@ -14,12 +14,18 @@ import (
 type Chooser interface {
 	Name() string
 	Refresh(e *reputation.Engine, w *World)
-	Choose(w *World, c int, cands []reputation.Candidate, n int, placement uint64) []ledger.PubKey
+	Choose(w *World, c int, cands []reputation.Candidate, n int, slot uint64) []ledger.PubKey
 	ShouldDrop(w *World, c int, s ledger.PubKey) bool
 	// Scores is the observer's score of every node (index order), for rank correlation.
 	Scores(w *World, observer int) []float64
-	// SybilMass is the share of the observer's trust mass on sybils.
-	SybilMass(w *World, observer int) float64
+	// SybilShares is the sybils' share of the observer's trust mass and of the sum of the scores
+	// it publishes.
+	SybilShares(w *World, observer int) (mass, scores float64)
+	// HeldIneligible lists the nodes the observer's view holds ineligible (the choosers without
+	// eligibility of their own only drop, which the world counts).
+	HeldIneligible(w *World, observer int) []ledger.PubKey
+	// Vetted reports whether the observer's view holds the node vetted.
+	Vetted(w *World, observer int, k ledger.PubKey) bool
 }
 
 // ours is trustledger's policy: each customer's own view.
@@ -54,9 +60,9 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func (o *ours) Choose(w *World, c int, cands []reputation.Candidate, n int, placement uint64) []ledger.PubKey {
+func (o *ours) Choose(w *World, c int, cands []reputation.Candidate, n int, slot uint64) []ledger.PubKey {
 	var out []ledger.PubKey
-	for _, ch := range must(o.view(w, c).Choose(cands, n, placement)) {
+	for _, ch := range must(o.view(w, c).Choose(cands, n, slot)) {
 		out = append(out, ch.Node)
 	}
 	return out
@@ -75,17 +81,35 @@ func (o *ours) Scores(w *World, observer int) []float64 {
 	return out
 }
 
-func (o *ours) SybilMass(w *World, observer int) float64 {
+func (o *ours) SybilShares(w *World, observer int) (mass, scores float64) {
 	v := w.engine.View(w.Nodes[observer].Key)
-	total, sybil := 0.0, 0.0
-	for _, n := range w.Nodes {
-		t := must(v.Score(n.Key)).Trust
-		total += t
+	var total, sybil, totalScore, sybilScore float64
+	for i, n := range w.Nodes {
+		s := must(v.Score(n.Key))
+		total += s.Trust
+		if i != observer {
+			totalScore += s.Score
+		}
 		if n.Role == Sybil {
-			sybil += t
+			sybil += s.Trust
+			sybilScore += s.Score
 		}
 	}
-	return safeDiv(sybil, total)
+	return safeDiv(sybil, total), safeDiv(sybilScore, totalScore)
+}
+
+func (o *ours) HeldIneligible(w *World, observer int) []ledger.PubKey {
+	var out []ledger.PubKey
+	for _, s := range must(o.view(w, observer).All()) {
+		if !s.Eligible {
+			out = append(out, s.Subject)
+		}
+	}
+	return out
+}
+
+func (o *ours) Vetted(w *World, observer int, k ledger.PubKey) bool {
+	return must(o.view(w, observer).Score(k)).Vetted
 }
 
 // eigenTrust is the baseline of Kamvar et al. (2003) with global pre-trust (uniform over every
@@ -188,7 +212,8 @@ func (et *eigenTrust) Scores(w *World, _ int) []float64 {
 	return out
 }
 
-func (et *eigenTrust) SybilMass(w *World, _ int) float64 {
+// SybilShares: EigenTrust publishes its global trust vector, so both shares are of it.
+func (et *eigenTrust) SybilShares(w *World, _ int) (mass, scores float64) {
 	total, sybil := 0.0, 0.0
 	for _, n := range w.Nodes {
 		total += et.t[n.Key]
@@ -196,8 +221,11 @@ func (et *eigenTrust) SybilMass(w *World, _ int) float64 {
 			sybil += et.t[n.Key]
 		}
 	}
-	return safeDiv(sybil, total)
+	return safeDiv(sybil, total), safeDiv(sybil, total)
 }
+
+func (et *eigenTrust) HeldIneligible(*World, int) []ledger.PubKey { return nil }
+func (et *eigenTrust) Vetted(*World, int, ledger.PubKey) bool     { return false }
 
 // random picks uniformly among candidates.
 type random struct{ drop *ours }
@@ -208,15 +236,21 @@ func (r *random) Name() string                                     { return "ran
 func (r *random) Refresh(e *reputation.Engine, w *World)           { r.drop.Refresh(e, w) }
 func (r *random) ShouldDrop(w *World, c int, s ledger.PubKey) bool { return r.drop.ShouldDrop(w, c, s) }
 func (r *random) Scores(w *World, _ int) []float64                 { return make([]float64, len(w.Nodes)) }
-func (r *random) SybilMass(w *World, _ int) float64 {
+
+// SybilShares: random choice weighs every node alike.
+func (r *random) SybilShares(w *World, _ int) (mass, scores float64) {
 	n := 0
 	for _, nd := range w.Nodes {
 		if nd.Role == Sybil {
 			n++
 		}
 	}
-	return safeDiv(float64(n), float64(len(w.Nodes)))
+	share := safeDiv(float64(n), float64(len(w.Nodes)))
+	return share, share
 }
+
+func (r *random) HeldIneligible(*World, int) []ledger.PubKey { return nil }
+func (r *random) Vetted(*World, int, ledger.PubKey) bool     { return false }
 
 func (r *random) Choose(w *World, c int, cands []reputation.Candidate, n int, _ uint64) []ledger.PubKey {
 	perm := w.rng.Perm(len(cands))

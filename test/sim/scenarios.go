@@ -8,6 +8,14 @@ type Scenario struct {
 	Build func(w *World)
 	// Rounds overrides the Config's rounds when positive.
 	Rounds int
+	// NewcomerEvery: an honest newcomer joins every so many rounds (0: none).
+	NewcomerEvery int
+	// Slander: the collective and its spies report honest suppliers' audits as failed.
+	Slander bool
+	// NoExpiry keeps contracts until a drop (the turned-supplier worlds measure drop timing).
+	NoExpiry bool
+	// PayToEnter: every whitewasher identity first pays an honest supplier for a contract.
+	PayToEnter bool
 }
 
 func honestReliability(w *World) float64 { return 0.98 + 0.02*w.rng.Float64() }
@@ -45,11 +53,25 @@ func Scenarios() []Scenario {
 		}},
 		Scenario{Name: "sybil region of 100, 3 attack edges", Build: sybils(100)},
 		Scenario{Name: "sybil region of 1000, 3 attack edges", Build: sybils(1000)},
-		Scenario{Name: "whitewashing 30%", Build: mixed(0.3, Whitewash, func(*World) float64 { return 0.2 })},
+		Scenario{Name: "sybil region of 1000, no attack edge", Build: sybilsNoEdge(1000)},
+	)
+	for _, f := range []float64{0.1, 0.3, 0.5} {
+		out = append(out,
+			Scenario{Name: fmt.Sprintf("whitewashing %d%%, honest newcomers", int(f*100)), Build: mixed(f, Whitewash, func(*World) float64 { return 0.2 }), NewcomerEvery: 10, Rounds: 400},
+			Scenario{Name: fmt.Sprintf("same honest nodes, newcomers, no whitewashers (%d%%)", int(f*100)), Build: honestOnly(f), NewcomerEvery: 10, Rounds: 400})
+	}
+	out = append(out, Scenario{Name: "whitewashing 30%, each identity paying to enter, honest newcomers",
+		Build: mixed(0.3, Whitewash, func(*World) float64 { return 0.2 }), NewcomerEvery: 10, Rounds: 400, PayToEnter: true})
+	out = append(out,
+		Scenario{Name: "slandering collective 30%, camouflaged (80%)", Build: mixed(0.3, Collective, func(*World) float64 { return 0.8 }), Slander: true},
+		Scenario{Name: "slandering collective 20% + spies 10%", Build: func(w *World) {
+			mixed(0.2, Collective, func(*World) float64 { return 0.2 })(w)
+			population(w, w.cfg.Nodes/10, Spy, func() float64 { return 1 })
+		}, Slander: true},
 		Scenario{Name: "slanderers 30%", Build: mixed(0.3, Slanderer, func(*World) float64 { return 1 })},
-		Scenario{Name: "turned suppliers (always fail)", Build: turned(0), Rounds: 500},
-		Scenario{Name: "turned suppliers (fail 10%)", Build: turned(0.9), Rounds: 500},
-		Scenario{Name: "turned suppliers (fail 2%)", Build: turned(0.98), Rounds: 500},
+		Scenario{Name: "turned suppliers (always fail)", Build: turned(0), Rounds: 500, NoExpiry: true},
+		Scenario{Name: "turned suppliers (fail 10%)", Build: turned(0.9), Rounds: 500, NoExpiry: true},
+		Scenario{Name: "turned suppliers (fail 2%)", Build: turned(0.98), Rounds: 500, NoExpiry: true},
 		Scenario{Name: "ranking (reliability uniform 0..1, 100 audits per node)", Build: func(w *World) {
 			population(w, w.cfg.Nodes, Honest, func() float64 { return w.rng.Float64() })
 			w.warmup(100)
@@ -59,7 +81,8 @@ func Scenarios() []Scenario {
 }
 
 // sybils: honest nodes plus a region of n sybils; 3 sybils serve honestly (the attack edges'
-// source of genuine good service), the rest never store anything.
+// source of genuine good service) and pay an honest supplier to get in, as an honest newcomer
+// does; the rest never store anything.
 func sybils(n int) func(w *World) {
 	return func(w *World) {
 		population(w, w.cfg.Nodes, Honest, func() float64 { return honestReliability(w) })
@@ -68,8 +91,27 @@ func sybils(n int) func(w *World) {
 			if i < 3 {
 				rel = 1
 			}
-			w.add(Sybil, rel, fmt.Sprintf("sybil-net-%d", i%8))
+			k := w.add(Sybil, rel, fmt.Sprintf("sybil-net-%d", i%8))
+			w.Nodes[k].PaysToEnter = i < 3
 		}
+	}
+}
+
+// sybilsNoEdge: honest nodes plus a region of n sybils none of which ever serves anyone well.
+func sybilsNoEdge(n int) func(w *World) {
+	return func(w *World) {
+		population(w, w.cfg.Nodes, Honest, func() float64 { return honestReliability(w) })
+		for i := 0; i < n; i++ {
+			w.add(Sybil, 0, fmt.Sprintf("sybil-net-%d", i%8))
+		}
+	}
+}
+
+// honestOnly: the honest part of a world with badShare bad nodes (mixed), and nobody else.
+func honestOnly(badShare float64) func(w *World) {
+	return func(w *World) {
+		nBad := int(float64(w.cfg.Nodes) * badShare)
+		population(w, w.cfg.Nodes-nBad, Honest, func() float64 { return honestReliability(w) })
 	}
 }
 
@@ -90,8 +132,17 @@ func Run(cfg Config, sc Scenario, ch Chooser) Metrics {
 	if sc.Rounds > 0 {
 		cfg.Rounds = sc.Rounds
 	}
+	if sc.NoExpiry {
+		cfg.Term = 0
+	}
 	w := newWorld(cfg, ch)
+	w.newcomerEvery, w.slander = sc.NewcomerEvery, sc.Slander
 	sc.Build(w)
+	for _, n := range w.Nodes {
+		if sc.PayToEnter && n.Role == Whitewash {
+			n.PaysToEnter = true
+		}
+	}
 	return w.Run()
 }
 

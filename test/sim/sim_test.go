@@ -4,13 +4,17 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
-var table = flag.Bool("sim.table", false, "run every scenario at full size and print the BENCHMARKS.md table")
+var (
+	table = flag.Bool("sim.table", false, "run every scenario at full size and print the BENCHMARKS.md table")
+	only  = flag.String("sim.only", "", "with -sim.table: only the scenarios whose name contains this")
+)
 
 // small keeps `make test` quick; the goals are asserted at this size.
-var small = Config{Nodes: 60, Rounds: 120, Slots: 3, Refresh: 5, Seed: 1}
+var small = Config{Nodes: 60, Rounds: 120, Slots: 3, Refresh: 5, Seed: 1, Term: 30, Capacity: 6}
 
 func find(name string) Scenario {
 	for _, s := range Scenarios() {
@@ -21,58 +25,75 @@ func find(name string) Scenario {
 	panic("no scenario " + name)
 }
 
-// TestQualityGoals asserts the goals of issue 3 with our chooser (specs/trust.md §7). The
-// scenarios run in parallel subtests; each is deterministic (fixed seed).
+// TestQualityGoals asserts the goals of issues 3 and 17 with our chooser at the small size
+// (specs/trust.md §7): every scenario runs once, in a parallel subtest (each is deterministic,
+// fixed seed), and checks the goals that apply to it. Steady state is from a third of the run
+// on: at bootstrap nobody is vetted yet, and a choice among strangers is a guess.
 func TestQualityGoals(t *testing.T) {
-	for _, f := range []string{"honest only", "independent bad 10%", "independent bad 30%", "independent bad 50%", "independent bad 70%",
-		"collective 30% vouching for itself", "collective 20% + spies 10%", "whitewashing 30%"} {
-		t.Run(f, func(t *testing.T) {
-			t.Parallel()
-			m := Run(small, find(f), newOurs())
-			t.Logf("failed audits %.3f, bad placements %.3f", m.FailShare(), m.BadShare())
-			if m.FailShare() > 0.05 {
-				t.Errorf("failed-audit share %.3f, goal ≤ 0.05", m.FailShare())
-			}
-		})
+	steadyFailGoal := map[string]bool{"honest only": true, "independent bad 10%": true, "independent bad 30%": true,
+		"independent bad 50%": true, "independent bad 70%": true, "collective 30% vouching for itself": true,
+		"collective 20% + spies 10%": true, "camouflage 30%, well-behaved 80% of the time": true}
+	var sybil100, sybil1000 Metrics
+	var mu sync.Mutex
+	t.Run("scenarios", func(t *testing.T) {
+		for _, sc := range Scenarios() {
+			t.Run(sc.Name, func(t *testing.T) {
+				t.Parallel()
+				m := Run(small, sc, newOurs())
+				t.Logf("bad placements %.3f (steady %.3f), failed audits %.3f (steady %.3f), honest pairs ever dropped %.4f",
+					m.BadShare(), m.SteadyBadShare(), m.FailShare(), m.SteadyFailShare(), m.PairsDroppedShare())
+				// Issue 17: honest pairs ever dropped or held ineligible ≤ 0.1%, in every world.
+				if m.PairsDroppedShare() > 0.001 {
+					t.Errorf("honest pairs ever dropped %.4f (%d of %d), goal ≤ 0.001", m.PairsDroppedShare(), m.PairsDropped, m.HonestPairs)
+				}
+				if steadyFailGoal[sc.Name] && m.SteadyFailShare() > 0.05 {
+					t.Errorf("steady failed-audit share %.3f, goal ≤ 0.05", m.SteadyFailShare())
+				}
+				switch {
+				case strings.HasPrefix(sc.Name, "whitewashing"): // issue 17 §1
+					if m.SteadyBadShare() > 0.02 || m.SteadyFailShare() > 0.02 {
+						t.Errorf("whitewashers: steady bad placements %.3f, failed audits %.3f; goal ≤ 0.02 each", m.SteadyBadShare(), m.SteadyFailShare())
+					}
+				case sc.Name == "sybil region of 1000, no attack edge": // issue 17 §1
+					if m.SybilScoreShare != 0 || m.SybilMass != 0 {
+						t.Errorf("sybils without an attack edge hold %.4f of published scores and %.4f of trust mass, goal 0", m.SybilScoreShare, m.SybilMass)
+					}
+				case sc.Name == "slanderers 30%":
+					if m.WrongDropRate() > 0.01 {
+						t.Errorf("wrongly dropped honest suppliers %.4f, goal ≤ 0.01", m.WrongDropRate())
+					}
+				case sc.Name == "turned suppliers (always fail)":
+					for _, a := range m.TurnedDropAudits {
+						if a < 0 || a > 50 {
+							t.Errorf("a turned supplier (always fail) was dropped after %d audits, goal ≤ 50", a)
+						}
+					}
+				case sc.Name == "turned suppliers (fail 2%)":
+					if m.WrongDrops > 0 {
+						t.Errorf("a supplier failing 2%% was dropped %d times, goal: never", m.WrongDrops)
+					}
+				case strings.HasPrefix(sc.Name, "ranking"):
+					if m.RankCorrelation < 0.8 {
+						t.Errorf("rank correlation %.3f, goal ≥ 0.8", m.RankCorrelation)
+					}
+				case sc.Name == "sybil region of 100, 3 attack edges":
+					mu.Lock()
+					sybil100 = m
+					mu.Unlock()
+				case sc.Name == "sybil region of 1000, 3 attack edges":
+					mu.Lock()
+					sybil1000 = m
+					mu.Unlock()
+				}
+			})
+		}
+	})
+	t.Logf("sybil mass %.5f with 100 sybils, %.5f with 1000", sybil100.SybilMass, sybil1000.SybilMass)
+	// Growth matters above a thousandth of the mass: below it, the 3 honest servers of either
+	// region have hardly been hired yet, and the difference is which placements came first.
+	if sybil1000.SybilMass > max(sybil100.SybilMass*1.05, 0.001) {
+		t.Errorf("sybil mass grew with the number of sybils: %.5f with 100, %.5f with 1000", sybil100.SybilMass, sybil1000.SybilMass)
 	}
-	t.Run("slanderers", func(t *testing.T) {
-		t.Parallel()
-		m := Run(small, find("slanderers 30%"), newOurs())
-		t.Logf("honest wrongly dropped %.4f", m.WrongDropRate())
-		if m.WrongDropRate() > 0.01 {
-			t.Errorf("wrongly dropped honest suppliers %.4f, goal ≤ 0.01", m.WrongDropRate())
-		}
-	})
-	t.Run("turned", func(t *testing.T) {
-		t.Parallel()
-		m := Run(small, find("turned suppliers (always fail)"), newOurs())
-		t.Logf("audits until dropped %v", m.TurnedDropAudits)
-		for _, a := range m.TurnedDropAudits {
-			if a < 0 || a > 50 {
-				t.Fatalf("a turned supplier (always fail) was dropped after %d audits, goal ≤ 50", a)
-			}
-		}
-		if m := Run(small, find("turned suppliers (fail 2%)"), newOurs()); m.WrongDrops > 0 {
-			t.Errorf("a supplier failing 2%% was dropped %d times, goal: never", m.WrongDrops)
-		}
-	})
-	t.Run("sybils", func(t *testing.T) {
-		t.Parallel()
-		s100 := Run(small, find("sybil region of 100, 3 attack edges"), newOurs())
-		s1000 := Run(small, find("sybil region of 1000, 3 attack edges"), newOurs())
-		t.Logf("sybil mass %.5f with 100 sybils, %.5f with 1000", s100.SybilMass, s1000.SybilMass)
-		if s1000.SybilMass > s100.SybilMass*1.05+1e-9 {
-			t.Errorf("sybil mass grew with the number of sybils")
-		}
-	})
-	t.Run("ranking", func(t *testing.T) {
-		t.Parallel()
-		r := Run(small, find("ranking (reliability uniform 0..1, 100 audits per node)"), newOurs())
-		t.Logf("rank correlation %.3f", r.RankCorrelation)
-		if r.RankCorrelation < 0.8 {
-			t.Errorf("rank correlation %.3f, goal ≥ 0.8", r.RankCorrelation)
-		}
-	})
 }
 
 // TestTable prints the comparison table (with -sim.table, at full size).
@@ -80,14 +101,22 @@ func TestTable(t *testing.T) {
 	if !*table {
 		t.Skip("run with -sim.table")
 	}
-	cfg := Config{Nodes: 200, Rounds: 150, Slots: 4, Refresh: 5, Seed: 7}
+	cfg := Config{Nodes: 200, Rounds: 150, Slots: 4, Refresh: 5, Seed: 7, Term: 30, Capacity: 8}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| scenario | chooser | bad placements | failed audits | honest wrongly dropped | turned: audits to drop (median) | sybil mass | rank corr. |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| scenario | chooser | bad placements (steady) | failed audits (steady) | honest wrongly dropped | honest pairs ever dropped | turned: audits to drop (median) | sybil mass / scores | rank corr. | newcomer vetted after: placements / rounds (median) |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, sc := range Scenarios() {
+		if !strings.Contains(sc.Name, *only) {
+			continue
+		}
 		for _, ch := range Choosers() {
 			m := Run(cfg, sc, ch)
-			fmt.Fprintf(&b, "| %s | %s | %.3f | %.3f | %.3f | %s | %.4f | %.2f |\n", sc.Name, ch.Name(), m.BadShare(), m.FailShare(),
-				m.WrongDropRate(), median(m.TurnedDropAudits), m.SybilMass, m.RankCorrelation)
+			vetting := "-"
+			if len(m.VettingRounds) > 0 && ch.Name() == "trustledger" {
+				vetting = median(m.VettingPlacements) + " / " + median(m.VettingRounds)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.3f (%.3f) | %.3f (%.3f) | %.3f | %.4f | %s | %.4f / %.4f | %.2f | %s |\n", sc.Name, ch.Name(),
+				m.BadShare(), m.SteadyBadShare(), m.FailShare(), m.SteadyFailShare(), m.WrongDropRate(), m.PairsDroppedShare(),
+				median(m.TurnedDropAudits), m.SybilMass, m.SybilScoreShare, m.RankCorrelation, vetting)
 		}
 	}
 	t.Log("\n" + b.String())
