@@ -151,18 +151,18 @@ var tomlKeyRE = regexp.MustCompile(`^\s*([a-z_0-9]+)\s*=\s*([^#]*?)\s*(#.*)?$`)
 // migrateTrustConfig returns raw without the retired keys of an older trust.toml (see above).
 func migrateTrustConfig(path string, raw []byte) ([]byte, error) {
 	lines := strings.Split(string(raw), "\n")
+	keys := make([][]string, len(lines)) // each line's key and value, nil for other lines
 	old := false
-	for _, l := range lines {
-		if m := tomlKeyRE.FindStringSubmatch(l); m != nil && m[1] == "alpha0" {
-			old = true
-		}
+	for i, l := range lines {
+		keys[i] = tomlKeyRE.FindStringSubmatch(l)
+		old = old || (keys[i] != nil && keys[i][1] == "alpha0")
 	}
 	if !old {
 		return raw, nil
 	}
 	var out []string
 	for i, l := range lines {
-		m := tomlKeyRE.FindStringSubmatch(l)
+		m := keys[i]
 		if m == nil {
 			out = append(out, l)
 			continue

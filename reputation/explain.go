@@ -15,8 +15,8 @@ func ShortName(k ledger.PubKey) string { return k.String()[:12] }
 
 // Explain says in plain words what produced a score, most important first (T-5). Every number
 // is the one the decision used, under one name: the *rate* is the evidence-weighted success rate
-// (what the hire threshold compares, and the drop threshold without direct experience); the
-// *drop evidence* is the drop rule's statistic on the observer's own observations (§2.1). maxRecommenders bounds how many recommenders are named.
+// (what the hire threshold compares); the *drop evidence* is the drop rule's statistic on the
+// observer's own observations (§2.1). maxRecommenders bounds how many recommenders are named.
 func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 	if name == nil {
 		name = ShortName

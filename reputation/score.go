@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -306,7 +307,9 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	// node-index then insertion order (T-4).
 	e.refreshRows()
 	dst, wgt := e.rowDst, e.rowWgt
-	if prev, ok := e.warm.Get(observer); ok && len(prev) <= n {
+	prev, warm := e.warm.Get(observer)
+	warm = warm && len(prev) <= n
+	if warm {
 		copy(t, prev)
 	} else {
 		copy(t, restart)
@@ -345,7 +348,20 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	}
 	// A node no positive edge path reaches from the restart has no trust at all: clear what a
 	// warm start left there (mass decays geometrically towards 0 but never gets there), so
-	// "no path" is exactly 0 (§3).
+	// "no path" is exactly 0 (§3). From a cold start such a node never received any, and when
+	// every node has a share of the restart (a public share, with some of the observer's own
+	// too, or without an observer) every node is reached: nothing to clear.
+	if everyRestarts := own < 1 && (o < 0 || own > 0); warm && !everyRestarts {
+		clearUnreached(t, restart, dst)
+	}
+	e.warm.Add(observer, append([]float64(nil), t...))
+	return t, float64(1 - own)
+}
+
+// clearUnreached zeroes t on the nodes that no edge path of rows reaches from a node with a
+// positive restart.
+func clearUnreached(t, restart []float64, rows [][]int32) {
+	n := len(t)
 	reached := make([]bool, n)
 	queue := make([]int32, 0, n)
 	for i, r := range restart {
@@ -357,7 +373,7 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	for len(queue) > 0 {
 		j := queue[0]
 		queue = queue[1:]
-		for _, x := range dst[j] {
+		for _, x := range rows[j] {
 			if !reached[x] {
 				reached[x] = true
 				queue = append(queue, x)
@@ -369,8 +385,6 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 			t[i] = 0
 		}
 	}
-	e.warm.Add(observer, append([]float64(nil), t...))
-	return t, float64(1 - own)
 }
 
 // convergence is the L1 change at which PageRank iteration stops.
@@ -541,13 +555,10 @@ func (v *View) All() ([]Score, error) {
 // stable merge sort swapped it O(n log² n) times, which was 40% of a full view's time.
 func sortScores(s []Score) {
 	slices.SortFunc(s, func(a, b Score) int {
-		switch {
-		case better(a.Score, a.Subject, b.Score, b.Subject):
-			return -1
-		case better(b.Score, b.Subject, a.Score, a.Subject):
-			return 1
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
 		}
-		return 0
+		return bytes.Compare(a.Subject[:], b.Subject[:])
 	})
 }
 

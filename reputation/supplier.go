@@ -31,14 +31,14 @@ type Choice struct {
 // the number of suppliers it hires: it makes the newcomer budget exact and deterministic.
 //
 // Vetted candidates whose hire rate meets the hire threshold come first, by score. At most one
-// other candidate joins a placement, and only in a slot of the newcomer budget: in the stranger
+// other candidate joins a placement, and only in a slot of the newcomer budget: in the entry
 // share a stranger, or a newcomer known only as a payer (nobody has audited it yet); otherwise
 // a newcomer whose service so far meets the hire threshold, then a vetted candidate that
 // others report below it, then a newcomer they report below it, so that the observer's own
-// audits, not others' words alone, decide about them. Candidates reported
-// at or below the unreliable standard (a success rate of 1-UnreliableFailure) are not tried.
-// When vetted candidates run out (at bootstrap, everyone is a stranger), promising served
-// newcomers and then entrants fill the rest; candidates reported below the hire threshold never fill. No two
+// audits, not others' words alone, decide about them. Candidates reported at or below the
+// unreliable standard (a success rate of 1-UnreliableFailure) are not tried. When vetted
+// candidates run out (at bootstrap, everyone is a stranger), promising served newcomers and
+// then entrants fill the rest; candidates reported below the hire threshold never fill. No two
 // choices share a node or a network. A stale view returns ErrStaleView.
 func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, error) {
 	if err := v.fresh(); err != nil {

@@ -360,10 +360,7 @@ func (w *World) serveCustomer(c, r int) {
 		}
 		slanderer := w.Nodes[c].Role == Slanderer // keeps its suppliers, to keep slandering them
 		if !w.Nodes[s].Active || (!slanderer && w.chooser.ShouldDrop(w, c, w.Nodes[s].Key)) {
-			delete(w.until, [2]int{c, s})
-			delete(w.served, [2]int{c, s})
-			w.load[s]--
-			w.emit(w.Nodes[s].Key, w.Nodes[c].Key, &ledger.ContractClose{Customer: w.Nodes[c].Key, Supplier: w.Nodes[s].Key, Reason: ledger.CloseFired})
+			w.closeContract(c, s, ledger.CloseFired)
 			w.Nodes[s].drops++
 			if honest {
 				if !w.Nodes[s].isBad(r) && w.Nodes[s].Active {
@@ -380,21 +377,26 @@ func (w *World) serveCustomer(c, r int) {
 			continue
 		}
 		if end, ok := w.until[[2]int{c, s}]; ok && r >= end {
-			delete(w.until, [2]int{c, s})
-			delete(w.served, [2]int{c, s})
-			w.load[s]--
 			// Both sign a contract's completion only if it was served at the reliable standard
 			// (at most a tenth of its audits failed); otherwise the customer ends it as fired.
 			reason := ledger.CloseExpired
 			if sv[1]*10 > sv[0]+sv[1] {
 				reason = ledger.CloseFired
 			}
-			w.emit(w.Nodes[s].Key, w.Nodes[c].Key, &ledger.ContractClose{Customer: w.Nodes[c].Key, Supplier: w.Nodes[s].Key, Reason: reason})
+			w.closeContract(c, s, reason)
 			continue
 		}
 		kept = append(kept, s)
 	}
 	w.suppliers[c] = kept
+}
+
+// closeContract ends c's contract with s for reason: the supplier's capacity is free again.
+func (w *World) closeContract(c, s int, reason ledger.CloseReason) {
+	delete(w.until, [2]int{c, s})
+	delete(w.served, [2]int{c, s})
+	w.load[s]--
+	w.emit(w.Nodes[s].Key, w.Nodes[c].Key, &ledger.ContractClose{Customer: w.Nodes[c].Key, Supplier: w.Nodes[s].Key, Reason: reason})
 }
 
 // misbehave plays the malicious roles' own events for round r.
@@ -447,14 +449,20 @@ func (w *World) misbehave(r int) {
 	}
 }
 
-// randomHonest returns an active honest node, or -1 if there is none.
-func (w *World) randomHonest() int {
+// activeHonest lists the active honest nodes, in index order.
+func (w *World) activeHonest() []int {
 	var honest []int
 	for k, n := range w.Nodes {
 		if n.Role == Honest && n.Active {
 			honest = append(honest, k)
 		}
 	}
+	return honest
+}
+
+// randomHonest returns an active honest node, or -1 if there is none.
+func (w *World) randomHonest() int {
+	honest := w.activeHonest()
 	if len(honest) == 0 {
 		return -1
 	}
@@ -468,12 +476,7 @@ const slanderTargets = 8
 // and files a failed audit against each of them every round.
 func (w *World) slanderHonest(i int) {
 	if _, ok := w.slandered[i]; !ok {
-		var honest []int
-		for k, n := range w.Nodes {
-			if n.Role == Honest && n.Active {
-				honest = append(honest, k)
-			}
-		}
+		honest := w.activeHonest()
 		for _, k := range w.rng.Perm(len(honest))[:min(slanderTargets, len(honest))] {
 			w.slandered[i] = append(w.slandered[i], honest[k])
 			w.contract(i, honest[k])
