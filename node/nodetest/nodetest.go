@@ -97,13 +97,15 @@ func New(t testing.TB, o Options) *node.Node {
 	return Start(t, Init(t, o), o)
 }
 
-// WaitHeight waits until the node behind c has committed height h.
+// WaitHeight waits until the node behind c has committed height h: CometBFT has stored the block
+// and the app has committed its state (the status's height counts a block as soon as it is
+// stored, before the app has applied it, so queries right after can still find nothing).
 func WaitHeight(t testing.TB, c *client.Client, h int64, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := c.Status(context.Background())
-		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+		err := appHeightAtLeast(c, h)
+		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -169,4 +171,28 @@ func OpenContract(t testing.TB, c *client.Client, s *client.Submitter, customer,
 		t.Fatal(err)
 	}
 	return id
+}
+
+// appHeightAtLeast is nil once both the block store and the app behind c are at height h or above.
+func appHeightAtLeast(c *client.Client, h int64) error {
+	ctx := context.Background()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.SyncInfo.LatestBlockHeight < h {
+		return fmt.Errorf("block store at height %d", st.SyncInfo.LatestBlockHeight)
+	}
+	rpc, err := c.RPC()
+	if err != nil {
+		return err
+	}
+	info, err := rpc.ABCIInfo(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Response.LastBlockHeight < h {
+		return fmt.Errorf("app committed height %d", info.Response.LastBlockHeight)
+	}
+	return nil
 }
