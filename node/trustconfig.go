@@ -66,9 +66,13 @@ hire_threshold = %v
 # never two in one placement), and the part of it open to strangers.
 exploration_share = %v
 stranger_share = %v
+# A recommender's weight is multiplied by 1 / (1 + conflict_penalty × conflicts), where conflicts
+# measures, in pairs' worth of evidence, how far its records contradict your own verdicts (it
+# vouches for a supplier you dropped, or distrusts one you vouch for); 0 turns this off.
+conflict_penalty = %v
 `, p.Lambda, p.ReliableFailure, p.UnreliableFailure, p.DropOdds, p.ReceiptWeight, p.PaymentWeight, p.FiredWeight,
 		p.EdgeCap, p.Restart, p.MaxIterations, p.Baseline, p.BaselineStrength, p.VettingEvidence, p.VettingTrust,
-		p.HireThreshold, p.ExplorationShare, p.StrangerShare)
+		p.HireThreshold, p.ExplorationShare, p.StrangerShare, p.ConflictPenalty)
 	return os.WriteFile(home.TrustConfigFile(), []byte(text), 0o600)
 }
 

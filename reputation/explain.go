@@ -47,7 +47,23 @@ func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 				who = append(who, fmt.Sprintf("and %d more", len(s.Recommenders)-i))
 				break
 			}
-			who = append(who, fmt.Sprintf("%s (weight %.2f: success rate %.4f; %s)", name(rc.Node), rc.Weight, rc.Rate, describeCounts(rc.Counts, name(rc.Node))))
+			var notes []string
+			_, _, level := pol.dropSteps()
+			switch {
+			case rc.Dropped:
+				notes = append(notes, name(rc.Node)+" dropped it, so its rate counts as 0")
+			case rc.DropEvidence > level/2:
+				notes = append(notes, fmt.Sprintf("%s's drop evidence %.2f is more than halfway to the %.2f that drops it, so its rate counts less", name(rc.Node), rc.DropEvidence, level))
+			}
+			if rc.Conflicts > 0 {
+				notes = append(notes, fmt.Sprintf("its records contradict your own verdicts by %.2f pairs' worth, so its weight is divided by %.1f",
+					rc.Conflicts, 1+pol.ConflictPenalty*rc.Conflicts))
+			}
+			note := ""
+			if len(notes) > 0 {
+				note = "; " + strings.Join(notes, "; ")
+			}
+			who = append(who, fmt.Sprintf("%s (weight %.2f: success rate %.4f; %s%s)", name(rc.Node), rc.Weight, rc.Rate, describeCounts(rc.Counts, name(rc.Node)), note))
 		}
 		out = append(out, fmt.Sprintf("vouched for by %s; together a success rate of %.4f with weight %.1f", strings.Join(who, ", "), r.Rate, r.Mass))
 	} else {

@@ -47,3 +47,46 @@ func TestExplainNamesEachNumberOnce(t *testing.T) {
 		t.Errorf("plural: %s", got)
 	}
 }
+
+// TestExplainSaysWhyARecommenderCountsLess (§4.3): a recommender whose records contradict the
+// observer's own verdicts, and one more than halfway to its own drop, are named with the reason
+// and the figures that discount them.
+func TestExplainSaysWhyARecommenderCountsLess(t *testing.T) {
+	alice, sam, dave, mole1, mole2 := node("alice"), node("sam"), node("dave"), node("mole1"), node("mole2")
+	h := &history{t: t}
+	h.serve(alice, sam, 30)
+	h.serve(alice, dave, 30)
+	h.serve(sam, mole1, 30)
+	h.serve(sam, mole2, 30)
+	h.serve(dave, mole2, 30)
+	for i := 0; i < 4; i++ {
+		h.audit(dave, mole2, false)
+	}
+	h.contract(alice, mole1)
+	for i := 0; i < 10; i++ {
+		h.audit(alice, mole1, false)
+	}
+	pol := DefaultPolicy()
+	sc := scoreOf(t, h.engine(pol).View(alice), mole2)
+	text := strings.Join(Explain(sc, pol, ShortName, 3), "\n")
+	var samRec, daveRec Recommender
+	for _, r := range sc.Recommenders {
+		switch r.Node {
+		case sam:
+			samRec = r
+		case dave:
+			daveRec = r
+		}
+	}
+	if samRec.Conflicts < 0.99 || daveRec.Conflicts != 0 || daveRec.DropEvidence < 4.61 {
+		t.Fatalf("sam's conflicts %.2f (want about 1), dave's %.2f (want 0), dave's drop evidence %.2f (want past 4.61)", samRec.Conflicts, daveRec.Conflicts, daveRec.DropEvidence)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("its records contradict your own verdicts by %.2f pairs' worth, so its weight is divided by %.1f", samRec.Conflicts, 1+pol.ConflictPenalty*samRec.Conflicts),
+		fmt.Sprintf("%s's drop evidence %.2f is more than halfway to the 9.21 that drops it, so its rate counts less", ShortName(dave), daveRec.DropEvidence),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("explanation lacks %q:\n%s", want, text)
+		}
+	}
+}

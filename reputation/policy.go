@@ -57,6 +57,12 @@ type Policy struct {
 	// ExplorationShare). The rest goes to newcomers whose service nodes the observer trusts
 	// have already found good.
 	StrangerShare float64 `json:"stranger_share" toml:"stranger_share"`
+	// ConflictPenalty discounts a recommender by how far its records contradict the observer's
+	// own verdicts, in pairs' worth of evidence (it vouches for a supplier the observer dropped,
+	// or distrusts one the observer vouches for; §4.3): its weight is multiplied by
+	// 1/(1 + ConflictPenalty·conflicts) (30: one full pair's contradiction leaves 1/31). 0 turns
+	// the discount off.
+	ConflictPenalty float64 `json:"conflict_penalty" toml:"conflict_penalty"`
 	// Anchors are nodes the observer trusts by its own choice, added to its restart vector.
 	Anchors []ledger.PubKey `json:"anchors,omitempty" toml:"-"`
 }
@@ -66,7 +72,8 @@ func DefaultPolicy() Policy {
 	return Policy{Lambda: 0.999, ReliableFailure: 0.02, UnreliableFailure: 0.10, DropOdds: 10000,
 		ReceiptWeight: 0.2, PaymentWeight: 0.5, FiredWeight: 0.5,
 		EdgeCap: 20, Restart: 0.15, MaxIterations: 50, Baseline: 0, BaselineStrength: 5,
-		VettingEvidence: 20, VettingTrust: 0.1, HireThreshold: 0.97, ExplorationShare: 0.1, StrangerShare: 0.02}
+		VettingEvidence: 20, VettingTrust: 0.1, HireThreshold: 0.97, ExplorationShare: 0.1, StrangerShare: 0.02,
+		ConflictPenalty: 30}
 }
 
 // ErrPolicy wraps every policy validation error.
@@ -104,6 +111,8 @@ func (p Policy) Validate() error {
 		return bad("exploration_share %v must be in [0, 0.5]", p.ExplorationShare)
 	case p.StrangerShare < 0 || p.StrangerShare > p.ExplorationShare:
 		return bad("stranger_share %v must be in [0, exploration_share %v]", p.StrangerShare, p.ExplorationShare)
+	case p.ConflictPenalty < 0:
+		return bad("conflict_penalty %v must not be negative", p.ConflictPenalty)
 	}
 	return nil
 }

@@ -27,7 +27,9 @@ import (
 //	prove C S                 C's failed audit of S with evidence (a proof, T-3)
 //	pay X J [N]               X pays J, who acknowledges it, N times (evidence of J about X)
 //	register X                X registers
-//	expect O S FIELD=VALUE... O's score of S: status, eligible, vetted, drop (ShouldDrop)
+//	expect O S FIELD=VALUE... O's score of S: status, eligible, vetted, drop (ShouldDrop),
+//	                          rate (3 decimals), conflicts.R (recommender R's conflicts with O,
+//	                          2 decimals, or none when R is not a recommender)
 //	choose O N SLOT CANDS... = WANT...   O's choice of N among CANDS at slot SLOT: a number,
 //	                          or the first slot of a kind for O: stranger (in the stranger
 //	                          share), newcomer (in the newcomer budget only) or plain
@@ -172,7 +174,18 @@ func runScenario(t *testing.T, path string) {
 					got = strconv.FormatBool(s.Vetted)
 				case "drop":
 					got = strconv.FormatBool(dropOf(t, v, key(args[1])).Drop)
+				case "rate":
+					got = strconv.FormatFloat(s.Rate, 'f', 3, 64)
 				default:
+					if r, ok := strings.CutPrefix(k, "conflicts."); ok {
+						got = "none"
+						for _, rec := range s.Recommenders {
+							if rec.Node == key(r) {
+								got = strconv.FormatFloat(rec.Conflicts, 'f', 2, 64)
+							}
+						}
+						break
+					}
 					t.Fatalf("%s: unknown field %q", at, k)
 				}
 				if got != want {

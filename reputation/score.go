@@ -76,8 +76,14 @@ type Recommender struct {
 	Rate     float64       `json:"rate"`
 	Evidence float64       `json:"evidence"`
 	Counts   Counts        `json:"counts"`
-	// Dropped: its own drop rule dropped the subject, so its rate counts as 0.
-	Dropped bool `json:"dropped,omitempty"`
+	// Dropped: its own drop rule dropped the subject, so its rate counts as 0. DropEvidence is
+	// its drop statistic (§2.1); more than halfway to the drop level, its rate counts less
+	// (§4.3), and Rate is the rate as counted.
+	Dropped      bool    `json:"dropped,omitempty"`
+	DropEvidence float64 `json:"drop_evidence,omitempty"`
+	// Conflicts is how far its records contradict the observer's own verdicts, in pairs' worth
+	// of evidence (§4.3); its weight is discounted by 1/(1 + ConflictPenalty·Conflicts).
+	Conflicts float64 `json:"conflicts,omitempty"`
 }
 
 // IgnoredClaim is a unilateral claim that carried no weight (its author had no countersigned
@@ -107,8 +113,11 @@ type View struct {
 	typical float64
 	// public is the share of the observer's restart spread over everyone: 1 for an observer
 	// without experience or anchors, 0 once its own evidence reaches VettingEvidence (§3.1).
-	public  float64
-	version uint64
+	public float64
+	// conflicts is, per recommender, how far its records contradict the observer's own
+	// verdicts (§4.3); absent means not at all.
+	conflicts map[int32]float64
+	version   uint64
 }
 
 // View computes the observer's personalised PageRank over the current history (§3), warm-started
@@ -125,7 +134,68 @@ func (e *Engine) View(observer ledger.PubKey) *View {
 		}
 	}
 	v.typical = typicalMass(v.t, v.o)
+	v.conflicts = e.conflicts(v.o)
 	return v
+}
+
+// conflicts measures, for each node j, how far j's records contradict the observer's own
+// verdicts (§4.3), in pairs' worth of evidence (a pair counts at most EdgeCap observations, as
+// everywhere): for each subject o dropped, the trust j's record of it carries (its evidence at
+// better than the unreliable standard, as an edge of §3 weighs it); for each subject o vouches
+// for (its own evidence reaches VettingEvidence at a success rate meeting the hire threshold),
+// the distrust j's record of it carries (all of it when j dropped it, else its evidence in
+// proportion to how far its success rate falls below the unreliable standard). Records of
+// honest nodes about the same supplier rarely contradict each other that far, while a node that
+// vouches with fake service for members of a collective, or slanders suppliers the observer
+// knows to be good, contradicts every observer that has tried them. It costs the in-pairs of
+// the observer's own subjects.
+func (e *Engine) conflicts(o int32) map[int32]float64 {
+	if o < 0 || e.policy.ConflictPenalty == 0 {
+		return nil
+	}
+	pol := e.policy
+	floor := 1 - pol.UnreliableFailure
+	var out map[int32]float64
+	for _, pi := range e.nodes[o].out {
+		p := &e.pairs[pi]
+		dropped := e.dropped(p)
+		vouches := !dropped && p.n >= pol.VettingEvidence && p.rate() >= pol.HireThreshold
+		if !dropped && !vouches {
+			continue
+		}
+		for _, qi := range e.nodes[p.x].in {
+			q := &e.pairs[qi]
+			if q.j == o || q.n <= 0 {
+				continue
+			}
+			amount := 0.0
+			switch {
+			case dropped:
+				amount = e.edgeWeight(q)
+			case e.dropped(q):
+				amount = math.Min(q.n, pol.EdgeCap)
+			case q.rate() < floor:
+				amount = float64((floor-q.rate())/floor) * math.Min(q.n, pol.EdgeCap)
+			}
+			if amount > 0 {
+				if out == nil {
+					out = map[int32]float64{}
+				}
+				out[q.j] += amount / pol.EdgeCap
+			}
+		}
+	}
+	return out
+}
+
+// credibility is the factor by which j's recommendations are discounted in this view (§4.3),
+// and j's conflicts with the observer.
+func (v *View) credibility(j int32) (float64, float64) {
+	c := v.conflicts[j]
+	if c == 0 {
+		return 1, 0
+	}
+	return 1 / float64(1+float64(v.e.policy.ConflictPenalty*c)), c
 }
 
 // typicalMass is the mass-weighted median of t over the nodes other than o: the mass of the
@@ -205,6 +275,7 @@ func (e *Engine) Rescore(v *View) *View {
 	if i, ok := e.index[v.observer]; ok {
 		nv.o = i
 	}
+	nv.conflicts = e.conflicts(nv.o)
 	return nv
 }
 
@@ -462,16 +533,21 @@ func (v *View) score(x int32, explain bool) Score {
 		if v.wmax == 0 || v.t[p.j] == 0 {
 			continue
 		}
-		w := v.t[p.j] / v.wmax
+		cred, conflicts := v.credibility(p.j)
+		w := float64(v.t[p.j]/v.wmax) * cred
 		ev := float64(w * math.Min(p.n, pol.EdgeCap))
 		dropped := e.dropped(p)
 		if dropped {
 			q = 0 // its own drop rule gave its verdict: it recommends against x
+		} else if half := e.dropLevel / 2; p.drop > half {
+			// More than halfway to its verdict: its recent audits say x fails, whatever its long
+			// record says; its rate counts less, down to 0 at the drop level.
+			q *= float64((e.dropLevel - p.drop) / half)
 		}
 		mass += ev
 		sum += float64(ev * q)
 		if explain {
-			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Rate: q, Evidence: p.n, Counts: p.counts, Dropped: dropped})
+			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Rate: q, Evidence: p.n, Counts: p.counts, Dropped: dropped, DropEvidence: p.drop, Conflicts: conflicts})
 		}
 	}
 	rRec := 0.0

@@ -149,6 +149,8 @@ func TestPolicyValidate(t *testing.T) {
 		{"no vetting on others' trust", mod(func(p *Policy) { p.VettingTrust = 0 }), false},
 		{"exploration 60%", mod(func(p *Policy) { p.ExplorationShare = 0.6 }), false},
 		{"no exploration", mod(func(p *Policy) { p.ExplorationShare, p.StrangerShare = 0, 0 }), true},
+		{"negative conflict penalty", mod(func(p *Policy) { p.ConflictPenalty = -1 }), false},
+		{"no conflict penalty", mod(func(p *Policy) { p.ConflictPenalty = 0 }), true},
 		{"negative weight", mod(func(p *Policy) { p.ReceiptWeight = -1 }), false},
 	}
 	for _, c := range cases {
