@@ -16,7 +16,7 @@ func goList(t *testing.T, args ...string) []string {
 	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }
 
-// TestImportRules checks the import rules of doc.go (client) and api/doc.go, and that the pure
+// TestImportRules checks the import rules of doc.go (client), api/doc.go and p2p/doc.go, and that the pure
 // packages stay pure: a client links no storage engine and no node, so it can be embedded in any
 // program; ledger and reputation do no I/O and read no clock (DEVELOPERS: the state machine is
 // deterministic).
@@ -37,6 +37,8 @@ func TestImportRules(t *testing.T) {
 	}{
 		{[]string{mod + "api", mod + "client"}, "", append([]string{"github.com/dgraph-io/badger"}, nodeSide...)},
 		{[]string{mod + "api", mod + "client"}, "badgerdb", nodeSide},
+		// p2p (a node's libp2p side) reads the ledger through the client only (p2p/doc.go).
+		{[]string{mod + "p2p"}, "", append([]string{"github.com/dgraph-io/badger"}, nodeSide...)},
 		// api stays lighter than a client: no RPC, no config, no p2p.
 		{[]string{mod + "api"}, "badgerdb", []string{"github.com/dgraph-io/badger", "github.com/cometbft/cometbft-db",
 			"github.com/cometbft/cometbft/rpc", "github.com/cometbft/cometbft/config", "github.com/cometbft/cometbft/p2p"}},

@@ -238,3 +238,7 @@ func DecodeEventJSON(kind string, raw json.RawMessage) (Event, error) {
 	}
 	return ev, nil
 }
+
+// Validate checks an event's own fields, as CheckTx does before signatures and state: a peer
+// that is asked to countersign an event checks it with this first.
+func Validate(ev Event) error { return ev.validate() }

@@ -1,0 +1,243 @@
+package p2p
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// Config is a host's configuration; the zero value of a field means its default.
+type Config struct {
+	// ListenAddrs are multiaddrs to listen on (default /ip4/127.0.0.1/tcp/0: loopback, a free
+	// port).
+	ListenAddrs []string
+	// RequestTimeout bounds one request and its reply, both ways (default 10 s).
+	RequestTimeout time.Duration
+	// ConnsLow and ConnsHigh are the connection manager's watermarks (64 and 256): above high it
+	// trims to low, never a protected peer (the suppliers the node has hired).
+	ConnsLow, ConnsHigh int
+	// StreamsPerPeer caps each peer's streams of each of our protocols, inbound and outbound
+	// each (default 8; libp2p's default allows 64 inbound per protocol per peer).
+	StreamsPerPeer int
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.ListenAddrs) == 0 {
+		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.ConnsLow <= 0 {
+		c.ConnsLow = 64
+	}
+	if c.ConnsHigh <= c.ConnsLow {
+		c.ConnsHigh = max(256, 2*c.ConnsLow)
+	}
+	if c.StreamsPerPeer <= 0 {
+		c.StreamsPerPeer = 8
+	}
+	return c
+}
+
+// protocols lists every protocol of ours (specs/p2p.md), for the resource limits.
+var protocols = []protocol.ID{ProtocolContract}
+
+// Host is a libp2p host with the node's ledger key as its identity (P-1), serving our protocols
+// to registered nodes only (P-2).
+type Host struct {
+	h      host.Host
+	cm     *connmgr.BasicConnMgr
+	priv   ed25519.PrivateKey
+	key    ledger.PubKey
+	reg    Registry
+	cfg    Config
+	ctx    context.Context // cancelled by Close: ends the handlers' registry lookups
+	cancel context.CancelFunc
+}
+
+// New starts a host for the node key priv; reg says who is registered.
+func New(priv ed25519.PrivateKey, reg Registry, cfg Config) (*Host, error) {
+	if reg == nil {
+		return nil, errors.New("p2p host needs a registry")
+	}
+	cfg = cfg.withDefaults()
+	sk, err := libp2pKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	rm, err := resourceManager(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(cfg.ConnsLow, cfg.ConnsHigh, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(sk),
+		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.DisableRelay(),
+	)
+	if err != nil {
+		_ = rm.Close()
+		return nil, fmt.Errorf("libp2p host on %v: %w", cfg.ListenAddrs, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var k ledger.PubKey
+	copy(k[:], priv.Public().(ed25519.PublicKey))
+	return &Host{h: h, cm: cm, priv: priv, key: k, reg: reg, cfg: cfg, ctx: ctx, cancel: cancel}, nil
+}
+
+// resourceManager is libp2p's with explicit limits for our protocols (P-3).
+func resourceManager(cfg Config) (network.ResourceManager, error) {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	n := cfg.StreamsPerPeer
+	for _, p := range protocols {
+		limits.AddProtocolLimit(p, rcmgr.BaseLimit{Streams: 64 * n, StreamsInbound: 32 * n, StreamsOutbound: 32 * n, Memory: 64 << 20},
+			rcmgr.BaseLimitIncrease{})
+		limits.AddProtocolPeerLimit(p, rcmgr.BaseLimit{Streams: 2 * n, StreamsInbound: n, StreamsOutbound: n, Memory: int64(n) * 4 * MaxMessage},
+			rcmgr.BaseLimitIncrease{})
+	}
+	return rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+}
+
+// Close stops the host: listeners closed, connections ended.
+func (h *Host) Close() error {
+	h.cancel()
+	return h.h.Close()
+}
+
+// ID is the host's peer id; Key the ledger key it stands for.
+func (h *Host) ID() peer.ID              { return h.h.ID() }
+func (h *Host) Key() ledger.PubKey       { return h.key }
+func (h *Host) Network() network.Network { return h.h.Network() }
+
+// AddrInfo is how another host reaches this one.
+func (h *Host) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: h.h.ID(), Addrs: h.h.Addrs()} }
+
+// Addrs are the host's full addresses (with /p2p/ and its peer id).
+func (h *Host) Addrs() []ma.Multiaddr {
+	out, _ := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.h.ID(), Addrs: h.h.Addrs()})
+	return out
+}
+
+// Connect dials a peer.
+func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if err := h.h.Connect(ctx, ai); err != nil {
+		return fmt.Errorf("connect to %s: %w", ai.ID, err)
+	}
+	return nil
+}
+
+// Protect keeps the connection manager from trimming connections to p (a hired supplier).
+func (h *Host) Protect(p peer.ID, tag string)        { h.cm.Protect(p, tag) }
+func (h *Host) Unprotect(p peer.ID, tag string) bool { return h.cm.Unprotect(p, tag) }
+
+// requestHandler answers one request of a registered peer. It reads the request from s.
+type requestHandler func(ctx context.Context, from ledger.PubKey, s network.Stream) Reply
+
+// handle serves a request/reply protocol: it checks that the peer is a registered node (P-2)
+// before fn reads anything, bounds the exchange by RequestTimeout, and writes fn's reply.
+func (h *Host) handle(proto protocol.ID, fn requestHandler) {
+	h.h.SetStreamHandler(proto, func(s network.Stream) {
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(h.cfg.RequestTimeout))
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.RequestTimeout)
+		defer cancel()
+		if err := s.Scope().ReserveMemory(2*MaxMessage, network.ReservationPriorityAlways); err != nil {
+			s.Reset()
+			return
+		}
+		defer s.Scope().ReleaseMemory(2 * MaxMessage)
+		var rep Reply
+		from, err := KeyOf(s.Conn().RemotePeer())
+		if err == nil {
+			var ok bool
+			switch ok, err = h.reg.Registered(ctx, from); {
+			case err != nil:
+				rep = refuse(CodeUnavailable, "cannot tell whether you are registered: %v", err)
+			case !ok:
+				rep = refuse(CodeUnregistered, "%s is not a registered node with this peer id; register_node first", ledger.PeerIDOf(from))
+			default:
+				rep = fn(ctx, from, s)
+			}
+		} else {
+			rep = refuse(CodeUnregistered, "%v", err)
+		}
+		if err := writeMsg(s, rep); err != nil {
+			s.Reset()
+		}
+	})
+}
+
+// request sends req to peer to on proto and decodes the body of its reply into body; a refusal
+// is a *RefusedError (errors.Is ErrRefused).
+func (h *Host) request(ctx context.Context, to peer.ID, proto protocol.ID, req, body any) error {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
+	defer cancel()
+	s, err := h.h.NewStream(ctx, to, proto)
+	if err != nil {
+		return fmt.Errorf("%s to %s: %w", proto, to, err)
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	}
+	if err := writeMsg(s, req); err != nil {
+		s.Reset()
+		return fmt.Errorf("%s to %s: %w", proto, to, err)
+	}
+	_ = s.CloseWrite()
+	var rep Reply
+	if err := readMsg(s, &rep); err != nil {
+		s.Reset()
+		return fmt.Errorf("%s reply from %s: %w", proto, to, err)
+	}
+	if !rep.OK {
+		return fmt.Errorf("%s to %s: %w", proto, to, &RefusedError{Code: rep.Code, Reason: rep.Reason})
+	}
+	if body == nil {
+		return nil
+	}
+	if err := strictJSON(rep.Body, body); err != nil {
+		return fmt.Errorf("%s reply from %s: %w", proto, to, err)
+	}
+	return nil
+}
+
+func refuse(code, format string, args ...any) Reply {
+	return Reply{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// accept is an OK reply carrying body.
+func accept(body any) Reply {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return refuse(CodeUnavailable, "encoding the reply: %v", err)
+	}
+	return Reply{OK: true, Body: b}
+}

@@ -1,0 +1,94 @@
+package p2p
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/libp2p/go-msgio"
+)
+
+// MaxMessage is the largest request or reply of the request/reply protocols, in bytes (P-3):
+// a longer length prefix ends the stream before anything is read into memory.
+const MaxMessage = 16 << 10
+
+// ErrBadMessage: a message that is too long, not one JSON object, or has fields the protocol
+// does not define.
+var ErrBadMessage = errors.New("bad message")
+
+// Reply is the answer of every request/reply protocol (P-4): OK with a body, or a refusal with
+// a code a program can branch on and a reason a person can read.
+type Reply struct {
+	OK     bool            `json:"ok"`
+	Code   string          `json:"code,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+// Refusal codes (specs/p2p.md P-4).
+const (
+	CodeUnregistered = "unregistered" // the asking peer is not a registered node
+	CodeBadRequest   = "bad_request"  // the request is malformed or contradicts itself
+	CodeNotForMe     = "not_for_me"   // the request names another supplier
+	CodeNoSpace      = "no_space"     // more bytes than the supplier has free
+	CodePrice        = "price"        // below the supplier's price
+	CodeDuration     = "duration"     // a duration the supplier does not accept
+	CodeDuplicate    = "duplicate"    // a contract id the supplier already agreed to
+	CodeUnavailable  = "unavailable"  // the supplier cannot answer now (the ledger is unreachable)
+)
+
+// ErrRefused wraps every refusal a peer answered; RefusedError carries its code.
+var ErrRefused = errors.New("refused")
+
+// RefusedError is a peer's refusal.
+type RefusedError struct {
+	Code, Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("refused (%s): %s", e.Code, e.Reason)
+}
+
+func (e *RefusedError) Unwrap() error { return ErrRefused }
+
+// writeMsg writes v as one length-prefixed JSON message.
+func writeMsg(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxMessage {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrBadMessage, len(b), MaxMessage)
+	}
+	return msgio.NewVarintWriter(w).WriteMsg(b)
+}
+
+// readMsg reads one length-prefixed JSON message into v, strictly: at most MaxMessage bytes,
+// one object, no fields v does not define.
+func readMsg(r io.Reader, v any) error {
+	mr := msgio.NewVarintReaderSize(r, MaxMessage)
+	b, err := mr.ReadMsg()
+	if err != nil {
+		if errors.Is(err, msgio.ErrMsgTooLarge) {
+			return fmt.Errorf("%w: longer than %d bytes", ErrBadMessage, MaxMessage)
+		}
+		return err
+	}
+	defer mr.ReleaseMsg(b)
+	return strictJSON(b, v)
+}
+
+// strictJSON decodes b into v: one object, no fields v does not define.
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: more than one JSON value", ErrBadMessage)
+	}
+	return nil
+}
