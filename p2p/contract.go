@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -13,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
 )
 
 // ProtocolContract is the contract offer (P-4): a customer asks a supplier to countersign the
@@ -41,31 +43,68 @@ type Terms struct {
 // ErrBadCountersig: a supplier's answer whose countersignature does not verify.
 var ErrBadCountersig = errors.New("countersignature does not verify")
 
-// Supplier answers contract offers on a host within its terms (P-4).
+// SupplierConfig is what a supplier needs besides its host.
+type SupplierConfig struct {
+	ChainID string
+	Terms   Terms
+	// Dir is where the supplier keeps shards (created if missing).
+	Dir string
+	// Journal records each storage commitment and audit answer before it is signed (R-EVID-3):
+	// node/journal's Journal.
+	Journal Journal
+}
+
+// Journal records that a key is about to sign a statement, or refuses (a second, different
+// statement under one name).
+type Journal interface {
+	Record(signer ledger.PubKey, st journal.Statement) error
+}
+
+// Supplier answers contract offers, keeps shards and answers audits on a host (P-4, P-6, P-7).
 type Supplier struct {
-	h       *Host
-	chainID string
+	h   *Host
+	cfg SupplierConfig
 
 	mu        sync.Mutex
-	terms     Terms
 	committed uint64
-	agreed    map[ledger.ID][32]byte // contract id → digest of the contract_open countersigned
+	contracts map[ledger.ID]*agreement
+	shards    map[ledger.ID]*heldShard // by commitment digest
 }
 
-// ServeContracts makes h a supplier on chainID with the given terms, until StopContracts.
-func (h *Host) ServeContracts(chainID string, t Terms) *Supplier {
-	if t.MaxDurationSeconds == 0 {
-		t.MaxDurationSeconds = 365 * 24 * 3600
+// agreement is a contract the supplier countersigned, and the shard bytes it holds under it.
+type agreement struct {
+	open   ledger.ContractOpen
+	digest [32]byte // of the contract_open countersigned
+	used   uint64   // shard bytes held or being received
+}
+
+// ServeSupplier makes h a supplier: it answers contract offers within cfg.Terms and keeps the
+// shards of its contracts in cfg.Dir, until Stop.
+func (h *Host) ServeSupplier(cfg SupplierConfig) (*Supplier, error) {
+	if cfg.Terms.MaxDurationSeconds == 0 {
+		cfg.Terms.MaxDurationSeconds = 365 * 24 * 3600
 	}
-	s := &Supplier{h: h, chainID: chainID, terms: t, agreed: map[ledger.ID][32]byte{}}
+	if cfg.Dir == "" || cfg.Journal == nil {
+		return nil, errors.New("a supplier needs a shard directory and a signing journal")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("shard directory: %w", err)
+	}
+	s := &Supplier{h: h, cfg: cfg, contracts: map[ledger.ID]*agreement{}, shards: map[ledger.ID]*heldShard{}}
 	h.handle(ProtocolContract, s.answer)
-	return s
+	h.handle(ProtocolShard, s.serveShard)
+	h.handle(ProtocolAudit, s.serveAudit)
+	return s, nil
 }
 
-// Stop ends serving contract offers; what was agreed stays agreed.
-func (s *Supplier) Stop() { s.h.h.RemoveStreamHandler(ProtocolContract) }
+// Stop ends serving; what was agreed stays agreed and the shards stay on disk.
+func (s *Supplier) Stop() {
+	for _, p := range protocols {
+		s.h.h.RemoveStreamHandler(p)
+	}
+}
 
-// Committed is the space agreed to so far; Free what is left of the terms' space.
+// Committed is the space agreed to so far.
 func (s *Supplier) Committed() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,8 +118,8 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	}
 	open := offer.Open
 	switch {
-	case offer.ChainID != s.chainID:
-		return refuse(CodeBadRequest, "the offer is for chain %q; this supplier is on %q", offer.ChainID, s.chainID)
+	case offer.ChainID != s.cfg.ChainID:
+		return refuse(CodeBadRequest, "the offer is for chain %q; this supplier is on %q", offer.ChainID, s.cfg.ChainID)
 	case open.Supplier != s.h.key:
 		return refuse(CodeNotForMe, "the offer names supplier %s; this is %s", open.Supplier, s.h.key)
 	case open.Customer != from:
@@ -91,16 +130,16 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	if err := ledger.Validate(&open); err != nil {
 		return refuse(CodeBadRequest, "%v", err)
 	}
-	digest := sha256.Sum256(ledger.CountersignBytes(s.chainID, &open))
+	digest := sha256.Sum256(ledger.CountersignBytes(s.cfg.ChainID, &open))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.terms
-	if prev, ok := s.agreed[open.ContractID]; ok {
-		if prev != digest {
+	t := s.cfg.Terms
+	if prev, ok := s.contracts[open.ContractID]; ok {
+		if prev.digest != digest {
 			return refuse(CodeDuplicate, "contract %s was agreed already, on other terms", open.ContractID)
 		}
 		// The same offer again (the answer was lost): the same signature, no more space.
-		return accept(ContractAccept{Countersig: ledger.Countersign(s.h.priv, s.chainID, &open)})
+		return accept(ContractAccept{Countersig: ledger.Countersign(s.h.priv, s.cfg.ChainID, &open)})
 	}
 	switch free := t.Space - min(t.Space, s.committed); {
 	case open.PricePerGiBMonth < t.PricePerGiBMonth:
@@ -110,9 +149,9 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	case open.Bytes > free:
 		return refuse(CodeNoSpace, "%d bytes asked, %d free of the %d this supplier offers", open.Bytes, free, t.Space)
 	}
-	s.agreed[open.ContractID] = digest
+	s.contracts[open.ContractID] = &agreement{open: open, digest: digest}
 	s.committed += open.Bytes
-	return accept(ContractAccept{Countersig: ledger.Countersign(s.h.priv, s.chainID, &open)})
+	return accept(ContractAccept{Countersig: ledger.Countersign(s.h.priv, s.cfg.ChainID, &open)})
 }
 
 // OfferContract asks the supplier at peer to countersign open (the customer must be this

@@ -58,7 +58,7 @@ func (c Config) withDefaults() Config {
 }
 
 // protocols lists every protocol of ours (specs/p2p.md), for the resource limits.
-var protocols = []protocol.ID{ProtocolContract}
+var protocols = []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit}
 
 // Host is a libp2p host with the node's ledger key as its identity (P-1), serving our protocols
 // to registered nodes only (P-2).
@@ -188,6 +188,9 @@ func (h *Host) handle(proto protocol.ID, fn requestHandler) {
 		} else {
 			rep = refuse(CodeUnregistered, "%v", err)
 		}
+		if rep.answered {
+			return
+		}
 		if err := writeMsg(s, rep); err != nil {
 			s.Reset()
 		}
@@ -197,6 +200,13 @@ func (h *Host) handle(proto protocol.ID, fn requestHandler) {
 // request sends req to peer to on proto and decodes the body of its reply into body; a refusal
 // is a *RefusedError (errors.Is ErrRefused).
 func (h *Host) request(ctx context.Context, to peer.ID, proto protocol.ID, req, body any) error {
+	return h.exchange(ctx, to, proto, req, nil, body, MaxMessage)
+}
+
+// exchange is request with a payload: after the request, send (if not nil) writes the rest of
+// it on the stream; then the reply, of at most limit bytes, is read. A refusal that comes while
+// the payload is still being written is still read and returned.
+func (h *Host) exchange(ctx context.Context, to peer.ID, proto protocol.ID, req any, send func(network.Stream) error, body any, limit int) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
 	defer cancel()
 	s, err := h.h.NewStream(ctx, to, proto)
@@ -211,20 +221,51 @@ func (h *Host) request(ctx context.Context, to peer.ID, proto protocol.ID, req, 
 		s.Reset()
 		return fmt.Errorf("%s to %s: %w", proto, to, err)
 	}
-	_ = s.CloseWrite()
-	var rep Reply
-	if err := readMsg(s, &rep); err != nil {
+	// The payload is written while the reply is awaited: a peer that refuses at the header
+	// answers at once, and the rest of the payload is then not sent at all.
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		if send != nil {
+			err = send(s)
+		}
+		if err == nil {
+			err = s.CloseWrite()
+		}
+		sent <- err
+	}()
+	err = readReply(s, body, limit)
+	var sendErr error
+	select {
+	case sendErr = <-sent:
+	default: // the reply came before the payload was all written: stop writing
 		s.Reset()
-		return fmt.Errorf("%s reply from %s: %w", proto, to, err)
+		sendErr = <-sent
+	}
+	if err != nil {
+		s.Reset()
+		if sendErr != nil && !errors.Is(err, ErrRefused) {
+			err = sendErr
+		}
+		return fmt.Errorf("%s to %s: %w", proto, to, err)
+	}
+	return nil
+}
+
+// readReply reads a Reply and decodes its body into body (nil: ignore the body).
+func readReply(s network.Stream, body any, limit int) error {
+	var rep Reply
+	if err := readMsgMax(s, limit, &rep); err != nil {
+		return fmt.Errorf("reply: %w", err)
 	}
 	if !rep.OK {
-		return fmt.Errorf("%s to %s: %w", proto, to, &RefusedError{Code: rep.Code, Reason: rep.Reason})
+		return &RefusedError{Code: rep.Code, Reason: rep.Reason}
 	}
 	if body == nil {
 		return nil
 	}
 	if err := strictJSON(rep.Body, body); err != nil {
-		return fmt.Errorf("%s reply from %s: %w", proto, to, err)
+		return fmt.Errorf("reply: %w", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/trustledger/trustledger/node/journal"
 	"github.com/trustledger/trustledger/node/nodetest"
 )
 
@@ -25,7 +26,10 @@ func TestContractOfferReachesTheLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	supplier := newHost(t, bob, NewLedgerRegistry(c))
-	supplier.ServeContracts(chainID, Terms{Space: 1 << 30, PricePerGiBMonth: 1})
+	if _, err := supplier.ServeSupplier(SupplierConfig{ChainID: chainID, Terms: Terms{Space: 1 << 30, PricePerGiBMonth: 1},
+		Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}); err != nil {
+		t.Fatal(err)
+	}
 	customer := newHost(t, alice, NewLedgerRegistry(c))
 	connect(t, customer, supplier)
 

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-msgio"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
 )
 
 func testKey(name string) ed25519.PrivateKey {
@@ -58,6 +59,17 @@ func newHost(t *testing.T, priv ed25519.PrivateKey, reg Registry) *Host {
 		}
 	}
 	return h
+}
+
+// serveSupplier makes h a supplier on the test chain, with shards and journal in temporary
+// directories.
+func serveSupplier(t *testing.T, h *Host, terms Terms) *Supplier {
+	t.Helper()
+	s, err := h.ServeSupplier(SupplierConfig{ChainID: chain, Terms: terms, Dir: t.TempDir(), Journal: journal.Open(t.TempDir())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func connect(t *testing.T, from, to *Host) {
@@ -113,7 +125,7 @@ func TestContractOffer(t *testing.T) {
 	alice, bob, carol, mallory := testKey("alice"), testKey("bob"), testKey("carol"), testKey("mallory")
 	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true, pub(carol): true}}
 	supplier := newHost(t, bob, reg)
-	s := supplier.ServeContracts(chain, Terms{Space: 10 << 20, PricePerGiBMonth: 2, MaxDurationSeconds: 90 * 86400})
+	s := serveSupplier(t, supplier, Terms{Space: 10 << 20, PricePerGiBMonth: 2, MaxDurationSeconds: 90 * 86400})
 	customer := newHost(t, alice, reg)
 	connect(t, customer, supplier)
 	ctx := context.Background()
@@ -252,7 +264,7 @@ func TestStreamsPerPeerLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = supplier.Close() })
-	supplier.ServeContracts(chain, Terms{Space: 1 << 20})
+	serveSupplier(t, supplier, Terms{Space: 1 << 20})
 	customer := newHost(t, alice, reg)
 	connect(t, customer, supplier)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -25,6 +25,8 @@ type Reply struct {
 	Code   string          `json:"code,omitempty"`
 	Reason string          `json:"reason,omitempty"`
 	Body   json.RawMessage `json:"body,omitempty"`
+	// answered: the handler wrote its reply itself (a reply followed by a stream of bytes).
+	answered bool
 }
 
 // Refusal codes (specs/p2p.md P-4).
@@ -37,6 +39,10 @@ const (
 	CodeDuration     = "duration"     // a duration the supplier does not accept
 	CodeDuplicate    = "duplicate"    // a contract id the supplier already agreed to
 	CodeUnavailable  = "unavailable"  // the supplier cannot answer now (the ledger is unreachable)
+	CodeNoContract   = "no_contract"  // no contract agreed between the two for this request
+	CodeNoShard      = "no_shard"     // the supplier holds no such shard
+	CodeMismatch     = "mismatch"     // the bytes sent do not hash to the root announced
+	CodeFailed       = "failed"       // the supplier failed on its side (disk, journal)
 )
 
 // ErrRefused wraps every refusal a peer answered; RefusedError carries its code.
@@ -59,20 +65,27 @@ func writeMsg(w io.Writer, v any) error {
 	if err != nil {
 		return err
 	}
-	if len(b) > MaxMessage {
-		return fmt.Errorf("%w: %d bytes, at most %d", ErrBadMessage, len(b), MaxMessage)
+	if len(b) > MaxAnswer {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrBadMessage, len(b), MaxAnswer)
 	}
 	return msgio.NewVarintWriter(w).WriteMsg(b)
 }
 
+// MaxAnswer is the largest audit reply: MaxChallengeLeaves leaves of up to 1 KiB with their
+// paths, in JSON.
+const MaxAnswer = 256 << 10
+
 // readMsg reads one length-prefixed JSON message into v, strictly: at most MaxMessage bytes,
 // one object, no fields v does not define.
-func readMsg(r io.Reader, v any) error {
-	mr := msgio.NewVarintReaderSize(r, MaxMessage)
+func readMsg(r io.Reader, v any) error { return readMsgMax(r, MaxMessage, v) }
+
+// readMsgMax is readMsg with another size limit.
+func readMsgMax(r io.Reader, limit int, v any) error {
+	mr := msgio.NewVarintReaderSize(r, limit)
 	b, err := mr.ReadMsg()
 	if err != nil {
 		if errors.Is(err, msgio.ErrMsgTooLarge) {
-			return fmt.Errorf("%w: longer than %d bytes", ErrBadMessage, MaxMessage)
+			return fmt.Errorf("%w: longer than %d bytes", ErrBadMessage, limit)
 		}
 		return err
 	}

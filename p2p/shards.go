@@ -1,0 +1,315 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/ledger/shard"
+	"github.com/trustledger/trustledger/node/journal"
+)
+
+// ProtocolShard moves shards (P-6): put, get, delete and list, one operation per stream.
+const ProtocolShard = protocol.ID("/trustledger/shard/1.0.0")
+
+// Shard operations.
+const (
+	OpPut    = "put"
+	OpGet    = "get"
+	OpDelete = "delete"
+	OpList   = "list"
+)
+
+// ShardRequest is the header of a shard operation. A put is followed on the stream by exactly
+// Size bytes of the shard.
+type ShardRequest struct {
+	Op         string    `json:"op"`
+	ContractID ledger.ID `json:"contract_id"`
+	ShardID    ledger.ID `json:"shard_id,omitempty"`
+	Size       uint64    `json:"size,omitempty"`      // put
+	LeafSize   uint32    `json:"leaf_size,omitempty"` // put
+	Root       ledger.ID `json:"root,omitempty"`      // put: the tree hash the customer computed
+}
+
+// ShardInfo is one shard a supplier holds, with the commitment it signed for it.
+type ShardInfo struct {
+	ShardID    ledger.ID                `json:"shard_id"`
+	Size       uint64                   `json:"size"`
+	Commitment ledger.StorageCommitment `json:"commitment"`
+}
+
+// ErrShardMismatch: a shard read back does not hash to its commitment's root.
+var ErrShardMismatch = errors.New("shard does not match its commitment")
+
+// heldShard is a shard on the supplier's disk and what answers its audits.
+type heldShard struct {
+	commitment ledger.StorageCommitment
+	path       string
+	tree       *shard.Tree // nil until first needed after a restart
+}
+
+func (s *Supplier) shardPath(contract, id ledger.ID) string {
+	return filepath.Join(s.cfg.Dir, contract.String(), id.String())
+}
+
+// serveShard answers one shard operation of from.
+func (s *Supplier) serveShard(_ context.Context, from ledger.PubKey, st network.Stream) Reply {
+	var req ShardRequest
+	if err := readMsg(st, &req); err != nil {
+		return refuse(CodeBadRequest, "shard request: %v", err)
+	}
+	s.mu.Lock()
+	ag, ok := s.contracts[req.ContractID]
+	s.mu.Unlock()
+	if !ok || ag.open.Customer != from {
+		return refuse(CodeNoContract, "no contract %s agreed with %s", req.ContractID, from)
+	}
+	switch req.Op {
+	case OpPut:
+		return s.put(ag, req, st)
+	case OpGet:
+		return s.get(ag, req, st)
+	case OpDelete:
+		return s.delete(ag, req)
+	case OpList:
+		return s.list(ag)
+	}
+	return refuse(CodeBadRequest, "unknown shard operation %q (put, get, delete, list)", req.Op)
+}
+
+// held finds the shard id of contract ag; call with mu held.
+func (s *Supplier) held(ag *agreement, id ledger.ID) (ledger.ID, *heldShard) {
+	for d, h := range s.shards {
+		if h.commitment.ContractID == ag.open.ContractID && h.commitment.ShardID == id {
+			return d, h
+		}
+	}
+	return ledger.ID{}, nil
+}
+
+// put receives a shard: within the contract's bytes, hashed while it is written, kept only if
+// it hashes to the root the customer announced, and then committed to with a journaled
+// signature (R-AUDIT-1, R-EVID-3).
+func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply {
+	if err := shard.CheckShape(req.Size, req.LeafSize); err != nil {
+		return refuse(CodeBadRequest, "shard %s: %v", req.ShardID, err)
+	}
+	if req.ShardID.IsZero() {
+		return refuse(CodeBadRequest, "shard id is zero")
+	}
+	s.mu.Lock()
+	if _, h := s.held(ag, req.ShardID); h != nil {
+		s.mu.Unlock()
+		return refuse(CodeDuplicate, "shard %s of contract %s is held already; delete it first", req.ShardID, req.ContractID)
+	}
+	if free := ag.open.Bytes - min(ag.open.Bytes, ag.used); req.Size > free {
+		s.mu.Unlock()
+		return refuse(CodeNoSpace, "%d bytes asked, %d left of contract %s's %d", req.Size, free, req.ContractID, ag.open.Bytes)
+	}
+	ag.used += req.Size // reserved now, released if the put fails
+	s.mu.Unlock()
+	kept := false
+	defer func() {
+		if !kept {
+			s.mu.Lock()
+			ag.used -= req.Size
+			s.mu.Unlock()
+		}
+	}()
+	path := s.shardPath(req.ContractID, req.ShardID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return refuse(CodeFailed, "shard directory: %v", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+req.ShardID.String()+".*")
+	if err != nil {
+		return refuse(CodeFailed, "shard file: %v", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer tmp.Close()
+	tree, err := shard.Build(io.TeeReader(io.LimitReader(st, int64(req.Size)), tmp), req.Size, req.LeafSize)
+	if err != nil {
+		return refuse(CodeBadRequest, "receiving shard %s: %v", req.ShardID, err)
+	}
+	var root ledger.ID
+	copy(root[:], tree.Root())
+	if root != req.Root {
+		return refuse(CodeMismatch, "the %d bytes received hash to %s, the request announced %s", req.Size, root, req.Root)
+	}
+	if err := tmp.Sync(); err != nil {
+		return refuse(CodeFailed, "shard file: %v", err)
+	}
+	c := ledger.StorageCommitment{ContractID: req.ContractID, ShardID: req.ShardID, Customer: ag.open.Customer,
+		Supplier: s.h.key, Size: req.Size, LeafSize: req.LeafSize, Root: root}
+	if err := s.cfg.Journal.Record(s.h.key, journal.Commitment(s.cfg.ChainID, &c)); err != nil {
+		return refuse(CodeFailed, "journal: %v", err)
+	}
+	ledger.SignCommitment(s.h.priv, s.cfg.ChainID, &c)
+	if err := writeJSONFile(path+".commitment", c); err != nil {
+		return refuse(CodeFailed, "commitment file: %v", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return refuse(CodeFailed, "shard file: %v", err)
+	}
+	s.mu.Lock()
+	s.shards[c.Digest(s.cfg.ChainID)] = &heldShard{commitment: c, path: path, tree: tree}
+	s.mu.Unlock()
+	kept = true
+	return accept(c)
+}
+
+// get sends a shard: an OK reply with its info, then its bytes.
+func (s *Supplier) get(ag *agreement, req ShardRequest, st network.Stream) Reply {
+	s.mu.Lock()
+	_, h := s.held(ag, req.ShardID)
+	s.mu.Unlock()
+	if h == nil {
+		return refuse(CodeNoShard, "no shard %s of contract %s here", req.ShardID, req.ContractID)
+	}
+	f, err := os.Open(h.path)
+	if err != nil {
+		return refuse(CodeFailed, "shard file: %v", err)
+	}
+	defer f.Close()
+	done := Reply{answered: true}
+	if err := writeMsg(st, accept(ShardInfo{ShardID: req.ShardID, Size: h.commitment.Size, Commitment: h.commitment})); err != nil {
+		st.Reset()
+		return done
+	}
+	if _, err := io.CopyN(st, f, int64(h.commitment.Size)); err != nil {
+		st.Reset()
+	}
+	return done
+}
+
+func (s *Supplier) delete(ag *agreement, req ShardRequest) Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, h := s.held(ag, req.ShardID)
+	if h == nil {
+		return refuse(CodeNoShard, "no shard %s of contract %s here", req.ShardID, req.ContractID)
+	}
+	if err := os.Remove(h.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return refuse(CodeFailed, "removing shard: %v", err)
+	}
+	_ = os.Remove(h.path + ".commitment")
+	delete(s.shards, d)
+	ag.used -= h.commitment.Size
+	return accept(struct{}{})
+}
+
+func (s *Supplier) list(ag *agreement) Reply {
+	s.mu.Lock()
+	var out []ShardInfo
+	for _, h := range s.shards {
+		if h.commitment.ContractID == ag.open.ContractID {
+			out = append(out, ShardInfo{ShardID: h.commitment.ShardID, Size: h.commitment.Size, Commitment: h.commitment})
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(a, b int) bool { return bytes.Compare(out[a].ShardID[:], out[b].ShardID[:]) < 0 })
+	return accept(out)
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// PutShard stores size bytes of data (read twice: once to hash, once to send) as shard id of
+// the contract on the supplier at to, and returns the supplier's signed commitment, checked
+// against what was sent. The customer keeps the commitment: it is what audits and any
+// evidence rest on.
+func (h *Host) PutShard(ctx context.Context, to peer.ID, chainID string, contract, id ledger.ID, data io.ReaderAt, size uint64, leafSize uint32) (ledger.StorageCommitment, error) {
+	supplier, err := KeyOf(to)
+	if err != nil {
+		return ledger.StorageCommitment{}, err
+	}
+	tree, err := shard.Build(io.NewSectionReader(data, 0, int64(size)), size, leafSize)
+	if err != nil {
+		return ledger.StorageCommitment{}, err
+	}
+	var root ledger.ID
+	copy(root[:], tree.Root())
+	var c ledger.StorageCommitment
+	req := ShardRequest{Op: OpPut, ContractID: contract, ShardID: id, Size: size, LeafSize: leafSize, Root: root}
+	err = h.exchange(ctx, to, ProtocolShard, req, func(s network.Stream) error {
+		_, err := io.Copy(s, io.NewSectionReader(data, 0, int64(size)))
+		return err
+	}, &c, MaxMessage)
+	if err != nil {
+		return c, err
+	}
+	want := ledger.StorageCommitment{ContractID: contract, ShardID: id, Customer: h.key, Supplier: supplier, Size: size, LeafSize: leafSize, Root: root, Sig: c.Sig}
+	if c != want || !ledger.VerifyCommitment(chainID, &c) {
+		return c, fmt.Errorf("shard %s: the supplier's commitment does not match what was sent or is not signed by it", id)
+	}
+	return c, nil
+}
+
+// GetShard reads the shard of commitment c from the supplier at to into w, and checks it
+// against c's root as it goes: ErrShardMismatch when it does not match (w has the bytes by
+// then; write to a temporary file and keep it only on success).
+func (h *Host) GetShard(ctx context.Context, to peer.ID, c ledger.StorageCommitment, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
+	defer cancel()
+	s, err := h.h.NewStream(ctx, to, ProtocolShard)
+	if err != nil {
+		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, err)
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	}
+	if err := writeMsg(s, ShardRequest{Op: OpGet, ContractID: c.ContractID, ShardID: c.ShardID}); err != nil {
+		s.Reset()
+		return err
+	}
+	_ = s.CloseWrite()
+	var info ShardInfo
+	if err := readReply(s, &info, MaxMessage); err != nil {
+		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, err)
+	}
+	if info.Size != c.Size {
+		s.Reset()
+		return fmt.Errorf("get shard %s: the supplier has %d bytes, the commitment %d: %w", c.ShardID, info.Size, c.Size, ErrShardMismatch)
+	}
+	tree, err := shard.Build(io.TeeReader(s, w), c.Size, c.LeafSize)
+	if err != nil {
+		s.Reset()
+		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, err)
+	}
+	if !bytes.Equal(tree.Root(), c.Root[:]) {
+		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, ErrShardMismatch)
+	}
+	return nil
+}
+
+// DeleteShard asks the supplier at to to delete a shard of a contract.
+func (h *Host) DeleteShard(ctx context.Context, to peer.ID, contract, id ledger.ID) error {
+	return h.request(ctx, to, ProtocolShard, ShardRequest{Op: OpDelete, ContractID: contract, ShardID: id}, nil)
+}
+
+// ListShards lists the shards the supplier at to holds under a contract, by shard id.
+func (h *Host) ListShards(ctx context.Context, to peer.ID, contract ledger.ID) ([]ShardInfo, error) {
+	var out []ShardInfo
+	err := h.request(ctx, to, ProtocolShard, ShardRequest{Op: OpList, ContractID: contract}, &out)
+	return out, err
+}
