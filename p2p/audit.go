@@ -66,10 +66,10 @@ func (s *Supplier) serveAudit(_ context.Context, from ledger.PubKey, st network.
 		}
 		ans.Proofs = append(ans.Proofs, p)
 	}
-	if err := s.cfg.Journal.Record(s.h.key, journal.Answer(s.cfg.ChainID, &ans)); err != nil {
+	if err := s.cfg.Journal.Record(s.key, journal.Answer(s.cfg.ChainID, &ans)); err != nil {
 		return refuse(CodeFailed, "journal: %v", err)
 	}
-	ledger.SignAnswer(s.h.priv, s.cfg.ChainID, &ans)
+	ledger.SignAnswer(s.priv, s.cfg.ChainID, &ans)
 	return accept(ans)
 }
 

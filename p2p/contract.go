@@ -43,7 +43,7 @@ type Terms struct {
 // ErrBadCountersig: a supplier's answer whose countersignature does not verify.
 var ErrBadCountersig = errors.New("countersignature does not verify")
 
-// SupplierConfig is what a supplier needs besides its host.
+// SupplierConfig is what a supplier needs besides a host.
 type SupplierConfig struct {
 	ChainID string
 	Terms   Terms
@@ -60,12 +60,15 @@ type Journal interface {
 	Record(signer ledger.PubKey, st journal.Statement) error
 }
 
-// Supplier answers contract offers, keeps shards and answers audits on a host (P-4, P-6, P-7).
+// Supplier answers contract offers, keeps shards and answers audits (P-4, P-6, P-7). Its state
+// outlives the host it serves on: a node's p2p service can restart under it.
 type Supplier struct {
-	h   *Host
 	cfg SupplierConfig
 
 	mu        sync.Mutex
+	h         *Host // the host it serves on; nil when stopped
+	priv      ed25519.PrivateKey
+	key       ledger.PubKey // the key it signs with, fixed by the first host it served on
 	committed uint64
 	contracts map[ledger.ID]*agreement
 	shards    map[ledger.ID]*heldShard // by commitment digest
@@ -78,9 +81,8 @@ type agreement struct {
 	used   uint64   // shard bytes held or being received
 }
 
-// ServeSupplier makes h a supplier: it answers contract offers within cfg.Terms and keeps the
-// shards of its contracts in cfg.Dir, until Stop.
-func (h *Host) ServeSupplier(cfg SupplierConfig) (*Supplier, error) {
+// NewSupplier returns a supplier that serves nowhere yet (Serve).
+func NewSupplier(cfg SupplierConfig) (*Supplier, error) {
 	if cfg.Terms.MaxDurationSeconds == 0 {
 		cfg.Terms.MaxDurationSeconds = 365 * 24 * 3600
 	}
@@ -90,18 +92,49 @@ func (h *Host) ServeSupplier(cfg SupplierConfig) (*Supplier, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard directory: %w", err)
 	}
-	s := &Supplier{h: h, cfg: cfg, contracts: map[ledger.ID]*agreement{}, shards: map[ledger.ID]*heldShard{}}
+	return &Supplier{cfg: cfg, contracts: map[ledger.ID]*agreement{}, shards: map[ledger.ID]*heldShard{}}, nil
+}
+
+// ServeSupplier is NewSupplier then Serve on h.
+func (h *Host) ServeSupplier(cfg SupplierConfig) (*Supplier, error) {
+	s, err := NewSupplier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Serve(h)
+}
+
+// Serve answers contract offers within the terms, and shard and audit requests of its
+// contracts, on h, until Stop. Every host it serves on must have the same key.
+func (s *Supplier) Serve(h *Host) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.h != nil:
+		return errors.New("the supplier serves already; stop it first")
+	case s.priv == nil:
+		s.priv, s.key = h.priv, h.key
+	case h.key != s.key:
+		return fmt.Errorf("the supplier signs as %s; this host is %s", s.key, h.key)
+	}
+	s.h = h
 	h.handle(ProtocolContract, s.answer)
 	h.handle(ProtocolShard, s.serveShard)
 	h.handle(ProtocolAudit, s.serveAudit)
-	return s, nil
+	return nil
 }
 
 // Stop ends serving; what was agreed stays agreed and the shards stay on disk.
 func (s *Supplier) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		return
+	}
 	for _, p := range protocols {
 		s.h.h.RemoveStreamHandler(p)
 	}
+	s.h = nil
 }
 
 // Committed is the space agreed to so far.
@@ -120,8 +153,8 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	switch {
 	case offer.ChainID != s.cfg.ChainID:
 		return refuse(CodeBadRequest, "the offer is for chain %q; this supplier is on %q", offer.ChainID, s.cfg.ChainID)
-	case open.Supplier != s.h.key:
-		return refuse(CodeNotForMe, "the offer names supplier %s; this is %s", open.Supplier, s.h.key)
+	case open.Supplier != s.key:
+		return refuse(CodeNotForMe, "the offer names supplier %s; this is %s", open.Supplier, s.key)
 	case open.Customer != from:
 		return refuse(CodeBadRequest, "the offer names customer %s but comes from %s: a customer offers its own contracts", open.Customer, from)
 	case open.Countersig != ledger.Sig{}:
@@ -139,7 +172,7 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 			return refuse(CodeDuplicate, "contract %s was agreed already, on other terms", open.ContractID)
 		}
 		// The same offer again (the answer was lost): the same signature, no more space.
-		return accept(ContractAccept{Countersig: ledger.Countersign(s.h.priv, s.cfg.ChainID, &open)})
+		return accept(ContractAccept{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
 	}
 	switch free := t.Space - min(t.Space, s.committed); {
 	case open.PricePerGiBMonth < t.PricePerGiBMonth:
@@ -151,7 +184,7 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	}
 	s.contracts[open.ContractID] = &agreement{open: open, digest: digest}
 	s.committed += open.Bytes
-	return accept(ContractAccept{Countersig: ledger.Countersign(s.h.priv, s.cfg.ChainID, &open)})
+	return accept(ContractAccept{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
 }
 
 // OfferContract asks the supplier at peer to countersign open (the customer must be this

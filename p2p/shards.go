@@ -150,11 +150,11 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 		return refuse(CodeFailed, "shard file: %v", err)
 	}
 	c := ledger.StorageCommitment{ContractID: req.ContractID, ShardID: req.ShardID, Customer: ag.open.Customer,
-		Supplier: s.h.key, Size: req.Size, LeafSize: req.LeafSize, Root: root}
-	if err := s.cfg.Journal.Record(s.h.key, journal.Commitment(s.cfg.ChainID, &c)); err != nil {
+		Supplier: s.key, Size: req.Size, LeafSize: req.LeafSize, Root: root}
+	if err := s.cfg.Journal.Record(s.key, journal.Commitment(s.cfg.ChainID, &c)); err != nil {
 		return refuse(CodeFailed, "journal: %v", err)
 	}
-	ledger.SignCommitment(s.h.priv, s.cfg.ChainID, &c)
+	ledger.SignCommitment(s.priv, s.cfg.ChainID, &c)
 	if err := writeJSONFile(path+".commitment", c); err != nil {
 		return refuse(CodeFailed, "commitment file: %v", err)
 	}

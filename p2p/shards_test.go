@@ -151,3 +151,43 @@ func (h *Host) exchangePut(ctx context.Context, to *Host, contract, id ledger.ID
 	}, &c, MaxMessage)
 	return c, err
 }
+
+// TestSupplierOutlivesItsHost: a node's p2p service can restart under its supplier; contracts and
+// shards stay, and the supplier serves only on hosts with its own key.
+func TestSupplierOutlivesItsHost(t *testing.T) {
+	alice, bob := testKey("alice"), testKey("bob")
+	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true}}
+	first := newHost(t, bob, reg)
+	supplier := serveSupplier(t, first, Terms{Space: 1 << 20})
+	customer := newHost(t, alice, reg)
+	connect(t, customer, first)
+	ctx := context.Background()
+	open, err := customer.OfferContract(ctx, first.ID(), chain, offer(alice, bob, "restart", 1<<20, 0, 86400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := shardData(50_000, 3)
+	c, err := customer.PutShard(ctx, first.ID(), chain, open.ContractID, ledger.ID{9}, bytes.NewReader(data), uint64(len(data)), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	supplier.Stop()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := supplier.Serve(newHost(t, alice, reg)); err == nil {
+		t.Fatal("the supplier served on a host with another key")
+	}
+	second := newHost(t, bob, reg)
+	if err := supplier.Serve(second); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, customer, second)
+	if list, err := customer.ListShards(ctx, second.ID(), open.ContractID); err != nil || len(list) != 1 || list[0].Commitment != c {
+		t.Fatalf("after the host restarted: %+v, %v", list, err)
+	}
+	ch := ledger.AuditChallenge{Commitment: c.Digest(chain), Number: 1, Nonce: ledger.ID{1}, Count: 8}
+	if _, failing, err := customer.Audit(ctx, second.ID(), chain, c, ch); err != nil || failing != -1 {
+		t.Fatalf("audit after the restart: %d, %v", failing, err)
+	}
+}
