@@ -9,7 +9,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/viper"
 
 	"github.com/trustledger/trustledger/abci"
@@ -22,6 +25,8 @@ type AppConfig struct {
 	Memory    MemoryConfig    `toml:"memory"`
 	Pruning   PruningConfig   `toml:"pruning"`
 	Snapshots SnapshotsConfig `toml:"snapshots"`
+	P2P       P2PConfig       `toml:"p2p"`
+	Supplier  SupplierSection `toml:"supplier"`
 	// Services says which services start with the node: name → enabled. A name left out is
 	// enabled. `trustd services enable|disable NAME` edits it.
 	Services map[string]bool `toml:"services"`
@@ -80,6 +85,63 @@ func (c SnapshotsConfig) Validate() error {
 	return nil
 }
 
+// P2PConfig is [p2p]: the node's libp2p host (specs/p2p.md).
+type P2PConfig struct {
+	// Key is the local key (a name in the home's keys) whose identity the host takes: a node's
+	// peer id is its ledger key's (P-1). Empty: the node runs no host (the p2p service is off).
+	// `trustd start` unlocks it (--passphrase-file, TRUSTD_PASSPHRASE, or a prompt).
+	Key string `toml:"key"`
+	// Listen are the multiaddrs the host listens on (default /ip4/127.0.0.1/tcp/0: loopback, a
+	// port of the system's choice; set a port for a supplier others must reach).
+	Listen []string `toml:"listen"`
+	// Bootstrap are peers to connect to at start, as /ip4/…/tcp/…/p2p/PEERID multiaddrs.
+	Bootstrap []string `toml:"bootstrap"`
+}
+
+// Validate parses every address.
+func (c P2PConfig) Validate() error {
+	for _, a := range c.Listen {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			return fmt.Errorf("[p2p] listen %q: %w", a, err)
+		}
+	}
+	for _, a := range c.Bootstrap {
+		if _, err := peer.AddrInfoFromString(a); err != nil {
+			return fmt.Errorf("[p2p] bootstrap %q: want /ip4/HOST/tcp/PORT/p2p/PEERID: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// SupplierSection is [supplier]: what the node offers to others (specs/p2p.md P-4).
+type SupplierSection struct {
+	// Space is the disk space offered, with a unit ("20GiB", "500MB"); "0": the node supplies
+	// nothing (the supplier service is off).
+	Space string `toml:"space"`
+	// PricePerGiBMonth is the least price per GiB-month the node accepts.
+	PricePerGiBMonth uint64 `toml:"price_per_gib_month"`
+	// MaxDurationDays is the longest contract it accepts (365).
+	MaxDurationDays uint64 `toml:"max_duration_days"`
+}
+
+// Bytes is Space in bytes.
+func (c SupplierSection) Bytes() (uint64, error) {
+	if strings.TrimSpace(c.Space) == "" {
+		return 0, nil
+	}
+	b, err := humanize.ParseBytes(c.Space)
+	if err != nil {
+		return 0, fmt.Errorf("[supplier] space %q: want a size such as 20GiB or 500MB: %w", c.Space, err)
+	}
+	return b, nil
+}
+
+// Validate parses the space.
+func (c SupplierSection) Validate() error {
+	_, err := c.Bytes()
+	return err
+}
+
 // DefaultAppConfig is app.toml's defaults.
 func DefaultAppConfig() AppConfig {
 	d := abci.DefaultSnapshotConfig()
@@ -87,6 +149,8 @@ func DefaultAppConfig() AppConfig {
 		Memory:    MemoryConfig{SoftLimitMiB: abci.DefaultHeapSoftLimitMiB},
 		Pruning:   PruningConfig{KeepRecent: 10},
 		Snapshots: SnapshotsConfig{Interval: d.Interval, KeepRecent: d.KeepRecent, ChunkBytes: d.ChunkBytes},
+		P2P:       P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}},
+		Supplier:  SupplierSection{Space: "0", MaxDurationDays: 365},
 		Services:  map[string]bool{},
 	}
 	for _, name := range ServiceNames() {
@@ -97,7 +161,7 @@ func DefaultAppConfig() AppConfig {
 
 // Validate checks every section; unknown service names are errors that name the known ones.
 func (c AppConfig) Validate() error {
-	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate()); err != nil {
+	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate(), c.P2P.Validate(), c.Supplier.Validate()); err != nil {
 		return err
 	}
 	for name := range c.Services {
@@ -145,15 +209,48 @@ keep_recent = %d
 # Largest chunk sent to a joining node, in bytes.
 chunk_bytes = %d
 
+# The node's libp2p host (specs/p2p.md). key names the local key whose identity it takes (its
+# peer id is that key's); empty: no host. `+"`trustd start`"+` unlocks the key (--passphrase-file,
+# TRUSTD_PASSPHRASE, or a prompt). listen: multiaddrs (a port for a supplier others must reach);
+# bootstrap: peers to connect to at start, as /ip4/HOST/tcp/PORT/p2p/PEERID.
+[p2p]
+key = %q
+listen = [%s]
+bootstrap = []
+
+# What the node offers as a supplier (needs the host): disk space with a unit ("20GiB"; "0":
+# none), the least price per GiB-month, the longest contract in days.
+[supplier]
+space = %q
+price_per_gib_month = %d
+max_duration_days = %d
+
 # Services that start with the node (specs/network.md §5). While it runs, `+"`trustd services`"+`
 # lists them and stops or starts one; `+"`trustd services enable|disable NAME`"+` edits this section.
 [services]
-%s`, c.Memory.SoftLimitMiB, c.Pruning.KeepRecent, c.Snapshots.Interval, c.Snapshots.KeepRecent, c.Snapshots.ChunkBytes, services.String())
+%s`, c.Memory.SoftLimitMiB, c.Pruning.KeepRecent, c.Snapshots.Interval, c.Snapshots.KeepRecent, c.Snapshots.ChunkBytes,
+		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, services.String())
+}
+
+// quoteList is a TOML array's items.
+func quoteList(items []string) string {
+	q := make([]string, len(items))
+	for i, it := range items {
+		q[i] = fmt.Sprintf("%q", it)
+	}
+	return strings.Join(q, ", ")
 }
 
 // WriteAppConfig writes app.toml with the defaults and their documentation.
-func WriteAppConfig(home Home) error {
-	return os.WriteFile(home.AppConfigFile(), []byte(appConfigText(DefaultAppConfig())), 0o600)
+func WriteAppConfig(home Home) error { return WriteAppConfigFrom(home, DefaultAppConfig()) }
+
+// WriteAppConfigFrom writes app.toml with c's values, documented as the defaults are; c must
+// validate.
+func WriteAppConfigFrom(home Home, c AppConfig) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return os.WriteFile(home.AppConfigFile(), []byte(appConfigText(c)), 0o600)
 }
 
 // LoadAppConfig reads app.toml over the defaults (a missing file means the defaults), with the
@@ -169,7 +266,8 @@ func LoadAppConfig(home Home) (AppConfig, error) {
 
 // appConfigKeys are the keys environment variables may override.
 func appConfigKeys() []string {
-	keys := []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes"}
+	keys := []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes",
+		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days"}
 	for _, name := range ServiceNames() {
 		keys = append(keys, "services."+name)
 	}

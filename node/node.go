@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/trustledger/trustledger/abci"
 	"github.com/trustledger/trustledger/client"
+	"github.com/trustledger/trustledger/p2p"
 	"github.com/trustledger/trustledger/reputation"
 	"github.com/trustledger/trustledger/storage"
 )
@@ -29,6 +31,9 @@ type Options struct {
 	// LogLevel, if set, replaces config.toml's log_level (CometBFT's syntax: "info",
 	// "*:error,consensus:info").
 	LogLevel string
+	// P2PKey is app.toml's [p2p] key, unlocked (the caller asks for its passphrase: the node
+	// never prompts). Without it the p2p and supplier services stay off.
+	P2PKey ed25519.PrivateKey
 }
 
 // Node is a trustledger node assembled from its home: the application state, the services, the
@@ -45,6 +50,7 @@ type Node struct {
 	manager   *Manager
 	trust     *TrustService
 	consensus *consensusService
+	p2p       *p2pService
 	control   *controlServer
 	closers   []func() error
 }
@@ -123,6 +129,13 @@ func Open(home Home, o Options) (n *Node, err error) {
 		return nil, err
 	}
 	n.app.OnFailure = func(err error) { n.manager.Fail(ServiceConsensus, fmt.Errorf("the application failed: %w", err)) }
+	n.p2p = &p2pService{key: o.P2PKey, conf: appConf.P2P, ledger: n.Client(), logger: logger.With("module", "p2p")}
+	supplier, err := newSupplierService(home, conf.GenesisFile(), appConf.Supplier, n.p2p.Host)
+	if err != nil {
+		return nil, err
+	}
+	space, _ := appConf.Supplier.Bytes()
+	p2pOn := appConf.ServiceEnabled(ServiceP2P) && o.P2PKey != nil
 	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus
 	for _, s := range []struct {
 		name     string
@@ -134,6 +147,8 @@ func Open(home Home, o Options) (n *Node, err error) {
 		{ServiceTrust, n.trust, appConf.ServiceEnabled(ServiceTrust), nil},
 		{ServiceConsensus, n.consensus, appConf.ServiceEnabled(ServiceConsensus), nil},
 		{ServiceSnapshots, snapshotsService{pause: n.app.PauseSnapshots}, appConf.ServiceEnabled(ServiceSnapshots), []string{ServiceConsensus}},
+		{ServiceP2P, n.p2p, p2pOn, []string{ServiceConsensus}},
+		{ServiceSupplier, supplier, p2pOn && space > 0 && appConf.ServiceEnabled(ServiceSupplier), []string{ServiceP2P}},
 	} {
 		if err := n.manager.Add(s.name, s.svc, s.enabled, s.requires...); err != nil {
 			return nil, err
@@ -215,6 +230,9 @@ func (n *Node) Config() *cfg.Config { return n.conf }
 
 // Home is the node's home.
 func (n *Node) Home() Home { return n.home }
+
+// P2P is the node's running libp2p host, or nil (no [p2p] key, or the p2p service stopped).
+func (n *Node) P2P() *p2p.Host { return n.p2p.Host() }
 
 // Client is an in-process client of this node: the local RPC of the running consensus service,
 // whichever CometBFT node that is after restarts; while consensus is stopped its calls return

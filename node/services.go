@@ -13,10 +13,12 @@ const (
 	ServiceTrust     = "trust"
 	ServiceConsensus = "consensus"
 	ServiceSnapshots = "snapshots"
+	ServiceP2P       = "p2p"
+	ServiceSupplier  = "supplier"
 )
 
 // serviceOrder is every service in start order; a service comes after those it requires.
-var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots}
+var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots, ServiceP2P, ServiceSupplier}
 
 // ServiceNames lists the services in start order.
 func ServiceNames() []string { return slices.Clone(serviceOrder) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,11 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/keystore"
 )
 
 func newStartCmd(g *globals) *cobra.Command {
 	var initIfMissing bool
 	var logLevel string
+	var pp keystore.Passphrase
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node in the foreground: its services (consensus and RPC, trust, snapshots, metrics)",
@@ -28,6 +31,11 @@ func newStartCmd(g *globals) *cobra.Command {
 				}
 			}
 			o := node.Options{LogLevel: logLevel}
+			key, err := p2pKey(g.homeDir(), pp)
+			if err != nil {
+				return err
+			}
+			o.P2PKey = key
 			if hook := os.Getenv("TRUSTD_TEST_CRASH_BEFORE_COMMIT"); hook != "" {
 				at, err := strconv.ParseInt(hook, 10, 64)
 				if err != nil {
@@ -47,8 +55,22 @@ func newStartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&initIfMissing, "init", false, "initialise a single-validator home first if there is none")
+	cmd.Flags().StringVar(&pp.File, "passphrase-file", "", "read the passphrase of app.toml's [p2p] key from this file (else TRUSTD_PASSPHRASE, else a prompt)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level, as config.toml's log_level: info shows CometBFT's every step (default: the config's, quiet for new homes: "+node.DefaultLogLevel+")")
 	return cmd
+}
+
+// p2pKey unlocks app.toml's [p2p] key when the p2p service is to run; nil when there is none.
+func p2pKey(home node.Home, pp keystore.Passphrase) (ed25519.PrivateKey, error) {
+	ac, err := node.LoadAppConfig(home)
+	if err != nil || ac.P2P.Key == "" || !ac.ServiceEnabled(node.ServiceP2P) {
+		return nil, err // a bad app.toml is reported by node.Open with the rest
+	}
+	priv, err := keystore.New(home.KeysDir()).Unlock(ac.P2P.Key, pp)
+	if err != nil {
+		return nil, fmt.Errorf("app.toml [p2p] key %q: %w", ac.P2P.Key, err)
+	}
+	return priv, nil
 }
 
 // printStarted says on standard error where the node listens and what runs.
@@ -59,6 +81,9 @@ func printStarted(n *node.Node, startErr error) {
 		metrics = "http://" + c.Instrumentation.PrometheusListenAddr + "/metrics"
 	}
 	fmt.Fprintf(os.Stderr, "trustd: rpc %s · p2p %s · metrics %s · home %s\n", c.RPC.ListenAddress, c.P2P.ListenAddress, metrics, n.Home())
+	if h := n.P2P(); h != nil {
+		fmt.Fprintf(os.Stderr, "trustd: libp2p host %s at %v\n", h.ID(), h.Addrs())
+	}
 	line := "trustd: services"
 	for _, s := range n.Services().Statuses() {
 		line += fmt.Sprintf(" · %s %s", s.Name, s.State)

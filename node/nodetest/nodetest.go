@@ -39,6 +39,10 @@ type Options struct {
 	Edit func(*cfg.Config)
 	// Logger: nil discards the node's log.
 	Logger log.Logger
+	// App changes app.toml's settings before the node opens (its [p2p] key, [supplier] space).
+	App func(*node.AppConfig)
+	// P2PKey is the unlocked [p2p] key the node's host takes as its identity.
+	P2PKey ed25519.PrivateKey
 }
 
 // Init writes a home for a test node and returns it; the node is not opened.
@@ -68,6 +72,13 @@ func Init(t testing.TB, o Options) node.Home {
 		o.Edit(c)
 	}
 	cfg.WriteConfigFile(home.ConfigFile(), c)
+	if o.App != nil {
+		ac := node.DefaultAppConfig()
+		o.App(&ac)
+		if err := node.WriteAppConfigFrom(home, ac); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return home
 }
 
@@ -79,7 +90,7 @@ func Start(t testing.TB, home node.Home, o Options) *node.Node {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	n, err := node.Open(home, node.Options{Logger: logger})
+	n, err := node.Open(home, node.Options{Logger: logger, P2PKey: o.P2PKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,134 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/types"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/trustledger/trustledger/client"
+	"github.com/trustledger/trustledger/node/journal"
+	"github.com/trustledger/trustledger/p2p"
+)
+
+// p2pService runs the node's libp2p host (specs/p2p.md) with the [p2p] key's identity; it
+// learns who is registered from the node's own ledger.
+type p2pService struct {
+	key    ed25519.PrivateKey // nil: no [p2p] key, or not unlocked
+	conf   P2PConfig
+	ledger *client.Client
+	logger log.Logger
+
+	mu   sync.Mutex
+	host *p2p.Host
+}
+
+// ErrNoP2PKey: the p2p service was asked to start without an identity.
+var ErrNoP2PKey = errors.New("no p2p identity: name a local key in app.toml's [p2p] key and start the node with its passphrase")
+
+func (s *p2pService) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.host != nil {
+		return nil
+	}
+	if s.key == nil {
+		return ErrNoP2PKey
+	}
+	h, err := p2p.New(s.key, p2p.NewLedgerRegistry(s.ledger), p2p.Config{ListenAddrs: s.conf.Listen})
+	if err != nil {
+		return err
+	}
+	s.host = h
+	for _, b := range s.conf.Bootstrap {
+		ai, err := peer.AddrInfoFromString(b)
+		if err != nil {
+			continue // validated when app.toml was read
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := h.Connect(ctx, *ai); err != nil {
+			s.logger.Info("bootstrap peer not reached", "peer", b, "err", err)
+		}
+		cancel()
+	}
+	return nil
+}
+
+func (s *p2pService) Stop() error {
+	s.mu.Lock()
+	h := s.host
+	s.host = nil
+	s.mu.Unlock()
+	if h == nil {
+		return nil
+	}
+	return h.Close()
+}
+
+// Host is the running host, or nil.
+func (s *p2pService) Host() *p2p.Host {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.host
+}
+
+// supplierService offers the node's space on its host: contract offers, shards and audits
+// ([supplier], specs/p2p.md P-4, P-6, P-7). Its contracts and shards outlive a restart of the
+// host under it.
+type supplierService struct {
+	host func() *p2p.Host
+	conf p2p.SupplierConfig
+
+	mu  sync.Mutex
+	sup *p2p.Supplier
+}
+
+func newSupplierService(home Home, genesis string, sec SupplierSection, host func() *p2p.Host) (*supplierService, error) {
+	space, err := sec.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	gen, err := types.GenesisDocFromFile(genesis)
+	if err != nil {
+		return nil, fmt.Errorf("supplier: %w", err)
+	}
+	return &supplierService{host: host, conf: p2p.SupplierConfig{ChainID: gen.ChainID,
+		Terms: p2p.Terms{Space: space, PricePerGiBMonth: sec.PricePerGiBMonth, MaxDurationSeconds: sec.MaxDurationDays * 86400},
+		Dir:   filepath.Join(home.DataDir(), "shards"), Journal: journal.Open(home.JournalDir())}}, nil
+}
+
+func (s *supplierService) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.host()
+	if h == nil {
+		return errors.New("the p2p host is not running")
+	}
+	if s.conf.Terms.Space == 0 {
+		return errors.New("no space to offer: set app.toml's [supplier] space (\"20GiB\")")
+	}
+	if s.sup == nil {
+		sup, err := p2p.NewSupplier(s.conf)
+		if err != nil {
+			return err
+		}
+		s.sup = sup
+	}
+	return s.sup.Serve(h)
+}
+
+func (s *supplierService) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sup != nil {
+		s.sup.Stop()
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/journal"
+	"github.com/trustledger/trustledger/node/keystore"
+	"github.com/trustledger/trustledger/node/nodetest"
+	"github.com/trustledger/trustledger/p2p"
+)
+
+// TestSupplierService (specs/p2p.md; issue 13): a node with a [p2p] key and [supplier] space
+// runs a libp2p host with its ledger identity and supplies space on it; a customer's host gets a
+// contract countersigned, and the ledger accepts it; its shard survives a restart of the node's
+// p2p service (the supplier's state is the node's, not the host's); stopping the supplier
+// service stops the protocols and nothing else.
+func TestSupplierService(t *testing.T) {
+	bob, alice := nodetest.Key("bob"), nodetest.Key("alice")
+	n := nodetest.New(t, nodetest.Options{P2PKey: bob, App: func(c *node.AppConfig) {
+		c.Supplier.Space, c.Supplier.PricePerGiBMonth = "8MiB", 1
+	}})
+	if !n.Services().Running(node.ServiceP2P) || !n.Services().Running(node.ServiceSupplier) {
+		t.Fatalf("services: %+v", n.Services().Statuses())
+	}
+	h := n.P2P()
+	if h == nil || h.ID().String() != ledger.PeerIDOf(keystore.PubKey(bob)) {
+		t.Fatalf("the node's host %v is not bob's peer id", h)
+	}
+	c := n.Client()
+	ctx := context.Background()
+	sa := nodetest.Register(t, c, alice)
+	nodetest.Register(t, c, bob)
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer customer.Close()
+	if err := customer.Connect(ctx, h.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	open := ledger.ContractOpen{ContractID: sha256.Sum256([]byte("node supplier")), Customer: keystore.PubKey(alice),
+		Supplier: keystore.PubKey(bob), Bytes: 4 << 20, DurationSeconds: 86400, PricePerGiBMonth: 1}
+	_, err = customer.OfferContract(ctx, h.ID(), chainID, ledger.ContractOpen{ContractID: ledger.ID{1}, Customer: open.Customer,
+		Supplier: open.Supplier, Bytes: 9 << 20, DurationSeconds: 86400, PricePerGiBMonth: 1})
+	var refused *p2p.RefusedError
+	if !errors.As(err, &refused) || refused.Code != p2p.CodeNoSpace {
+		t.Fatalf("9 MiB of a supplier offering 8: %v", err)
+	}
+	if open, err = customer.OfferContract(ctx, h.ID(), chainID, open); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sa.SubmitAndWait(ctx, &open); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("trustledger "), 10_000)
+	commitment, err := customer.PutShard(ctx, h.ID(), chainID, open.ContractID, ledger.ID{7}, bytes.NewReader(data), uint64(len(data)), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The p2p service restarts (the supplier with it, by cascade): a new host, the same identity,
+	// the same contracts and shards.
+	if _, err := n.Services().Restart(ctx, node.ServiceP2P, true); err != nil {
+		t.Fatal(err)
+	}
+	h2 := n.P2P()
+	if h2 == nil || h2 == h || h2.ID() != h.ID() || !n.Services().Running(node.ServiceSupplier) {
+		t.Fatalf("after the restart: host %v (was %v), supplier running %v", h2, h, n.Services().Running(node.ServiceSupplier))
+	}
+	if err := customer.Connect(ctx, h2.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	var back bytes.Buffer
+	if err := customer.GetShard(ctx, h2.ID(), commitment, &back); err != nil || !bytes.Equal(back.Bytes(), data) {
+		t.Fatalf("the shard after the restart: %v", err)
+	}
+
+	// Stopping the supplier stops its protocols; the host and consensus keep running.
+	if _, err := n.Services().Stop(node.ServiceSupplier, false); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := customer.ListShards(ctx2, h2.ID(), open.ContractID); err == nil || errors.Is(err, p2p.ErrRefused) {
+		t.Fatalf("a supplier request after the supplier stopped: %v, want the protocol gone", err)
+	}
+	if !n.Services().Running(node.ServiceP2P) || !n.Services().Running(node.ServiceConsensus) {
+		t.Fatalf("services after stopping the supplier: %+v", n.Services().Statuses())
+	}
+}
+
+// TestP2PNeedsAKey: without an unlocked [p2p] key the p2p and supplier services stay off, and
+// starting p2p says why.
+func TestP2PNeedsAKey(t *testing.T) {
+	n := nodetest.New(t, nodetest.Options{})
+	if n.Services().Running(node.ServiceP2P) || n.Services().Running(node.ServiceSupplier) || n.P2P() != nil {
+		t.Fatalf("p2p runs without a key: %+v", n.Services().Statuses())
+	}
+	if _, err := n.Services().Start(context.Background(), node.ServiceP2P, false); !errors.Is(err, node.ErrNoP2PKey) {
+		t.Fatalf("starting p2p without a key: %v, want ErrNoP2PKey", err)
+	}
+}
+
+// TestLedgerRegistry (specs/p2p.md P-2) against a real node: a peer whose key is not registered
+// is refused before its request is read, and served once it has registered (a no is asked
+// again).
+func TestLedgerRegistry(t *testing.T) {
+	n := nodetest.New(t, nodetest.Options{})
+	c := n.Client()
+	ctx := context.Background()
+	bob, mallory := nodetest.Key("bob"), nodetest.Key("mallory")
+	nodetest.Register(t, c, bob)
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	supplier, err := p2p.New(bob, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer supplier.Close()
+	if _, err := supplier.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 1 << 20},
+		Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}); err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := p2p.New(mallory, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	if err := stranger.Connect(ctx, supplier.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	open := ledger.ContractOpen{ContractID: ledger.ID{5}, Customer: keystore.PubKey(mallory), Supplier: keystore.PubKey(bob),
+		Bytes: 1 << 10, DurationSeconds: 86400}
+	_, err = stranger.OfferContract(ctx, supplier.ID(), chainID, open)
+	var r *p2p.RefusedError
+	if !errors.As(err, &r) || r.Code != p2p.CodeUnregistered {
+		t.Fatalf("an unregistered peer's offer: %v, want refused as unregistered", err)
+	}
+	nodetest.Register(t, c, mallory)
+	if _, err := stranger.OfferContract(ctx, supplier.ID(), chainID, open); err != nil {
+		t.Fatalf("after registering: %v", err)
+	}
+}
