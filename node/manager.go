@@ -21,6 +21,7 @@ type entry struct {
 	err      string
 	since    time.Time
 	started  bool // Start succeeded and Stop was not called: it holds resources, even if failed since
+	off      string
 }
 
 // Manager runs a node's services in dependency order. Changes are serialised; Statuses may be
@@ -66,6 +67,15 @@ func (m *Manager) Add(name string, svc Service, enabled bool, requires ...string
 	m.byName[name] = e
 	m.set(e, StateStopped, nil)
 	return nil
+}
+
+// SetOff records why a service app.toml enables does not start with the node (Status.Off).
+func (m *Manager) SetOff(name, why string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.byName[name]; ok {
+		e.off = why
+	}
 }
 
 // set records a state change; call with mu held.
@@ -389,7 +399,7 @@ func (m *Manager) Statuses() []Status {
 	defer m.mu.Unlock()
 	out := make([]Status, 0, len(m.order))
 	for _, e := range m.order {
-		st := Status{Name: e.name, State: e.state, Error: e.err, Since: e.since, Requires: slices.Clone(e.requires), Enabled: e.enabled}
+		st := Status{Name: e.name, State: e.state, Error: e.err, Since: e.since, Requires: slices.Clone(e.requires), Enabled: e.enabled, Off: e.off}
 		for _, d := range m.order {
 			if slices.Contains(d.requires, e.name) {
 				st.RequiredBy = append(st.RequiredBy, d.name)

@@ -130,7 +130,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 	}
 	n.app.OnFailure = func(err error) { n.manager.Fail(ServiceConsensus, fmt.Errorf("the application failed: %w", err)) }
 	n.p2p = &p2pService{key: o.P2PKey, conf: appConf.P2P, ledger: n.Client(), logger: logger.With("module", "p2p")}
-	supplier, err := newSupplierService(home, conf.GenesisFile(), appConf.Supplier, n.p2p.Host)
+	supplier, err := newSupplierService(home, conf.GenesisFile(), appConf.Supplier, n.p2p.Host, n.Client(), logger.With("module", "supplier"))
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +153,23 @@ func Open(home Home, o Options) (n *Node, err error) {
 		if err := n.manager.Add(s.name, s.svc, s.enabled, s.requires...); err != nil {
 			return nil, err
 		}
+	}
+	if appConf.ServiceEnabled(ServiceMetrics) && !conf.Instrumentation.Prometheus {
+		n.manager.SetOff(ServiceMetrics, "instrumentation.prometheus is false in config.toml")
+	}
+	if appConf.ServiceEnabled(ServiceP2P) && !p2pOn {
+		why := "no [p2p] key in app.toml"
+		if appConf.P2P.Key != "" {
+			why = fmt.Sprintf("[p2p] key %q was not unlocked", appConf.P2P.Key)
+		}
+		n.manager.SetOff(ServiceP2P, why)
+	}
+	if appConf.ServiceEnabled(ServiceSupplier) && (!p2pOn || space == 0) {
+		why := "no [supplier] space in app.toml"
+		if !p2pOn {
+			why = "needs p2p, which is off"
+		}
+		n.manager.SetOff(ServiceSupplier, why)
 	}
 	return n, nil
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/client"
+	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/node/journal"
 	"github.com/trustledger/trustledger/p2p"
 )
@@ -83,14 +85,16 @@ func (s *p2pService) Host() *p2p.Host {
 // ([supplier], specs/p2p.md P-4, P-6, P-7). Its contracts and shards outlive a restart of the
 // host under it.
 type supplierService struct {
-	host func() *p2p.Host
-	conf p2p.SupplierConfig
+	host   func() *p2p.Host
+	conf   p2p.SupplierConfig
+	ledger *client.Client
+	logger log.Logger
 
 	mu  sync.Mutex
 	sup *p2p.Supplier
 }
 
-func newSupplierService(home Home, genesis string, sec SupplierSection, host func() *p2p.Host) (*supplierService, error) {
+func newSupplierService(home Home, genesis string, sec SupplierSection, host func() *p2p.Host, c *client.Client, logger log.Logger) (*supplierService, error) {
 	space, err := sec.Bytes()
 	if err != nil {
 		return nil, err
@@ -99,12 +103,12 @@ func newSupplierService(home Home, genesis string, sec SupplierSection, host fun
 	if err != nil {
 		return nil, fmt.Errorf("supplier: %w", err)
 	}
-	return &supplierService{host: host, conf: p2p.SupplierConfig{ChainID: gen.ChainID,
+	return &supplierService{host: host, ledger: c, logger: logger, conf: p2p.SupplierConfig{ChainID: gen.ChainID,
 		Terms: p2p.Terms{Space: space, PricePerGiBMonth: sec.PricePerGiBMonth, MaxDurationSeconds: sec.MaxDurationDays * 86400},
 		Dir:   filepath.Join(home.DataDir(), "shards"), Journal: journal.Open(home.JournalDir())}}, nil
 }
 
-func (s *supplierService) Start(context.Context) error {
+func (s *supplierService) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.host()
@@ -119,9 +123,44 @@ func (s *supplierService) Start(context.Context) error {
 		if err != nil {
 			return err
 		}
+		open, err := s.openContracts(ctx, h.Key())
+		if err != nil {
+			return fmt.Errorf("supplier: reading its contracts from the ledger: %w", err)
+		}
+		kept, err := sup.Restore(h.Key(), open)
+		if err != nil {
+			return fmt.Errorf("supplier: %w", err)
+		}
+		s.logger.Info("supplier ready", "open_contracts", len(open), "shards", kept)
 		s.sup = sup
 	}
 	return s.sup.Serve(h)
+}
+
+// openContracts lists the contracts the ledger has open with key as their supplier: the
+// supplier countersigned each, and keeps their space and shards across a restart.
+func (s *supplierService) openContracts(ctx context.Context, key ledger.PubKey) ([]ledger.ContractOpen, error) {
+	var out []ledger.ContractOpen
+	for rec, err := range s.ledger.AllEvents(ctx, api.EventsRequest{Node: key.String(), Kind: ledger.KindContractOpen.String()}) {
+		if errors.Is(err, api.ErrNotFound) && len(out) == 0 {
+			return nil, nil // a new chain that has committed nothing yet: no contracts
+		}
+		if err != nil {
+			return nil, err
+		}
+		open, ok := rec.Event.(*ledger.ContractOpen)
+		if !ok || open.Supplier != key {
+			continue
+		}
+		v, err := s.ledger.Contract(ctx, open.ContractID)
+		if err != nil {
+			return nil, err
+		}
+		if v.Record != nil && !v.Record.Closed {
+			out = append(out, *open)
+		}
+	}
+	return out, nil
 }
 
 func (s *supplierService) Stop() error {

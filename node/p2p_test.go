@@ -154,3 +154,75 @@ func TestLedgerRegistry(t *testing.T) {
 		t.Fatalf("after registering: %v", err)
 	}
 }
+
+// TestSupplierAcrossNodeRestart: the supplier's contracts come back from the ledger and its
+// shards from disk when the node restarts: the customer lists, reads and audits its shard, and
+// the space the contract holds is still taken.
+func TestSupplierAcrossNodeRestart(t *testing.T) {
+	bob, alice := nodetest.Key("bob"), nodetest.Key("alice")
+	opts := nodetest.Options{P2PKey: bob, App: func(c *node.AppConfig) { c.Supplier.Space = "6MiB" }}
+	home := nodetest.Init(t, opts)
+	n := nodetest.Start(t, home, opts)
+	c := n.Client()
+	ctx := context.Background()
+	sa := nodetest.Register(t, c, alice)
+	nodetest.Register(t, c, bob)
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer customer.Close()
+	if err := customer.Connect(ctx, n.P2P().AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	bobID := n.P2P().ID()
+	open, err := customer.OfferContract(ctx, bobID, chainID, ledger.ContractOpen{ContractID: ledger.ID{8}, Customer: keystore.PubKey(alice),
+		Supplier: keystore.PubKey(bob), Bytes: 4 << 20, DurationSeconds: 86400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sa.SubmitAndWait(ctx, &open); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("restart "), 40_000)
+	commitment, err := customer.PutShard(ctx, bobID, chainID, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	n = nodetest.Start(t, home, opts)
+	c = n.Client()
+	customer2, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer customer2.Close()
+	if err := customer2.Connect(ctx, n.P2P().AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	list, err := customer2.ListShards(ctx, bobID, open.ContractID)
+	if err != nil || len(list) != 1 || list[0].Commitment != commitment {
+		t.Fatalf("shards after the restart: %+v, %v", list, err)
+	}
+	var back bytes.Buffer
+	if err := customer2.GetShard(ctx, bobID, commitment, &back); err != nil || !bytes.Equal(back.Bytes(), data) {
+		t.Fatalf("get after the restart: %v", err)
+	}
+	ch := ledger.AuditChallenge{Commitment: commitment.Digest(chainID), Number: 1, Nonce: ledger.ID{3}, Count: 16}
+	if _, failing, err := customer2.Audit(ctx, bobID, chainID, commitment, ch); err != nil || failing != -1 {
+		t.Fatalf("audit after the restart: %d, %v", failing, err)
+	}
+	_, err = customer2.OfferContract(ctx, bobID, chainID, ledger.ContractOpen{ContractID: ledger.ID{9}, Customer: keystore.PubKey(alice),
+		Supplier: keystore.PubKey(bob), Bytes: 3 << 20, DurationSeconds: 86400})
+	var r *p2p.RefusedError
+	if !errors.As(err, &r) || r.Code != p2p.CodeNoSpace {
+		t.Fatalf("3 MiB more of 6 with 4 under contract, after the restart: %v, want no_space", err)
+	}
+}

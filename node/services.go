@@ -55,6 +55,9 @@ type Status struct {
 	Requires   []string  `json:"requires,omitempty"`
 	RequiredBy []string  `json:"required_by,omitempty"`
 	Enabled    bool      `json:"enabled"` // starts with the node (app.toml [services])
+	// Off says why a service that app.toml enables does not start with the node: what its
+	// configuration lacks (no [p2p] key, no [supplier] space, Prometheus off).
+	Off string `json:"off,omitempty"`
 }
 
 // Errors of the Manager, for errors.Is.

@@ -32,7 +32,7 @@ func pub(priv ed25519.PrivateKey) ledger.PubKey {
 }
 
 // mapRegistry stands in for the ledger's answer (LedgerRegistry is tested against a real node
-// in ledger_test.go); err makes every lookup fail.
+// in node/p2p_test.go); err makes every lookup fail.
 type mapRegistry struct {
 	mu  sync.Mutex
 	reg map[ledger.PubKey]bool

@@ -115,7 +115,10 @@ func printServices(cmd *cobra.Command, list []node.Status) {
 			state += ": " + s.Error
 		}
 		at := "enabled"
-		if !s.Enabled {
+		switch {
+		case s.Off != "":
+			at = "off: " + s.Off
+		case !s.Enabled:
 			at = "disabled"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, state, since, dash(s.Requires), dash(s.RequiredBy), at)
