@@ -226,3 +226,65 @@ func TestSupplierAcrossNodeRestart(t *testing.T) {
 		t.Fatalf("3 MiB more of 6 with 4 under contract, after the restart: %v, want no_space", err)
 	}
 }
+
+// TestReceiptsReachTheLedger (specs/p2p.md P-8): the storage and bandwidth receipts a customer
+// countersigns for its supplier are accepted by a real ledger as they are, and count in the
+// relation between the two.
+func TestReceiptsReachTheLedger(t *testing.T) {
+	bob, alice := nodetest.Key("bob"), nodetest.Key("alice")
+	n := nodetest.New(t, nodetest.Options{P2PKey: bob, App: func(c *node.AppConfig) { c.Supplier.Space = "1MiB" }})
+	c := n.Client()
+	ctx := context.Background()
+	sa := nodetest.Register(t, c, alice)
+	sb := nodetest.Register(t, c, bob)
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	if err := host.Connect(ctx, n.P2P().AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	customer := p2p.NewCustomer(host, chainID, journal.Open(t.TempDir()))
+	customer.ServeReceipts()
+	open, err := customer.Offer(ctx, n.P2P().ID(), ledger.ContractOpen{ContractID: ledger.ID{6}, Customer: keystore.PubKey(alice),
+		Supplier: keystore.PubKey(bob), Bytes: 1 << 20, DurationSeconds: 86400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sa.SubmitAndWait(ctx, &open); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("receipt "), 8_000)
+	start := time.Now().Unix()
+	cm, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := customer.Get(ctx, cm, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // a period of at least a second after the put
+	end := time.Now().Unix()
+	storage := &ledger.StorageReceipt{ContractID: open.ContractID, Number: 1, Customer: keystore.PubKey(alice), Supplier: keystore.PubKey(bob),
+		PeriodStart: start + 1, PeriodEnd: end, ByteSeconds: uint64(len(data)) * uint64(end-start-1)}
+	bandwidth := &ledger.BandwidthReceipt{ContractID: open.ContractID, Number: 1, Customer: keystore.PubKey(alice), Supplier: keystore.PubKey(bob),
+		Bytes: uint64(len(data))}
+	// The supplier's side: bob's own host asks alice.
+	for _, ev := range []ledger.Event{storage, bandwidth} {
+		if err := n.P2P().RequestReceipt(ctx, host.ID(), chainID, ev); err != nil {
+			t.Fatalf("%s: %v", ev.Kind(), err)
+		}
+		if _, _, err := sb.SubmitAndWait(ctx, ev); err != nil {
+			t.Fatalf("the ledger refused the countersigned %s: %v", ev.Kind(), err)
+		}
+	}
+	rel, err := c.Relation(ctx, keystore.PubKey(bob), keystore.PubKey(alice))
+	if err != nil || rel.AbB == nil || rel.AbB.StorageReceipts != 1 || rel.AbB.BandwidthReceipts != 1 {
+		t.Fatalf("relation after the receipts: %+v, %v", rel.AbB, err)
+	}
+}

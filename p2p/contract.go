@@ -131,7 +131,7 @@ func (s *Supplier) Stop() {
 	if s.h == nil {
 		return
 	}
-	for _, p := range protocols {
+	for _, p := range []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit} {
 		s.h.h.RemoveStreamHandler(p)
 	}
 	s.h = nil

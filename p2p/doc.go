@@ -1,7 +1,7 @@
 // Package p2p is a node's libp2p side (specs/p2p.md): a host whose identity is the node's ledger
 // key, so that a peer id proves a ledger identity (P-1), that serves trustledger's protocols only
 // to peers registered in the ledger (P-2), within explicit resource limits (P-3), and the
-// protocols themselves: the contract offer (P-4), shards (P-6) and audits (P-7).
+// protocols themselves: the contract offer (P-4), shards (P-6), audits (P-7) and receipts (P-8).
 //
 // Import rules (checked by client's TestImportRules): p2p links no storage engine and no node
 // side but node/journal (the signing journal, a leaf package of files); it learns what the

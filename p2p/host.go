@@ -58,7 +58,7 @@ func (c Config) withDefaults() Config {
 }
 
 // protocols lists every protocol of ours (specs/p2p.md), for the resource limits.
-var protocols = []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit}
+var protocols = []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit, ProtocolReceipt}
 
 // Host is a libp2p host with the node's ledger key as its identity (P-1), serving our protocols
 // to registered nodes only (P-2).

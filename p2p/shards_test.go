@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
 )
 
 // shardData is n deterministic pseudo-random bytes.
@@ -189,5 +190,98 @@ func TestSupplierOutlivesItsHost(t *testing.T) {
 	ch := ledger.AuditChallenge{Commitment: c.Digest(chain), Number: 1, Nonce: ledger.ID{1}, Count: 8}
 	if _, failing, err := customer.Audit(ctx, second.ID(), chain, c, ch); err != nil || failing != -1 {
 		t.Fatalf("audit after the restart: %d, %v", failing, err)
+	}
+}
+
+// TestRestoreTakesBackWhatItSigned (P-4): after a restart a supplier takes back the shards of its
+// open contracts whose commitment it signed and whose bytes are all there; a put a crash
+// interrupted, a truncated shard and the shards of contracts no longer open are removed.
+func TestRestoreTakesBackWhatItSigned(t *testing.T) {
+	alice, bob := testKey("alice"), testKey("bob")
+	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true}}
+	dir := t.TempDir()
+	cfg := SupplierConfig{ChainID: chain, Terms: Terms{Space: 4 << 20}, Dir: dir, Journal: journal.Open(t.TempDir())}
+	first := newHost(t, bob, reg)
+	supplier, err := first.ServeSupplier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer := newHost(t, alice, reg)
+	connect(t, customer, first)
+	ctx := context.Background()
+	open, err := customer.OfferContract(ctx, first.ID(), chain, offer(alice, bob, "kept", 2<<20, 0, 86400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := customer.OfferContract(ctx, first.ID(), chain, offer(alice, bob, "closed since", 1<<20, 0, 86400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(contract ledger.ID, id byte, n int) ledger.StorageCommitment {
+		data := shardData(n, uint64(id))
+		c, err := customer.PutShard(ctx, first.ID(), chain, contract, ledger.ID{id}, bytes.NewReader(data), uint64(n), 256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	kept := put(open.ContractID, 1, 100_000)
+	truncated := put(open.ContractID, 2, 50_000)
+	put(gone.ContractID, 3, 10_000)
+	supplier.Stop()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	contractDir := filepath.Join(dir, open.ContractID.String())
+	// A crash in the middle of a put, after the commitment file and before the rename; another
+	// before anything but the temporary file; and a shard that lost its tail.
+	if err := os.WriteFile(filepath.Join(contractDir, ledger.ID{4}.String()+".commitment"), []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(contractDir, "."+ledger.ID{5}.String()+".123"), []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(contractDir, truncated.ShardID.String()), 1000); err != nil {
+		t.Fatal(err)
+	}
+
+	again, err := NewSupplier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := again.Restore(pub(bob), []ledger.ContractOpen{open}) // "closed since" is no longer open
+	if err != nil || n != 1 {
+		t.Fatalf("restored %d shards, %v; want 1", n, err)
+	}
+	entries, _ := os.ReadDir(contractDir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{kept.ShardID.String(), kept.ShardID.String() + ".commitment"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("files after restore: %v, want %v", names, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, gone.ContractID.String())); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the closed contract's shards are still there: %v", err)
+	}
+	if again.Committed() != 2<<20 {
+		t.Fatalf("committed %d after restore, want the open contract's 2 MiB", again.Committed())
+	}
+	second := newHost(t, bob, reg)
+	if err := again.Serve(second); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, customer, second)
+	list, err := customer.ListShards(ctx, second.ID(), open.ContractID)
+	if err != nil || len(list) != 1 || list[0].Commitment != kept {
+		t.Fatalf("list after restore: %+v, %v", list, err)
+	}
+	ch := ledger.AuditChallenge{Commitment: kept.Digest(chain), Number: 1, Nonce: ledger.ID{7}, Count: 16}
+	if _, failing, err := customer.Audit(ctx, second.ID(), chain, kept, ch); err != nil || failing != -1 {
+		t.Fatalf("audit after restore: %d, %v", failing, err)
+	}
+	if _, err := again.Restore(pub(bob), nil); err == nil {
+		t.Fatal("a second restore of a serving supplier succeeded")
 	}
 }

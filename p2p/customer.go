@@ -1,0 +1,288 @@
+package p2p
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
+)
+
+// ProtocolReceipt is how a supplier asks its customer to countersign a storage or bandwidth
+// receipt of their contract (P-8); customers serve it.
+const ProtocolReceipt = protocol.ID("/trustledger/receipt/1.0.0")
+
+// ReceiptRequest is a supplier's receipt, without the countersignature: kind is
+// "storage_receipt" or "bandwidth_receipt", event its JSON (specs/events.md).
+type ReceiptRequest struct {
+	ChainID string          `json:"chain_id"`
+	Kind    string          `json:"kind"`
+	Event   json.RawMessage `json:"event"`
+}
+
+// Customer is the customer's side of the exchange on a host: it offers contracts, places,
+// reads and deletes shards, remembers what it agreed to, placed and received, and countersigns
+// a supplier's receipts only when its own records say they are true (P-8). Its records live in
+// memory: after a restart it countersigns nothing of what came before, which is safe (it
+// never signs what it cannot check).
+type Customer struct {
+	h       *Host
+	chainID string
+	journal Journal
+	now     func() time.Time
+
+	mu        sync.Mutex
+	contracts map[ledger.ID]*customerContract
+}
+
+type customerContract struct {
+	open      ledger.ContractOpen
+	placed    []placement
+	received  uint64 // bytes read back from the supplier and verified
+	receipted uint64 // of which covered by bandwidth receipts countersigned
+	// periodEnd is the end of the last storage period countersigned: periods do not overlap.
+	periodEnd int64
+	signed    map[[2]uint64][32]byte // (kind, number) → digest of the receipt countersigned
+}
+
+// placement is one shard the supplier held for the customer, from when the put was acknowledged
+// until the delete was (0: still held), in unix seconds.
+type placement struct {
+	shard    ledger.ID
+	size     uint64
+	from, to int64
+}
+
+// NewCustomer returns the customer side of h on chainID; j journals each receipt before it is
+// countersigned (R-EVID-3). It serves receipt requests once ServeReceipts is called.
+func NewCustomer(h *Host, chainID string, j Journal) *Customer {
+	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, contracts: map[ledger.ID]*customerContract{}}
+}
+
+// ServeReceipts answers suppliers' receipt requests until StopReceipts.
+func (c *Customer) ServeReceipts() { c.h.handle(ProtocolReceipt, c.countersign) }
+
+// StopReceipts ends answering receipt requests.
+func (c *Customer) StopReceipts() { c.h.h.RemoveStreamHandler(ProtocolReceipt) }
+
+// Offer is Host.OfferContract, and records the contract.
+func (c *Customer) Offer(ctx context.Context, to peer.ID, open ledger.ContractOpen) (ledger.ContractOpen, error) {
+	signed, err := c.h.OfferContract(ctx, to, c.chainID, open)
+	if err != nil {
+		return signed, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.contracts[signed.ContractID]; !ok {
+		c.contracts[signed.ContractID] = &customerContract{open: signed, signed: map[[2]uint64][32]byte{}}
+	}
+	return signed, nil
+}
+
+func (c *Customer) contract(id ledger.ID) (*customerContract, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cc, ok := c.contracts[id]
+	if !ok {
+		return nil, fmt.Errorf("contract %s was not offered through this customer", id)
+	}
+	return cc, nil
+}
+
+// Put is Host.PutShard under one of the customer's contracts, and records the placement.
+func (c *Customer) Put(ctx context.Context, contract, id ledger.ID, data io.ReaderAt, size uint64, leafSize uint32) (ledger.StorageCommitment, error) {
+	cc, err := c.contract(contract)
+	if err != nil {
+		return ledger.StorageCommitment{}, err
+	}
+	to, err := PeerID(cc.open.Supplier)
+	if err != nil {
+		return ledger.StorageCommitment{}, err
+	}
+	cm, err := c.h.PutShard(ctx, to, c.chainID, contract, id, data, size, leafSize)
+	if err != nil {
+		return cm, err
+	}
+	c.mu.Lock()
+	cc.placed = append(cc.placed, placement{shard: id, size: size, from: c.now().Unix()})
+	c.mu.Unlock()
+	return cm, nil
+}
+
+// Get is Host.GetShard from the contract's supplier; verified bytes count as received.
+func (c *Customer) Get(ctx context.Context, cm ledger.StorageCommitment, w io.Writer) error {
+	cc, err := c.contract(cm.ContractID)
+	if err != nil {
+		return err
+	}
+	to, err := PeerID(cc.open.Supplier)
+	if err != nil {
+		return err
+	}
+	if err := c.h.GetShard(ctx, to, cm, w); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	cc.received += cm.Size
+	c.mu.Unlock()
+	return nil
+}
+
+// Delete is Host.DeleteShard; the placement ends when the supplier acknowledges.
+func (c *Customer) Delete(ctx context.Context, contract, id ledger.ID) error {
+	cc, err := c.contract(contract)
+	if err != nil {
+		return err
+	}
+	to, err := PeerID(cc.open.Supplier)
+	if err != nil {
+		return err
+	}
+	if err := c.h.DeleteShard(ctx, to, contract, id); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range cc.placed {
+		if cc.placed[i].shard == id && cc.placed[i].to == 0 {
+			cc.placed[i].to = c.now().Unix()
+		}
+	}
+	return nil
+}
+
+// heldByteSeconds is what the supplier held for the customer over [start, end), by the
+// customer's own records.
+func (cc *customerContract) heldByteSeconds(start, end, now int64) uint64 {
+	var total uint64
+	for _, p := range cc.placed {
+		to := p.to
+		if to == 0 {
+			to = now
+		}
+		if from, until := max(p.from, start), min(to, end); until > from {
+			total += p.size * uint64(until-from)
+		}
+	}
+	return total
+}
+
+// countersign answers a supplier's receipt request (P-8).
+func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network.Stream) Reply {
+	var req ReceiptRequest
+	if err := readMsg(st, &req); err != nil {
+		return refuse(CodeBadRequest, "receipt request: %v", err)
+	}
+	if req.ChainID != c.chainID {
+		return refuse(CodeBadRequest, "the receipt is for chain %q; this customer is on %q", req.ChainID, c.chainID)
+	}
+	if req.Kind != ledger.KindStorageReceipt.String() && req.Kind != ledger.KindBandwidthReceipt.String() {
+		return refuse(CodeBadRequest, "%q is not a receipt kind (storage_receipt, bandwidth_receipt)", req.Kind)
+	}
+	ev, err := ledger.DecodeEventJSON(req.Kind, req.Event)
+	if err != nil {
+		return refuse(CodeBadRequest, "%v", err)
+	}
+	var contract ledger.ID
+	var number uint64
+	var customer, supplier ledger.PubKey
+	switch r := ev.(type) {
+	case *ledger.StorageReceipt:
+		contract, number, customer, supplier = r.ContractID, r.Number, r.Customer, r.Supplier
+	case *ledger.BandwidthReceipt:
+		contract, number, customer, supplier = r.ContractID, r.Number, r.Customer, r.Supplier
+	}
+	if sig, _ := ev.(interface{ Countersignature() (ledger.Sig, bool) }).Countersignature(); sig != (ledger.Sig{}) {
+		return refuse(CodeBadRequest, "the receipt carries a countersignature already; the customer makes it")
+	}
+	if customer != c.h.key || supplier != from {
+		return refuse(CodeNoContract, "a receipt between %s and %s is not for this customer to countersign when %s asks", supplier, customer, from)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cc, ok := c.contracts[contract]
+	if !ok || cc.open.Supplier != from {
+		return refuse(CodeNoContract, "no contract %s with %s here", contract, from)
+	}
+	digest := sha256.Sum256(ledger.CountersignBytes(c.chainID, ev))
+	slot := [2]uint64{uint64(ev.Kind()), number}
+	if prev, ok := cc.signed[slot]; ok {
+		if prev != digest {
+			return refuse(CodeDuplicate, "%s number %d of contract %s was countersigned already, with other figures", ev.Kind(), number, contract)
+		}
+		return accept(ContractAccept{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)}) // the same receipt again
+	}
+	now := c.now().Unix()
+	switch r := ev.(type) {
+	case *ledger.StorageReceipt:
+		held := cc.heldByteSeconds(r.PeriodStart, r.PeriodEnd, now)
+		switch {
+		case r.PeriodStart < cc.periodEnd:
+			return refuse(CodeBadRequest, "the period starts at %d, before the end %d of one already countersigned", r.PeriodStart, cc.periodEnd)
+		case r.PeriodEnd > now+60:
+			return refuse(CodeBadRequest, "the period ends at %d, in the future (now %d)", r.PeriodEnd, now)
+		case r.ByteSeconds > held:
+			return refuse(CodeBadRequest, "%d byte-seconds claimed; this customer's records show %d held over the period", r.ByteSeconds, held)
+		}
+	case *ledger.BandwidthReceipt:
+		if left := cc.received - cc.receipted; r.Bytes > left {
+			return refuse(CodeBadRequest, "%d bytes claimed; this customer received %d not yet receipted", r.Bytes, left)
+		}
+	}
+	st1, err := journal.Receipt(c.chainID, ev)
+	if err != nil {
+		return refuse(CodeBadRequest, "%v", err)
+	}
+	if err := c.journal.Record(c.h.key, st1); err != nil {
+		return refuse(CodeFailed, "journal: %v", err)
+	}
+	cc.signed[slot] = digest
+	switch r := ev.(type) {
+	case *ledger.StorageReceipt:
+		cc.periodEnd = r.PeriodEnd
+	case *ledger.BandwidthReceipt:
+		cc.receipted += r.Bytes
+	}
+	return accept(ContractAccept{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)})
+}
+
+// RequestReceipt asks the customer at to to countersign a receipt (a *ledger.StorageReceipt or
+// *ledger.BandwidthReceipt this host's key supplies) and returns it countersigned, checked, to
+// submit. A refusal is a *RefusedError with the customer's reason.
+func (h *Host) RequestReceipt(ctx context.Context, to peer.ID, chainID string, ev ledger.Event) error {
+	cs, ok := ev.(interface {
+		Parties() (ledger.PubKey, ledger.PubKey)
+		SetCountersignature(ledger.Sig)
+	})
+	if !ok || (ev.Kind() != ledger.KindStorageReceipt && ev.Kind() != ledger.KindBandwidthReceipt) {
+		return fmt.Errorf("%s is not a receipt", ev.Kind())
+	}
+	customer, supplier := cs.Parties()
+	if k, err := KeyOf(to); err != nil || k != customer || supplier != h.key {
+		return fmt.Errorf("receipt: %s is not the customer %s of this host's (%s) receipt", to, customer, h.key)
+	}
+	cs.SetCountersignature(ledger.Sig{})
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	var ans ContractAccept
+	if err := h.request(ctx, to, ProtocolReceipt, ReceiptRequest{ChainID: chainID, Kind: ev.Kind().String(), Event: raw}, &ans); err != nil {
+		return err
+	}
+	if !ed25519.Verify(customer[:], ledger.CountersignBytes(chainID, ev), ans.Countersig[:]) {
+		return fmt.Errorf("receipt from %s: %w", to, ErrBadCountersig)
+	}
+	cs.SetCountersignature(ans.Countersig)
+	return nil
+}

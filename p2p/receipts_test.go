@@ -1,0 +1,100 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
+)
+
+// TestReceipts (P-8, R-EVID-2): a customer countersigns a supplier's storage receipt when its own
+// records show the bytes held over the period, and a bandwidth receipt for bytes it received and
+// has not receipted; it refuses claims beyond its records, overlapping periods and a second,
+// different receipt under one number, and gives the same signature for the same receipt again.
+func TestReceipts(t *testing.T) {
+	alice, bob := testKey("alice"), testKey("bob")
+	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true}}
+	supplierHost := newHost(t, bob, reg)
+	serveSupplier(t, supplierHost, Terms{Space: 1 << 20})
+	customerHost := newHost(t, alice, reg)
+	connect(t, customerHost, supplierHost)
+	customer := NewCustomer(customerHost, chain, journal.Open(t.TempDir()))
+	t0 := time.Unix(1_800_000_000, 0)
+	clock := t0
+	customer.now = func() time.Time { return clock }
+	customer.ServeReceipts()
+	ctx := context.Background()
+	open, err := customer.Offer(ctx, supplierHost.ID(), offer(alice, bob, "receipts", 1<<20, 0, 86400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := shardData(100_000, 4)
+	cm, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = t0.Add(2 * time.Hour)
+	storage := func(number uint64, from, to time.Duration, byteSeconds uint64) *ledger.StorageReceipt {
+		return &ledger.StorageReceipt{ContractID: open.ContractID, Number: number, Customer: pub(alice), Supplier: pub(bob),
+			PeriodStart: t0.Add(from).Unix(), PeriodEnd: t0.Add(to).Unix(), ByteSeconds: byteSeconds}
+	}
+	ask := func(ev ledger.Event) error { return supplierHost.RequestReceipt(ctx, customerHost.ID(), chain, ev) }
+	first := storage(1, 0, time.Hour, 100_000*3600)
+	if err := ask(first); err != nil {
+		t.Fatal(err)
+	}
+	if !ed25519.Verify(alice.Public().(ed25519.PublicKey), ledger.CountersignBytes(chain, first), first.Countersig[:]) {
+		t.Fatal("the storage receipt's countersignature does not verify")
+	}
+	again := storage(1, 0, time.Hour, 100_000*3600)
+	if err := ask(again); err != nil || again.Countersig != first.Countersig {
+		t.Fatalf("the same receipt again: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		ev   ledger.Event
+		code string
+	}{
+		{"another receipt under number 1", storage(1, 0, time.Hour, 1), CodeDuplicate},
+		{"a period overlapping the first", storage(2, 30*time.Minute, 90*time.Minute, 1), CodeBadRequest},
+		{"more byte-seconds than held", storage(2, time.Hour, 2*time.Hour, 100_001*3600), CodeBadRequest},
+		{"a period in the future", storage(2, time.Hour, 3*time.Hour, 1), CodeBadRequest},
+		{"bytes never received", &ledger.BandwidthReceipt{ContractID: open.ContractID, Number: 1, Customer: pub(alice), Supplier: pub(bob), Bytes: 1}, CodeBadRequest},
+	} {
+		refusedWith(t, c.name, ask(c.ev), c.code)
+	}
+	if err := ask(storage(2, time.Hour, 2*time.Hour, 100_000*3600)); err != nil {
+		t.Fatalf("the next hour: %v", err)
+	}
+	// Bandwidth: what the customer read back, once.
+	if err := customer.Get(ctx, cm, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	bw := &ledger.BandwidthReceipt{ContractID: open.ContractID, Number: 1, Customer: pub(alice), Supplier: pub(bob), Bytes: 100_000}
+	if err := ask(bw); err != nil {
+		t.Fatal(err)
+	}
+	more := &ledger.BandwidthReceipt{ContractID: open.ContractID, Number: 2, Customer: pub(alice), Supplier: pub(bob), Bytes: 1}
+	refusedWith(t, "bytes already receipted", ask(more), CodeBadRequest)
+	// After the delete the shard is held no more: an hour after it claims nothing.
+	if err := customer.Delete(ctx, open.ContractID, ledger.ID{1}); err != nil {
+		t.Fatal(err)
+	}
+	clock = t0.Add(4 * time.Hour)
+	err = ask(storage(3, 3*time.Hour, 4*time.Hour, 1))
+	refusedWith(t, "storage after the delete", err, CodeBadRequest)
+	if !strings.Contains(err.Error(), "show 0 held") {
+		t.Fatalf("refusal does not say what the records show: %v", err)
+	}
+	// A receipt between others is not the customer's to sign.
+	wrong := storage(3, 2*time.Hour, 3*time.Hour, 1)
+	wrong.Customer = pub(bob)
+	if err := ask(wrong); err == nil {
+		t.Fatal("a receipt naming another customer was countersigned")
+	}
+}
