@@ -85,8 +85,15 @@ func printStarted(n *node.Node, startErr error) {
 		fmt.Fprintf(os.Stderr, "trustd: libp2p host %s at %v\n", h.ID(), h.Addrs())
 	}
 	line := "trustd: services"
+	var off []string
 	for _, s := range n.Services().Statuses() {
 		line += fmt.Sprintf(" · %s %s", s.Name, s.State)
+		if s.Off != "" && s.State != node.StateRunning {
+			off = append(off, fmt.Sprintf("%s is off: %s", s.Name, s.Off))
+		}
+	}
+	if len(off) > 0 {
+		line += "\ntrustd: " + strings.Join(off, "; ")
 	}
 	fmt.Fprintf(os.Stderr, "%s\n", line)
 	fmt.Fprintf(os.Stderr, "trustd: try: trustd status · trustd services · trustd keys add NAME (each with --home %s); Ctrl-C stops the node\n", n.Home())
