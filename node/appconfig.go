@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/go-viper/mapstructure/v2"
@@ -122,6 +123,18 @@ type SupplierSection struct {
 	PricePerGiBMonth uint64 `toml:"price_per_gib_month"`
 	// MaxDurationDays is the longest contract it accepts (365).
 	MaxDurationDays uint64 `toml:"max_duration_days"`
+	// ReceiptPeriod is how often the supplier asks its customers to countersign storage
+	// receipts and submits them ("1h"; a Go duration).
+	ReceiptPeriod string `toml:"receipt_period"`
+}
+
+// Period is ReceiptPeriod as a duration.
+func (c SupplierSection) Period() (time.Duration, error) {
+	d, err := time.ParseDuration(c.ReceiptPeriod)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("[supplier] receipt_period %q: want a duration of a second or more, such as 1h", c.ReceiptPeriod)
+	}
+	return d, nil
 }
 
 // Bytes is Space in bytes.
@@ -136,10 +149,11 @@ func (c SupplierSection) Bytes() (uint64, error) {
 	return b, nil
 }
 
-// Validate parses the space.
+// Validate parses the space and the receipt period.
 func (c SupplierSection) Validate() error {
 	_, err := c.Bytes()
-	return err
+	_, perr := c.Period()
+	return errors.Join(err, perr)
 }
 
 // DefaultAppConfig is app.toml's defaults.
@@ -150,7 +164,7 @@ func DefaultAppConfig() AppConfig {
 		Pruning:   PruningConfig{KeepRecent: 10},
 		Snapshots: SnapshotsConfig{Interval: d.Interval, KeepRecent: d.KeepRecent, ChunkBytes: d.ChunkBytes},
 		P2P:       P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}},
-		Supplier:  SupplierSection{Space: "0", MaxDurationDays: 365},
+		Supplier:  SupplierSection{Space: "0", MaxDurationDays: 365, ReceiptPeriod: "1h"},
 		Services:  map[string]bool{},
 	}
 	for _, name := range ServiceNames() {
@@ -219,17 +233,19 @@ listen = [%s]
 bootstrap = []
 
 # What the node offers as a supplier (needs the host): disk space with a unit ("20GiB"; "0":
-# none), the least price per GiB-month, the longest contract in days.
+# none), the least price per GiB-month, the longest contract in days, and how often it asks its
+# customers to countersign storage receipts and submits them to the ledger.
 [supplier]
 space = %q
 price_per_gib_month = %d
 max_duration_days = %d
+receipt_period = %q
 
 # Services that start with the node (specs/network.md §5). While it runs, `+"`trustd services`"+`
 # lists them and stops or starts one; `+"`trustd services enable|disable NAME`"+` edits this section.
 [services]
 %s`, c.Memory.SoftLimitMiB, c.Pruning.KeepRecent, c.Snapshots.Interval, c.Snapshots.KeepRecent, c.Snapshots.ChunkBytes,
-		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, services.String())
+		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, c.Supplier.ReceiptPeriod, services.String())
 }
 
 // quoteList is a TOML array's items.
@@ -267,7 +283,7 @@ func LoadAppConfig(home Home) (AppConfig, error) {
 // appConfigKeys are the keys environment variables may override.
 func appConfigKeys() []string {
 	keys := []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes",
-		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days"}
+		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days", "supplier.receipt_period"}
 	for _, name := range ServiceNames() {
 		keys = append(keys, "services."+name)
 	}

@@ -130,7 +130,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 	}
 	n.app.OnFailure = func(err error) { n.manager.Fail(ServiceConsensus, fmt.Errorf("the application failed: %w", err)) }
 	n.p2p = &p2pService{key: o.P2PKey, conf: appConf.P2P, ledger: n.Client(), logger: logger.With("module", "p2p")}
-	supplier, err := newSupplierService(home, conf.GenesisFile(), appConf.Supplier, n.p2p.Host, n.Client(), logger.With("module", "supplier"))
+	supplier, err := newSupplierService(home, conf.GenesisFile(), appConf.Supplier, n.p2p.Host, o.P2PKey, n.Client(), logger.With("module", "supplier"))
 	if err != nil {
 		return nil, err
 	}

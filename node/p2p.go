@@ -89,13 +89,21 @@ type supplierService struct {
 	conf   p2p.SupplierConfig
 	ledger *client.Client
 	logger log.Logger
+	key    ed25519.PrivateKey // signs the receipts' transactions: the supplier's evidence
+	period time.Duration      // how often storage receipts are asked for
 
-	mu  sync.Mutex
-	sup *p2p.Supplier
+	mu   sync.Mutex
+	sup  *p2p.Supplier
+	stop context.CancelFunc
+	done chan struct{}
 }
 
-func newSupplierService(home Home, genesis string, sec SupplierSection, host func() *p2p.Host, c *client.Client, logger log.Logger) (*supplierService, error) {
+func newSupplierService(home Home, genesis string, sec SupplierSection, host func() *p2p.Host, key ed25519.PrivateKey, c *client.Client, logger log.Logger) (*supplierService, error) {
 	space, err := sec.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	period, err := sec.Period()
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +111,7 @@ func newSupplierService(home Home, genesis string, sec SupplierSection, host fun
 	if err != nil {
 		return nil, fmt.Errorf("supplier: %w", err)
 	}
-	return &supplierService{host: host, ledger: c, logger: logger, conf: p2p.SupplierConfig{ChainID: gen.ChainID,
+	return &supplierService{host: host, ledger: c, logger: logger, key: key, period: period, conf: p2p.SupplierConfig{ChainID: gen.ChainID,
 		Terms: p2p.Terms{Space: space, PricePerGiBMonth: sec.PricePerGiBMonth, MaxDurationSeconds: sec.MaxDurationDays * 86400},
 		Dir:   filepath.Join(home.DataDir(), "shards"), Journal: journal.Open(home.JournalDir())}}, nil
 }
@@ -134,13 +142,54 @@ func (s *supplierService) Start(ctx context.Context) error {
 		s.logger.Info("supplier ready", "open_contracts", len(open), "shards", kept)
 		s.sup = sup
 	}
-	return s.sup.Serve(h)
+	if err := s.sup.Serve(h); err != nil {
+		return err
+	}
+	sub, err := client.NewSubmitter(client.SubmitterConfig{ChainID: s.conf.ChainID, Key: s.key, Endpoints: []*client.Client{s.ledger}})
+	if err != nil {
+		s.sup.Stop()
+		return err
+	}
+	loop, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	go s.receipts(loop, s.sup, sub, s.done)
+	return nil
+}
+
+// receipts asks for the storage receipts due every period and submits those countersigned, in
+// one transaction, until ctx ends (P-8).
+func (s *supplierService) receipts(ctx context.Context, sup *p2p.Supplier, sub *client.Submitter, done chan struct{}) {
+	defer close(done)
+	defer sub.Close()
+	t := time.NewTicker(s.period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		signed, errs := sup.CollectReceipts(ctx)
+		for _, err := range errs {
+			s.logger.Info("storage receipt not countersigned", "err", err)
+		}
+		if len(signed) == 0 {
+			continue
+		}
+		evs := make([]ledger.Event, len(signed))
+		for i, r := range signed {
+			evs[i] = r
+		}
+		if _, _, err := sub.SubmitAndWait(ctx, evs...); err != nil && ctx.Err() == nil {
+			s.logger.Error("storage receipts not committed", "receipts", len(evs), "err", err)
+		}
+	}
 }
 
 // openContracts lists the contracts the ledger has open with key as their supplier: the
 // supplier countersigned each, and keeps their space and shards across a restart.
-func (s *supplierService) openContracts(ctx context.Context, key ledger.PubKey) ([]ledger.ContractOpen, error) {
-	var out []ledger.ContractOpen
+func (s *supplierService) openContracts(ctx context.Context, key ledger.PubKey) ([]p2p.OpenContract, error) {
+	var out []p2p.OpenContract
 	for rec, err := range s.ledger.AllEvents(ctx, api.EventsRequest{Node: key.String(), Kind: ledger.KindContractOpen.String()}) {
 		if errors.Is(err, api.ErrNotFound) && len(out) == 0 {
 			return nil, nil // a new chain that has committed nothing yet: no contracts
@@ -157,7 +206,7 @@ func (s *supplierService) openContracts(ctx context.Context, key ledger.PubKey) 
 			return nil, err
 		}
 		if v.Record != nil && !v.Record.Closed {
-			out = append(out, *open)
+			out = append(out, p2p.OpenContract{Open: *open, StorageReceipts: v.Record.StorageReceipts.Highest})
 		}
 	}
 	return out, nil
@@ -166,6 +215,11 @@ func (s *supplierService) openContracts(ctx context.Context, key ledger.PubKey) 
 func (s *supplierService) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+		s.stop, s.done = nil, nil
+	}
 	if s.sup != nil {
 		s.sup.Stop()
 	}

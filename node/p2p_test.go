@@ -288,3 +288,58 @@ func TestReceiptsReachTheLedger(t *testing.T) {
 		t.Fatalf("relation after the receipts: %+v, %v", rel.AbB, err)
 	}
 }
+
+// TestSupplierSubmitsStorageReceipts (P-8): the supplier service asks its customer for a storage
+// receipt every receipt_period and submits those countersigned; the ledger counts them, for no
+// more byte-seconds than the shard could have been held.
+func TestSupplierSubmitsStorageReceipts(t *testing.T) {
+	bob, alice := nodetest.Key("bob"), nodetest.Key("alice")
+	n := nodetest.New(t, nodetest.Options{P2PKey: bob, App: func(c *node.AppConfig) {
+		c.Supplier.Space, c.Supplier.ReceiptPeriod = "1MiB", "1s"
+	}})
+	c := n.Client()
+	ctx := context.Background()
+	sa := nodetest.Register(t, c, alice)
+	nodetest.Register(t, c, bob)
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	if err := host.Connect(ctx, n.P2P().AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	customer := p2p.NewCustomer(host, chainID, journal.Open(t.TempDir()))
+	customer.ServeReceipts()
+	open, err := customer.Offer(ctx, n.P2P().ID(), ledger.ContractOpen{ContractID: ledger.ID{12}, Customer: keystore.PubKey(alice),
+		Supplier: keystore.PubKey(bob), Bytes: 1 << 20, DurationSeconds: 86400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sa.SubmitAndWait(ctx, &open); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("held "), 2_000)
+	put := time.Now()
+	if _, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024); err != nil {
+		t.Fatal(err)
+	}
+	var agg *ledger.Aggregate
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		rel, err := c.Relation(ctx, keystore.PubKey(bob), keystore.PubKey(alice))
+		if err == nil && rel.AbB != nil && rel.AbB.StorageReceipts >= 2 {
+			agg = rel.AbB
+			break
+		}
+	}
+	if agg == nil {
+		t.Fatal("no two storage receipts in the ledger within 20 s")
+	}
+	if most := uint64(len(data)) * uint64(time.Since(put).Seconds()+1); agg.ByteSeconds == 0 || agg.ByteSeconds > most {
+		t.Fatalf("%d byte-seconds in %d receipts; held at most %d", agg.ByteSeconds, agg.StorageReceipts, most)
+	}
+}

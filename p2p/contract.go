@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -72,6 +73,7 @@ type Supplier struct {
 	committed uint64
 	contracts map[ledger.ID]*agreement
 	shards    map[ledger.ID]*heldShard // by commitment digest
+	now       func() time.Time
 }
 
 // agreement is a contract the supplier countersigned, and the shard bytes it holds under it.
@@ -79,6 +81,10 @@ type agreement struct {
 	open   ledger.ContractOpen
 	digest [32]byte // of the contract_open countersigned
 	used   uint64   // shard bytes held or being received
+	// nextReceipt is the number of its next storage receipt; periodEnd the end of the last one
+	// countersigned (the next period starts there).
+	nextReceipt uint64
+	periodEnd   int64
 }
 
 // NewSupplier returns a supplier that serves nowhere yet (Serve).
@@ -92,7 +98,7 @@ func NewSupplier(cfg SupplierConfig) (*Supplier, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard directory: %w", err)
 	}
-	return &Supplier{cfg: cfg, contracts: map[ledger.ID]*agreement{}, shards: map[ledger.ID]*heldShard{}}, nil
+	return &Supplier{cfg: cfg, contracts: map[ledger.ID]*agreement{}, shards: map[ledger.ID]*heldShard{}, now: time.Now}, nil
 }
 
 // ServeSupplier is NewSupplier then Serve on h.
@@ -182,7 +188,7 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	case open.Bytes > free:
 		return refuse(CodeNoSpace, "%d bytes asked, %d free of the %d this supplier offers", open.Bytes, free, t.Space)
 	}
-	s.contracts[open.ContractID] = &agreement{open: open, digest: digest}
+	s.contracts[open.ContractID] = &agreement{open: open, digest: digest, nextReceipt: 1}
 	s.committed += open.Bytes
 	return accept(ContractAccept{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
 }

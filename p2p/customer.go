@@ -161,6 +161,10 @@ func (c *Customer) Delete(ctx context.Context, contract, id ledger.ID) error {
 	return nil
 }
 
+// placementSlack is how many seconds before the customer saw a put acknowledged it allows the
+// supplier to count it held: the supplier finishes the put before the acknowledgement arrives.
+const placementSlack = 2
+
 // heldByteSeconds is what the supplier held for the customer over [start, end), by the
 // customer's own records.
 func (cc *customerContract) heldByteSeconds(start, end, now int64) uint64 {
@@ -170,7 +174,7 @@ func (cc *customerContract) heldByteSeconds(start, end, now int64) uint64 {
 		if to == 0 {
 			to = now
 		}
-		if from, until := max(p.from, start), min(to, end); until > from {
+		if from, until := max(p.from-placementSlack, start), min(to, end); until > from {
 			total += p.size * uint64(until-from)
 		}
 	}

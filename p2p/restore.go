@@ -12,24 +12,36 @@ import (
 	"github.com/trustledger/trustledger/ledger"
 )
 
+// OpenContract is a contract open in the ledger with this supplier, and the highest storage
+// receipt number recorded for it.
+type OpenContract struct {
+	Open            ledger.ContractOpen
+	StorageReceipts uint64
+}
+
 // Restore gives a supplier that has not served yet the contracts it agreed to that are open in
 // the ledger (its countersignature is on each), and takes back from its directory the shards it
 // keeps under them: after a restart of the node it answers as before. A shard is taken back
 // when its commitment file verifies as the supplier's own and its bytes are there; leftovers of
 // a put that a crash interrupted (temporary files, a commitment without its shard) are removed,
-// and so are the shards of contracts no longer open. It returns how many shards it took back.
-func (s *Supplier) Restore(key ledger.PubKey, open []ledger.ContractOpen) (int, error) {
+// and so are the shards of contracts no longer open. Storage receipts go on from the ledger's
+// highest number, counting from now (the customer's records of before are gone with its own
+// restart, or hold what it already countersigned). It returns how many shards it took back.
+func (s *Supplier) Restore(key ledger.PubKey, open []OpenContract) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.h != nil || len(s.contracts) > 0 {
 		return 0, errors.New("restore a supplier before it serves")
 	}
-	for _, o := range open {
+	now := s.now().Unix()
+	for _, oc := range open {
+		o := oc.Open
 		if o.Supplier != key {
 			return 0, fmt.Errorf("contract %s is %s's, not this supplier's", o.ContractID, o.Supplier)
 		}
 		o.Countersig = ledger.Sig{}
-		s.contracts[o.ContractID] = &agreement{open: o, digest: sha256.Sum256(ledger.CountersignBytes(s.cfg.ChainID, &o))}
+		s.contracts[o.ContractID] = &agreement{open: o, digest: sha256.Sum256(ledger.CountersignBytes(s.cfg.ChainID, &o)),
+			nextReceipt: oc.StorageReceipts + 1, periodEnd: now}
 		s.committed += o.Bytes
 	}
 	dirs, err := os.ReadDir(s.cfg.Dir)
@@ -73,7 +85,7 @@ func (s *Supplier) Restore(key ledger.PubKey, open []ledger.ContractOpen) (int, 
 				_ = os.Remove(shardPath)
 				continue
 			}
-			s.shards[c.Digest(s.cfg.ChainID)] = &heldShard{commitment: c, path: shardPath}
+			s.shards[c.Digest(s.cfg.ChainID)] = &heldShard{commitment: c, path: shardPath, since: now}
 			ag.used += c.Size
 			kept++
 		}

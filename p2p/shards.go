@@ -57,6 +57,9 @@ type heldShard struct {
 	commitment ledger.StorageCommitment
 	path       string
 	tree       *shard.Tree // nil until first needed after a restart
+	// since is when storage receipts start counting it (unix seconds): the second after the
+	// put completed, so the supplier never claims a moment its customer did not see it hold.
+	since int64
 }
 
 func (s *Supplier) shardPath(contract, id ledger.ID) string {
@@ -162,7 +165,7 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 		return refuse(CodeFailed, "shard file: %v", err)
 	}
 	s.mu.Lock()
-	s.shards[c.Digest(s.cfg.ChainID)] = &heldShard{commitment: c, path: path, tree: tree}
+	s.shards[c.Digest(s.cfg.ChainID)] = &heldShard{commitment: c, path: path, tree: tree, since: s.now().Unix() + 1}
 	s.mu.Unlock()
 	kept = true
 	return accept(c)

@@ -249,7 +249,7 @@ func TestRestoreTakesBackWhatItSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := again.Restore(pub(bob), []ledger.ContractOpen{open}) // "closed since" is no longer open
+	n, err := again.Restore(pub(bob), []OpenContract{{Open: open}}) // "closed since" is no longer open
 	if err != nil || n != 1 {
 		t.Fatalf("restored %d shards, %v; want 1", n, err)
 	}
