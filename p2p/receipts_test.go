@@ -98,3 +98,56 @@ func TestReceipts(t *testing.T) {
 		t.Fatal("a receipt naming another customer was countersigned")
 	}
 }
+
+// TestSupplierReceiptSchedule (P-8): due storage receipts cover each contract from the end of
+// its last countersigned period (a shard counting from the second after its put) to now, are
+// numbered in turn, and a customer that refuses leaves the next round to cover a longer period
+// under the same number.
+func TestSupplierReceiptSchedule(t *testing.T) {
+	alice, bob := testKey("alice"), testKey("bob")
+	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true}}
+	supplierHost := newHost(t, bob, reg)
+	supplier := serveSupplier(t, supplierHost, Terms{Space: 1 << 20})
+	customerHost := newHost(t, alice, reg)
+	connect(t, customerHost, supplierHost)
+	customer := NewCustomer(customerHost, chain, journal.Open(t.TempDir()))
+	t0 := time.Unix(1_800_000_000, 0)
+	clock := t0
+	customer.now = func() time.Time { return clock }
+	supplier.now = func() time.Time { return clock }
+	ctx := context.Background()
+	open, err := customer.Offer(ctx, supplierHost.ID(), offer(alice, bob, "schedule", 1<<20, 0, 86400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due := supplier.DueReceipts(); len(due) != 0 {
+		t.Fatalf("receipts due before any shard: %+v", due)
+	}
+	if _, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(shardData(1000, 5)), 1000, 64); err != nil {
+		t.Fatal(err)
+	}
+	clock = t0.Add(101 * time.Second)
+	// The customer does not serve receipts yet: refused, nothing advances.
+	signed, errs := supplier.CollectReceipts(ctx)
+	if len(signed) != 0 || len(errs) != 1 {
+		t.Fatalf("with the customer not answering: %d signed, errors %v", len(signed), errs)
+	}
+	customer.ServeReceipts()
+	clock = t0.Add(201 * time.Second)
+	signed, errs = supplier.CollectReceipts(ctx)
+	if len(errs) != 0 || len(signed) != 1 {
+		t.Fatalf("round 1: %d signed, errors %v", len(signed), errs)
+	}
+	r := signed[0]
+	if r.Number != 1 || r.PeriodStart != t0.Unix()+1 || r.PeriodEnd != t0.Unix()+201 || r.ByteSeconds != 1000*200 {
+		t.Fatalf("receipt 1: %+v", r)
+	}
+	clock = t0.Add(261 * time.Second)
+	signed, errs = supplier.CollectReceipts(ctx)
+	if len(errs) != 0 || len(signed) != 1 || signed[0].Number != 2 || signed[0].PeriodStart != r.PeriodEnd || signed[0].ByteSeconds != 1000*60 {
+		t.Fatalf("round 2: %+v, %v", signed, errs)
+	}
+	if due := supplier.DueReceipts(); len(due) != 0 {
+		t.Fatalf("due right after a round: %+v", due)
+	}
+}
