@@ -1,0 +1,150 @@
+package stripe
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/reedsolomon"
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/hkdf"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// Bounds of a stripe's shape: at least one data shard, at most 64 shards in all.
+const (
+	MaxShards = 64
+	// MaxSize is the largest plaintext of one stripe (a file is cut into stripes of at most this).
+	MaxSize = 1 << 30
+)
+
+// Errors of Open and Seal, for errors.Is.
+var (
+	ErrShape        = errors.New("bad stripe shape")
+	ErrTooFewShards = errors.New("too few intact shards to rebuild the stripe")
+	ErrDecrypt      = errors.New("the stripe does not decrypt with this key")
+)
+
+// Stripe describes one encrypted, erasure-coded piece of a customer's data: what its index
+// keeps to get the bytes back. Hashes name each shard (SHA-256), so a damaged shard is known
+// before it is used.
+type Stripe struct {
+	ID     ledger.ID   `json:"id"`
+	K      int         `json:"k"`
+	M      int         `json:"m"`
+	Size   uint64      `json:"size"`   // plaintext bytes
+	Sealed uint64      `json:"sealed"` // nonce, ciphertext and tag: what the shards split
+	Hashes []ledger.ID `json:"hashes"` // of each of the K+M shards
+}
+
+// Key derives the customer's backup key from its node key (HKDF-SHA256 over the seed): with the
+// key file alone, a customer that lost everything else can decrypt its shards.
+func Key(priv ed25519.PrivateKey) ([32]byte, error) {
+	var k [32]byte
+	if len(priv) != ed25519.PrivateKeySize {
+		return k, fmt.Errorf("backup key: want an ed25519 private key, got %d bytes", len(priv))
+	}
+	if _, err := io.ReadFull(hkdf.New(sha256.New, priv.Seed(), nil, []byte("trustledger backup key v1")), k[:]); err != nil {
+		return k, err
+	}
+	return k, nil
+}
+
+func checkShape(k, m int) error {
+	if k < 1 || m < 0 || k+m > MaxShards {
+		return fmt.Errorf("%w: %d data and %d parity shards (at least 1 data shard, at most %d in all)", ErrShape, k, m, MaxShards)
+	}
+	return nil
+}
+
+// Seal encrypts plaintext under key, bound to the stripe id (its additional data: a shard set
+// cannot be passed off as another stripe), and erasure-codes it into k data and m parity
+// shards of equal length.
+func Seal(key [32]byte, id ledger.ID, plaintext []byte, k, m int) (Stripe, [][]byte, error) {
+	if err := checkShape(k, m); err != nil {
+		return Stripe{}, nil, err
+	}
+	if len(plaintext) > MaxSize {
+		return Stripe{}, nil, fmt.Errorf("%w: %d bytes, at most %d in one stripe", ErrShape, len(plaintext), MaxSize)
+	}
+	aead, err := chacha20poly1305.NewX(key[:])
+	if err != nil {
+		return Stripe{}, nil, err
+	}
+	sealed := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+len(plaintext)+aead.Overhead())
+	if _, err := rand.Read(sealed); err != nil {
+		return Stripe{}, nil, err
+	}
+	sealed = aead.Seal(sealed, sealed[:chacha20poly1305.NonceSizeX], plaintext, id[:])
+	enc, err := reedsolomon.New(k, max(m, 1)) // the library wants a parity shard; m = 0 drops it below
+	if err != nil {
+		return Stripe{}, nil, fmt.Errorf("%w: %v", ErrShape, err)
+	}
+	shards, err := enc.Split(sealed)
+	if err != nil {
+		return Stripe{}, nil, err
+	}
+	if err := enc.Encode(shards); err != nil {
+		return Stripe{}, nil, err
+	}
+	shards = shards[:k+m]
+	s := Stripe{ID: id, K: k, M: m, Size: uint64(len(plaintext)), Sealed: uint64(len(sealed)), Hashes: make([]ledger.ID, k+m)}
+	for i, sh := range shards {
+		s.Hashes[i] = sha256.Sum256(sh)
+	}
+	return s, shards, nil
+}
+
+// Open rebuilds and decrypts a stripe from its shards, in order, nil for those missing. A shard
+// whose hash is not the stripe's is treated as missing; fewer than K intact shards is
+// ErrTooFewShards, a key that is not the one it was sealed with ErrDecrypt.
+func Open(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
+	if err := checkShape(s.K, s.M); err != nil {
+		return nil, err
+	}
+	if len(shards) != s.K+s.M || len(s.Hashes) != s.K+s.M {
+		return nil, fmt.Errorf("%w: %d shards and %d hashes for %d+%d", ErrShape, len(shards), len(s.Hashes), s.K, s.M)
+	}
+	work := make([][]byte, s.K+max(s.M, 1))
+	intact := 0
+	for i, sh := range shards {
+		if sh != nil && sha256.Sum256(sh) == s.Hashes[i] {
+			work[i] = sh
+			intact++
+		}
+	}
+	if intact < s.K {
+		return nil, fmt.Errorf("%w: %d of %d intact, %d needed", ErrTooFewShards, intact, s.K+s.M, s.K)
+	}
+	enc, err := reedsolomon.New(s.K, max(s.M, 1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrShape, err)
+	}
+	if err := enc.ReconstructData(work); err != nil {
+		return nil, fmt.Errorf("rebuilding stripe %s: %w", s.ID, err)
+	}
+	var sealed []byte
+	for _, d := range work[:s.K] {
+		sealed = append(sealed, d...)
+	}
+	if uint64(len(sealed)) < s.Sealed || s.Sealed < chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
+		return nil, fmt.Errorf("%w: the shards hold %d bytes, the stripe says %d", ErrShape, len(sealed), s.Sealed)
+	}
+	sealed = sealed[:s.Sealed]
+	aead, err := chacha20poly1305.NewX(key[:])
+	if err != nil {
+		return nil, err
+	}
+	plain, err := aead.Open(nil, sealed[:chacha20poly1305.NonceSizeX], sealed[chacha20poly1305.NonceSizeX:], s.ID[:])
+	if err != nil {
+		return nil, fmt.Errorf("stripe %s: %w", s.ID, ErrDecrypt)
+	}
+	if uint64(len(plain)) != s.Size {
+		return nil, fmt.Errorf("%w: %d bytes decrypted, the stripe says %d", ErrShape, len(plain), s.Size)
+	}
+	return plain, nil
+}

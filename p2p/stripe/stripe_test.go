@@ -1,0 +1,134 @@
+package stripe
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+func testData(n int) []byte {
+	r := rand.New(rand.NewPCG(uint64(n), 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func testKey(t *testing.T, name string) [32]byte {
+	s := sha256.Sum256([]byte(name))
+	k, err := Key(ed25519.NewKeyFromSeed(s[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestAnyKShardsGiveTheBytesBack (P-9): for each size and shape, every way of losing M shards
+// still gives the plaintext back byte for byte; losing one more is ErrTooFewShards.
+func TestAnyKShardsGiveTheBytesBack(t *testing.T) {
+	key := testKey(t, "alice")
+	for _, c := range []struct{ size, k, m int }{{0, 4, 2}, {1, 4, 2}, {1000, 4, 2}, {1 << 20, 4, 2}, {12345, 3, 3}, {500, 1, 0}, {500, 2, 0}, {777, 10, 4}} {
+		t.Run(fmt.Sprintf("%d bytes %d+%d", c.size, c.k, c.m), func(t *testing.T) {
+			plain := testData(c.size)
+			id := sha256.Sum256([]byte(fmt.Sprint(c)))
+			s, shards, err := Seal(key, id, plain, c.k, c.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(shards) != c.k+c.m || s.Size != uint64(c.size) {
+				t.Fatalf("%d shards, size %d", len(shards), s.Size)
+			}
+			for _, sh := range shards {
+				if len(sh) != len(shards[0]) {
+					t.Fatal("shards of different lengths")
+				}
+				if c.size >= 64 && bytes.Contains(sh, plain[:32]) {
+					t.Fatal("a shard holds the plaintext")
+				}
+			}
+			n := c.k + c.m
+			for lost := 0; lost < 1<<n; lost++ {
+				missing := popcount(lost)
+				if missing > c.m+1 {
+					continue
+				}
+				have := make([][]byte, n)
+				for i := range have {
+					if lost&(1<<i) == 0 {
+						have[i] = shards[i]
+					}
+				}
+				got, err := Open(key, s, have)
+				switch {
+				case missing <= c.m && (err != nil || !bytes.Equal(got, plain)):
+					t.Fatalf("lost %b: %v", lost, err)
+				case missing > c.m && !errors.Is(err, ErrTooFewShards):
+					t.Fatalf("lost %b (%d of %d+%d): %v, want ErrTooFewShards", lost, missing, c.k, c.m, err)
+				}
+			}
+		})
+	}
+}
+
+func popcount(x int) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// TestDamageAndKeys (P-9): a damaged shard counts as missing; the wrong key, or the shards of
+// one stripe presented as another, do not decrypt; bad shapes are refused.
+func TestDamageAndKeys(t *testing.T) {
+	key := testKey(t, "alice")
+	plain := testData(100_000)
+	id := ledger.ID{1}
+	s, shards, err := Seal(key, id, plain, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := append([][]byte(nil), shards...)
+	damaged[1] = append([]byte(nil), shards[1]...)
+	damaged[1][10] ^= 1
+	damaged[3] = nil
+	if got, err := Open(key, s, damaged); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("one damaged and one missing of 4+2: %v", err)
+	}
+	damaged[5] = nil
+	if _, err := Open(key, s, damaged); !errors.Is(err, ErrTooFewShards) {
+		t.Fatalf("one damaged and two missing of 4+2: %v, want ErrTooFewShards", err)
+	}
+	if _, err := Open(testKey(t, "mallory"), s, shards); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("wrong key: %v, want ErrDecrypt", err)
+	}
+	other := s
+	other.ID = ledger.ID{2}
+	if _, err := Open(key, other, shards); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("another stripe's id: %v, want ErrDecrypt", err)
+	}
+	for _, shape := range [][2]int{{0, 2}, {4, -1}, {40, 30}} {
+		if _, _, err := Seal(key, id, plain, shape[0], shape[1]); !errors.Is(err, ErrShape) {
+			t.Errorf("shape %v: %v, want ErrShape", shape, err)
+		}
+	}
+	if _, err := Open(key, s, shards[:5]); !errors.Is(err, ErrShape) {
+		t.Fatalf("five shards of 4+2: %v, want ErrShape", err)
+	}
+	// Sealing twice gives different shards (a fresh nonce): nothing links two backups of the
+	// same file.
+	_, again, err := Seal(key, id, plain, 4, 2)
+	if err != nil || bytes.Equal(again[0], shards[0]) {
+		t.Fatalf("sealing twice: %v, same first shard %v", err, err == nil && bytes.Equal(again[0], shards[0]))
+	}
+	if _, err := Key(ed25519.PrivateKey{1, 2}); err == nil {
+		t.Fatal("a backup key from a truncated node key")
+	}
+}
