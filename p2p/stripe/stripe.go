@@ -127,7 +127,7 @@ func Open(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
 	if err := enc.ReconstructData(work); err != nil {
 		return nil, fmt.Errorf("rebuilding stripe %s: %w", s.ID, err)
 	}
-	var sealed []byte
+	sealed := make([]byte, 0, s.K*len(work[0]))
 	for _, d := range work[:s.K] {
 		sealed = append(sealed, d...)
 	}
@@ -139,7 +139,8 @@ func Open(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain, err := aead.Open(nil, sealed[:chacha20poly1305.NonceSizeX], sealed[chacha20poly1305.NonceSizeX:], s.ID[:])
+	body := sealed[chacha20poly1305.NonceSizeX:]
+	plain, err := aead.Open(body[:0], sealed[:chacha20poly1305.NonceSizeX], body, s.ID[:]) // in place
 	if err != nil {
 		return nil, fmt.Errorf("stripe %s: %w", s.ID, ErrDecrypt)
 	}
