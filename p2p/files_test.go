@@ -89,3 +89,84 @@ func (c *Customer) receivedTotal() uint64 {
 	}
 	return n
 }
+
+// TestRestoreWithTheKeyAlone (P-10; issue 13's "lose the disk, keep the key"): a customer saves
+// its index on its six suppliers; a fresh customer with only the key (and its contracts, which
+// the ledger holds) finds the newest index, with two suppliers gone, and reads every file back.
+func TestRestoreWithTheKeyAlone(t *testing.T) {
+	alice := testKey("alice")
+	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true}}
+	var suppliers []*Host
+	for i := 0; i < 6; i++ {
+		k := testKey(fmt.Sprintf("supplier %d", i))
+		reg.reg[pub(k)] = true
+		h := newHost(t, k, reg)
+		serveSupplier(t, h, Terms{Space: 8 << 20})
+		suppliers = append(suppliers, h)
+	}
+	host := newHost(t, alice, reg)
+	customer := NewCustomer(host, chain, journal.Open(t.TempDir()))
+	ctx := context.Background()
+	var contracts []ledger.ID
+	var opens []ledger.ContractOpen
+	for i, s := range suppliers {
+		connect(t, host, s)
+		open, err := customer.Offer(ctx, s.ID(), offer(alice, testKey(fmt.Sprintf("supplier %d", i)), fmt.Sprint("index contract ", i), 8<<20, 0, 86400))
+		if err != nil {
+			t.Fatal(err)
+		}
+		contracts, opens = append(contracts, open.ContractID), append(opens, open)
+	}
+	key, err := stripe.Key(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[ledger.ID][]byte{{1}: shardData(300_000, 1), {2}: shardData(5, 2)}
+	var idx Index
+	for _, id := range []ledger.ID{{1}, {2}} {
+		rec, err := customer.PutFile(ctx, key, id, files[id], contracts, 4, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx.Version++
+		idx.Files = append(idx.Files, rec)
+		if err := customer.SaveIndex(ctx, key, idx, contracts, 4, 2); err != nil {
+			t.Fatalf("index version %d: %v", idx.Version, err)
+		}
+	}
+	host.Close()
+	for _, lost := range []int{2, 5} {
+		suppliers[lost].Close()
+	}
+
+	fresh := newHost(t, alice, reg)
+	restored := NewCustomer(fresh, chain, journal.Open(t.TempDir()))
+	for i, open := range opens {
+		if i != 2 && i != 5 {
+			connect(t, fresh, suppliers[i])
+		}
+		if err := restored.Adopt(open); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := NewCustomer(fresh, chain, journal.Open(t.TempDir())).RestoreIndex(ctx, key, contracts); err == nil {
+		t.Fatal("restored through a customer that adopted no contracts")
+	}
+	got, err := restored.RestoreIndex(ctx, key, contracts)
+	if err != nil || got.Version != 2 || len(got.Files) != 2 {
+		t.Fatalf("restored index: version %d, %d files, %v", got.Version, len(got.Files), err)
+	}
+	for _, rec := range got.Files {
+		b, err := restored.GetFile(ctx, key, rec)
+		if err != nil || !bytes.Equal(b, files[rec.ID]) {
+			t.Fatalf("file %s after restore: %v", rec.ID, err)
+		}
+	}
+	other, err := stripe.Key(testKey("mallory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restored.RestoreIndex(ctx, other, contracts); !errors.Is(err, ErrNoIndex) {
+		t.Fatalf("restore with another key: %v, want ErrNoIndex", err)
+	}
+}

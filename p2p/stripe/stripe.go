@@ -149,3 +149,23 @@ func Open(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// SealWhole seals plaintext as one shard with no descriptor needed to open it (K = 1, M = 0):
+// for what must be found with the key alone, such as the descriptor of a customer's index.
+func SealWhole(key [32]byte, id ledger.ID, plaintext []byte) ([]byte, error) {
+	_, shards, err := Seal(key, id, plaintext, 1, 0)
+	if err != nil {
+		return nil, err
+	}
+	return shards[0], nil
+}
+
+// OpenWhole opens what SealWhole sealed under the same id; the AEAD is what vouches for it.
+func OpenWhole(key [32]byte, id ledger.ID, shard []byte) ([]byte, error) {
+	overhead := uint64(chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead)
+	if uint64(len(shard)) < overhead {
+		return nil, fmt.Errorf("%w: %d bytes is shorter than a sealed empty stripe", ErrShape, len(shard))
+	}
+	s := Stripe{ID: id, K: 1, Size: uint64(len(shard)) - overhead, Sealed: uint64(len(shard)), Hashes: []ledger.ID{sha256.Sum256(shard)}}
+	return Open(key, s, [][]byte{shard})
+}

@@ -132,3 +132,24 @@ func TestDamageAndKeys(t *testing.T) {
 		t.Fatal("a backup key from a truncated node key")
 	}
 }
+
+// TestWhole: what SealWhole seals opens with the key and id alone, and with no other.
+func TestWhole(t *testing.T) {
+	key := testKey(t, "alice")
+	sh, err := SealWhole(key, ledger.ID{3}, []byte("the index's descriptor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenWhole(key, ledger.ID{3}, sh); err != nil || string(got) != "the index's descriptor" {
+		t.Fatalf("%q, %v", got, err)
+	}
+	if _, err := OpenWhole(key, ledger.ID{4}, sh); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("another id: %v", err)
+	}
+	if _, err := OpenWhole(testKey(t, "bob"), ledger.ID{3}, sh); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("another key: %v", err)
+	}
+	if _, err := OpenWhole(key, ledger.ID{3}, sh[:10]); !errors.Is(err, ErrShape) {
+		t.Fatalf("truncated: %v", err)
+	}
+}
