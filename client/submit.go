@@ -113,8 +113,9 @@ func (p *Pending) resolve(c Commit, err error) {
 // Done is closed once the transaction's fate is known (committed, rejected or timed out).
 func (p *Pending) Done() <-chan struct{} { return p.done }
 
-// Wait blocks until the transaction is committed (its Commit), rejected in a block
-// (*RejectedError), not committed within the timeout (ErrNotCommitted), or ctx is done.
+// Wait blocks until the transaction is committed (its Commit) and the node's state answers
+// queries with it, rejected in a block (*RejectedError), not committed within the timeout
+// (ErrNotCommitted), or ctx is done.
 func (p *Pending) Wait(ctx context.Context) (Commit, error) {
 	select {
 	case <-p.done:
