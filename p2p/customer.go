@@ -43,6 +43,7 @@ type Customer struct {
 
 	mu        sync.Mutex
 	contracts map[ledger.ID]*customerContract
+	index     *FileRecord // where the index last saved or restored is (P-10)
 }
 
 type customerContract struct {

@@ -134,6 +134,14 @@ func TestRestoreWithTheKeyAlone(t *testing.T) {
 			t.Fatalf("index version %d: %v", idx.Version, err)
 		}
 	}
+	// Each supplier holds the two files' shards, the newest index's shard and its header: the
+	// first index and its header are gone.
+	for i, s := range suppliers {
+		list, err := customer.h.ListShards(ctx, s.ID(), contracts[i])
+		if err != nil || len(list) != 4 {
+			t.Fatalf("supplier %d holds %d shards (%v), want 4: two files, the index, its header", i, len(list), err)
+		}
+	}
 	host.Close()
 	for _, lost := range []int{2, 5} {
 		suppliers[lost].Close()

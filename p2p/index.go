@@ -99,6 +99,23 @@ func (c *Customer) SaveIndex(ctx context.Context, key [32]byte, idx Index, contr
 			}
 		}
 	}
+	if len(errs) > 0 {
+		return errors.Join(errs...) // the previous index stays: some headers may still point to it
+	}
+	// Every header points to the new index: the previous one's shards can go.
+	c.mu.Lock()
+	prev := c.index
+	c.index = &rec
+	c.mu.Unlock()
+	if prev != nil {
+		for _, sr := range prev.Stripes {
+			for _, cm := range sr.Shards {
+				if err := c.Delete(ctx, cm.ContractID, cm.ShardID); err != nil && !isRefusal(err, CodeNoShard) {
+					errs = append(errs, fmt.Errorf("removing a shard of the previous index: %w", err))
+				}
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -162,6 +179,9 @@ func (c *Customer) RestoreIndex(ctx context.Context, key [32]byte, contracts []l
 	if err != nil {
 		return Index{}, fmt.Errorf("index version %d: %w", best.Version, err)
 	}
+	c.mu.Lock()
+	c.index = &best.Index
+	c.mu.Unlock()
 	var idx Index
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return Index{}, fmt.Errorf("index version %d: %w", best.Version, err)
