@@ -82,7 +82,7 @@ func (h *Host) Audit(ctx context.Context, to peer.ID, chainID string, c ledger.S
 	if ch.Commitment != c.Digest(chainID) {
 		return ans, 0, fmt.Errorf("audit: the challenge names commitment %s, not %s", ch.Commitment, c.Digest(chainID))
 	}
-	if err := h.exchange(ctx, to, ProtocolAudit, AuditRequest{Challenge: ch}, nil, &ans, MaxAnswer); err != nil {
+	if err := h.exchange(ctx, to, ProtocolAudit, AuditRequest{Challenge: ch}, nil, &ans, MaxAnswer, h.cfg.RequestTimeout); err != nil {
 		return ans, 0, err
 	}
 	failing, err := ans.Check(chainID, &c, ch)

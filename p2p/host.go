@@ -30,6 +30,9 @@ type Config struct {
 	ListenAddrs []string
 	// RequestTimeout bounds one request and its reply, both ways (default 10 s).
 	RequestTimeout time.Duration
+	// MinTransferRate is the slowest shard transfer allowed, in bytes a second (default 1 MiB/s):
+	// a put or get of n bytes may take RequestTimeout plus n / MinTransferRate seconds.
+	MinTransferRate uint64
 	// ConnsLow and ConnsHigh are the connection manager's watermarks (64 and 256): above high it
 	// trims to low, never a protected peer (the suppliers the node has hired).
 	ConnsLow, ConnsHigh int
@@ -45,6 +48,9 @@ func (c Config) withDefaults() Config {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
 	}
+	if c.MinTransferRate == 0 {
+		c.MinTransferRate = 1 << 20
+	}
 	if c.ConnsLow <= 0 {
 		c.ConnsLow = 64
 	}
@@ -55,6 +61,11 @@ func (c Config) withDefaults() Config {
 		c.StreamsPerPeer = 8
 	}
 	return c
+}
+
+// transferTimeout bounds a transfer of n bytes.
+func (c Config) transferTimeout(n uint64) time.Duration {
+	return c.RequestTimeout + time.Duration(n/c.MinTransferRate)*time.Second
 }
 
 // protocols lists every protocol of ours (specs/p2p.md), for the resource limits.
@@ -200,14 +211,14 @@ func (h *Host) handle(proto protocol.ID, fn requestHandler) {
 // request sends req to peer to on proto and decodes the body of its reply into body; a refusal
 // is a *RefusedError (errors.Is ErrRefused).
 func (h *Host) request(ctx context.Context, to peer.ID, proto protocol.ID, req, body any) error {
-	return h.exchange(ctx, to, proto, req, nil, body, MaxMessage)
+	return h.exchange(ctx, to, proto, req, nil, body, MaxMessage, h.cfg.RequestTimeout)
 }
 
 // exchange is request with a payload: after the request, send (if not nil) writes the rest of
 // it on the stream; then the reply, of at most limit bytes, is read. A refusal that comes while
-// the payload is still being written is still read and returned.
-func (h *Host) exchange(ctx context.Context, to peer.ID, proto protocol.ID, req any, send func(network.Stream) error, body any, limit int) error {
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
+// the payload is still being written is still read and returned. timeout bounds it all.
+func (h *Host) exchange(ctx context.Context, to peer.ID, proto protocol.ID, req any, send func(network.Stream) error, body any, limit int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	s, err := h.h.NewStream(ctx, to, proto)
 	if err != nil {

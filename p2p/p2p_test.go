@@ -297,3 +297,17 @@ func TestStreamsPerPeerLimit(t *testing.T) {
 		t.Fatalf("the third stream waited instead of being refused: %v", err)
 	}
 }
+
+// TestTransferTimeout (P-6): a shard transfer may take RequestTimeout plus a second per
+// MinTransferRate bytes.
+func TestTransferTimeout(t *testing.T) {
+	c := Config{}.withDefaults()
+	for _, tc := range []struct {
+		n    uint64
+		want time.Duration
+	}{{0, 10 * time.Second}, {1 << 20, 11 * time.Second}, {64 << 20, 74 * time.Second}} {
+		if got := c.transferTimeout(tc.n); got != tc.want {
+			t.Errorf("%d bytes: %s, want %s", tc.n, got, tc.want)
+		}
+	}
+}

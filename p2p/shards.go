@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -74,15 +75,23 @@ func (s *Supplier) serveShard(_ context.Context, from ledger.PubKey, st network.
 	}
 	s.mu.Lock()
 	ag, ok := s.contracts[req.ContractID]
+	var hostCfg Config
+	if s.h != nil {
+		hostCfg = s.h.cfg
+	}
 	s.mu.Unlock()
+	if hostCfg.MinTransferRate == 0 {
+		hostCfg = Config{}.withDefaults()
+	}
 	if !ok || ag.open.Customer != from {
 		return refuse(CodeNoContract, "no contract %s agreed with %s", req.ContractID, from)
 	}
 	switch req.Op {
 	case OpPut:
+		_ = st.SetDeadline(time.Now().Add(hostCfg.transferTimeout(req.Size)))
 		return s.put(ag, req, st)
 	case OpGet:
-		return s.get(ag, req, st)
+		return s.get(ag, req, st, hostCfg)
 	case OpDelete:
 		return s.delete(ag, req)
 	case OpList:
@@ -172,7 +181,7 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 }
 
 // get sends a shard: an OK reply with its info, then its bytes.
-func (s *Supplier) get(ag *agreement, req ShardRequest, st network.Stream) Reply {
+func (s *Supplier) get(ag *agreement, req ShardRequest, st network.Stream, hostCfg Config) Reply {
 	s.mu.Lock()
 	_, h := s.held(ag, req.ShardID)
 	s.mu.Unlock()
@@ -184,6 +193,7 @@ func (s *Supplier) get(ag *agreement, req ShardRequest, st network.Stream) Reply
 		return refuse(CodeFailed, "shard file: %v", err)
 	}
 	defer f.Close()
+	_ = st.SetDeadline(time.Now().Add(hostCfg.transferTimeout(h.commitment.Size)))
 	done := Reply{answered: true}
 	if err := writeMsg(st, accept(ShardInfo{ShardID: req.ShardID, Size: h.commitment.Size, Commitment: h.commitment})); err != nil {
 		st.Reset()
@@ -256,7 +266,7 @@ func (h *Host) PutShard(ctx context.Context, to peer.ID, chainID string, contrac
 	err = h.exchange(ctx, to, ProtocolShard, req, func(s network.Stream) error {
 		_, err := io.Copy(s, io.NewSectionReader(data, 0, int64(size)))
 		return err
-	}, &c, MaxMessage)
+	}, &c, MaxMessage, h.cfg.transferTimeout(size))
 	if err != nil {
 		return c, err
 	}
@@ -271,7 +281,7 @@ func (h *Host) PutShard(ctx context.Context, to peer.ID, chainID string, contrac
 // against c's root as it goes: ErrShardMismatch when it does not match (w has the bytes by
 // then; write to a temporary file and keep it only on success).
 func (h *Host) GetShard(ctx context.Context, to peer.ID, c ledger.StorageCommitment, w io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.transferTimeout(c.Size))
 	defer cancel()
 	s, err := h.h.NewStream(ctx, to, ProtocolShard)
 	if err != nil {

@@ -149,7 +149,7 @@ func (h *Host) exchangePut(ctx context.Context, to *Host, contract, id ledger.ID
 	err := h.exchange(ctx, to.ID(), ProtocolShard, req, func(s network.Stream) error {
 		_, err := s.Write(data)
 		return err
-	}, &c, MaxMessage)
+	}, &c, MaxMessage, h.cfg.RequestTimeout)
 	return c, err
 }
 
