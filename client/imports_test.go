@@ -40,8 +40,8 @@ func TestImportRules(t *testing.T) {
 		{[]string{mod + "api", mod + "client"}, "", append([]string{"github.com/dgraph-io/badger"}, nodeSide...), nil},
 		{[]string{mod + "api", mod + "client"}, "badgerdb", nodeSide, nil},
 		// p2p (a node's libp2p side) reads the ledger through the client only, and of the node
-		// uses only its signing journal, a leaf package of files (p2p/doc.go).
-		{[]string{mod + "p2p"}, "", append([]string{"github.com/dgraph-io/badger"}, nodeSide...), []string{mod + "node/journal"}},
+		// uses only its signing journal and atomic file writes, leaf packages of files (p2p/doc.go).
+		{[]string{mod + "p2p"}, "", append([]string{"github.com/dgraph-io/badger"}, nodeSide...), []string{mod + "node/journal", mod + "node/atomicfile"}},
 		// api stays lighter than a client: no RPC, no config, no p2p.
 		{[]string{mod + "api"}, "badgerdb", []string{"github.com/dgraph-io/badger", "github.com/cometbft/cometbft-db",
 			"github.com/cometbft/cometbft/rpc", "github.com/cometbft/cometbft/config", "github.com/cometbft/cometbft/p2p"}, nil},

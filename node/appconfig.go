@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/trustledger/trustledger/abci"
+	"github.com/trustledger/trustledger/node/atomicfile"
 )
 
 // AppConfig is app.toml: the application's own settings (CometBFT's are in config.toml, the
@@ -379,31 +379,5 @@ func SetServiceEnabled(home Home, name string, enabled bool) error {
 	if _, err := parseAppConfig(path, text); err != nil {
 		return fmt.Errorf("app.toml would not read back after the edit: %w", err)
 	}
-	return writeFileAtomic(path, text, 0o600)
-}
-
-// writeFileAtomic writes data beside path and renames it over path, so a reader sees the old
-// file or the new one, never a part.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, text, 0o600)
 }

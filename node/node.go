@@ -134,7 +134,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	space, _ := appConf.Supplier.Bytes()
+	space := supplier.conf.Terms.Space
 	p2pOn := appConf.ServiceEnabled(ServiceP2P) && o.P2PKey != nil
 	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus
 	for _, s := range []struct {

@@ -49,17 +49,21 @@ func (s *p2pService) Start(context.Context) error {
 		return err
 	}
 	s.host = h
-	for _, b := range s.conf.Bootstrap {
-		ai, err := peer.AddrInfoFromString(b)
-		if err != nil {
-			continue // validated when app.toml was read
+	// Bootstrap peers are dialled in the background: an unreachable one does not hold up the
+	// start (a host closed meanwhile makes the dials fail at once).
+	go func(peers []string) {
+		for _, b := range peers {
+			ai, err := peer.AddrInfoFromString(b)
+			if err != nil {
+				continue // validated when app.toml was read
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := h.Connect(ctx, *ai); err != nil {
+				s.logger.Info("bootstrap peer not reached", "peer", b, "err", err)
+			}
+			cancel()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := h.Connect(ctx, *ai); err != nil {
-			s.logger.Info("bootstrap peer not reached", "peer", b, "err", err)
-		}
-		cancel()
-	}
+	}(s.conf.Bootstrap)
 	return nil
 }
 

@@ -3,11 +3,13 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/node"
 	"github.com/trustledger/trustledger/node/journal"
@@ -37,21 +39,11 @@ func TestSupplierService(t *testing.T) {
 	ctx := context.Background()
 	sa := nodetest.Register(t, c, alice)
 	nodetest.Register(t, c, bob)
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	customer, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer customer.Close()
-	if err := customer.Connect(ctx, h.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
+	chainID := chainOf(t, c)
+	customer := hostFor(t, c, alice, h)
 	open := ledger.ContractOpen{ContractID: sha256.Sum256([]byte("node supplier")), Customer: keystore.PubKey(alice),
 		Supplier: keystore.PubKey(bob), Bytes: 4 << 20, DurationSeconds: 86400, PricePerGiBMonth: 1}
-	_, err = customer.OfferContract(ctx, h.ID(), chainID, ledger.ContractOpen{ContractID: ledger.ID{1}, Customer: open.Customer,
+	_, err := customer.OfferContract(ctx, h.ID(), chainID, ledger.ContractOpen{ContractID: ledger.ID{1}, Customer: open.Customer,
 		Supplier: open.Supplier, Bytes: 9 << 20, DurationSeconds: 86400, PricePerGiBMonth: 1})
 	var refused *p2p.RefusedError
 	if !errors.As(err, &refused) || refused.Code != p2p.CodeNoSpace {
@@ -121,30 +113,16 @@ func TestLedgerRegistry(t *testing.T) {
 	ctx := context.Background()
 	bob, mallory := nodetest.Key("bob"), nodetest.Key("mallory")
 	nodetest.Register(t, c, bob)
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	supplier, err := p2p.New(bob, p2p.NewLedgerRegistry(c), p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer supplier.Close()
+	chainID := chainOf(t, c)
+	supplier := hostFor(t, c, bob, nil)
 	if _, err := supplier.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 1 << 20},
 		Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}); err != nil {
 		t.Fatal(err)
 	}
-	stranger, err := p2p.New(mallory, p2p.NewLedgerRegistry(c), p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stranger.Close()
-	if err := stranger.Connect(ctx, supplier.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
+	stranger := hostFor(t, c, mallory, supplier)
 	open := ledger.ContractOpen{ContractID: ledger.ID{5}, Customer: keystore.PubKey(mallory), Supplier: keystore.PubKey(bob),
 		Bytes: 1 << 10, DurationSeconds: 86400}
-	_, err = stranger.OfferContract(ctx, supplier.ID(), chainID, open)
+	_, err := stranger.OfferContract(ctx, supplier.ID(), chainID, open)
 	var r *p2p.RefusedError
 	if !errors.As(err, &r) || r.Code != p2p.CodeUnregistered {
 		t.Fatalf("an unregistered peer's offer: %v, want refused as unregistered", err)
@@ -167,18 +145,8 @@ func TestSupplierAcrossNodeRestart(t *testing.T) {
 	ctx := context.Background()
 	sa := nodetest.Register(t, c, alice)
 	nodetest.Register(t, c, bob)
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	customer, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer customer.Close()
-	if err := customer.Connect(ctx, n.P2P().AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
+	chainID := chainOf(t, c)
+	customer := hostFor(t, c, alice, n.P2P())
 	bobID := n.P2P().ID()
 	open, err := customer.OfferContract(ctx, bobID, chainID, ledger.ContractOpen{ContractID: ledger.ID{8}, Customer: keystore.PubKey(alice),
 		Supplier: keystore.PubKey(bob), Bytes: 4 << 20, DurationSeconds: 86400})
@@ -199,14 +167,7 @@ func TestSupplierAcrossNodeRestart(t *testing.T) {
 
 	n = nodetest.Start(t, home, opts)
 	c = n.Client()
-	customer2, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer customer2.Close()
-	if err := customer2.Connect(ctx, n.P2P().AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
+	customer2 := hostFor(t, c, alice, n.P2P())
 	list, err := customer2.ListShards(ctx, bobID, open.ContractID)
 	if err != nil || len(list) != 1 || list[0].Commitment != commitment {
 		t.Fatalf("shards after the restart: %+v, %v", list, err)
@@ -235,30 +196,9 @@ func TestReceiptsReachTheLedger(t *testing.T) {
 	n := nodetest.New(t, nodetest.Options{P2PKey: bob, App: func(c *node.AppConfig) { c.Supplier.Space = "1MiB" }})
 	c := n.Client()
 	ctx := context.Background()
-	sa := nodetest.Register(t, c, alice)
-	sb := nodetest.Register(t, c, bob)
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
-	if err := host.Connect(ctx, n.P2P().AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
-	customer := p2p.NewCustomer(host, chainID, journal.Open(t.TempDir()))
-	customer.ServeReceipts()
-	open, err := customer.Offer(ctx, n.P2P().ID(), ledger.ContractOpen{ContractID: ledger.ID{6}, Customer: keystore.PubKey(alice),
-		Supplier: keystore.PubKey(bob), Bytes: 1 << 20, DurationSeconds: 86400})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := sa.SubmitAndWait(ctx, &open); err != nil {
-		t.Fatal(err)
-	}
+	customer, sa, sb := receiptCustomer(t, n, alice, bob)
+	chainID := chainOf(t, c)
+	open := hire(t, customer, n, sa, ledger.ID{6}, alice, bob, 1<<20)
 	data := bytes.Repeat([]byte("receipt "), 8_000)
 	start := time.Now().Unix()
 	cm, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024)
@@ -275,8 +215,12 @@ func TestReceiptsReachTheLedger(t *testing.T) {
 	bandwidth := &ledger.BandwidthReceipt{ContractID: open.ContractID, Number: 1, Customer: keystore.PubKey(alice), Supplier: keystore.PubKey(bob),
 		Bytes: uint64(len(data))}
 	// The supplier's side: bob's own host asks alice.
+	alicePeer, err := p2p.PeerID(keystore.PubKey(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, ev := range []ledger.Event{storage, bandwidth} {
-		if err := n.P2P().RequestReceipt(ctx, host.ID(), chainID, ev); err != nil {
+		if err := n.P2P().RequestReceipt(ctx, alicePeer, chainID, ev); err != nil {
 			t.Fatalf("%s: %v", ev.Kind(), err)
 		}
 		if _, _, err := sb.SubmitAndWait(ctx, ev); err != nil {
@@ -299,30 +243,8 @@ func TestSupplierSubmitsStorageReceipts(t *testing.T) {
 	}})
 	c := n.Client()
 	ctx := context.Background()
-	sa := nodetest.Register(t, c, alice)
-	nodetest.Register(t, c, bob)
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := p2p.New(alice, p2p.NewLedgerRegistry(c), p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
-	if err := host.Connect(ctx, n.P2P().AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
-	customer := p2p.NewCustomer(host, chainID, journal.Open(t.TempDir()))
-	customer.ServeReceipts()
-	open, err := customer.Offer(ctx, n.P2P().ID(), ledger.ContractOpen{ContractID: ledger.ID{12}, Customer: keystore.PubKey(alice),
-		Supplier: keystore.PubKey(bob), Bytes: 1 << 20, DurationSeconds: 86400})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := sa.SubmitAndWait(ctx, &open); err != nil {
-		t.Fatal(err)
-	}
+	customer, sa, _ := receiptCustomer(t, n, alice, bob)
+	open := hire(t, customer, n, sa, ledger.ID{12}, alice, bob, 1<<20)
 	data := bytes.Repeat([]byte("held "), 2_000)
 	put := time.Now()
 	if _, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024); err != nil {
@@ -342,4 +264,59 @@ func TestSupplierSubmitsStorageReceipts(t *testing.T) {
 	if most := uint64(len(data)) * uint64(time.Since(put).Seconds()+1); agg.ByteSeconds == 0 || agg.ByteSeconds > most {
 		t.Fatalf("%d byte-seconds in %d receipts; held at most %d", agg.ByteSeconds, agg.StorageReceipts, most)
 	}
+}
+
+// chainOf is the chain id of the node behind c.
+func chainOf(t *testing.T, c *client.Client) string {
+	t.Helper()
+	chainID, err := c.ChainID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chainID
+}
+
+// hostFor starts a libp2p host with key on loopback that admits the registered nodes of c's
+// ledger, connected to peer when it is not nil; closed when the test ends.
+func hostFor(t *testing.T, c *client.Client, key ed25519.PrivateKey, peer *p2p.Host) *p2p.Host {
+	t.Helper()
+	h, err := p2p.New(key, p2p.NewLedgerRegistry(c), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	if peer != nil {
+		if err := h.Connect(context.Background(), peer.AddrInfo()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+// receiptCustomer registers alice and bob (the node n's [p2p] key) and returns alice's customer
+// side, connected to n's host and answering receipt requests, with her submitter.
+func receiptCustomer(t *testing.T, n *node.Node, alice, bob ed25519.PrivateKey) (*p2p.Customer, *client.Submitter, *client.Submitter) {
+	t.Helper()
+	c := n.Client()
+	sa := nodetest.Register(t, c, alice)
+	sb := nodetest.Register(t, c, bob)
+	customer := p2p.NewCustomer(hostFor(t, c, alice, n.P2P()), chainOf(t, c), journal.Open(t.TempDir()))
+	customer.ServeReceipts()
+	return customer, sa, sb
+}
+
+// hire has customer offer a contract of size bytes to the node n's supplier and submits the
+// countersigned contract_open through sa.
+func hire(t *testing.T, customer *p2p.Customer, n *node.Node, sa *client.Submitter, id ledger.ID, alice, bob ed25519.PrivateKey, size uint64) ledger.ContractOpen {
+	t.Helper()
+	ctx := context.Background()
+	open, err := customer.Offer(ctx, n.P2P().ID(), ledger.ContractOpen{ContractID: id, Customer: keystore.PubKey(alice),
+		Supplier: keystore.PubKey(bob), Bytes: size, DurationSeconds: 86400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sa.SubmitAndWait(ctx, &open); err != nil {
+		t.Fatal(err)
+	}
+	return open
 }

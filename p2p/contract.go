@@ -29,8 +29,9 @@ type ContractOffer struct {
 	Open    ledger.ContractOpen `json:"open"`
 }
 
-// ContractAccept is the supplier's answer to an offer it takes: its countersignature.
-type ContractAccept struct {
+// CountersigReply is the answer of a party that countersigns: a supplier taking a contract
+// offer (P-4), a customer countersigning a receipt (P-8).
+type CountersigReply struct {
 	Countersig ledger.Sig `json:"countersig"`
 }
 
@@ -178,7 +179,7 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 			return refuse(CodeDuplicate, "contract %s was agreed already, on other terms", open.ContractID)
 		}
 		// The same offer again (the answer was lost): the same signature, no more space.
-		return accept(ContractAccept{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
+		return accept(CountersigReply{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
 	}
 	switch free := t.Space - min(t.Space, s.committed); {
 	case open.PricePerGiBMonth < t.PricePerGiBMonth:
@@ -190,7 +191,7 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	}
 	s.contracts[open.ContractID] = &agreement{open: open, digest: digest, nextReceipt: 1}
 	s.committed += open.Bytes
-	return accept(ContractAccept{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
+	return accept(CountersigReply{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
 }
 
 // OfferContract asks the supplier at peer to countersign open (the customer must be this
@@ -207,7 +208,7 @@ func (h *Host) OfferContract(ctx context.Context, to peer.ID, chainID string, op
 		return open, fmt.Errorf("contract offer: customer %s is not this host's key %s", open.Customer, h.key)
 	}
 	open.Countersig = ledger.Sig{}
-	var ans ContractAccept
+	var ans CountersigReply
 	if err := h.request(ctx, to, ProtocolContract, ContractOffer{ChainID: chainID, Open: open}, &ans); err != nil {
 		return open, err
 	}

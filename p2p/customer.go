@@ -200,14 +200,15 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 	}
 	var contract ledger.ID
 	var number uint64
-	var customer, supplier ledger.PubKey
 	switch r := ev.(type) {
 	case *ledger.StorageReceipt:
-		contract, number, customer, supplier = r.ContractID, r.Number, r.Customer, r.Supplier
+		contract, number = r.ContractID, r.Number
 	case *ledger.BandwidthReceipt:
-		contract, number, customer, supplier = r.ContractID, r.Number, r.Customer, r.Supplier
+		contract, number = r.ContractID, r.Number
 	}
-	if sig, _ := ev.(interface{ Countersignature() (ledger.Sig, bool) }).Countersignature(); sig != (ledger.Sig{}) {
+	receipt := ev.(ledger.Bilateral) // both receipt kinds are
+	customer, supplier := receipt.Parties()
+	if sig, _ := receipt.Countersignature(); sig != (ledger.Sig{}) {
 		return refuse(CodeBadRequest, "the receipt carries a countersignature already; the customer makes it")
 	}
 	if customer != c.h.key || supplier != from {
@@ -225,7 +226,7 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 		if prev != digest {
 			return refuse(CodeDuplicate, "%s number %d of contract %s was countersigned already, with other figures", ev.Kind(), number, contract)
 		}
-		return accept(ContractAccept{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)}) // the same receipt again
+		return accept(CountersigReply{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)}) // the same receipt again
 	}
 	now := c.now().Unix()
 	switch r := ev.(type) {
@@ -258,17 +259,14 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 	case *ledger.BandwidthReceipt:
 		cc.receipted += r.Bytes
 	}
-	return accept(ContractAccept{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)})
+	return accept(CountersigReply{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)})
 }
 
 // RequestReceipt asks the customer at to to countersign a receipt (a *ledger.StorageReceipt or
 // *ledger.BandwidthReceipt this host's key supplies) and returns it countersigned, checked, to
 // submit. A refusal is a *RefusedError with the customer's reason.
 func (h *Host) RequestReceipt(ctx context.Context, to peer.ID, chainID string, ev ledger.Event) error {
-	cs, ok := ev.(interface {
-		Parties() (ledger.PubKey, ledger.PubKey)
-		SetCountersignature(ledger.Sig)
-	})
+	cs, ok := ev.(ledger.Bilateral)
 	if !ok || (ev.Kind() != ledger.KindStorageReceipt && ev.Kind() != ledger.KindBandwidthReceipt) {
 		return fmt.Errorf("%s is not a receipt", ev.Kind())
 	}
@@ -281,7 +279,7 @@ func (h *Host) RequestReceipt(ctx context.Context, to peer.ID, chainID string, e
 	if err != nil {
 		return err
 	}
-	var ans ContractAccept
+	var ans CountersigReply
 	if err := h.request(ctx, to, ProtocolReceipt, ReceiptRequest{ChainID: chainID, Kind: ev.Kind().String(), Event: raw}, &ans); err != nil {
 		return err
 	}

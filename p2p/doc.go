@@ -4,7 +4,7 @@
 // protocols themselves: the contract offer (P-4), shards (P-6), audits (P-7) and receipts (P-8).
 //
 // Import rules (checked by client's TestImportRules): p2p links no storage engine and no node
-// side but node/journal (the signing journal, a leaf package of files); it learns what the
+// side but node/journal (the signing journal) and node/atomicfile, leaf packages of files; it learns what the
 // ledger says through a Registry, which a node backs with the client library. Addresses stay
 // off the ledger: peers find each other through libp2p, never through the public, immutable
 // history.

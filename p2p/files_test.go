@@ -3,6 +3,7 @@ package p2p
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"testing"
@@ -18,27 +19,9 @@ import (
 // GetFile says so.
 func TestFileSurvivesLosingSuppliers(t *testing.T) {
 	alice := testKey("alice")
-	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true}}
-	var suppliers []*Host
-	for i := 0; i < 6; i++ {
-		k := testKey(fmt.Sprintf("supplier %d", i))
-		reg.reg[pub(k)] = true
-		h := newHost(t, k, reg)
-		serveSupplier(t, h, Terms{Space: 16 << 20})
-		suppliers = append(suppliers, h)
-	}
-	host := newHost(t, alice, reg)
-	customer := NewCustomer(host, chain, journal.Open(t.TempDir()))
+	w := sixSuppliers(t, alice, 16<<20, "file contract")
+	customer, suppliers, contracts := w.customer, w.suppliers, w.contracts
 	ctx := context.Background()
-	var contracts []ledger.ID
-	for i, s := range suppliers {
-		connect(t, host, s)
-		open, err := customer.Offer(ctx, s.ID(), offer(alice, testKey(fmt.Sprintf("supplier %d", i)), fmt.Sprint("file contract ", i), 16<<20, 0, 86400))
-		if err != nil {
-			t.Fatal(err)
-		}
-		contracts = append(contracts, open.ContractID)
-	}
 	key, err := stripe.Key(alice)
 	if err != nil {
 		t.Fatal(err)
@@ -95,28 +78,9 @@ func (c *Customer) receivedTotal() uint64 {
 // the ledger holds) finds the newest index, with two suppliers gone, and reads every file back.
 func TestRestoreWithTheKeyAlone(t *testing.T) {
 	alice := testKey("alice")
-	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true}}
-	var suppliers []*Host
-	for i := 0; i < 6; i++ {
-		k := testKey(fmt.Sprintf("supplier %d", i))
-		reg.reg[pub(k)] = true
-		h := newHost(t, k, reg)
-		serveSupplier(t, h, Terms{Space: 8 << 20})
-		suppliers = append(suppliers, h)
-	}
-	host := newHost(t, alice, reg)
-	customer := NewCustomer(host, chain, journal.Open(t.TempDir()))
+	w := sixSuppliers(t, alice, 8<<20, "index contract")
+	customer, suppliers, contracts, opens, host, reg := w.customer, w.suppliers, w.contracts, w.opens, w.host, w.reg
 	ctx := context.Background()
-	var contracts []ledger.ID
-	var opens []ledger.ContractOpen
-	for i, s := range suppliers {
-		connect(t, host, s)
-		open, err := customer.Offer(ctx, s.ID(), offer(alice, testKey(fmt.Sprintf("supplier %d", i)), fmt.Sprint("index contract ", i), 8<<20, 0, 86400))
-		if err != nil {
-			t.Fatal(err)
-		}
-		contracts, opens = append(contracts, open.ContractID), append(opens, open)
-	}
 	key, err := stripe.Key(alice)
 	if err != nil {
 		t.Fatal(err)
@@ -177,4 +141,35 @@ func TestRestoreWithTheKeyAlone(t *testing.T) {
 	if _, err := restored.RestoreIndex(ctx, other, contracts); !errors.Is(err, ErrNoIndex) {
 		t.Fatalf("restore with another key: %v, want ErrNoIndex", err)
 	}
+}
+
+// supplierSet is six suppliers on loopback and the customer side of key, with a contract of
+// space bytes with each.
+type supplierSet struct {
+	reg       *mapRegistry
+	host      *Host
+	customer  *Customer
+	suppliers []*Host
+	contracts []ledger.ID
+	opens     []ledger.ContractOpen
+}
+
+func sixSuppliers(t *testing.T, key ed25519.PrivateKey, space uint64, name string) supplierSet {
+	t.Helper()
+	w := supplierSet{reg: &mapRegistry{reg: map[ledger.PubKey]bool{pub(key): true}}}
+	w.host = newHost(t, key, w.reg)
+	w.customer = NewCustomer(w.host, chain, journal.Open(t.TempDir()))
+	for i := 0; i < 6; i++ {
+		k := testKey(fmt.Sprintf("supplier %d", i))
+		w.reg.reg[pub(k)] = true
+		h := newHost(t, k, w.reg)
+		serveSupplier(t, h, Terms{Space: space})
+		connect(t, w.host, h)
+		open, err := w.customer.Offer(context.Background(), h.ID(), offer(key, k, fmt.Sprint(name, " ", i), space, 0, 86400))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.suppliers, w.contracts, w.opens = append(w.suppliers, h), append(w.contracts, open.ContractID), append(w.opens, open)
+	}
+	return w
 }

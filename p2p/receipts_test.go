@@ -18,27 +18,16 @@ import (
 // different receipt under one number, and gives the same signature for the same receipt again.
 func TestReceipts(t *testing.T) {
 	alice, bob := testKey("alice"), testKey("bob")
-	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true}}
-	supplierHost := newHost(t, bob, reg)
-	serveSupplier(t, supplierHost, Terms{Space: 1 << 20})
-	customerHost := newHost(t, alice, reg)
-	connect(t, customerHost, supplierHost)
-	customer := NewCustomer(customerHost, chain, journal.Open(t.TempDir()))
-	t0 := time.Unix(1_800_000_000, 0)
-	clock := t0
-	customer.now = func() time.Time { return clock }
+	supplierHost, _, customerHost, customer, open, clock := receiptPair(t, "receipts")
+	t0 := *clock
 	customer.ServeReceipts()
 	ctx := context.Background()
-	open, err := customer.Offer(ctx, supplierHost.ID(), offer(alice, bob, "receipts", 1<<20, 0, 86400))
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := shardData(100_000, 4)
 	cm, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock = t0.Add(2 * time.Hour)
+	*clock = t0.Add(2 * time.Hour)
 	storage := func(number uint64, from, to time.Duration, byteSeconds uint64) *ledger.StorageReceipt {
 		return &ledger.StorageReceipt{ContractID: open.ContractID, Number: number, Customer: pub(alice), Supplier: pub(bob),
 			PeriodStart: t0.Add(from).Unix(), PeriodEnd: t0.Add(to).Unix(), ByteSeconds: byteSeconds}
@@ -85,7 +74,7 @@ func TestReceipts(t *testing.T) {
 	if err := customer.Delete(ctx, open.ContractID, ledger.ID{1}); err != nil {
 		t.Fatal(err)
 	}
-	clock = t0.Add(4 * time.Hour)
+	*clock = t0.Add(4 * time.Hour)
 	err = ask(storage(3, 3*time.Hour, 4*time.Hour, 1))
 	refusedWith(t, "storage after the delete", err, CodeBadRequest)
 	if !strings.Contains(err.Error(), "show 0 held") {
@@ -104,36 +93,23 @@ func TestReceipts(t *testing.T) {
 // numbered in turn, and a customer that refuses leaves the next round to cover a longer period
 // under the same number.
 func TestSupplierReceiptSchedule(t *testing.T) {
-	alice, bob := testKey("alice"), testKey("bob")
-	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true}}
-	supplierHost := newHost(t, bob, reg)
-	supplier := serveSupplier(t, supplierHost, Terms{Space: 1 << 20})
-	customerHost := newHost(t, alice, reg)
-	connect(t, customerHost, supplierHost)
-	customer := NewCustomer(customerHost, chain, journal.Open(t.TempDir()))
-	t0 := time.Unix(1_800_000_000, 0)
-	clock := t0
-	customer.now = func() time.Time { return clock }
-	supplier.now = func() time.Time { return clock }
+	_, supplier, _, customer, open, clock := receiptPair(t, "schedule")
+	t0 := *clock
 	ctx := context.Background()
-	open, err := customer.Offer(ctx, supplierHost.ID(), offer(alice, bob, "schedule", 1<<20, 0, 86400))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if due := supplier.DueReceipts(); len(due) != 0 {
 		t.Fatalf("receipts due before any shard: %+v", due)
 	}
 	if _, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(shardData(1000, 5)), 1000, 64); err != nil {
 		t.Fatal(err)
 	}
-	clock = t0.Add(101 * time.Second)
+	*clock = t0.Add(101 * time.Second)
 	// The customer does not serve receipts yet: refused, nothing advances.
 	signed, errs := supplier.CollectReceipts(ctx)
 	if len(signed) != 0 || len(errs) != 1 {
 		t.Fatalf("with the customer not answering: %d signed, errors %v", len(signed), errs)
 	}
 	customer.ServeReceipts()
-	clock = t0.Add(201 * time.Second)
+	*clock = t0.Add(201 * time.Second)
 	signed, errs = supplier.CollectReceipts(ctx)
 	if len(errs) != 0 || len(signed) != 1 {
 		t.Fatalf("round 1: %d signed, errors %v", len(signed), errs)
@@ -142,7 +118,7 @@ func TestSupplierReceiptSchedule(t *testing.T) {
 	if r.Number != 1 || r.PeriodStart != t0.Unix()+1 || r.PeriodEnd != t0.Unix()+201 || r.ByteSeconds != 1000*200 {
 		t.Fatalf("receipt 1: %+v", r)
 	}
-	clock = t0.Add(261 * time.Second)
+	*clock = t0.Add(261 * time.Second)
 	signed, errs = supplier.CollectReceipts(ctx)
 	if len(errs) != 0 || len(signed) != 1 || signed[0].Number != 2 || signed[0].PeriodStart != r.PeriodEnd || signed[0].ByteSeconds != 1000*60 {
 		t.Fatalf("round 2: %+v, %v", signed, errs)
@@ -150,4 +126,26 @@ func TestSupplierReceiptSchedule(t *testing.T) {
 	if due := supplier.DueReceipts(); len(due) != 0 {
 		t.Fatalf("due right after a round: %+v", due)
 	}
+}
+
+// receiptPair: bob's supplier (1 MiB) and alice's customer side on loopback, with a contract
+// between them of the given name and one clock, at t0, that the test moves. The customer does
+// not answer receipt requests until ServeReceipts.
+func receiptPair(t *testing.T, name string) (*Host, *Supplier, *Host, *Customer, ledger.ContractOpen, *time.Time) {
+	t.Helper()
+	alice, bob := testKey("alice"), testKey("bob")
+	reg := &mapRegistry{reg: map[ledger.PubKey]bool{pub(alice): true, pub(bob): true}}
+	supplierHost := newHost(t, bob, reg)
+	supplier := serveSupplier(t, supplierHost, Terms{Space: 1 << 20})
+	customerHost := newHost(t, alice, reg)
+	connect(t, customerHost, supplierHost)
+	customer := NewCustomer(customerHost, chain, journal.Open(t.TempDir()))
+	clock := time.Unix(1_800_000_000, 0)
+	customer.now = func() time.Time { return clock }
+	supplier.now = func() time.Time { return clock }
+	open, err := customer.Offer(context.Background(), supplierHost.ID(), offer(alice, bob, name, 1<<20, 0, 86400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return supplierHost, supplier, customerHost, customer, open, &clock
 }

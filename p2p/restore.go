@@ -70,7 +70,7 @@ func (s *Supplier) Restore(key ledger.PubKey, open []OpenContract) (int, error) 
 			name := f.Name()
 			path := filepath.Join(dir, name)
 			switch {
-			case strings.HasPrefix(name, "."), strings.HasSuffix(name, ".tmp"): // an interrupted put
+			case strings.HasPrefix(name, "."): // an interrupted put, or commitment write
 				_ = os.Remove(path)
 				continue
 			case !strings.HasSuffix(name, ".commitment"):

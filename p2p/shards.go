@@ -18,6 +18,7 @@ import (
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/ledger/shard"
+	"github.com/trustledger/trustledger/node/atomicfile"
 	"github.com/trustledger/trustledger/node/journal"
 )
 
@@ -167,7 +168,11 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 		return refuse(CodeFailed, "journal: %v", err)
 	}
 	ledger.SignCommitment(s.priv, s.cfg.ChainID, &c)
-	if err := writeJSONFile(path+".commitment", c); err != nil {
+	cb, err := json.Marshal(c)
+	if err != nil {
+		return refuse(CodeFailed, "commitment: %v", err)
+	}
+	if err := atomicfile.Write(path+".commitment", cb, 0o600); err != nil {
 		return refuse(CodeFailed, "commitment file: %v", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
@@ -232,18 +237,6 @@ func (s *Supplier) list(ag *agreement) Reply {
 	s.mu.Unlock()
 	sort.Slice(out, func(a, b int) bool { return bytes.Compare(out[a].ShardID[:], out[b].ShardID[:]) < 0 })
 	return accept(out)
-}
-
-func writeJSONFile(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // PutShard stores size bytes of data (read twice: once to hash, once to send) as shard id of

@@ -18,28 +18,28 @@ func (s *Supplier) DueReceipts() []*ledger.StorageReceipt {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now().Unix()
-	var out []*ledger.StorageReceipt
-	for id, ag := range s.contracts {
-		var byteSeconds uint64
-		start := int64(0)
-		for _, h := range s.shards {
-			if h.commitment.ContractID != id {
-				continue
-			}
-			from := max(h.since, ag.periodEnd)
-			if from >= now {
-				continue
-			}
-			if start == 0 || from < start {
-				start = from
-			}
-			byteSeconds += h.commitment.Size * uint64(now-from)
-		}
-		if byteSeconds == 0 {
+	due := map[ledger.ID]*ledger.StorageReceipt{}
+	for _, h := range s.shards { // one pass over the shards, each adding to its contract's receipt
+		ag, ok := s.contracts[h.commitment.ContractID]
+		if !ok {
 			continue
 		}
-		out = append(out, &ledger.StorageReceipt{ContractID: id, Number: ag.nextReceipt, Customer: ag.open.Customer,
-			Supplier: s.key, PeriodStart: start, PeriodEnd: now, ByteSeconds: byteSeconds})
+		from := max(h.since, ag.periodEnd)
+		if from >= now {
+			continue
+		}
+		r := due[h.commitment.ContractID]
+		if r == nil {
+			r = &ledger.StorageReceipt{ContractID: h.commitment.ContractID, Number: ag.nextReceipt, Customer: ag.open.Customer,
+				Supplier: s.key, PeriodStart: from, PeriodEnd: now}
+			due[h.commitment.ContractID] = r
+		}
+		r.PeriodStart = min(r.PeriodStart, from)
+		r.ByteSeconds += h.commitment.Size * uint64(now-from)
+	}
+	out := make([]*ledger.StorageReceipt, 0, len(due))
+	for _, r := range due {
+		out = append(out, r)
 	}
 	sort.Slice(out, func(a, b int) bool { return bytes.Compare(out[a].ContractID[:], out[b].ContractID[:]) < 0 })
 	return out

@@ -22,6 +22,7 @@ func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 		name = ShortName
 	}
 	var out []string
+	_, _, level := pol.dropSteps()
 	if s.Proof != nil {
 		by := ""
 		if s.Proof.By != "" {
@@ -30,7 +31,6 @@ func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 		out = append(out, fmt.Sprintf("ineligible for everyone: %s at height %d%s", s.Proof.Kind, s.Proof.Height, by))
 	}
 	if d := s.Direct; d != nil {
-		_, _, level := pol.dropSteps()
 		verdict := fmt.Sprintf("drop evidence %.2f of the %.2f that drops it", d.DropEvidence, level)
 		if d.Dropped {
 			verdict = fmt.Sprintf("drop evidence %.2f reached the %.2f that drops it", d.DropEvidence, level)
@@ -48,7 +48,6 @@ func Explain(s Score, pol Policy, name Namer, maxRecommenders int) []string {
 				break
 			}
 			var notes []string
-			_, _, level := pol.dropSteps()
 			switch {
 			case rc.Dropped:
 				notes = append(notes, name(rc.Node)+" dropped it, so its rate counts as 0")
