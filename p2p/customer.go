@@ -33,8 +33,9 @@ type ReceiptRequest struct {
 // Customer is the customer's side of the exchange on a host: it offers contracts, places,
 // reads and deletes shards, remembers what it agreed to, placed and received, and countersigns
 // a supplier's receipts only when its own records say they are true (P-8). Its records live in
-// memory: after a restart it countersigns nothing of what came before, which is safe (it
-// never signs what it cannot check).
+// memory unless a recorder keeps them (SetRecorder): without one, after a restart it
+// countersigns nothing of what came before, which is safe (it never signs what it cannot
+// check).
 type Customer struct {
 	h       *Host
 	chainID string
@@ -44,6 +45,9 @@ type Customer struct {
 	mu        sync.Mutex
 	contracts map[ledger.ID]*customerContract
 	index     *FileRecord // where the index last saved or restored is (P-10)
+
+	saveMu sync.Mutex // orders saves: the last one holds the newest records
+	save   func(CustomerRecords) error
 }
 
 type customerContract struct {
@@ -83,11 +87,11 @@ func (c *Customer) Offer(ctx context.Context, to peer.ID, open ledger.ContractOp
 		return signed, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if _, ok := c.contracts[signed.ContractID]; !ok {
 		c.contracts[signed.ContractID] = &customerContract{open: signed, signed: map[[2]uint64][32]byte{}}
 	}
-	return signed, nil
+	c.mu.Unlock()
+	return signed, c.record()
 }
 
 func (c *Customer) contract(id ledger.ID) (*customerContract, error) {
@@ -117,7 +121,7 @@ func (c *Customer) Put(ctx context.Context, contract, id ledger.ID, data io.Read
 	c.mu.Lock()
 	cc.placed = append(cc.placed, placement{shard: id, size: size, from: c.now().Unix()})
 	c.mu.Unlock()
-	return cm, nil
+	return cm, c.record()
 }
 
 // Get is Host.GetShard from the contract's supplier; verified bytes count as received.
@@ -139,7 +143,9 @@ func (c *Customer) Get(ctx context.Context, cm ledger.StorageCommitment, w io.Wr
 	return nil
 }
 
-// Delete is Host.DeleteShard; the placement ends when the supplier acknowledges.
+// Delete is Host.DeleteShard. The placement ends, in the customer's records, before the
+// request is sent: whatever the supplier answers, the customer never attests to holding what
+// it asked to delete.
 func (c *Customer) Delete(ctx context.Context, contract, id ledger.ID) error {
 	cc, err := c.contract(contract)
 	if err != nil {
@@ -149,17 +155,17 @@ func (c *Customer) Delete(ctx context.Context, contract, id ledger.ID) error {
 	if err != nil {
 		return err
 	}
-	if err := c.h.DeleteShard(ctx, to, contract, id); err != nil {
-		return err
-	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i := range cc.placed {
 		if cc.placed[i].shard == id && cc.placed[i].to == 0 {
 			cc.placed[i].to = c.now().Unix()
 		}
 	}
-	return nil
+	c.mu.Unlock()
+	if err := c.record(); err != nil {
+		return err
+	}
+	return c.h.DeleteShard(ctx, to, contract, id)
 }
 
 // placementSlack is how many seconds before the customer saw a put acknowledged it allows the
@@ -198,6 +204,18 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 	if err != nil {
 		return refuse(CodeBadRequest, "%v", err)
 	}
+	if reply, ok := c.admitReceipt(from, ev); !ok {
+		return reply
+	}
+	if err := c.record(); err != nil {
+		return refuse(CodeFailed, "%v", err)
+	}
+	return accept(CountersigReply{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)})
+}
+
+// admitReceipt checks a receipt against the customer's records and, if they bear it out,
+// journals it and notes it countersigned (ok); otherwise it returns the refusal.
+func (c *Customer) admitReceipt(from ledger.PubKey, ev ledger.Event) (Reply, bool) {
 	var contract ledger.ID
 	var number uint64
 	switch r := ev.(type) {
@@ -209,24 +227,24 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 	receipt := ev.(ledger.Bilateral) // both receipt kinds are
 	customer, supplier := receipt.Parties()
 	if sig, _ := receipt.Countersignature(); sig != (ledger.Sig{}) {
-		return refuse(CodeBadRequest, "the receipt carries a countersignature already; the customer makes it")
+		return refuse(CodeBadRequest, "the receipt carries a countersignature already; the customer makes it"), false
 	}
 	if customer != c.h.key || supplier != from {
-		return refuse(CodeNoContract, "a receipt between %s and %s is not for this customer to countersign when %s asks", supplier, customer, from)
+		return refuse(CodeNoContract, "a receipt between %s and %s is not for this customer to countersign when %s asks", supplier, customer, from), false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cc, ok := c.contracts[contract]
 	if !ok || cc.open.Supplier != from {
-		return refuse(CodeNoContract, "no contract %s with %s here", contract, from)
+		return refuse(CodeNoContract, "no contract %s with %s here", contract, from), false
 	}
 	digest := sha256.Sum256(ledger.CountersignBytes(c.chainID, ev))
 	slot := [2]uint64{uint64(ev.Kind()), number}
 	if prev, ok := cc.signed[slot]; ok {
 		if prev != digest {
-			return refuse(CodeDuplicate, "%s number %d of contract %s was countersigned already, with other figures", ev.Kind(), number, contract)
+			return refuse(CodeDuplicate, "%s number %d of contract %s was countersigned already, with other figures", ev.Kind(), number, contract), false
 		}
-		return accept(CountersigReply{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)}) // the same receipt again
+		return Reply{}, true // the same receipt again
 	}
 	now := c.now().Unix()
 	switch r := ev.(type) {
@@ -234,23 +252,23 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 		held := cc.heldByteSeconds(r.PeriodStart, r.PeriodEnd, now)
 		switch {
 		case r.PeriodStart < cc.periodEnd:
-			return refuse(CodeBadRequest, "the period starts at %d, before the end %d of one already countersigned", r.PeriodStart, cc.periodEnd)
+			return refuse(CodeBadRequest, "the period starts at %d, before the end %d of one already countersigned", r.PeriodStart, cc.periodEnd), false
 		case r.PeriodEnd > now+60:
-			return refuse(CodeBadRequest, "the period ends at %d, in the future (now %d)", r.PeriodEnd, now)
+			return refuse(CodeBadRequest, "the period ends at %d, in the future (now %d)", r.PeriodEnd, now), false
 		case r.ByteSeconds > held:
-			return refuse(CodeBadRequest, "%d byte-seconds claimed; this customer's records show %d held over the period", r.ByteSeconds, held)
+			return refuse(CodeBadRequest, "%d byte-seconds claimed; this customer's records show %d held over the period", r.ByteSeconds, held), false
 		}
 	case *ledger.BandwidthReceipt:
 		if left := cc.received - cc.receipted; r.Bytes > left {
-			return refuse(CodeBadRequest, "%d bytes claimed; this customer received %d not yet receipted", r.Bytes, left)
+			return refuse(CodeBadRequest, "%d bytes claimed; this customer received %d not yet receipted", r.Bytes, left), false
 		}
 	}
 	st1, err := journal.Receipt(c.chainID, ev)
 	if err != nil {
-		return refuse(CodeBadRequest, "%v", err)
+		return refuse(CodeBadRequest, "%v", err), false
 	}
 	if err := c.journal.Record(c.h.key, st1); err != nil {
-		return refuse(CodeFailed, "journal: %v", err)
+		return refuse(CodeFailed, "journal: %v", err), false
 	}
 	cc.signed[slot] = digest
 	switch r := ev.(type) {
@@ -259,7 +277,7 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 	case *ledger.BandwidthReceipt:
 		cc.receipted += r.Bytes
 	}
-	return accept(CountersigReply{Countersig: ledger.Countersign(c.h.priv, c.chainID, ev)})
+	return Reply{}, true
 }
 
 // RequestReceipt asks the customer at to to countersign a receipt (a *ledger.StorageReceipt or

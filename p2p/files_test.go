@@ -6,7 +6,11 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/node/journal"
@@ -27,15 +31,38 @@ func TestFileSurvivesLosingSuppliers(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := shardData(StripeSize+1_500_000, 9) // two stripes
-	rec, err := customer.PutFile(ctx, key, ledger.ID{1}, data, contracts, 4, 2)
+	spread := Spread{Contracts: contracts, K: 4, M: 2}
+	var told []uint64
+	rec, err := customer.PutFile(ctx, key, ledger.ID{1}, bytes.NewReader(data), spread, func(n uint64) { told = append(told, n) })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(told, []uint64{StripeSize, uint64(len(data))}) {
+		t.Fatalf("progress told %v", told)
+	}
+	if held := rec.Stripes[0].Shards[0].Size + rec.Stripes[1].Shards[0].Size; held != FileShardBytes(rec.Size, 4) {
+		t.Fatalf("each supplier holds %d bytes; FileShardBytes says %d", held, FileShardBytes(rec.Size, 4))
 	}
 	if len(rec.Stripes) != 2 || len(rec.Stripes[0].Shards) != 6 {
 		t.Fatalf("record: %d stripes, %d shards in the first", len(rec.Stripes), len(rec.Stripes[0].Shards))
 	}
-	if _, err := customer.PutFile(ctx, key, ledger.ID{2}, data[:10], append(contracts[:5:5], contracts[0]), 4, 2); err == nil {
+	if _, err := customer.PutFile(ctx, key, ledger.ID{2}, bytes.NewReader(data[:10]), Spread{append(contracts[:5:5], contracts[0]), 4, 2}, nil); err == nil {
 		t.Fatal("a file with two shards of a stripe on one supplier was placed")
+	}
+	// Files of no bytes and of exactly one stripe come back as they went; a reader that fails
+	// fails the put with its error.
+	for i, size := range []int{0, StripeSize} {
+		r, err := customer.PutFile(ctx, key, ledger.ID{3, byte(i)}, bytes.NewReader(data[:size]), spread, nil)
+		if err != nil || len(r.Stripes) != 1 || r.Size != uint64(size) {
+			t.Fatalf("a file of %d bytes: %d stripes, size %d, %v", size, len(r.Stripes), r.Size, err)
+		}
+		if got := getBytes(t, customer, key, r); !bytes.Equal(got, data[:size]) {
+			t.Fatalf("a file of %d bytes came back as %d bytes", size, len(got))
+		}
+	}
+	broken := io.MultiReader(bytes.NewReader(data[:100]), iotest.ErrReader(errors.New("disk on fire")))
+	if _, err := customer.PutFile(ctx, key, ledger.ID{4}, broken, spread, nil); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("a failing reader: %v", err)
 	}
 
 	for _, lost := range []int{1, 4} {
@@ -44,9 +71,8 @@ func TestFileSurvivesLosingSuppliers(t *testing.T) {
 		}
 	}
 	before := customer.receivedTotal()
-	got, err := customer.GetFile(ctx, key, rec)
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("with two suppliers gone: %v", err)
+	if got := getBytes(t, customer, key, rec); !bytes.Equal(got, data) {
+		t.Fatal("with two suppliers gone the file came back different")
 	}
 	var most uint64
 	for _, sr := range rec.Stripes {
@@ -58,9 +84,19 @@ func TestFileSurvivesLosingSuppliers(t *testing.T) {
 	if err := suppliers[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := customer.GetFile(ctx, key, rec); !errors.Is(err, ErrFileLost) {
+	if err := customer.GetFile(ctx, key, rec, io.Discard, nil); !errors.Is(err, ErrFileLost) {
 		t.Fatalf("with three suppliers gone: %v, want ErrFileLost", err)
 	}
+}
+
+// getBytes reads a file back whole, failing the test on an error.
+func getBytes(t *testing.T, c *Customer, key [32]byte, rec FileRecord) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.GetFile(context.Background(), key, rec, &buf, nil); err != nil {
+		t.Fatalf("file %s: %v", rec.ID, err)
+	}
+	return buf.Bytes()
 }
 
 func (c *Customer) receivedTotal() uint64 {
@@ -88,7 +124,7 @@ func TestRestoreWithTheKeyAlone(t *testing.T) {
 	files := map[ledger.ID][]byte{{1}: shardData(300_000, 1), {2}: shardData(5, 2)}
 	var idx Index
 	for _, id := range []ledger.ID{{1}, {2}} {
-		rec, err := customer.PutFile(ctx, key, id, files[id], contracts, 4, 2)
+		rec, err := customer.PutFile(ctx, key, id, bytes.NewReader(files[id]), Spread{contracts, 4, 2}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,9 +165,8 @@ func TestRestoreWithTheKeyAlone(t *testing.T) {
 		t.Fatalf("restored index: version %d, %d files, %v", got.Version, len(got.Files), err)
 	}
 	for _, rec := range got.Files {
-		b, err := restored.GetFile(ctx, key, rec)
-		if err != nil || !bytes.Equal(b, files[rec.ID]) {
-			t.Fatalf("file %s after restore: %v", rec.ID, err)
+		if b := getBytes(t, restored, key, rec); !bytes.Equal(b, files[rec.ID]) {
+			t.Fatalf("file %s after restore is not the file put", rec.ID)
 		}
 	}
 	other, err := stripe.Key(testKey("mallory"))

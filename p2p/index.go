@@ -56,11 +56,15 @@ func (c *Customer) Adopt(open ledger.ContractOpen) error {
 		return fmt.Errorf("contract %s is %s's, not this customer's", open.ContractID, open.Customer)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.contracts[open.ContractID]; !ok {
+	_, known := c.contracts[open.ContractID]
+	if !known {
 		c.contracts[open.ContractID] = &customerContract{open: open, signed: map[[2]uint64][32]byte{}}
 	}
-	return nil
+	c.mu.Unlock()
+	if known {
+		return nil
+	}
+	return c.record()
 }
 
 // SaveIndex places idx as a file of k+m shards on the contracts' suppliers, then replaces on
@@ -72,7 +76,7 @@ func (c *Customer) SaveIndex(ctx context.Context, key [32]byte, idx Index, contr
 	if err != nil {
 		return err
 	}
-	rec, err := c.PutFile(ctx, key, c.indexID(idx.Version), raw, contracts, k, m)
+	rec, err := c.PutFile(ctx, key, c.indexID(idx.Version), bytes.NewReader(raw), Spread{Contracts: contracts, K: k, M: m}, nil)
 	if err != nil {
 		return fmt.Errorf("index version %d: %w", idx.Version, err)
 	}
@@ -175,15 +179,15 @@ func (c *Customer) RestoreIndex(ctx context.Context, key [32]byte, contracts []l
 	if best == nil {
 		return Index{}, fmt.Errorf("%w: %w", ErrNoIndex, errors.Join(errs...))
 	}
-	raw, err := c.GetFile(ctx, key, best.Index)
-	if err != nil {
+	var raw bytes.Buffer
+	if err := c.GetFile(ctx, key, best.Index, &raw, nil); err != nil {
 		return Index{}, fmt.Errorf("index version %d: %w", best.Version, err)
 	}
 	c.mu.Lock()
 	c.index = &best.Index
 	c.mu.Unlock()
 	var idx Index
-	if err := json.Unmarshal(raw, &idx); err != nil {
+	if err := json.Unmarshal(raw.Bytes(), &idx); err != nil {
 		return Index{}, fmt.Errorf("index version %d: %w", best.Version, err)
 	}
 	return idx, nil

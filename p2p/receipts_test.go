@@ -3,6 +3,7 @@ package p2p
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/ed25519"
 	"strings"
 	"testing"
@@ -148,4 +149,58 @@ func receiptPair(t *testing.T, name string) (*Host, *Supplier, *Host, *Customer,
 		t.Fatal(err)
 	}
 	return supplierHost, supplier, customerHost, customer, open, &clock
+}
+
+// TestCustomerRecordsOutliveARestart (P-8, issue 13's supplier side): the customer's records,
+// saved by its recorder at every change, let a new customer on the same key countersign what
+// the first one saw and refuse what it had countersigned already; a recorder that fails fails
+// the countersignature. Records of another customer are refused.
+func TestCustomerRecordsOutliveARestart(t *testing.T) {
+	alice, bob := testKey("alice"), testKey("bob")
+	supplierHost, _, customerHost, customer, open, clock := receiptPair(t, "records")
+	t0 := *clock
+	var saved CustomerRecords
+	saves := 0
+	customer.SetRecorder(func(r CustomerRecords) error { saved, saves = r, saves+1; return nil })
+	customer.ServeReceipts()
+	ctx := context.Background()
+	if _, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(shardData(1000, 1)), 1000, 64); err != nil {
+		t.Fatal(err)
+	}
+	if free, err := customer.Free(open.ContractID); err != nil || free != 1<<20-1000 {
+		t.Fatalf("free after a put of 1000 bytes: %d, %v", free, err)
+	}
+	*clock = t0.Add(time.Hour)
+	storage := func(number uint64, from, to time.Duration, byteSeconds uint64) *ledger.StorageReceipt {
+		return &ledger.StorageReceipt{ContractID: open.ContractID, Number: number, Customer: pub(alice), Supplier: pub(bob),
+			PeriodStart: t0.Add(from).Unix(), PeriodEnd: t0.Add(to).Unix(), ByteSeconds: byteSeconds}
+	}
+	ask := func(ev ledger.Event) error { return supplierHost.RequestReceipt(ctx, customerHost.ID(), chain, ev) }
+	if err := ask(storage(1, 0, 30*time.Minute, 1000*1800)); err != nil {
+		t.Fatal(err)
+	}
+	if saves != 2 || len(saved.Contracts) != 1 || len(saved.Contracts[0].Placed) != 1 || len(saved.Contracts[0].Signed) != 1 {
+		t.Fatalf("after a put and a receipt: %d saves, %+v", saves, saved)
+	}
+	customer.StopReceipts()
+
+	restarted := NewCustomer(customerHost, chain, journal.Open(t.TempDir()))
+	restarted.now = customer.now
+	if err := restarted.LoadRecords(saved); err != nil {
+		t.Fatal(err)
+	}
+	restarted.ServeReceipts()
+	refusedWith(t, "a period overlapping one countersigned before the restart", ask(storage(2, 0, time.Hour, 1)), CodeBadRequest)
+	if err := ask(storage(2, 30*time.Minute, time.Hour, 1000*1800)); err != nil {
+		t.Fatalf("the next half hour, after the restart: %v", err)
+	}
+	restarted.SetRecorder(func(CustomerRecords) error { return errors.New("disk full") })
+	*clock = t0.Add(2 * time.Hour)
+	refusedWith(t, "a receipt the records could not be saved for", ask(storage(3, time.Hour, 2*time.Hour, 1)), CodeFailed)
+
+	var mallory CustomerRecords
+	mallory.Contracts = append(mallory.Contracts, ContractRecord{Open: ledger.ContractOpen{ContractID: ledger.ID{9}, Customer: pub(bob)}})
+	if err := NewCustomer(customerHost, chain, journal.Open(t.TempDir())).LoadRecords(mallory); err == nil {
+		t.Fatal("records of another customer were loaded")
+	}
 }

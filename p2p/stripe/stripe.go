@@ -54,6 +54,15 @@ func Key(priv ed25519.PrivateKey) ([32]byte, error) {
 	return k, nil
 }
 
+// Overhead is what sealing adds to a stripe's plaintext: the nonce and the AEAD's tag.
+const Overhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+
+// ShardSize is the length of each shard of a stripe of plain bytes sealed and cut into k data
+// shards (k ≥ 1).
+func ShardSize(plain uint64, k int) uint64 {
+	return (plain + Overhead + uint64(k) - 1) / uint64(k)
+}
+
 func checkShape(k, m int) error {
 	if k < 1 || m < 0 || k+m > MaxShards {
 		return fmt.Errorf("%w: %d data and %d parity shards (at least 1 data shard, at most %d in all)", ErrShape, k, m, MaxShards)

@@ -45,6 +45,9 @@ func TestAnyKShardsGiveTheBytesBack(t *testing.T) {
 			if len(shards) != c.k+c.m || s.Size != uint64(c.size) {
 				t.Fatalf("%d shards, size %d", len(shards), s.Size)
 			}
+			if got := ShardSize(uint64(c.size), c.k); uint64(len(shards[0])) != got {
+				t.Fatalf("shards of %d bytes; ShardSize says %d", len(shards[0]), got)
+			}
 			for _, sh := range shards {
 				if len(sh) != len(shards[0]) {
 					t.Fatal("shards of different lengths")
