@@ -17,6 +17,7 @@ import (
 
 	"github.com/trustledger/trustledger/abci"
 	"github.com/trustledger/trustledger/node/atomicfile"
+	"github.com/trustledger/trustledger/p2p/stripe"
 )
 
 // AppConfig is app.toml: the application's own settings (CometBFT's are in config.toml, the
@@ -28,6 +29,7 @@ type AppConfig struct {
 	Snapshots SnapshotsConfig `toml:"snapshots"`
 	P2P       P2PConfig       `toml:"p2p"`
 	Supplier  SupplierSection `toml:"supplier"`
+	Customer  CustomerSection `toml:"customer"`
 	// Services says which services start with the node: name → enabled. A name left out is
 	// enabled. `trustd services enable|disable NAME` edits it.
 	Services map[string]bool `toml:"services"`
@@ -156,6 +158,57 @@ func (c SupplierSection) Validate() error {
 	return errors.Join(err, perr)
 }
 
+// CustomerSection is [customer]: how the node backs up its files on others (specs/p2p.md P-9).
+type CustomerSection struct {
+	// DataShards and ParityShards are each stripe's shape: any ParityShards of its suppliers
+	// may vanish with nothing lost (4 and 2).
+	DataShards   int `toml:"data_shards"`
+	ParityShards int `toml:"parity_shards"`
+	// ContractSpace is the space asked of each supplier hired ("1GiB"; more when one put needs
+	// more), ContractDays how long, PricePerGiBMonth the price offered.
+	ContractSpace    string `toml:"contract_space"`
+	ContractDays     uint64 `toml:"contract_days"`
+	PricePerGiBMonth uint64 `toml:"price_per_gib_month"`
+	// AuditEvery is how often each supplier is challenged on a shard it holds, the result
+	// submitted to the ledger ("10m"; "0": no audits but those asked for).
+	AuditEvery string `toml:"audit_every"`
+}
+
+// Bytes is ContractSpace in bytes.
+func (c CustomerSection) Bytes() (uint64, error) {
+	b, err := humanize.ParseBytes(c.ContractSpace)
+	if err != nil || b == 0 {
+		return 0, fmt.Errorf("[customer] contract_space %q: want a size such as 1GiB", c.ContractSpace)
+	}
+	return b, nil
+}
+
+// AuditEveryDuration is AuditEvery as a duration (0: no audits on a schedule).
+func (c CustomerSection) AuditEveryDuration() (time.Duration, error) {
+	if strings.TrimSpace(c.AuditEvery) == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.AuditEvery)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("[customer] audit_every %q: want a duration of a second or more, such as 10m, or 0", c.AuditEvery)
+	}
+	return d, nil
+}
+
+// Validate checks the shape, the space, the duration and the audit period.
+func (c CustomerSection) Validate() error {
+	var errs []error
+	if c.DataShards < 1 || c.ParityShards < 0 || c.DataShards+c.ParityShards > stripe.MaxShards {
+		errs = append(errs, fmt.Errorf("[customer] data_shards %d, parity_shards %d: want at least 1 data shard and at most %d in all", c.DataShards, c.ParityShards, stripe.MaxShards))
+	}
+	if c.ContractDays < 1 {
+		errs = append(errs, fmt.Errorf("[customer] contract_days %d: want at least 1", c.ContractDays))
+	}
+	_, err := c.Bytes()
+	_, aerr := c.AuditEveryDuration()
+	return errors.Join(append(errs, err, aerr)...)
+}
+
 // DefaultAppConfig is app.toml's defaults.
 func DefaultAppConfig() AppConfig {
 	d := abci.DefaultSnapshotConfig()
@@ -165,6 +218,7 @@ func DefaultAppConfig() AppConfig {
 		Snapshots: SnapshotsConfig{Interval: d.Interval, KeepRecent: d.KeepRecent, ChunkBytes: d.ChunkBytes},
 		P2P:       P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}},
 		Supplier:  SupplierSection{Space: "0", MaxDurationDays: 365, ReceiptPeriod: "1h"},
+		Customer:  CustomerSection{DataShards: 4, ParityShards: 2, ContractSpace: "1GiB", ContractDays: 30, AuditEvery: "10m"},
 		Services:  map[string]bool{},
 	}
 	for _, name := range ServiceNames() {
@@ -175,7 +229,7 @@ func DefaultAppConfig() AppConfig {
 
 // Validate checks every section; unknown service names are errors that name the known ones.
 func (c AppConfig) Validate() error {
-	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate(), c.P2P.Validate(), c.Supplier.Validate()); err != nil {
+	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate(), c.P2P.Validate(), c.Supplier.Validate(), c.Customer.Validate()); err != nil {
 		return err
 	}
 	for name := range c.Services {
@@ -241,11 +295,26 @@ price_per_gib_month = %d
 max_duration_days = %d
 receipt_period = %q
 
+# How the node backs up its files on others (the customer service; needs the host;
+# `+"`trustd backup put|ls|get|rm|status|restore`"+`). Each stripe is cut into data_shards shards
+# plus parity_shards more, one per supplier: any parity_shards suppliers may vanish with nothing
+# lost. Suppliers are hired by this node's trust in them, for contract_space each (more when a put
+# needs it), contract_days long, at price_per_gib_month; each is audited every audit_every
+# ("0": only by `+"`trustd backup audit`"+`).
+[customer]
+data_shards = %d
+parity_shards = %d
+contract_space = %q
+contract_days = %d
+price_per_gib_month = %d
+audit_every = %q
+
 # Services that start with the node (specs/network.md §5). While it runs, `+"`trustd services`"+`
 # lists them and stops or starts one; `+"`trustd services enable|disable NAME`"+` edits this section.
 [services]
 %s`, c.Memory.SoftLimitMiB, c.Pruning.KeepRecent, c.Snapshots.Interval, c.Snapshots.KeepRecent, c.Snapshots.ChunkBytes,
-		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, c.Supplier.ReceiptPeriod, services.String())
+		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, c.Supplier.ReceiptPeriod,
+		c.Customer.DataShards, c.Customer.ParityShards, c.Customer.ContractSpace, c.Customer.ContractDays, c.Customer.PricePerGiBMonth, c.Customer.AuditEvery, services.String())
 }
 
 // quoteList is a TOML array's items.
@@ -283,7 +352,8 @@ func LoadAppConfig(home Home) (AppConfig, error) {
 // appConfigKeys are the keys environment variables may override.
 func appConfigKeys() []string {
 	keys := []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes",
-		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days", "supplier.receipt_period"}
+		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days", "supplier.receipt_period",
+		"customer.data_shards", "customer.parity_shards", "customer.contract_space", "customer.contract_days", "customer.price_per_gib_month", "customer.audit_every"}
 	for _, name := range ServiceNames() {
 		keys = append(keys, "services."+name)
 	}

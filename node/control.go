@@ -28,6 +28,9 @@ import (
 //
 // A refusal is a non-2xx status with {"error": "..."}: 404 unknown service, 409 needs cascade,
 // 500 a start or stop that failed.
+//
+//	POST /v1/backup/{op}                      → JSON lines (control_backup.go): the customer
+//	                                             service's operations
 
 // ServicesAnswer is what the control channel answers.
 type ServicesAnswer struct {
@@ -49,7 +52,7 @@ type controlServer struct {
 }
 
 // serveControl listens on the home's control socket for m's operations.
-func serveControl(home Home, m *Manager) (*controlServer, error) {
+func serveControl(home Home, m *Manager, b Backups) (*controlServer, error) {
 	enable := func(ctx context.Context, name string, on, now, cascade bool) ([]string, error) {
 		if _, err := m.lookup(name); err != nil {
 			return nil, err
@@ -126,6 +129,7 @@ func serveControl(home Home, m *Manager) (*controlServer, error) {
 			answer(w, http.StatusOK, ServicesAnswer{Changed: changed, Services: m.Statuses()})
 		}
 	})
+	mux.HandleFunc("POST /v1/backup/{op}", func(w http.ResponseWriter, r *http.Request) { serveBackup(b, w, r) })
 	c := &controlServer{path: path, ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = c.srv.Serve(ln) }()
 	return c, nil

@@ -11,6 +11,7 @@ import (
 	cfg "github.com/cometbft/cometbft/config"
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
 	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trustledger/trustledger/abci"
@@ -51,6 +52,7 @@ type Node struct {
 	trust     *TrustService
 	consensus *consensusService
 	p2p       *p2pService
+	customer  *customerService
 	control   *controlServer
 	closers   []func() error
 }
@@ -130,8 +132,15 @@ func Open(home Home, o Options) (n *Node, err error) {
 	}
 	n.app.OnFailure = func(err error) { n.manager.Fail(ServiceConsensus, fmt.Errorf("the application failed: %w", err)) }
 	n.p2p = &p2pService{key: o.P2PKey, conf: appConf.P2P, ledger: n.Client(), logger: logger.With("module", "p2p")}
-	supplier, err := newSupplierService(home, conf.GenesisFile(), appConf.Supplier, n.p2p.Host, o.P2PKey, n.Client(), logger.With("module", "supplier"))
+	gen, err := types.GenesisDocFromFile(conf.GenesisFile())
 	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	supplier, err := newSupplierService(home, gen.ChainID, appConf.Supplier, n.p2p.Host, o.P2PKey, n.Client(), logger.With("module", "supplier"))
+	if err != nil {
+		return nil, err
+	}
+	if n.customer, err = newCustomerService(home, gen.ChainID, appConf.Customer, n.p2p.Host, o.P2PKey, n.Client(), n.trust, logger.With("module", "customer")); err != nil {
 		return nil, err
 	}
 	space := supplier.conf.Terms.Space
@@ -149,6 +158,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 		{ServiceSnapshots, snapshotsService{pause: n.app.PauseSnapshots}, appConf.ServiceEnabled(ServiceSnapshots), []string{ServiceConsensus}},
 		{ServiceP2P, n.p2p, p2pOn, []string{ServiceConsensus}},
 		{ServiceSupplier, supplier, p2pOn && space > 0 && appConf.ServiceEnabled(ServiceSupplier), []string{ServiceP2P}},
+		{ServiceCustomer, n.customer, p2pOn && appConf.ServiceEnabled(ServiceCustomer), []string{ServiceP2P, ServiceTrust}},
 	} {
 		if err := n.manager.Add(s.name, s.svc, s.enabled, s.requires...); err != nil {
 			return nil, err
@@ -171,6 +181,9 @@ func Open(home Home, o Options) (n *Node, err error) {
 		}
 		n.manager.SetOff(ServiceSupplier, why)
 	}
+	if appConf.ServiceEnabled(ServiceCustomer) && !p2pOn {
+		n.manager.SetOff(ServiceCustomer, "needs p2p, which is off")
+	}
 	return n, nil
 }
 
@@ -187,7 +200,7 @@ func newLogger(conf *cfg.Config) (log.Logger, error) {
 // the node keeps running (`trustd services start NAME` tries again).
 func (n *Node) Start(ctx context.Context) error {
 	if n.control == nil {
-		c, err := serveControl(n.home, n.manager)
+		c, err := serveControl(n.home, n.manager, n.customer)
 		if err != nil {
 			return err
 		}
@@ -250,6 +263,10 @@ func (n *Node) Home() Home { return n.home }
 
 // P2P is the node's running libp2p host, or nil (no [p2p] key, or the p2p service stopped).
 func (n *Node) P2P() *p2p.Host { return n.p2p.Host() }
+
+// Backups is the node's customer service, for in-process callers (Control serves the same
+// operations to other processes).
+func (n *Node) Backups() Backups { return n.customer }
 
 // Client is an in-process client of this node: the local RPC of the running consensus service,
 // whichever CometBFT node that is after restarts; while consensus is stopped its calls return

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/libs/log"
-	"github.com/cometbft/cometbft/types"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/trustledger/trustledger/api"
@@ -102,7 +101,7 @@ type supplierService struct {
 	done chan struct{}
 }
 
-func newSupplierService(home Home, genesis string, sec SupplierSection, host func() *p2p.Host, key ed25519.PrivateKey, c *client.Client, logger log.Logger) (*supplierService, error) {
+func newSupplierService(home Home, chainID string, sec SupplierSection, host func() *p2p.Host, key ed25519.PrivateKey, c *client.Client, logger log.Logger) (*supplierService, error) {
 	space, err := sec.Bytes()
 	if err != nil {
 		return nil, err
@@ -111,11 +110,7 @@ func newSupplierService(home Home, genesis string, sec SupplierSection, host fun
 	if err != nil {
 		return nil, err
 	}
-	gen, err := types.GenesisDocFromFile(genesis)
-	if err != nil {
-		return nil, fmt.Errorf("supplier: %w", err)
-	}
-	return &supplierService{host: host, ledger: c, logger: logger, key: key, period: period, conf: p2p.SupplierConfig{ChainID: gen.ChainID,
+	return &supplierService{host: host, ledger: c, logger: logger, key: key, period: period, conf: p2p.SupplierConfig{ChainID: chainID,
 		Terms: p2p.Terms{Space: space, PricePerGiBMonth: sec.PricePerGiBMonth, MaxDurationSeconds: sec.MaxDurationDays * 86400},
 		Dir:   filepath.Join(home.DataDir(), "shards"), Journal: journal.Open(home.JournalDir())}}, nil
 }

@@ -15,10 +15,11 @@ const (
 	ServiceSnapshots = "snapshots"
 	ServiceP2P       = "p2p"
 	ServiceSupplier  = "supplier"
+	ServiceCustomer  = "customer"
 )
 
 // serviceOrder is every service in start order; a service comes after those it requires.
-var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots, ServiceP2P, ServiceSupplier}
+var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots, ServiceP2P, ServiceSupplier, ServiceCustomer}
 
 // ServiceNames lists the services in start order.
 func ServiceNames() []string { return slices.Clone(serviceOrder) }

@@ -56,6 +56,17 @@ func (s *TrustService) Top(observer ledger.PubKey, limit int) (api.TopAnswer, er
 	return ans, nil
 }
 
+// Choose picks up to n suppliers among candidates by observer's view (reputation.View.Choose,
+// specs/trust.md §5); slot is the observer's count of supplier slots filled so far.
+func (s *TrustService) Choose(observer ledger.PubKey, candidates []reputation.Candidate, n int, slot uint64) ([]reputation.Choice, error) {
+	if !s.serving.Load() {
+		return nil, errStopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.view(observer).Choose(candidates, n, slot)
+}
+
 // Policy is the policy the engine computes with.
 func (s *TrustService) Policy() (reputation.Policy, error) {
 	if !s.serving.Load() {

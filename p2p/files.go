@@ -24,7 +24,11 @@ const ShardLeafSize = 1024
 // FileRecord is what a customer keeps of a file it backed up: its stripes, and for each shard
 // where it is and the supplier's commitment to it (P-9). With the key it gives the file back.
 type FileRecord struct {
-	ID      ledger.ID      `json:"id"`
+	ID ledger.ID `json:"id"`
+	// Name and Stored (unix seconds) are the customer's: the name it gave the file and when the
+	// put ended. Sealed in the index like the rest, they never leave the device in clear.
+	Name    string         `json:"name,omitempty"`
+	Stored  int64          `json:"stored,omitempty"`
 	Size    uint64         `json:"size"`
 	Hash    ledger.ID      `json:"hash"` // SHA-256 of the plaintext, checked after a restore
 	Stripes []StripeRecord `json:"stripes"`

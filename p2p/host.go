@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -19,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/trustledger/trustledger/ledger"
 )
@@ -292,4 +295,52 @@ func accept(body any) Reply {
 		return refuse(CodeUnavailable, "encoding the reply: %v", err)
 	}
 	return Reply{OK: true, Body: b}
+}
+
+// PeerInfo is a peer the host knows addresses of.
+type PeerInfo struct {
+	ID        peer.ID
+	Key       ledger.PubKey
+	Network   string // a public IPv4 /24, or "" (loopback, private: told apart by key alone)
+	Connected bool
+}
+
+// Peers lists the peers the host knows addresses of (met through bootstrap, or that dialled
+// it), itself left out, in peer id order.
+func (h *Host) Peers() []PeerInfo {
+	var out []PeerInfo
+	ps := h.h.Peerstore()
+	for _, id := range ps.PeersWithAddrs() {
+		if id == h.h.ID() {
+			continue
+		}
+		k, err := KeyOf(id)
+		if err != nil {
+			continue // not a ledger identity: never a counterpart
+		}
+		info := PeerInfo{ID: id, Key: k, Connected: h.h.Network().Connectedness(id) == network.Connected}
+		for _, a := range ps.Addrs(id) {
+			if ip, err := manet.ToIP(a); err == nil && ip.To4() != nil && manet.IsPublicAddr(a) {
+				v4 := ip.To4()
+				info.Network = fmt.Sprintf("%d.%d.%d.0/24", v4[0], v4[1], v4[2])
+				break
+			}
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b PeerInfo) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return out
+}
+
+// Registered reports whether the ledger holds k's registration, as the host's registry says.
+func (h *Host) Registered(ctx context.Context, k ledger.PubKey) (bool, error) {
+	return h.reg.Registered(ctx, k)
+}
+
+// Reach connects to peer id at the addresses the host knows of it, unless connected already.
+func (h *Host) Reach(ctx context.Context, id peer.ID) error {
+	if h.h.Network().Connectedness(id) == network.Connected {
+		return nil
+	}
+	return h.h.Connect(ctx, peer.AddrInfo{ID: id})
 }

@@ -123,6 +123,21 @@ func (c *Customer) SaveIndex(ctx context.Context, key [32]byte, idx Index, contr
 	return errors.Join(errs...)
 }
 
+// IndexRecord is where the index last saved or restored is (nil: none yet); SetIndexRecord
+// tells a customer after a restart, so that the next SaveIndex deletes that index's shards.
+func (c *Customer) IndexRecord() *FileRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.index
+}
+
+// SetIndexRecord: see IndexRecord.
+func (c *Customer) SetIndexRecord(rec *FileRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.index = rec
+}
+
 func isRefusal(err error, code string) bool {
 	var r *RefusedError
 	return errors.As(err, &r) && r.Code == code

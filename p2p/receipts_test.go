@@ -3,8 +3,8 @@ package p2p
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/ed25519"
+	"errors"
 	"strings"
 	"testing"
 	"time"

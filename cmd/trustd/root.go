@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(g),
 		newTrustCmd(g),
 		newAuditCmd(g),
+		newBackupCmd(g),
 		newExportCmd(g),
 		newTestnetCmd(),
 		newShowNodeIDCmd(g),

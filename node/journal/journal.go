@@ -32,6 +32,7 @@ const (
 	KindReceipt    Kind = 1 // a storage or bandwidth receipt countersigned (R-EVID-2)
 	KindCommitment Kind = 2 // a storage commitment signed (R-AUDIT-1)
 	KindAnswer     Kind = 3 // an audit answer signed (R-AUDIT-2)
+	KindAudit      Kind = 4 // an audit result claimed by the customer (R-AUD-2: one result a number)
 )
 
 func (k Kind) String() string {
@@ -42,6 +43,8 @@ func (k Kind) String() string {
 		return "storage commitment"
 	case KindAnswer:
 		return "audit answer"
+	case KindAudit:
+		return "audit result"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }
@@ -230,4 +233,13 @@ func Answer(chainID string, a *ledger.AuditAnswer) Statement {
 	return Statement{Kind: KindAnswer, Name: name([]byte("answer"), d[:]),
 		Digest: sha256.Sum256(ledger.AnswerBytes(chainID, ch, a.LeafDigests())),
 		What:   fmt.Sprintf("challenge %s (audit %d)", d, ch.Number)}
+}
+
+// Audit is the statement of an audit result the customer submits: named by its contract and
+// number, so that a customer never claims two outcomes of one audit.
+func Audit(chainID string, r *ledger.AuditResult) Statement {
+	return Statement{Kind: KindAudit,
+		Name:   name([]byte("audit result"), r.ContractID[:], binary.BigEndian.AppendUint64(nil, r.Number)),
+		Digest: sha256.Sum256(ledger.CountersignBytes(chainID, r)),
+		What:   fmt.Sprintf("audit %d of contract %s", r.Number, r.ContractID)}
 }

@@ -96,4 +96,12 @@ func TestStatements(t *testing.T) {
 	if Commitment("c", c1).Name != Commitment("c", &c2).Name || Commitment("c", c1).Digest == Commitment("c", &c2).Digest {
 		t.Fatal("commitment names or digests")
 	}
+	a1 := &ledger.AuditResult{ContractID: ledger.ID{1}, Number: 5, Passed: true}
+	a2 := *a1
+	a2.Passed = false
+	a3 := *a1
+	a3.Number = 6
+	if Audit("c", a1).Name != Audit("c", &a2).Name || Audit("c", a1).Digest == Audit("c", &a2).Digest || Audit("c", &a3).Name == Audit("c", a1).Name {
+		t.Fatal("audit result names or digests: one name per contract and number, the outcome in the digest")
+	}
 }

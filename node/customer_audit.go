@@ -1,0 +1,306 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+
+	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
+	"github.com/trustledger/trustledger/p2p"
+)
+
+// auditLeaves is how many leaves one audit challenges (specs/audit.md).
+const auditLeaves = 16
+
+// placedShards lists, per contract, the commitments of the shards the catalogue has on it (its
+// files' and its index's), in contract order.
+func (s *customerService) placedShards() map[ledger.ID][]ledger.StorageCommitment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[ledger.ID][]ledger.StorageCommitment{}
+	add := func(r p2p.FileRecord) {
+		for _, sr := range r.Stripes {
+			for _, cm := range sr.Shards {
+				out[cm.ContractID] = append(out[cm.ContractID], cm)
+			}
+		}
+	}
+	for _, f := range s.cat.Index.Files {
+		add(f)
+	}
+	if s.cat.IndexRecord != nil {
+		add(*s.cat.IndexRecord)
+	}
+	return out
+}
+
+// BackupAudit is one audit the customer ran and submitted.
+type BackupAudit struct {
+	Contract string `json:"contract"`
+	Supplier string `json:"supplier"`
+	Number   uint64 `json:"number"`
+	Shard    string `json:"shard"`
+	Passed   bool   `json:"passed"`
+	// Why says why an audit failed: the leaf that did not match (the signed answer goes to the
+	// ledger as evidence), or why there was no answer.
+	Why string `json:"why,omitempty"`
+}
+
+// BackupAuditResult is one round of audits.
+type BackupAuditResult struct {
+	Audits []BackupAudit `json:"audits"`
+	Height int64         `json:"height"` // where the results were committed (0: none to submit)
+}
+
+// Audit challenges every supplier holding shards of the catalogue on one of them, picked at
+// random, and submits the results to the ledger in one transaction: a wrong answer with the
+// supplier's signed answer as evidence, no answer as a failure on the customer's word.
+func (s *customerService) Audit(ctx context.Context) (BackupAuditResult, error) {
+	var res BackupAuditResult
+	cust, ctx, done, err := s.running(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer done()
+	h := s.host()
+	if h == nil {
+		return res, errors.New("the p2p host is not running")
+	}
+	placed := s.placedShards()
+	contracts := make([]ledger.ID, 0, len(placed))
+	for cid := range placed {
+		contracts = append(contracts, cid)
+	}
+	slices.SortFunc(contracts, func(a, b ledger.ID) int { return bytes.Compare(a[:], b[:]) })
+	supplierOf := map[ledger.ID]ledger.PubKey{}
+	for _, open := range cust.Contracts() {
+		supplierOf[open.ContractID] = open.Supplier
+	}
+	var evs []ledger.Event
+	for _, cid := range contracts {
+		sup, ok := supplierOf[cid]
+		if !ok {
+			continue
+		}
+		v, err := s.ledger.Contract(ctx, cid)
+		if err != nil || v.Record == nil || v.Record.Closed {
+			continue
+		}
+		shards := placed[cid]
+		pick, err := rand.Int(rand.Reader, big.NewInt(int64(len(shards))))
+		if err != nil {
+			return res, err
+		}
+		cm := shards[pick.Int64()]
+		s.mu.Lock()
+		number := max(s.audit[cid], v.Receipts["audits"].Next)
+		s.audit[cid] = number + 1
+		s.mu.Unlock()
+		var nonce ledger.ID
+		_, _ = rand.Read(nonce[:])
+		ch := ledger.AuditChallenge{Commitment: cm.Digest(s.chainID), Number: number, Nonce: nonce, Count: auditLeaves}
+		result := &ledger.AuditResult{ContractID: cid, Number: number, Customer: h.Key(), Supplier: sup, ChallengeDigest: ch.Digest()}
+		audit := BackupAudit{Contract: cid.String(), Supplier: sup.String(), Number: number, Shard: cm.ShardID.String()}
+		to, err := p2p.PeerID(sup)
+		if err != nil {
+			return res, err
+		}
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ans, failing, err := h.Audit(actx, to, s.chainID, cm, ch)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case err != nil:
+			audit.Why = err.Error()
+		case failing >= 0:
+			audit.Why = fmt.Sprintf("leaf %d of the answer does not match the shard's commitment", failing)
+			result.Evidence = ledger.NewAuditEvidence(&cm, &ans, failing)
+		default:
+			result.Passed, audit.Passed = true, true
+		}
+		if err := s.journal.Record(h.Key(), journal.Audit(s.chainID, result)); err != nil {
+			return res, fmt.Errorf("journal: %w", err)
+		}
+		evs = append(evs, result)
+		res.Audits = append(res.Audits, audit)
+	}
+	if len(evs) == 0 {
+		return res, nil
+	}
+	_, commit, err := s.sub.SubmitAndWait(ctx, evs...)
+	if err != nil {
+		return res, fmt.Errorf("submitting %d audit results: %w", len(evs), err)
+	}
+	res.Height = commit.Height
+	return res, nil
+}
+
+// auditLoop runs an audit round every audit period until ctx ends.
+func (s *customerService) auditLoop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	if s.audits <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(s.audits)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := s.Audit(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.logger.Error("audit round failed", "err", err)
+		}
+		for _, a := range res.Audits {
+			if !a.Passed {
+				s.logger.Info("audit failed", "supplier", a.Supplier, "contract", a.Contract, "number", a.Number, "why", a.Why)
+			}
+		}
+	}
+}
+
+// BackupStatus is the state of the backups: each file's health and each supplier's.
+type BackupStatus struct {
+	Files     []BackupFileHealth `json:"files"`
+	Suppliers []BackupSupplier   `json:"suppliers"`
+}
+
+// Health of a file.
+const (
+	HealthHealthy  = "healthy"  // every shard is held, as committed, by a supplier that answers
+	HealthDegraded = "degraded" // some are not, yet every stripe has K: it reads back
+	HealthLost     = "lost"     // some stripe has fewer than K
+)
+
+// BackupFileHealth is one file's health: the fewest shards held of any of its stripes.
+type BackupFileHealth struct {
+	BackupFile
+	Health  string `json:"health"`
+	Weakest int    `json:"weakest"` // the fewest shards of one stripe held and reachable
+}
+
+// BackupSupplier is one supplier of the backups, as its own list of shards shows it.
+type BackupSupplier struct {
+	Supplier  string `json:"supplier"`
+	Contract  string `json:"contract"`
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	Shards    int    `json:"shards"` // the catalogue's shards on it
+	Held      int    `json:"held"`   // of which its list shows, with the committed root
+	Bytes     uint64 `json:"bytes"`  // their size
+	// LastAudit is the newest audit result of the contract in the ledger (nil: none yet).
+	LastAudit *BackupLastAudit `json:"last_audit,omitempty"`
+}
+
+// BackupLastAudit is an audit result the ledger holds.
+type BackupLastAudit struct {
+	Number uint64    `json:"number"`
+	Passed bool      `json:"passed"`
+	Height int64     `json:"height"`
+	Time   time.Time `json:"time"`
+}
+
+// Status asks each supplier for its list of shards and compares it with the catalogue.
+func (s *customerService) Status(ctx context.Context) (BackupStatus, error) {
+	var st BackupStatus
+	cust, ctx, done, err := s.running(ctx)
+	if err != nil {
+		return st, err
+	}
+	defer done()
+	h := s.host()
+	if h == nil {
+		return st, errors.New("the p2p host is not running")
+	}
+	last, err := s.lastAudits(ctx, h.Key())
+	if err != nil {
+		return st, err
+	}
+	placed := s.placedShards()
+	held := map[ledger.ID]bool{} // shard digests held as committed
+	for _, open := range cust.Contracts() {
+		shards, ok := placed[open.ContractID]
+		if !ok {
+			continue
+		}
+		sup := BackupSupplier{Supplier: open.Supplier.String(), Contract: open.ContractID.String(), Shards: len(shards), LastAudit: last[open.ContractID]}
+		if to, err := p2p.PeerID(open.Supplier); err == nil {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			list, err := h.ListShards(lctx, to, open.ContractID)
+			cancel()
+			if err != nil {
+				sup.Error = err.Error()
+			} else {
+				sup.Reachable = true
+				for _, info := range list {
+					held[info.Commitment.Digest(s.chainID)] = true
+				}
+			}
+		}
+		for _, cm := range shards {
+			if held[cm.Digest(s.chainID)] {
+				sup.Held++
+				sup.Bytes += cm.Size
+			}
+		}
+		st.Suppliers = append(st.Suppliers, sup)
+	}
+	s.mu.Lock()
+	files := slices.Clone(s.cat.Index.Files)
+	s.mu.Unlock()
+	st.Files = []BackupFileHealth{}
+	for _, f := range files {
+		fh := BackupFileHealth{BackupFile: backupFile(f), Health: HealthHealthy, Weakest: -1}
+		for _, sr := range f.Stripes {
+			n := 0
+			for _, cm := range sr.Shards {
+				if held[cm.Digest(s.chainID)] {
+					n++
+				}
+			}
+			if fh.Weakest < 0 || n < fh.Weakest {
+				fh.Weakest = n
+			}
+			switch {
+			case n < sr.K:
+				fh.Health = HealthLost
+			case n < len(sr.Shards) && fh.Health == HealthHealthy:
+				fh.Health = HealthDegraded
+			}
+		}
+		st.Files = append(st.Files, fh)
+	}
+	return st, nil
+}
+
+// lastAudits is the newest audit result in the ledger of each of customer's contracts.
+func (s *customerService) lastAudits(ctx context.Context, customer ledger.PubKey) (map[ledger.ID]*BackupLastAudit, error) {
+	out := map[ledger.ID]*BackupLastAudit{}
+	for rec, err := range s.ledger.AllEvents(ctx, api.EventsRequest{Node: customer.String(), Kind: ledger.KindAuditResult.String()}) {
+		if errors.Is(err, api.ErrNotFound) {
+			break // nothing committed yet
+		}
+		if err != nil {
+			return nil, err
+		}
+		r, ok := rec.Event.(*ledger.AuditResult)
+		if !ok || r.Customer != customer {
+			continue
+		}
+		if prev := out[r.ContractID]; prev == nil || rec.Height >= prev.Height {
+			out[r.ContractID] = &BackupLastAudit{Number: r.Number, Passed: r.Passed, Height: rec.Height, Time: time.Unix(rec.Time, 0).UTC()}
+		}
+	}
+	return out, nil
+}

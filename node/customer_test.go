@@ -1,0 +1,241 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/journal"
+	"github.com/trustledger/trustledger/node/keystore"
+	"github.com/trustledger/trustledger/node/nodetest"
+	"github.com/trustledger/trustledger/p2p"
+)
+
+// TestCustomerService (issue 13, specs/p2p.md P-9, P-10): a node's customer service hires six
+// registered suppliers by its trust view, backs up a directory 4+2 (the contracts in the
+// ledger), lists it and reads it back byte-exact through the control socket, with two suppliers
+// gone; its status says which files are degraded and which suppliers unreachable; an audit round
+// reaches the ledger; rm deletes a file's shards; and after the customer's local state is lost,
+// restore finds the index with the key alone and writes every file back. Bad input is refused
+// with errors that errors.Is can tell apart, across the socket too.
+func TestCustomerService(t *testing.T) {
+	alice := nodetest.Key("alice")
+	n := nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
+		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
+	}})
+	if !n.Services().Running(node.ServiceCustomer) {
+		t.Fatalf("services: %+v", n.Services().Statuses())
+	}
+	c := n.Client()
+	ctx := context.Background()
+	chainID := chainOf(t, c)
+	nodetest.Register(t, c, alice)
+	var suppliers []*p2p.Host
+	for i := range 6 {
+		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
+		nodetest.Register(t, c, key)
+		h := hostFor(t, c, key, n.P2P())
+		if _, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20, MaxDurationSeconds: 365 * 86400},
+			Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}); err != nil {
+			t.Fatal(err)
+		}
+		suppliers = append(suppliers, h)
+	}
+	dir := filepath.Join(t.TempDir(), "photos")
+	big, small := randomBytes(20<<20, 1), []byte("a small file")
+	writeFile(t, filepath.Join(dir, "big.raw"), big)
+	writeFile(t, filepath.Join(dir, "sub", "small.txt"), small)
+
+	b := n.Backups()
+	if _, err := b.Put(ctx, []string{filepath.Join(dir, "missing")}, nil); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a missing path: %v", err)
+	}
+	var told []node.BackupProgress
+	res, err := b.Put(ctx, []string{dir}, func(p node.BackupProgress) { told = append(told, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Files) != 2 || len(res.Hired) != 6 || len(res.Suppliers) != 6 || res.Files[0].Name != "photos/big.raw" || res.Files[0].Stripes != 2 {
+		t.Fatalf("put: %+v", res)
+	}
+	if last := told[len(told)-1]; last.Done != last.Total || last.Total != uint64(len(big)+len(small)) {
+		t.Fatalf("progress ended at %+v", last)
+	}
+	opens := 0
+	for rec, err := range c.AllEvents(ctx, api.EventsRequest{Node: keystore.PubKey(alice).String(), Kind: ledger.KindContractOpen.String()}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Event.(*ledger.ContractOpen).Customer == keystore.PubKey(alice) {
+			opens++
+		}
+	}
+	if opens != 6 {
+		t.Fatalf("%d contracts in the ledger, want 6", opens)
+	}
+
+	ctl := node.DialControl(n.Home())
+	// A second put goes to the same suppliers, hiring no one; rm takes it out of the index and
+	// deletes its shards.
+	extra := filepath.Join(t.TempDir(), "extra.txt")
+	writeFile(t, extra, []byte("removed soon"))
+	again, err := ctl.Put(ctx, []string{extra}, nil)
+	if err != nil || len(again.Hired) != 0 || !slices.Equal(slices.Sorted(slices.Values(again.Suppliers)), slices.Sorted(slices.Values(res.Suppliers))) {
+		t.Fatalf("a second put: %+v, %v", again, err)
+	}
+	before, err := ctl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm, err := ctl.Remove(ctx, again.Files[0].ID); err != nil || len(rm.Left) != 0 || rm.File.Name != "extra.txt" {
+		t.Fatalf("rm: %+v, %v", rm, err)
+	}
+	after, err := ctl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range after.Suppliers {
+		if a, b := after.Suppliers[i], before.Suppliers[i]; a.Held != b.Held-1 || a.Shards != a.Held || !a.Reachable {
+			t.Fatalf("supplier %d after rm: %+v, before %+v", i, a, b)
+		}
+	}
+	files, err := ctl.List(ctx)
+	if err != nil || len(files) != 2 {
+		t.Fatalf("ls through the socket: %v, %v", files, err)
+	}
+	bigID, smallID := files[0].ID, files[1].ID
+	for _, lost := range []int{1, 4} {
+		if err := suppliers[lost].Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "big.back")
+	if path, err := ctl.Get(ctx, bigID[:10], out, nil); err != nil || path != out {
+		t.Fatalf("get with two suppliers gone: %q, %v", path, err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, big) {
+		t.Fatal("the file read back is not the file put")
+	}
+	for _, c := range []struct {
+		name, id, out string
+		want          error
+	}{
+		{"an output that exists", bigID, out, node.ErrExists},
+		{"an unknown id", "abcdef", filepath.Join(t.TempDir(), "x"), node.ErrNoSuchBackup},
+	} {
+		if _, err := ctl.Get(ctx, c.id, c.out, nil); !errors.Is(err, c.want) {
+			t.Fatalf("get, %s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	if _, err := ctl.Get(ctx, "zz", filepath.Join(t.TempDir(), "x"), nil); err == nil {
+		t.Fatal("get of id zz succeeded")
+	}
+
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := 0
+	for _, s := range st.Suppliers {
+		if !s.Reachable {
+			unreachable++
+		}
+	}
+	if unreachable != 2 || len(st.Suppliers) != 6 || st.Files[0].Health != node.HealthDegraded || st.Files[0].Weakest != 4 {
+		t.Fatalf("status with two suppliers gone: %+v", st)
+	}
+	audit, err := ctl.Audit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed := 0
+	for _, a := range audit.Audits {
+		if a.Passed {
+			passed++
+		}
+	}
+	if len(audit.Audits) != 6 || passed != 4 || audit.Height == 0 {
+		t.Fatalf("audit round: %+v", audit)
+	}
+	results := 0
+	for rec, err := range c.AllEvents(ctx, api.EventsRequest{Node: keystore.PubKey(alice).String(), Kind: ledger.KindAuditResult.String()}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Event.(*ledger.AuditResult).Customer == keystore.PubKey(alice) {
+			results++
+		}
+	}
+	if results != 6 {
+		t.Fatalf("%d audit results in the ledger, want 6", results)
+	}
+
+	// rm saves the index first: on the four suppliers left the put's contracts do not make
+	// K+M, and no one else is reachable to hire, so nothing is removed and it says why.
+	if _, err := ctl.Remove(ctx, smallID); !errors.Is(err, node.ErrTooFewSuppliers) {
+		t.Fatalf("rm with two suppliers gone: %v, want ErrTooFewSuppliers", err)
+	}
+	if files, _ := ctl.List(ctx); len(files) != 2 {
+		t.Fatalf("after a failed rm: %+v", files)
+	}
+
+	// The customer's local state is lost: its key and the ledger bring the index back from
+	// the suppliers (the last index saved, which still lists both files).
+	if _, err := n.Services().Stop(node.ServiceCustomer, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl.List(ctx); !errors.Is(err, node.ErrCustomerOff) {
+		t.Fatalf("ls with the customer stopped: %v, want ErrCustomerOff", err)
+	}
+	if err := os.RemoveAll(filepath.Join(n.Home().DataDir(), "customer")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Services().Start(ctx, node.ServiceCustomer, false); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := ctl.List(ctx); len(files) != 0 {
+		t.Fatalf("a fresh catalogue lists %d files", len(files))
+	}
+	to := t.TempDir()
+	restored, err := ctl.Restore(ctx, to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restored.IndexVersion != 3 || len(restored.Files) != 2 || len(restored.Written) != 2 {
+		t.Fatalf("restore: %+v", restored)
+	}
+	for name, want := range map[string][]byte{"photos/big.raw": big, "photos/sub/small.txt": small} {
+		if got, err := os.ReadFile(filepath.Join(to, name)); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s after restore: %v", name, err)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// randomBytes are n bytes that do not compress, the same for a seed.
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
