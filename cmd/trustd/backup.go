@@ -190,10 +190,12 @@ func printStatus(out io.Writer, st node.BackupStatus) {
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "SUPPLIER\tCONTRACT\tREACHABLE\tSHARDS HELD\tBYTES\tLAST AUDIT")
+	var why []string
 	for _, s := range st.Suppliers {
 		reach := "yes"
 		if !s.Reachable {
-			reach = "no: " + s.Error
+			reach = "no"
+			why = append(why, fmt.Sprintf("%s: %s", short(s.Supplier), strings.SplitN(s.Error, "\n", 2)[0]))
 		}
 		audit := "never"
 		if a := s.LastAudit; a != nil {
@@ -202,6 +204,12 @@ func printStatus(out io.Writer, st node.BackupStatus) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%d of %d\t%s\t%s\n", short(s.Supplier), short(s.Contract), reach, s.Held, s.Shards, humanize.IBytes(s.Bytes), audit)
 	}
 	w.Flush()
+	if len(why) > 0 {
+		fmt.Fprintln(out, "\nunreachable:")
+		for _, l := range why {
+			fmt.Fprintf(out, "  %s\n", l)
+		}
+	}
 }
 
 // bar is a progress bar on a terminal's standard error (bytes, rate and time left), or nothing
