@@ -81,34 +81,59 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 		}
 		seen[cc.open.Supplier] = true
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Stripes are read and sealed one ahead of the upload: the CPU seals the next while the
+	// network carries this one (two stripes in memory at most, whatever the file's size).
+	sealedCh := make(chan sealedStripe, 1)
 	hash := sha256.New()
-	buf := make([]byte, StripeSize)
-	for s := 0; ; s++ {
-		n, err := io.ReadFull(r, buf)
-		switch {
-		case errors.Is(err, io.EOF) && s > 0:
-			copy(rec.Hash[:], hash.Sum(nil)) // the file ended on a stripe's boundary
-			return rec, nil
-		case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
-			return rec, fmt.Errorf("reading stripe %d: %w", s, err)
+	go func() {
+		defer close(sealedCh)
+		for s := 0; ; s++ {
+			buf := make([]byte, StripeSize)
+			n, err := io.ReadFull(r, buf)
+			switch {
+			case errors.Is(err, io.EOF) && s > 0:
+				return // the file ended on a stripe's boundary
+			case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
+				sealedCh <- sealedStripe{err: fmt.Errorf("reading stripe %d: %w", s, err)}
+				return
+			}
+			hash.Write(buf[:n])
+			st, shards, err := stripe.Seal(key, stripeID(id, s), buf[:n], k, m)
+			select {
+			case sealedCh <- sealedStripe{st: st, shards: shards, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || n < StripeSize {
+				return // the last stripe (or the only one, of an empty file)
+			}
 		}
-		plain := buf[:n]
-		hash.Write(plain)
-		sr, perr := c.putStripe(ctx, key, id, s, plain, spread)
-		if perr != nil {
-			return rec, perr
+	}()
+	for ss := range sealedCh {
+		if ss.err != nil {
+			return rec, ss.err
+		}
+		sr, err := c.putStripe(ctx, id, len(rec.Stripes), ss, spread)
+		if err != nil {
+			return rec, err
 		}
 		rec.Stripes = append(rec.Stripes, sr)
-		rec.Size += uint64(n)
+		rec.Size += ss.st.Size
 		if progress != nil {
 			progress(rec.Size)
 		}
-		if n < StripeSize {
-			break // the last stripe (or the only one, of an empty file)
-		}
 	}
-	copy(rec.Hash[:], hash.Sum(nil))
+	copy(rec.Hash[:], hash.Sum(nil)) // the producer has closed the channel: it is done hashing
 	return rec, nil
+}
+
+// sealedStripe is a stripe sealed and coded, ready to place.
+type sealedStripe struct {
+	st     stripe.Stripe
+	shards [][]byte
+	err    error
 }
 
 // stripeID names stripe s of file id: the stripe's AEAD binds it, so stripes cannot be swapped.
@@ -116,16 +141,12 @@ func stripeID(id ledger.ID, s int) ledger.ID {
 	return sha256.Sum256(binary.BigEndian.AppendUint32(append([]byte("trustledger stripe\x00"), id[:]...), uint32(s)))
 }
 
-// putStripe seals stripe s and places its shards, in parallel.
-func (c *Customer) putStripe(ctx context.Context, key [32]byte, id ledger.ID, s int, plain []byte, spread Spread) (StripeRecord, error) {
-	st, shards, err := stripe.Seal(key, stripeID(id, s), plain, spread.K, spread.M)
-	if err != nil {
-		return StripeRecord{}, err
-	}
-	sr := StripeRecord{Stripe: st, Shards: make([]ledger.StorageCommitment, len(shards))}
-	errs := make([]error, len(shards))
+// putStripe places stripe s's shards, in parallel.
+func (c *Customer) putStripe(ctx context.Context, id ledger.ID, s int, ss sealedStripe, spread Spread) (StripeRecord, error) {
+	sr := StripeRecord{Stripe: ss.st, Shards: make([]ledger.StorageCommitment, len(ss.shards))}
+	errs := make([]error, len(ss.shards))
 	var wg sync.WaitGroup
-	for i, sh := range shards {
+	for i, sh := range ss.shards {
 		wg.Go(func() {
 			cm, err := c.Put(ctx, spread.Contracts[i], shardID(id, s, i), bytes.NewReader(sh), uint64(len(sh)), ShardLeafSize)
 			if err != nil {
@@ -138,12 +159,13 @@ func (c *Customer) putStripe(ctx context.Context, key [32]byte, id ledger.ID, s 
 	return sr, errors.Join(errs...)
 }
 
-// GetFile writes a file back to w a stripe at a time: for each stripe it reads shards until it
-// has k intact ones (an unreachable supplier or a shard that does not match its commitment
-// counts as lost), rebuilds and decrypts the stripe; progress, if set, is told the bytes written
-// so far. Each stripe is authenticated before it is written, and the whole file's hash is
-// checked at the end: what w received is the file only when GetFile returns nil. ErrFileLost
-// says which stripe had too few shards.
+// GetFile writes a file back to w a stripe at a time: for each stripe it asks K+1 suppliers at
+// once for their shards, keeps the first K that match their commitments and cancels the other
+// (an unreachable supplier or a shard that does not match counts as lost, and the next shard is
+// asked for), rebuilds and decrypts the stripe; progress, if set, is told the bytes written so
+// far. Each stripe is authenticated before it is written, and the whole file's hash is checked
+// at the end: what w received is the file only when GetFile returns nil. ErrFileLost says which
+// stripe had too few shards.
 func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w io.Writer, progress func(uint64)) error {
 	hash := sha256.New()
 	var written uint64
@@ -151,23 +173,9 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 		if sr.K+sr.M != len(sr.Shards) {
 			return fmt.Errorf("file %s stripe %d: %d shards recorded for a %d+%d stripe", rec.ID, s, len(sr.Shards), sr.K, sr.M)
 		}
-		shards := make([][]byte, len(sr.Shards))
-		intact := 0
-		var errs []error
-		for i, cm := range sr.Shards {
-			if intact == sr.K {
-				break // any k suffice: never read more than needed
-			}
-			var buf bytes.Buffer
-			if err := c.Get(ctx, cm, &buf); err != nil {
-				errs = append(errs, fmt.Errorf("shard %d: %w", i, err))
-				continue
-			}
-			shards[i] = buf.Bytes()
-			intact++
-		}
-		if intact < sr.K {
-			return fmt.Errorf("%w: stripe %d: %d of %d shards read, %d needed: %w", ErrFileLost, s, intact, len(sr.Shards), sr.K, errors.Join(errs...))
+		shards, err := c.getShards(ctx, sr)
+		if err != nil {
+			return fmt.Errorf("stripe %d: %w", s, err)
 		}
 		plain, err := stripe.Open(key, sr.Stripe, shards)
 		if err != nil {
@@ -186,4 +194,58 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 		return fmt.Errorf("file %s: the bytes read back are not the file that was put", rec.ID)
 	}
 	return nil
+}
+
+// getShards reads K intact shards of a stripe, K+1 requests in flight: the spare one covers a
+// slow or failing supplier, and is cancelled once K have arrived. Never more than K+1 shards
+// are read unless some fail.
+func (c *Customer) getShards(ctx context.Context, sr StripeRecord) ([][]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type got struct {
+		i    int
+		data []byte
+		err  error
+	}
+	results := make(chan got, len(sr.Shards))
+	next, inFlight := 0, 0
+	ask := func() {
+		i := next
+		next++
+		inFlight++
+		go func() {
+			var buf bytes.Buffer
+			buf.Grow(int(sr.Shards[i].Size))
+			err := c.Get(ctx, sr.Shards[i], &buf)
+			results <- got{i, buf.Bytes(), err}
+		}()
+	}
+	for next < len(sr.Shards) && next < sr.K+1 {
+		ask()
+	}
+	shards := make([][]byte, len(sr.Shards))
+	intact := 0
+	var errs []error
+	for inFlight > 0 {
+		r := <-results
+		inFlight--
+		switch {
+		case intact == sr.K:
+			// a spare that finished after K others: not needed
+		case r.err != nil:
+			errs = append(errs, fmt.Errorf("shard %d: %w", r.i, r.err))
+			if next < len(sr.Shards) {
+				ask()
+			}
+		default:
+			shards[r.i] = r.data
+			if intact++; intact == sr.K {
+				cancel() // the spare request ends now
+			}
+		}
+	}
+	if intact < sr.K {
+		return nil, fmt.Errorf("%w: %d of %d shards read, %d needed: %w", ErrFileLost, intact, len(sr.Shards), sr.K, errors.Join(errs...))
+	}
+	return shards, nil
 }

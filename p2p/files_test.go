@@ -189,7 +189,7 @@ type supplierSet struct {
 	opens     []ledger.ContractOpen
 }
 
-func sixSuppliers(t *testing.T, key ed25519.PrivateKey, space uint64, name string) supplierSet {
+func sixSuppliers(t testing.TB, key ed25519.PrivateKey, space uint64, name string) supplierSet {
 	t.Helper()
 	w := supplierSet{reg: &mapRegistry{reg: map[ledger.PubKey]bool{pub(key): true}}}
 	w.host = newHost(t, key, w.reg)

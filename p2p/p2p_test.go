@@ -46,7 +46,7 @@ func (r *mapRegistry) Registered(_ context.Context, k ledger.PubKey) (bool, erro
 }
 
 // newHost starts a host on loopback, closed when the test ends.
-func newHost(t *testing.T, priv ed25519.PrivateKey, reg Registry) *Host {
+func newHost(t testing.TB, priv ed25519.PrivateKey, reg Registry) *Host {
 	t.Helper()
 	h, err := New(priv, reg, Config{RequestTimeout: 5 * time.Second})
 	if err != nil {
@@ -63,7 +63,7 @@ func newHost(t *testing.T, priv ed25519.PrivateKey, reg Registry) *Host {
 
 // serveSupplier makes h a supplier on the test chain, with shards and journal in temporary
 // directories.
-func serveSupplier(t *testing.T, h *Host, terms Terms) *Supplier {
+func serveSupplier(t testing.TB, h *Host, terms Terms) *Supplier {
 	t.Helper()
 	s, err := h.ServeSupplier(SupplierConfig{ChainID: chain, Terms: terms, Dir: t.TempDir(), Journal: journal.Open(t.TempDir())})
 	if err != nil {
@@ -72,7 +72,7 @@ func serveSupplier(t *testing.T, h *Host, terms Terms) *Supplier {
 	return s
 }
 
-func connect(t *testing.T, from, to *Host) {
+func connect(t testing.TB, from, to *Host) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
