@@ -276,8 +276,7 @@ type BackupProgress struct {
 // BackupPutResult is what a put stored.
 type BackupPutResult struct {
 	Files []BackupFile `json:"files"`
-	// Suppliers are the keys of the suppliers that hold the files' shards, shard i of each
-	// stripe on Suppliers[i].
+	// Suppliers are the keys of the suppliers that hold the files' shards.
 	Suppliers []string `json:"suppliers"`
 	Hired     []string `json:"hired,omitempty"` // contracts opened for this put
 	Seconds   float64  `json:"seconds"`
@@ -391,6 +390,13 @@ func (s *customerService) Put(ctx context.Context, paths []string, progress func
 			return res, fmt.Errorf("%s: %w", f.path, err)
 		}
 		rec.Name, rec.Stored = f.name, time.Now().Unix()
+		for _, sr := range rec.Stripes {
+			for _, cm := range sr.Shards {
+				if sup := cm.Supplier.String(); !slices.Contains(res.Suppliers, sup) {
+					res.Suppliers = append(res.Suppliers, sup)
+				}
+			}
+		}
 		before += rec.Size
 		s.mu.Lock()
 		s.cat.Index.Files = append(s.cat.Index.Files, rec)
@@ -399,13 +405,6 @@ func (s *customerService) Put(ctx context.Context, paths []string, progress func
 			return res, err
 		}
 		res.Files = append(res.Files, backupFile(rec))
-	}
-	for _, cid := range spread.Contracts {
-		for _, open := range cust.Contracts() {
-			if open.ContractID == cid {
-				res.Suppliers = append(res.Suppliers, open.Supplier.String())
-			}
-		}
 	}
 	if err := s.saveIndex(ctx, cust, key, spread); err != nil {
 		return res, err
@@ -430,7 +429,7 @@ func (s *customerService) saveIndex(ctx context.Context, cust *p2p.Customer, key
 	s.cat.Index.Version++
 	idx := s.cat.Index
 	s.mu.Unlock()
-	err := cust.SaveIndex(ctx, key, idx, spread.Contracts, spread.K, spread.M)
+	err := cust.SaveIndex(ctx, key, idx, spread)
 	s.mu.Lock()
 	s.cat.IndexRecord = cust.IndexRecord()
 	s.mu.Unlock()
@@ -483,19 +482,27 @@ func (s *customerService) spread(ctx context.Context, cust *p2p.Customer, need u
 		suppliers = append(suppliers, sup)
 	}
 	// The known suppliers, most trusted first (ties by key): a put goes to the same ones as the
-	// last, so their contracts fill up before new ones open.
+	// last, so their contracts fill up before new ones open; the next ones are its spares.
 	slices.SortFunc(suppliers, func(a, b ledger.PubKey) int { return compareKeys(a, b) })
-	if len(suppliers) > k+m {
-		suppliers = s.rank(cust, suppliers)[:k+m]
-	}
-	for _, sup := range suppliers {
+	ranked := s.rank(cust, suppliers)
+	used := ranked[:min(len(ranked), k+m)]
+	for _, sup := range used {
 		sp.Contracts = append(sp.Contracts, best[sup])
+	}
+	for _, sup := range ranked[len(used):min(len(ranked), k+m+maxSpares)] {
+		sp.Spares = append(sp.Spares, best[sup])
 	}
 	var hired []string
 	if len(sp.Contracts) < k+m {
-		opened, err := s.hire(ctx, cust, h, reachable, suppliers, k+m-len(sp.Contracts), need)
-		for _, open := range opened {
-			sp.Contracts = append(sp.Contracts, open.ContractID)
+		// Hire what is missing and one spare more, if someone takes it.
+		missing := k + m - len(sp.Contracts)
+		opened, err := s.hire(ctx, cust, h, reachable, ranked, missing, missing+1, need)
+		for i, open := range opened {
+			if i < missing {
+				sp.Contracts = append(sp.Contracts, open.ContractID)
+			} else {
+				sp.Spares = append(sp.Spares, open.ContractID)
+			}
 			hired = append(hired, open.ContractID.String())
 		}
 		if err != nil {
@@ -504,6 +511,10 @@ func (s *customerService) spread(ctx context.Context, cust *p2p.Customer, need u
 	}
 	return sp, hired, nil
 }
+
+// maxSpares is how many spare suppliers a put keeps at hand for shards whose supplier fails or
+// stalls (p2p.Spread).
+const maxSpares = 2
 
 // reach connects to p unless it is connected already, within a few seconds.
 func (s *customerService) reach(ctx context.Context, h *p2p.Host, p p2p.PeerInfo) error {
@@ -539,11 +550,12 @@ func (s *customerService) rank(cust *p2p.Customer, suppliers []ledger.PubKey) []
 	return out
 }
 
-// hire opens n contracts of at least need bytes with suppliers not in taken, chosen among the
-// registered peers the host can reach by this node's trust view (reputation.View.Choose, with
-// its newcomer share and diversity rule). A supplier that refuses is passed over for the next
-// choice; the contracts its suppliers signed are committed to the ledger in one transaction.
-func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.Host, reachable map[ledger.PubKey]p2p.PeerInfo, taken []ledger.PubKey, n int, need uint64) ([]ledger.ContractOpen, error) {
+// hire opens up to n contracts (and at least atLeast, or fails) of need bytes or more with
+// suppliers not in taken, chosen among the registered peers the host can reach by this node's
+// trust view (reputation.View.Choose, with its newcomer share and diversity rule). A supplier
+// that refuses is passed over for the next choice; the contracts the suppliers signed are
+// committed to the ledger in one transaction.
+func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.Host, reachable map[ledger.PubKey]p2p.PeerInfo, taken []ledger.PubKey, atLeast, n int, need uint64) ([]ledger.ContractOpen, error) {
 	var candidates []reputation.Candidate
 	for _, p := range reachable {
 		if slices.Contains(taken, p.Key) || p.Key == h.Key() || s.reach(ctx, h, p) != nil {
@@ -599,9 +611,9 @@ func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.H
 	if err := s.saveCatalogue(); err != nil {
 		return opened, err
 	}
-	if len(opened) < n {
+	if len(opened) < atLeast {
 		return opened, fmt.Errorf("%w: %d more needed, %d reachable registered peers left to ask; refusals: %s", ErrTooFewSuppliers,
-			n-len(opened), len(candidates), strings.Join(append(refusals, "none"), "; "))
+			atLeast-len(opened), len(candidates), strings.Join(append(refusals, "none"), "; "))
 	}
 	return opened, nil
 }

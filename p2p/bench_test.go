@@ -55,7 +55,7 @@ func BenchmarkPutFile(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := w.customer.PutFile(context.Background(), key, ledger.ID{byte(i), 1}, bytes.NewReader(data), Spread{w.contracts, 4, 2}, nil); err != nil {
+		if _, err := w.customer.PutFile(context.Background(), key, ledger.ID{byte(i), 1}, bytes.NewReader(data), Spread{Contracts: w.contracts, K: 4, M: 2}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func BenchmarkPutFile(b *testing.B) {
 func BenchmarkGetFile(b *testing.B) {
 	w, key := benchWorld(b)
 	data := shardData(benchSize, 3)
-	rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{1}, bytes.NewReader(data), Spread{w.contracts, 4, 2}, nil)
+	rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{1}, bytes.NewReader(data), Spread{Contracts: w.contracts, K: 4, M: 2}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,10 +37,11 @@ type ReceiptRequest struct {
 // countersigns nothing of what came before, which is safe (it never signs what it cannot
 // check).
 type Customer struct {
-	h       *Host
-	chainID string
-	journal Journal
-	now     func() time.Time
+	h          *Host
+	chainID    string
+	journal    Journal
+	now        func() time.Time
+	stallAfter time.Duration // StallAfter; tests shorten it
 
 	mu        sync.Mutex
 	contracts map[ledger.ID]*customerContract
@@ -71,7 +72,7 @@ type placement struct {
 // NewCustomer returns the customer side of h on chainID; j journals each receipt before it is
 // countersigned (R-EVID-3). It serves receipt requests once ServeReceipts is called.
 func NewCustomer(h *Host, chainID string, j Journal) *Customer {
-	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, contracts: map[ledger.ID]*customerContract{}}
+	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, stallAfter: StallAfter, contracts: map[ledger.ID]*customerContract{}}
 }
 
 // ServeReceipts answers suppliers' receipt requests until StopReceipts.

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/p2p/stripe"
@@ -57,7 +59,16 @@ func shardID(file ledger.ID, s, i int) ledger.ID {
 type Spread struct {
 	Contracts []ledger.ID
 	K, M      int
+	// Spares are contracts with other suppliers that a shard goes to instead when its own
+	// supplier fails or stalls (P-9: after twice the time the first K shards of its stripe
+	// took, and at least StallAfter). A spare that takes over shard i holds it for the rest of
+	// the file.
+	Spares []ledger.ID
 }
+
+// StallAfter is the least time a shard's put may take before it is retried on a spare, once K
+// shards of its stripe are placed (Storj's long-tail rule: twice the first successes' time).
+const StallAfter = 10 * time.Second
 
 // PutFile reads r to its end a stripe at a time, seals each stripe under key and places its
 // shards as spread says, the shards of a stripe in parallel; progress, if set, is told the
@@ -70,8 +81,9 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 	if len(spread.Contracts) != k+m {
 		return rec, fmt.Errorf("a %d+%d file needs %d contracts, not %d", k, m, k+m, len(spread.Contracts))
 	}
+	spread.Contracts, spread.Spares = slices.Clone(spread.Contracts), slices.Clone(spread.Spares)
 	seen := map[ledger.PubKey]bool{}
-	for _, cid := range spread.Contracts {
+	for _, cid := range append(slices.Clone(spread.Contracts), spread.Spares...) {
 		cc, err := c.contract(cid)
 		if err != nil {
 			return rec, err
@@ -115,7 +127,7 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 		if ss.err != nil {
 			return rec, ss.err
 		}
-		sr, err := c.putStripe(ctx, id, len(rec.Stripes), ss, spread)
+		sr, err := c.putStripe(ctx, id, len(rec.Stripes), ss, &spread)
 		if err != nil {
 			return rec, err
 		}
@@ -141,21 +153,94 @@ func stripeID(id ledger.ID, s int) ledger.ID {
 	return sha256.Sum256(binary.BigEndian.AppendUint32(append([]byte("trustledger stripe\x00"), id[:]...), uint32(s)))
 }
 
-// putStripe places stripe s's shards, in parallel.
-func (c *Customer) putStripe(ctx context.Context, id ledger.ID, s int, ss sealedStripe, spread Spread) (StripeRecord, error) {
+// putStripe places stripe s's shards, in parallel. A shard whose supplier fails, or stalls once
+// K shards are placed (twice their time, at least stallAfter), goes to a spare of spread, which
+// then takes that shard's place for the rest of the file.
+func (c *Customer) putStripe(ctx context.Context, id ledger.ID, s int, ss sealedStripe, spread *Spread) (StripeRecord, error) {
 	sr := StripeRecord{Stripe: ss.st, Shards: make([]ledger.StorageCommitment, len(ss.shards))}
-	errs := make([]error, len(ss.shards))
+	type result struct {
+		i, try int
+		cm     ledger.StorageCommitment
+		err    error
+	}
+	results := make(chan result, 2*len(ss.shards))
+	tries := make([]int, len(ss.shards)) // the current attempt of each shard; older ones are ignored
+	cancels := make([]context.CancelFunc, len(ss.shards))
 	var wg sync.WaitGroup
-	for i, sh := range ss.shards {
-		wg.Go(func() {
-			cm, err := c.Put(ctx, spread.Contracts[i], shardID(id, s, i), bytes.NewReader(sh), uint64(len(sh)), ShardLeafSize)
-			if err != nil {
-				errs[i] = fmt.Errorf("stripe %d shard %d: %w", s, i, err)
+	defer func() {
+		for _, cancel := range cancels {
+			if cancel != nil {
+				cancel()
 			}
-			sr.Shards[i] = cm
+		}
+		wg.Wait() // every put has returned: nothing writes to results or the record after this
+	}()
+	launch := func(i int) {
+		sctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		try, contract, data := tries[i], spread.Contracts[i], ss.shards[i]
+		wg.Go(func() {
+			cm, err := c.Put(sctx, contract, shardID(id, s, i), bytes.NewReader(data), uint64(len(data)), ShardLeafSize)
+			results <- result{i, try, cm, err}
 		})
 	}
-	wg.Wait()
+	// retry moves shard i to the next spare; false when none is left.
+	retry := func(i int) bool {
+		if len(spread.Spares) == 0 {
+			return false
+		}
+		cancels[i]()
+		// The supplier given up on may have kept the shard anyway: it is asked to delete it, in
+		// the background, so that it claims no storage the customer's records do not show.
+		abandoned := spread.Contracts[i]
+		go func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = c.Delete(dctx, abandoned, shardID(id, s, i))
+		}()
+		spread.Contracts[i], spread.Spares = spread.Spares[0], spread.Spares[1:]
+		tries[i]++
+		launch(i)
+		return true
+	}
+	for i := range ss.shards {
+		launch(i)
+	}
+	start := time.Now()
+	var stall <-chan time.Time
+	placed, pending := 0, len(ss.shards)
+	errs := make([]error, len(ss.shards))
+	for pending > 0 {
+		select {
+		case r := <-results:
+			if r.try != tries[r.i] {
+				continue // an attempt given up on
+			}
+			if r.err != nil {
+				if retry(r.i) {
+					continue
+				}
+				errs[r.i] = fmt.Errorf("stripe %d shard %d: %w", s, r.i, r.err)
+				pending--
+				continue
+			}
+			sr.Shards[r.i] = r.cm
+			placed++
+			pending--
+			if placed == ss.st.K && pending > 0 {
+				stall = time.After(max(2*time.Since(start), c.stallAfter))
+			}
+		case <-stall:
+			stall = nil
+			for i := range ss.shards {
+				if sr.Shards[i].Size == 0 && errs[i] == nil && !retry(i) {
+					break // no spare left: wait for the slow ones
+				}
+			}
+		case <-ctx.Done():
+			return sr, ctx.Err()
+		}
+	}
 	return sr, errors.Join(errs...)
 }
 

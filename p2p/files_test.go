@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/node/journal"
@@ -46,7 +49,7 @@ func TestFileSurvivesLosingSuppliers(t *testing.T) {
 	if len(rec.Stripes) != 2 || len(rec.Stripes[0].Shards) != 6 {
 		t.Fatalf("record: %d stripes, %d shards in the first", len(rec.Stripes), len(rec.Stripes[0].Shards))
 	}
-	if _, err := customer.PutFile(ctx, key, ledger.ID{2}, bytes.NewReader(data[:10]), Spread{append(contracts[:5:5], contracts[0]), 4, 2}, nil); err == nil {
+	if _, err := customer.PutFile(ctx, key, ledger.ID{2}, bytes.NewReader(data[:10]), Spread{Contracts: append(contracts[:5:5], contracts[0]), K: 4, M: 2}, nil); err == nil {
 		t.Fatal("a file with two shards of a stripe on one supplier was placed")
 	}
 	// Files of no bytes and of exactly one stripe come back as they went; a reader that fails
@@ -124,13 +127,13 @@ func TestRestoreWithTheKeyAlone(t *testing.T) {
 	files := map[ledger.ID][]byte{{1}: shardData(300_000, 1), {2}: shardData(5, 2)}
 	var idx Index
 	for _, id := range []ledger.ID{{1}, {2}} {
-		rec, err := customer.PutFile(ctx, key, id, bytes.NewReader(files[id]), Spread{contracts, 4, 2}, nil)
+		rec, err := customer.PutFile(ctx, key, id, bytes.NewReader(files[id]), Spread{Contracts: contracts, K: 4, M: 2}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		idx.Version++
 		idx.Files = append(idx.Files, rec)
-		if err := customer.SaveIndex(ctx, key, idx, contracts, 4, 2); err != nil {
+		if err := customer.SaveIndex(ctx, key, idx, Spread{Contracts: contracts, K: 4, M: 2}); err != nil {
 			t.Fatalf("index version %d: %v", idx.Version, err)
 		}
 	}
@@ -191,10 +194,16 @@ type supplierSet struct {
 
 func sixSuppliers(t testing.TB, key ed25519.PrivateKey, space uint64, name string) supplierSet {
 	t.Helper()
+	return suppliersOf(t, key, space, name, 6)
+}
+
+// suppliersOf is sixSuppliers with n suppliers.
+func suppliersOf(t testing.TB, key ed25519.PrivateKey, space uint64, name string, n int) supplierSet {
+	t.Helper()
 	w := supplierSet{reg: &mapRegistry{reg: map[ledger.PubKey]bool{pub(key): true}}}
 	w.host = newHost(t, key, w.reg)
 	w.customer = NewCustomer(w.host, chain, journal.Open(t.TempDir()))
-	for i := 0; i < 6; i++ {
+	for i := 0; i < n; i++ {
 		k := testKey(fmt.Sprintf("supplier %d", i))
 		w.reg.reg[pub(k)] = true
 		h := newHost(t, k, w.reg)
@@ -207,4 +216,57 @@ func sixSuppliers(t testing.TB, key ed25519.PrivateKey, space uint64, name strin
 		w.suppliers, w.contracts, w.opens = append(w.suppliers, h), append(w.contracts, open.ContractID), append(w.opens, open)
 	}
 	return w
+}
+
+// TestLongTail (P-9, issue 13's long tails): a supplier that stalls is given up on once K shards
+// of the stripe are placed and twice their time has passed (StallAfter shortened here), and its
+// shard goes to a spare, which holds that shard for the rest of the file; a supplier that is
+// gone is replaced at once. The file reads back whole.
+func TestLongTail(t *testing.T) {
+	alice := testKey("alice")
+	w := suppliersOf(t, alice, 16<<20, "long tail", 8)
+	w.customer.stallAfter = 300 * time.Millisecond
+	// Supplier 2 reads the shard and never answers; supplier 5 is gone.
+	w.suppliers[2].h.SetStreamHandler(ProtocolShard, func(s network.Stream) { _, _ = io.Copy(io.Discard, s) })
+	if err := w.suppliers[5].Close(); err != nil {
+		t.Fatal(err)
+	}
+	key, err := stripe.Key(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := shardData(StripeSize+1000, 11) // two stripes
+	spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:]}
+	start := time.Now()
+	rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{9}, bytes.NewReader(data), spread, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("the put took %s: the stalled shard waited for its timeout instead of moving", took)
+	}
+	for s, sr := range rec.Stripes {
+		for i, cm := range sr.Shards {
+			want := w.contracts[i]
+			switch i {
+			case 2, 5:
+				want = w.contracts[6] // whichever spare took it: the other one
+				if cm.ContractID == w.contracts[7] {
+					want = w.contracts[7]
+				}
+			}
+			if cm.ContractID != want || cm.ContractID == w.contracts[2] || cm.ContractID == w.contracts[5] {
+				t.Fatalf("stripe %d shard %d is under contract %s", s, i, cm.ContractID)
+			}
+		}
+		if sr.Shards[2].ContractID == sr.Shards[5].ContractID {
+			t.Fatalf("stripe %d: one spare holds two shards", s)
+		}
+	}
+	if got := getBytes(t, w.customer, key, rec); !bytes.Equal(got, data) {
+		t.Fatal("the file read back is not the file put")
+	}
+	if !slices.Equal(spread.Contracts, w.contracts[:6]) {
+		t.Fatal("PutFile changed the caller's spread")
+	}
 }

@@ -231,6 +231,7 @@ func (h *Host) exchange(ctx context.Context, to peer.ID, proto protocol.ID, req 
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(d)
 	}
+	defer context.AfterFunc(ctx, func() { _ = s.Reset() })() // cancelled: blocked reads and writes end now
 	if err := writeMsg(s, req); err != nil {
 		s.Reset()
 		return fmt.Errorf("%s to %s: %w", proto, to, err)

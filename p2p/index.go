@@ -67,18 +67,22 @@ func (c *Customer) Adopt(open ledger.ContractOpen) error {
 	return c.record()
 }
 
-// SaveIndex places idx as a file of k+m shards on the contracts' suppliers, then replaces on
-// every one of them the index header (sealed whole: any one supplier suffices to find the
+// SaveIndex places idx as a file on spread's suppliers, then replaces on every supplier that
+// holds a shard of it the index header (sealed whole: any one supplier suffices to find the
 // index). A header that could not be replaced on some suppliers is reported; the others hold
 // the new one, and the newest version found wins on restore.
-func (c *Customer) SaveIndex(ctx context.Context, key [32]byte, idx Index, contracts []ledger.ID, k, m int) error {
+func (c *Customer) SaveIndex(ctx context.Context, key [32]byte, idx Index, spread Spread) error {
 	raw, err := json.Marshal(idx)
 	if err != nil {
 		return err
 	}
-	rec, err := c.PutFile(ctx, key, c.indexID(idx.Version), bytes.NewReader(raw), Spread{Contracts: contracts, K: k, M: m}, nil)
+	rec, err := c.PutFile(ctx, key, c.indexID(idx.Version), bytes.NewReader(raw), spread, nil)
 	if err != nil {
 		return fmt.Errorf("index version %d: %w", idx.Version, err)
+	}
+	var contracts []ledger.ID // where the index went (a spare may have taken a shard)
+	for _, cm := range rec.Stripes[0].Shards {
+		contracts = append(contracts, cm.ContractID)
 	}
 	hraw, err := json.Marshal(indexHeader{Version: idx.Version, Index: rec})
 	if err != nil {

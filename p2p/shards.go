@@ -284,6 +284,7 @@ func (h *Host) GetShard(ctx context.Context, to peer.ID, c ledger.StorageCommitm
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(d)
 	}
+	defer context.AfterFunc(ctx, func() { _ = s.Reset() })() // cancelled: the transfer ends now
 	if err := writeMsg(s, ShardRequest{Op: OpGet, ContractID: c.ContractID, ShardID: c.ShardID}); err != nil {
 		s.Reset()
 		return err
