@@ -460,8 +460,7 @@ func (s *customerService) spread(ctx context.Context, cust *p2p.Customer, need u
 	best := map[ledger.PubKey]ledger.ID{} // supplier → its contract with the most room
 	room := map[ledger.ID]uint64{}
 	for _, open := range cust.Contracts() {
-		p, ok := reachable[open.Supplier]
-		if !ok || s.reach(ctx, h, p) != nil {
+		if s.reach(ctx, h, open.Supplier) != nil {
 			continue
 		}
 		v, err := s.ledger.Contract(ctx, open.ContractID)
@@ -516,14 +515,16 @@ func (s *customerService) spread(ctx context.Context, cust *p2p.Customer, need u
 // stalls (p2p.Spread).
 const maxSpares = 2
 
-// reach connects to p unless it is connected already, within a few seconds.
-func (s *customerService) reach(ctx context.Context, h *p2p.Host, p p2p.PeerInfo) error {
-	if p.Connected {
-		return nil
+// reach connects to a node unless it is connected already, within a few seconds: at the
+// addresses the peerstore has, or those the DHT finds.
+func (s *customerService) reach(ctx context.Context, h *p2p.Host, node ledger.PubKey) error {
+	to, err := p2p.PeerID(node)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return h.Reach(ctx, p.ID)
+	return h.Reach(ctx, to)
 }
 
 func compareKeys(a, b ledger.PubKey) int { return strings.Compare(string(a[:]), string(b[:])) }
@@ -556,17 +557,10 @@ func (s *customerService) rank(cust *p2p.Customer, suppliers []ledger.PubKey) []
 // that refuses is passed over for the next choice; the contracts the suppliers signed are
 // committed to the ledger in one transaction.
 func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.Host, reachable map[ledger.PubKey]p2p.PeerInfo, taken []ledger.PubKey, atLeast, n int, need uint64) ([]ledger.ContractOpen, error) {
-	var candidates []reputation.Candidate
-	for _, p := range reachable {
-		if slices.Contains(taken, p.Key) || p.Key == h.Key() || s.reach(ctx, h, p) != nil {
-			continue
-		}
-		if ok, err := h.Registered(ctx, p.Key); err != nil || !ok {
-			continue
-		}
-		candidates = append(candidates, reputation.Candidate{Node: p.Key, Network: p.Network})
+	candidates, err := s.candidates(ctx, h, reachable, taken)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(candidates, func(a, b reputation.Candidate) int { return compareKeys(a.Node, b.Node) })
 	space := max(s.space, need)
 	var opened []ledger.ContractOpen
 	var refusals []string
@@ -587,13 +581,21 @@ func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.H
 			_, _ = rand.Read(id[:])
 			offer := ledger.ContractOpen{ContractID: id, Customer: h.Key(), Supplier: ch.Node, Bytes: space,
 				DurationSeconds: s.conf.ContractDays * 86400, PricePerGiBMonth: s.conf.PricePerGiBMonth}
-			signed, err := cust.Offer(ctx, reachable[ch.Node].ID, offer)
+			to, err := p2p.PeerID(ch.Node)
+			if err != nil {
+				return opened, err
+			}
+			if err := s.reach(ctx, h, ch.Node); err != nil {
+				refusals = append(refusals, fmt.Sprintf("%s: unreachable: %v", ch.Node, err))
+				continue
+			}
+			signed, err := cust.Offer(ctx, to, offer)
 			if err != nil {
 				refusals = append(refusals, fmt.Sprintf("%s: %v", ch.Node, err))
 				continue
 			}
 			opened = append(opened, signed)
-			h.Protect(reachable[ch.Node].ID, "supplier")
+			h.Protect(to, "supplier")
 		}
 		s.mu.Lock()
 		s.cat.Slots += uint64(len(choices))
@@ -616,6 +618,38 @@ func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.H
 			atLeast-len(opened), len(candidates), strings.Join(append(refusals, "none"), "; "))
 	}
 	return opened, nil
+}
+
+// maxCandidates bounds the registered nodes one hire considers.
+const maxCandidates = 10_000
+
+// candidates are the registered nodes (from the ledger, at most maxCandidates) other than this
+// one and those in taken, with the network group the host knows of each: suppliers to choose
+// among. Whether one is reachable is found out only if it is chosen.
+func (s *customerService) candidates(ctx context.Context, h *p2p.Host, known map[ledger.PubKey]p2p.PeerInfo, taken []ledger.PubKey) ([]reputation.Candidate, error) {
+	var out []reputation.Candidate
+	seen := map[ledger.PubKey]bool{h.Key(): true}
+	for _, k := range taken {
+		seen[k] = true
+	}
+	for rec, err := range s.ledger.AllEvents(ctx, api.EventsRequest{Kind: ledger.KindRegisterNode.String(), Limit: api.MaxPageSize}) {
+		if errors.Is(err, api.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing registered nodes: %w", err)
+		}
+		if seen[rec.Subject] {
+			continue
+		}
+		seen[rec.Subject] = true
+		out = append(out, reputation.Candidate{Node: rec.Subject, Network: known[rec.Subject].Network})
+		if len(out) == maxCandidates {
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b reputation.Candidate) int { return compareKeys(a.Node, b.Node) })
+	return out, nil
 }
 
 // find returns the catalogue's file whose id starts with prefix (hex, at least 4 digits).

@@ -43,26 +43,40 @@ func (s *p2pService) Start(context.Context) error {
 	if s.key == nil {
 		return ErrNoP2PKey
 	}
-	h, err := p2p.New(s.key, p2p.NewLedgerRegistry(s.ledger), p2p.Config{ListenAddrs: s.conf.Listen})
+	var boot []peer.AddrInfo
+	for _, b := range s.conf.Bootstrap {
+		if ai, err := peer.AddrInfoFromString(b); err == nil { // validated when app.toml was read
+			boot = append(boot, *ai)
+		}
+	}
+	h, err := p2p.New(s.key, p2p.NewLedgerRegistry(s.ledger), p2p.Config{ListenAddrs: s.conf.Listen, Bootstrap: boot})
 	if err != nil {
 		return err
 	}
 	s.host = h
-	// Bootstrap peers are dialled in the background: an unreachable one does not hold up the
-	// start (a host closed meanwhile makes the dials fail at once).
-	go func(peers []string) {
-		for _, b := range peers {
-			ai, err := peer.AddrInfoFromString(b)
-			if err != nil {
-				continue // validated when app.toml was read
-			}
+	// Bootstrap peers are dialled in the background, then the routing table is filled from
+	// them (P-11): an unreachable one does not hold up the start (a host closed meanwhile makes
+	// the dials fail at once).
+	go func() {
+		reached := 0
+		for _, ai := range boot {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := h.Connect(ctx, *ai); err != nil {
-				s.logger.Info("bootstrap peer not reached", "peer", b, "err", err)
+			if err := h.Connect(ctx, ai); err != nil {
+				s.logger.Info("bootstrap peer not reached", "peer", ai.ID, "err", err)
+			} else {
+				reached++
 			}
 			cancel()
 		}
-	}(s.conf.Bootstrap)
+		if reached == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := h.RefreshRouting(ctx); err != nil {
+			s.logger.Info("routing table not refreshed", "err", err)
+		}
+	}()
 	return nil
 }
 

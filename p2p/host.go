@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/core/routing"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -42,7 +44,14 @@ type Config struct {
 	// StreamsPerPeer caps each peer's streams of each of our protocols, inbound and outbound
 	// each (default 8; libp2p's default allows 64 inbound per protocol per peer).
 	StreamsPerPeer int
+	// Bootstrap are peers the routing table starts from when it is empty (P-11); the host does
+	// not dial them by itself (Connect does).
+	Bootstrap []peer.AddrInfo
 }
+
+// ProtocolDHT is the prefix of the peer-routing DHT's protocols (P-11): our own network, not
+// IPFS's, and peer records only (no values, no providers).
+const ProtocolDHT = protocol.ID("/trustledger")
 
 func (c Config) withDefaults() Config {
 	if len(c.ListenAddrs) == 0 {
@@ -79,6 +88,7 @@ var protocols = []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit, Pr
 type Host struct {
 	h      host.Host
 	cm     *connmgr.BasicConnMgr
+	dht    *dht.IpfsDHT
 	priv   ed25519.PrivateKey
 	key    ledger.PubKey
 	reg    Registry
@@ -105,6 +115,7 @@ func New(priv ed25519.PrivateKey, reg Registry, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	var kad *dht.IpfsDHT
 	h, err := libp2p.New(
 		libp2p.Identity(sk),
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
@@ -114,6 +125,15 @@ func New(priv ed25519.PrivateKey, reg Registry, cfg Config) (*Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
+		// Peer routing (P-11): a Kademlia DHT of peer records among the nodes, every one a
+		// server, so that a node finds another's addresses by its peer id alone (every dial of
+		// a peer whose addresses the host lacks asks it); addresses never go into the ledger.
+		libp2p.Routing(func(h host.Host) (routing.PeerRouting, error) {
+			var err error
+			kad, err = dht.New(h, dht.Mode(dht.ModeServer), dht.ProtocolPrefix(ProtocolDHT), dht.DisableProviders(), dht.DisableValues(),
+				dht.BootstrapPeers(cfg.Bootstrap...))
+			return kad, err
+		}),
 	)
 	if err != nil {
 		_ = rm.Close()
@@ -122,7 +142,7 @@ func New(priv ed25519.PrivateKey, reg Registry, cfg Config) (*Host, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var k ledger.PubKey
 	copy(k[:], priv.Public().(ed25519.PublicKey))
-	return &Host{h: h, cm: cm, priv: priv, key: k, reg: reg, cfg: cfg, ctx: ctx, cancel: cancel}, nil
+	return &Host{h: h, cm: cm, dht: kad, priv: priv, key: k, reg: reg, cfg: cfg, ctx: ctx, cancel: cancel}, nil
 }
 
 // resourceManager is libp2p's with explicit limits for our protocols (P-3).
@@ -142,7 +162,7 @@ func resourceManager(cfg Config) (network.ResourceManager, error) {
 // Close stops the host: listeners closed, connections ended.
 func (h *Host) Close() error {
 	h.cancel()
-	return h.h.Close()
+	return errors.Join(h.dht.Close(), h.h.Close())
 }
 
 // ID is the host's peer id; Key the ledger key it stands for.
@@ -338,10 +358,40 @@ func (h *Host) Registered(ctx context.Context, k ledger.PubKey) (bool, error) {
 	return h.reg.Registered(ctx, k)
 }
 
-// Reach connects to peer id at the addresses the host knows of it, unless connected already.
+// Reach connects to peer id, unless connected already: at the addresses the host knows of it,
+// or else those the DHT finds (P-11).
 func (h *Host) Reach(ctx context.Context, id peer.ID) error {
 	if h.h.Network().Connectedness(id) == network.Connected {
 		return nil
 	}
-	return h.h.Connect(ctx, peer.AddrInfo{ID: id})
+	if len(h.h.Peerstore().Addrs(id)) > 0 {
+		if err := h.h.Connect(ctx, peer.AddrInfo{ID: id}); err == nil {
+			return nil
+		}
+	}
+	ai, err := h.FindPeer(ctx, id) // the addresses known may be stale: ask anew
+	if err != nil {
+		return err
+	}
+	return h.h.Connect(ctx, ai)
+}
+
+// FindPeer asks the DHT for a peer's addresses (P-11).
+func (h *Host) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
+	ai, err := h.dht.FindPeer(ctx, id)
+	if err != nil {
+		return ai, fmt.Errorf("finding peer %s: %w", id, err)
+	}
+	return ai, nil
+}
+
+// RefreshRouting fills the DHT's routing table from the peers connected (after the bootstrap
+// peers are reached) and waits until it is done.
+func (h *Host) RefreshRouting(ctx context.Context) error {
+	select {
+	case err := <-h.dht.RefreshRoutingTable():
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-msgio"
 
@@ -309,5 +310,46 @@ func TestTransferTimeout(t *testing.T) {
 		if got := c.transferTimeout(tc.n); got != tc.want {
 			t.Errorf("%d bytes: %s, want %s", tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestPeerRouting (P-11): hosts that know only a bootstrap peer find each other through the
+// DHT by peer id alone: alice, who met only bob, reaches carol, who met only bob too.
+func TestPeerRouting(t *testing.T) {
+	reg := &mapRegistry{reg: map[ledger.PubKey]bool{}}
+	alice, bob, carol := newHost(t, testKey("alice"), reg), newHost(t, testKey("bob"), reg), newHost(t, testKey("carol"), reg)
+	connect(t, alice, bob)
+	connect(t, carol, bob)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if len(alice.h.Peerstore().Addrs(carol.ID())) != 0 {
+		t.Fatal("alice knows carol's addresses before asking")
+	}
+	for _, h := range []*Host{alice, carol} {
+		// Bounded: the routing tables fill once identify has told each side the other speaks
+		// the DHT's protocol.
+		for alice.dht.RoutingTable().Size() == 0 || carol.dht.RoutingTable().Size() == 0 {
+			if ctx.Err() != nil {
+				t.Fatal("the routing tables stay empty")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := h.RefreshRouting(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := alice.Reach(ctx, carol.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if alice.h.Network().Connectedness(carol.ID()) != network.Connected {
+		t.Fatal("alice reached carol but is not connected")
+	}
+	unknown := newHost(t, testKey("dave"), reg)
+	id := unknown.ID()
+	unknown.Close()
+	short, cancel2 := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel2()
+	if err := alice.Reach(short, id); err == nil {
+		t.Fatal("reached a peer nobody knows")
 	}
 }

@@ -74,7 +74,8 @@ func waitSynced(t *testing.T, n *node) {
 }
 
 // TestBackupEndToEnd (issue 13): one validator and six storage nodes, each a `trustd start`
-// process with its own home; a seventh node backs up a directory with a file of 40 MB 4+2 with
+// process with its own home, that know one bootstrap peer and find the others through the
+// DHT; a seventh node backs up a directory with a file of 40 MB 4+2 with
 // `trustd backup put`. The contracts, the suppliers' storage receipts and an audit round are
 // asserted through ledger queries. Two suppliers are killed and `backup get` returns the file
 // byte-exact. Then the customer's home is deleted except its key file, and on a home made anew
@@ -82,24 +83,30 @@ func waitSynced(t *testing.T, n *node) {
 func TestBackupEndToEnd(t *testing.T) {
 	v := newNode(t)
 	v.start()
+	// s0 is everyone's bootstrap peer: the others, the customer included, find each other
+	// through the DHT (P-11), by the peer ids of the nodes the ledger lists as registered.
 	var suppliers []*storageNode
+	boot := ""
 	for i := range 6 {
 		name := fmt.Sprintf("s%d", i)
 		s := &storageNode{node: newJoiner(t), key: name}
 		joinNetwork(t, v, s.node, name, func(text string) string {
+			text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+boot+"]\n", 1)
 			return strings.Replace(strings.Replace(text, "space = \"0\"\n", "space = \"64MiB\"\n", 1), "receipt_period = \"1h\"\n", "receipt_period = \"3s\"\n", 1)
 		})
 		s.launch("TRUSTD_PASSPHRASE=e2e passphrase")
+		if i == 0 {
+			s.addr = hostAddr(t, s.node)
+			boot = fmt.Sprintf("%q", s.addr)
+		}
 		suppliers = append(suppliers, s)
 	}
-	var boot []string
 	for _, s := range suppliers {
 		s.addr = hostAddr(t, s.node)
 		s.pub = strings.TrimSpace(s.mustCLI("keys", "show", s.key))
-		boot = append(boot, fmt.Sprintf("%q", s.addr))
 	}
 	customerEdit := func(text string) string {
-		text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+strings.Join(boot, ", ")+"]\n", 1)
+		text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+boot+"]\n", 1)
 		text = strings.Replace(text, "contract_space = \"1GiB\"\n", "contract_space = \"32MiB\"\n", 1)
 		return strings.Replace(text, "audit_every = \"10m\"\n", "audit_every = \"0\"\n", 1)
 	}
