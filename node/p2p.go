@@ -55,7 +55,7 @@ func (s *p2pService) Start(context.Context) error {
 	}
 	s.host = h
 	// Bootstrap peers are dialled in the background, then the routing table is filled from
-	// them (P-11): an unreachable one does not hold up the start (a host closed meanwhile makes
+	// them (P-5): an unreachable one does not hold up the start (a host closed meanwhile makes
 	// the dials fail at once).
 	go func() {
 		reached := 0

@@ -44,12 +44,12 @@ type Config struct {
 	// StreamsPerPeer caps each peer's streams of each of our protocols, inbound and outbound
 	// each (default 8; libp2p's default allows 64 inbound per protocol per peer).
 	StreamsPerPeer int
-	// Bootstrap are peers the routing table starts from when it is empty (P-11); the host does
+	// Bootstrap are peers the routing table starts from when it is empty (P-5); the host does
 	// not dial them by itself (Connect does).
 	Bootstrap []peer.AddrInfo
 }
 
-// ProtocolDHT is the prefix of the peer-routing DHT's protocols (P-11): our own network, not
+// ProtocolDHT is the prefix of the peer-routing DHT's protocols (P-5): our own network, not
 // IPFS's, and peer records only (no values, no providers).
 const ProtocolDHT = protocol.ID("/trustledger")
 
@@ -125,7 +125,7 @@ func New(priv ed25519.PrivateKey, reg Registry, cfg Config) (*Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
-		// Peer routing (P-11): a Kademlia DHT of peer records among the nodes, every one a
+		// Peer routing (P-5): a Kademlia DHT of peer records among the nodes, every one a
 		// server, so that a node finds another's addresses by its peer id alone (every dial of
 		// a peer whose addresses the host lacks asks it); addresses never go into the ledger.
 		libp2p.Routing(func(h host.Host) (routing.PeerRouting, error) {
@@ -359,7 +359,7 @@ func (h *Host) Registered(ctx context.Context, k ledger.PubKey) (bool, error) {
 }
 
 // Reach connects to peer id, unless connected already: at the addresses the host knows of it,
-// or else those the DHT finds (P-11).
+// or else those the DHT finds (P-5).
 func (h *Host) Reach(ctx context.Context, id peer.ID) error {
 	if h.h.Network().Connectedness(id) == network.Connected {
 		return nil
@@ -376,7 +376,7 @@ func (h *Host) Reach(ctx context.Context, id peer.ID) error {
 	return h.h.Connect(ctx, ai)
 }
 
-// FindPeer asks the DHT for a peer's addresses (P-11).
+// FindPeer asks the DHT for a peer's addresses (P-5).
 func (h *Host) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
 	ai, err := h.dht.FindPeer(ctx, id)
 	if err != nil {

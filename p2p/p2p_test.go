@@ -313,7 +313,7 @@ func TestTransferTimeout(t *testing.T) {
 	}
 }
 
-// TestPeerRouting (P-11): hosts that know only a bootstrap peer find each other through the
+// TestPeerRouting (P-5): hosts that know only a bootstrap peer find each other through the
 // DHT by peer id alone: alice, who met only bob, reaches carol, who met only bob too.
 func TestPeerRouting(t *testing.T) {
 	reg := &mapRegistry{reg: map[ledger.PubKey]bool{}}

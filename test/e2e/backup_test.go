@@ -84,7 +84,7 @@ func TestBackupEndToEnd(t *testing.T) {
 	v := newNode(t)
 	v.start()
 	// s0 is everyone's bootstrap peer: the others, the customer included, find each other
-	// through the DHT (P-11), by the peer ids of the nodes the ledger lists as registered.
+	// through the DHT (P-5), by the peer ids of the nodes the ledger lists as registered.
 	var suppliers []*storageNode
 	boot := ""
 	for i := range 6 {
