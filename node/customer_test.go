@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/trustledger/trustledger/api"
@@ -18,6 +20,7 @@ import (
 	"github.com/trustledger/trustledger/node/keystore"
 	"github.com/trustledger/trustledger/node/nodetest"
 	"github.com/trustledger/trustledger/p2p"
+	"github.com/trustledger/trustledger/reputation"
 )
 
 // TestCustomerService (issue 13, specs/p2p.md P-9, P-10): a node's customer service hires six
@@ -40,12 +43,14 @@ func TestCustomerService(t *testing.T) {
 	chainID := chainOf(t, c)
 	nodetest.Register(t, c, alice)
 	var suppliers []*p2p.Host
+	var shardDirs []string
 	for i := range 6 {
 		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
 		nodetest.Register(t, c, key)
 		h := hostFor(t, c, key, n.P2P())
+		shardDirs = append(shardDirs, t.TempDir())
 		if _, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20, MaxDurationSeconds: 365 * 86400},
-			Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}); err != nil {
+			Dir: shardDirs[i], Journal: journal.Open(t.TempDir())}); err != nil {
 			t.Fatal(err)
 		}
 		suppliers = append(suppliers, h)
@@ -216,6 +221,56 @@ func TestCustomerService(t *testing.T) {
 	for name, want := range map[string][]byte{"photos/big.raw": big, "photos/sub/small.txt": small} {
 		if got, err := os.ReadFile(filepath.Join(to, name)); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s after restore: %v", name, err)
+		}
+	}
+
+	// Supplier 0 loses its data but keeps answering: its signed answer to the next audit is
+	// evidence the ledger takes, and the node's trust view holds it proven.
+	corrupted := 0
+	err = filepath.WalkDir(shardDirs[0], func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".commitment") {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		corrupted++
+		return os.WriteFile(path, make([]byte, info.Size()), 0o600)
+	})
+	if err != nil || corrupted == 0 {
+		t.Fatalf("corrupting supplier 0's shards: %d files, %v", corrupted, err)
+	}
+	audit, err = ctl.Audit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar := keystore.PubKey(nodetest.Key("supplier 0")).String()
+	for _, a := range audit.Audits {
+		if a.Supplier == liar && (a.Passed || !strings.Contains(a.Why, "does not match")) {
+			t.Fatalf("the audit of the supplier that lost its data: %+v", a)
+		}
+	}
+	evidence := 0
+	for rec, err := range c.AllEvents(ctx, api.EventsRequest{Node: liar, Kind: ledger.KindAuditResult.String()}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rec.Event.(*ledger.AuditResult); !r.Passed && r.Evidence != nil {
+			evidence++
+		}
+	}
+	if evidence != 1 {
+		t.Fatalf("%d failed audits of supplier 0 with evidence in the ledger, want 1", evidence)
+	}
+	nodetest.WaitHeight(t, c, audit.Height, 10*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		sc, err := n.Trust().Score(keystore.PubKey(alice), keystore.PubKey(nodetest.Key("supplier 0")))
+		if err == nil && sc.Score.Status == reputation.StatusProven {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's view of the supplier proven wrong: %+v, %v", sc.Score, err)
 		}
 	}
 }
