@@ -169,32 +169,41 @@ func (s *supplierService) Start(ctx context.Context) error {
 	return nil
 }
 
-// receipts asks for the storage receipts due every period and submits those countersigned, in
-// one transaction, until ctx ends (P-8).
+// receipts asks for the storage and bandwidth receipts due every period, and for bandwidth
+// receipts whenever a customer has read a step's worth, and submits those countersigned in one
+// transaction a round, until ctx ends (P-8).
 func (s *supplierService) receipts(ctx context.Context, sup *p2p.Supplier, sub *client.Submitter, done chan struct{}) {
 	defer close(done)
 	defer sub.Close()
 	t := time.NewTicker(s.period)
 	defer t.Stop()
 	for {
+		var evs []ledger.Event
 		select {
 		case <-ctx.Done():
 			return
+		case <-sup.BandwidthDue(): // a customer has read a step's worth: only bandwidth now
 		case <-t.C:
+			signed, errs := sup.CollectReceipts(ctx)
+			for _, err := range errs {
+				s.logger.Info("storage receipt not countersigned", "err", err)
+			}
+			for _, r := range signed {
+				evs = append(evs, r)
+			}
 		}
-		signed, errs := sup.CollectReceipts(ctx)
+		bw, errs := sup.CollectBandwidth(ctx)
 		for _, err := range errs {
-			s.logger.Info("storage receipt not countersigned", "err", err)
+			s.logger.Info("bandwidth receipt not countersigned", "err", err)
 		}
-		if len(signed) == 0 {
+		for _, r := range bw {
+			evs = append(evs, r)
+		}
+		if len(evs) == 0 {
 			continue
 		}
-		evs := make([]ledger.Event, len(signed))
-		for i, r := range signed {
-			evs[i] = r
-		}
 		if _, _, err := sub.SubmitAndWait(ctx, evs...); err != nil && ctx.Err() == nil {
-			s.logger.Error("storage receipts not committed", "receipts", len(evs), "err", err)
+			s.logger.Error("receipts not committed", "receipts", len(evs), "err", err)
 		}
 	}
 }
@@ -219,7 +228,7 @@ func (s *supplierService) openContracts(ctx context.Context, key ledger.PubKey) 
 			return nil, err
 		}
 		if v.Record != nil && !v.Record.Closed {
-			out = append(out, p2p.OpenContract{Open: *open, StorageReceipts: v.Record.StorageReceipts.Highest})
+			out = append(out, p2p.OpenContract{Open: *open, StorageReceipts: v.Record.StorageReceipts.Highest, BandwidthReceipts: v.Record.BandwidthReceipts.Highest})
 		}
 	}
 	return out, nil

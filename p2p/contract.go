@@ -75,6 +75,9 @@ type Supplier struct {
 	contracts map[ledger.ID]*agreement
 	shards    map[ledger.ID]*heldShard // by commitment digest
 	now       func() time.Time
+	// bandwidthDue is signalled when a contract's bytes served and not yet receipted reach
+	// BandwidthStep: the supplier service collects its bandwidth receipts then (P-8).
+	bandwidthDue chan struct{}
 }
 
 // agreement is a contract the supplier countersigned, and the shard bytes it holds under it.
@@ -86,6 +89,11 @@ type agreement struct {
 	// countersigned (the next period starts there).
 	nextReceipt uint64
 	periodEnd   int64
+	// served is the bytes of shards the customer read back and acknowledged as verified (P-6);
+	// receipted those covered by bandwidth receipts countersigned; nextBandwidth the number of
+	// the next one.
+	served, receipted uint64
+	nextBandwidth     uint64
 }
 
 // NewSupplier returns a supplier that serves nowhere yet (Serve).
@@ -99,7 +107,7 @@ func NewSupplier(cfg SupplierConfig) (*Supplier, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("shard directory: %w", err)
 	}
-	return &Supplier{cfg: cfg, contracts: map[ledger.ID]*agreement{}, shards: map[ledger.ID]*heldShard{}, now: time.Now}, nil
+	return &Supplier{cfg: cfg, contracts: map[ledger.ID]*agreement{}, shards: map[ledger.ID]*heldShard{}, now: time.Now, bandwidthDue: make(chan struct{}, 1)}, nil
 }
 
 // ServeSupplier is NewSupplier then Serve on h.
@@ -189,7 +197,7 @@ func (s *Supplier) answer(_ context.Context, from ledger.PubKey, st network.Stre
 	case open.Bytes > free:
 		return refuse(CodeNoSpace, "%d bytes asked, %d free of the %d this supplier offers", open.Bytes, free, t.Space)
 	}
-	s.contracts[open.ContractID] = &agreement{open: open, digest: digest, nextReceipt: 1}
+	s.contracts[open.ContractID] = &agreement{open: open, digest: digest, nextReceipt: 1, nextBandwidth: 1}
 	s.committed += open.Bytes
 	return accept(CountersigReply{Countersig: ledger.Countersign(s.priv, s.cfg.ChainID, &open)})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +203,61 @@ func TestCustomerRecordsOutliveARestart(t *testing.T) {
 	mallory.Contracts = append(mallory.Contracts, ContractRecord{Open: ledger.ContractOpen{ContractID: ledger.ID{9}, Customer: pub(bob)}})
 	if err := NewCustomer(customerHost, chain, journal.Open(t.TempDir())).LoadRecords(mallory); err == nil {
 		t.Fatal("records of another customer were loaded")
+	}
+}
+
+// TestBandwidthReceipts (P-6, P-8): a supplier counts as served only what the customer read
+// back and acknowledged as verified, asks for a bandwidth receipt for exactly that, and stops
+// serving reads under a contract whose customer owes more than MaxUnreceipted.
+func TestBandwidthReceipts(t *testing.T) {
+	_, supplier, _, customer, open, _ := receiptPair(t, "bandwidth")
+	customer.ServeReceipts()
+	ctx := context.Background()
+	data := shardData(300_000, 7)
+	cm, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due := supplier.DueBandwidth(); len(due) != 0 {
+		t.Fatalf("bandwidth due before any read: %+v", due)
+	}
+	// A read the customer gives up on at once counts for neither side.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := customer.Get(cancelled, cm, io.Discard); err == nil {
+		t.Fatal("a cancelled read succeeded")
+	}
+	for range 2 {
+		if err := customer.Get(ctx, cm, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var due []*ledger.BandwidthReceipt
+	for deadline := time.Now().Add(5 * time.Second); len(due) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		due = supplier.DueBandwidth() // the second read's acknowledgement may still be on its way
+		if len(due) == 1 && due[0].Bytes < 2*uint64(len(data)) {
+			due = nil
+		}
+	}
+	if len(due) != 1 || due[0].Bytes != 2*uint64(len(data)) || due[0].Number != 1 {
+		t.Fatalf("due after two reads: %+v", due)
+	}
+	signed, errs := supplier.CollectBandwidth(ctx)
+	if len(errs) != 0 || len(signed) != 1 || signed[0].Countersig == (ledger.Sig{}) {
+		t.Fatalf("collect: %+v, %v", signed, errs)
+	}
+	if due := supplier.DueBandwidth(); len(due) != 0 {
+		t.Fatalf("due after the receipt: %+v", due)
+	}
+	// A customer that owes more than MaxUnreceipted is refused reads until it countersigns.
+	supplier.noteServed(open.ContractID, MaxUnreceipted+1)
+	select {
+	case <-supplier.BandwidthDue():
+	default:
+		t.Fatal("crossing the step did not signal a collection")
+	}
+	refusedWith(t, "a read while owing", customer.Get(ctx, cm, io.Discard), CodeReceiptDue)
+	if _, errs := supplier.CollectBandwidth(ctx); len(errs) != 1 {
+		t.Fatalf("a receipt for bytes the customer never read was countersigned: %v", errs)
 	}
 }

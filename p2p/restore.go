@@ -15,8 +15,10 @@ import (
 // OpenContract is a contract open in the ledger with this supplier, and the highest storage
 // receipt number recorded for it.
 type OpenContract struct {
-	Open            ledger.ContractOpen
-	StorageReceipts uint64
+	Open ledger.ContractOpen
+	// StorageReceipts and BandwidthReceipts are the highest receipt numbers of each kind the
+	// ledger has recorded: numbering goes on after them.
+	StorageReceipts, BandwidthReceipts uint64
 }
 
 // Restore gives a supplier that has not served yet the contracts it agreed to that are open in
@@ -41,7 +43,7 @@ func (s *Supplier) Restore(key ledger.PubKey, open []OpenContract) (int, error) 
 		}
 		o.Countersig = ledger.Sig{}
 		s.contracts[o.ContractID] = &agreement{open: o, digest: sha256.Sum256(ledger.CountersignBytes(s.cfg.ChainID, &o)),
-			nextReceipt: oc.StorageReceipts + 1, periodEnd: now}
+			nextReceipt: oc.StorageReceipts + 1, periodEnd: now, nextBandwidth: oc.BandwidthReceipts + 1}
 		s.committed += o.Bytes
 	}
 	dirs, err := os.ReadDir(s.cfg.Dir)

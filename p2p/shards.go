@@ -189,7 +189,11 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 func (s *Supplier) get(ag *agreement, req ShardRequest, st network.Stream, hostCfg Config) Reply {
 	s.mu.Lock()
 	_, h := s.held(ag, req.ShardID)
+	owes, unreceipted := ag.owes(), ag.served-ag.receipted
 	s.mu.Unlock()
+	if owes {
+		return refuse(CodeReceiptDue, "%d bytes served under contract %s are not covered by a bandwidth receipt: countersign one first", unreceipted, req.ContractID)
+	}
 	if h == nil {
 		return refuse(CodeNoShard, "no shard %s of contract %s here", req.ShardID, req.ContractID)
 	}
@@ -206,8 +210,20 @@ func (s *Supplier) get(ag *agreement, req ShardRequest, st network.Stream, hostC
 	}
 	if _, err := io.CopyN(st, f, int64(h.commitment.Size)); err != nil {
 		st.Reset()
+		return done
+	}
+	// The customer says whether the bytes matched the commitment: only then do they count as
+	// served, for bandwidth receipts (P-8). A cancelled or failed read says nothing.
+	var ack GetAck
+	if err := readMsgMax(st, 64, &ack); err == nil && ack.Verified {
+		s.noteServed(ag.open.ContractID, h.commitment.Size)
 	}
 	return done
+}
+
+// GetAck is the customer's word, after a shard's bytes, that they matched its commitment (P-6).
+type GetAck struct {
+	Verified bool `json:"verified"`
 }
 
 func (s *Supplier) delete(ag *agreement, req ShardRequest) Reply {
@@ -289,7 +305,6 @@ func (h *Host) GetShard(ctx context.Context, to peer.ID, c ledger.StorageCommitm
 		s.Reset()
 		return err
 	}
-	_ = s.CloseWrite()
 	var info ShardInfo
 	if err := readReply(s, &info, MaxMessage); err != nil {
 		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, err)
@@ -304,7 +319,12 @@ func (h *Host) GetShard(ctx context.Context, to peer.ID, c ledger.StorageCommitm
 		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, err)
 	}
 	if !bytes.Equal(tree.Root(), c.Root[:]) {
+		s.Reset()
 		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, ErrShardMismatch)
+	}
+	// Verified: the supplier counts the bytes as served (P-6, P-8).
+	if err := writeMsg(s, GetAck{Verified: true}); err == nil {
+		_ = s.CloseWrite()
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ const (
 	CodeNoShard      = "no_shard"     // the supplier holds no such shard
 	CodeMismatch     = "mismatch"     // the bytes sent do not hash to the root announced
 	CodeFailed       = "failed"       // the supplier failed on its side (disk, journal)
+	CodeReceiptDue   = "receipt_due"  // more bytes read than bandwidth receipts cover (P-8)
 )
 
 // ErrRefused wraps every refusal a peer answered; RefusedError carries its code.

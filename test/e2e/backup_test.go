@@ -75,11 +75,11 @@ func waitSynced(t *testing.T, n *node) {
 
 // TestBackupEndToEnd (issue 13): one validator and six storage nodes, each a `trustd start`
 // process with its own home, that know one bootstrap peer and find the others through the
-// DHT; a seventh node backs up a directory with a file of 40 MB 4+2 with
-// `trustd backup put`. The contracts, the suppliers' storage receipts and an audit round are
-// asserted through ledger queries. Two suppliers are killed and `backup get` returns the file
-// byte-exact. Then the customer's home is deleted except its key file, and on a home made anew
-// around it `backup restore` brings back every file.
+// DHT; a seventh node backs up a directory with a file of 40 MB 4+2 with `trustd backup put`.
+// The contracts, the suppliers' storage receipts and an audit round are asserted through ledger
+// queries. Two suppliers are killed and `backup get` returns the file byte-exact, and the four
+// that served it get bandwidth receipts. Then the customer's home is deleted except its key
+// file, and on a home made anew around it `backup restore` brings back every file.
 func TestBackupEndToEnd(t *testing.T) {
 	v := newNode(t)
 	v.start()
@@ -227,6 +227,26 @@ func TestBackupEndToEnd(t *testing.T) {
 	cust.mustCLI("backup", "get", bigID[:12], out)
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("the file read back with two suppliers dead is not the file put (%v)", err)
+	}
+	// The four suppliers that served the read get bandwidth receipts for it, countersigned by
+	// carol, into the ledger.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+		served := 0
+		for id := range contracts {
+			cv, err := c.Contract(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cv.Receipts["bandwidth"].Highest > 0 {
+				served++
+			}
+		}
+		if served == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d contracts have a bandwidth receipt a minute after the get, want 4\n%s", served, suppliers[0].tailLog())
+		}
 	}
 	text := cust.mustCLI("backup", "status")
 	if !strings.Contains(text, "degraded") || !strings.Contains(text, "docs/big.bin") || strings.Count(text, "passed at height") != 6 || !strings.Contains(text, "unreachable:") {
