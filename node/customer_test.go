@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
