@@ -31,6 +31,7 @@ import (
 //
 //	POST /v1/backup/{op}                      → JSON lines (control_backup.go): the customer
 //	                                             service's operations
+//	POST /v1/supplier/{op}                    → JSON lines: the supplier's contracts, quit
 
 // ServicesAnswer is what the control channel answers.
 type ServicesAnswer struct {
@@ -52,7 +53,7 @@ type controlServer struct {
 }
 
 // serveControl listens on the home's control socket for m's operations.
-func serveControl(home Home, m *Manager, b Backups) (*controlServer, error) {
+func serveControl(home Home, m *Manager, b Backups, sup *supplierService) (*controlServer, error) {
 	enable := func(ctx context.Context, name string, on, now, cascade bool) ([]string, error) {
 		if _, err := m.lookup(name); err != nil {
 			return nil, err
@@ -130,6 +131,7 @@ func serveControl(home Home, m *Manager, b Backups) (*controlServer, error) {
 		}
 	})
 	mux.HandleFunc("POST /v1/backup/{op}", func(w http.ResponseWriter, r *http.Request) { serveBackup(b, w, r) })
+	mux.HandleFunc("POST /v1/supplier/{op}", func(w http.ResponseWriter, r *http.Request) { serveSupplier(sup, w, r) })
 	c := &controlServer{path: path, ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = c.srv.Serve(ln) }()
 	return c, nil

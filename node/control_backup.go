@@ -15,7 +15,8 @@ import (
 )
 
 // The backups on the control channel: POST /v1/backup/{op} with a JSON backupRequest, for op
-// put, ls, get, rm, status, audit and restore. The answer is a stream of JSON lines: progress
+// put, ls, get, rm, status, audit and restore; and the supplier's, POST /v1/supplier/{op} for
+// contracts and quit (the contract id in "id"). The answer is a stream of JSON lines: progress
 // lines, then one line with the result or with the error (its code names the sentinel, so that
 // errors.Is works across the socket). Paths are absolute: the node's working directory is not
 // the caller's.
@@ -41,6 +42,7 @@ var backupErrors = []struct {
 }{
 	{"customer_off", ErrCustomerOff}, {"no_such_backup", ErrNoSuchBackup}, {"ambiguous_id", ErrAmbiguousID},
 	{"too_few_suppliers", ErrTooFewSuppliers}, {"exists", ErrExists}, {"file_lost", p2p.ErrFileLost}, {"no_index", p2p.ErrNoIndex},
+	{"supplier_off", ErrSupplierOff},
 }
 
 func backupCode(err error) string {
@@ -72,6 +74,43 @@ func requireAbs(what string, paths ...string) error {
 
 // serveBackup answers one backup operation on the control channel.
 func serveBackup(b Backups, w http.ResponseWriter, r *http.Request) {
+	serveLines(w, r, func(ctx context.Context, op string, req backupRequest, progress func(BackupProgress)) (any, error) {
+		switch op {
+		case "put":
+			return b.Put(ctx, req.Paths, progress)
+		case "ls":
+			return b.List(ctx)
+		case "get":
+			return b.Get(ctx, req.ID, req.Out, progress)
+		case "rm":
+			return b.Remove(ctx, req.ID)
+		case "status":
+			return b.Status(ctx)
+		case "audit":
+			return b.Audit(ctx)
+		case "restore":
+			return b.Restore(ctx, req.To, progress)
+		}
+		return nil, fmt.Errorf("no backup operation %q: want put, ls, get, rm, status, audit or restore", op)
+	})
+}
+
+// serveSupplier answers one supplier operation on the control channel.
+func serveSupplier(sup *supplierService, w http.ResponseWriter, r *http.Request) {
+	serveLines(w, r, func(ctx context.Context, op string, req backupRequest, _ func(BackupProgress)) (any, error) {
+		switch op {
+		case "contracts":
+			return sup.SupplierContracts(ctx)
+		case "quit":
+			return sup.Quit(ctx, req.ID)
+		}
+		return nil, fmt.Errorf("no supplier operation %q: want contracts or quit", op)
+	})
+}
+
+// serveLines decodes an operation's request, runs it, and answers with JSON lines: progress,
+// then the result or the error (with a partial result, if any).
+func serveLines(w http.ResponseWriter, r *http.Request, run func(context.Context, string, backupRequest, func(BackupProgress)) (any, error)) {
 	var req backupRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -87,34 +126,14 @@ func serveBackup(b Backups, w http.ResponseWriter, r *http.Request) {
 	progress := func(p BackupProgress) { send(backupLine{Progress: &p}) }
 	fail := func(err error) { send(backupLine{Error: err.Error(), Code: backupCode(err)}) }
 	if err := dec.Decode(&req); err != nil {
-		fail(fmt.Errorf("backup request: %w", err))
+		fail(fmt.Errorf("request: %w", err))
 		return
 	}
 	if err := errors.Join(requireAbs("path", req.Paths...), requireAbs("output", req.Out), requireAbs("target", req.To)); err != nil {
 		fail(err)
 		return
 	}
-	ctx := r.Context()
-	var res any
-	var err error
-	switch op := r.PathValue("op"); op {
-	case "put":
-		res, err = b.Put(ctx, req.Paths, progress)
-	case "ls":
-		res, err = b.List(ctx)
-	case "get":
-		res, err = b.Get(ctx, req.ID, req.Out, progress)
-	case "rm":
-		res, err = b.Remove(ctx, req.ID)
-	case "status":
-		res, err = b.Status(ctx)
-	case "audit":
-		res, err = b.Audit(ctx)
-	case "restore":
-		res, err = b.Restore(ctx, req.To, progress)
-	default:
-		err = fmt.Errorf("no backup operation %q: want put, ls, get, rm, status, audit or restore", op)
-	}
+	res, err := run(r.Context(), r.PathValue("op"), req, progress)
 	raw, merr := json.Marshal(res)
 	// A partial result (what a put placed before it failed) goes with the error.
 	switch {
@@ -130,11 +149,16 @@ func serveBackup(b Backups, w http.ResponseWriter, r *http.Request) {
 // backup runs one operation on the node: it sends req, passes progress lines on, and decodes
 // the result into out (also when there is an error: a partial result).
 func (c *Control) backup(ctx context.Context, op string, req backupRequest, progress func(BackupProgress), out any) error {
+	return c.lines(ctx, "/v1/backup/"+op, req, progress, out)
+}
+
+// lines runs one operation of the JSON-lines kind at path.
+func (c *Control) lines(ctx context.Context, path string, req backupRequest, progress func(BackupProgress), out any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://trustd/v1/backup/"+op, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://trustd"+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -250,4 +274,17 @@ func (c *Control) Restore(ctx context.Context, to string, progress func(BackupPr
 		to = abs
 	}
 	return res, c.backup(ctx, "restore", backupRequest{To: to}, progress, &res)
+}
+
+// SupplierContracts lists the node's contracts as a supplier.
+func (c *Control) SupplierContracts(ctx context.Context) ([]p2p.SupplierContract, error) {
+	var res []p2p.SupplierContract
+	return res, c.lines(ctx, "/v1/supplier/contracts", backupRequest{}, nil, &res)
+}
+
+// Quit asks the node's supplier to leave a contract: the close committed, then its shards
+// deleted.
+func (c *Control) Quit(ctx context.Context, contract string) (p2p.SupplierContract, error) {
+	var res p2p.SupplierContract
+	return res, c.lines(ctx, "/v1/supplier/quit", backupRequest{ID: contract}, nil, &res)
 }

@@ -52,6 +52,7 @@ type Node struct {
 	trust     *TrustService
 	consensus *consensusService
 	p2p       *p2pService
+	supplier  *supplierService
 	customer  *customerService
 	control   *controlServer
 	closers   []func() error
@@ -136,14 +137,14 @@ func Open(home Home, o Options) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	supplier, err := newSupplierService(home, gen.ChainID, appConf.Supplier, n.p2p.Host, o.P2PKey, n.Client(), logger.With("module", "supplier"))
+	n.supplier, err = newSupplierService(home, gen.ChainID, appConf.Supplier, n.p2p.Host, o.P2PKey, n.Client(), logger.With("module", "supplier"))
 	if err != nil {
 		return nil, err
 	}
 	if n.customer, err = newCustomerService(home, gen.ChainID, appConf.Customer, n.p2p.Host, o.P2PKey, n.Client(), n.trust, logger.With("module", "customer")); err != nil {
 		return nil, err
 	}
-	space := supplier.conf.Terms.Space
+	space := n.supplier.conf.Terms.Space
 	p2pOn := appConf.ServiceEnabled(ServiceP2P) && o.P2PKey != nil
 	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus
 	for _, s := range []struct {
@@ -157,7 +158,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 		{ServiceConsensus, n.consensus, appConf.ServiceEnabled(ServiceConsensus), nil},
 		{ServiceSnapshots, snapshotsService{pause: n.app.PauseSnapshots}, appConf.ServiceEnabled(ServiceSnapshots), []string{ServiceConsensus}},
 		{ServiceP2P, n.p2p, p2pOn, []string{ServiceConsensus}},
-		{ServiceSupplier, supplier, p2pOn && space > 0 && appConf.ServiceEnabled(ServiceSupplier), []string{ServiceP2P}},
+		{ServiceSupplier, n.supplier, p2pOn && space > 0 && appConf.ServiceEnabled(ServiceSupplier), []string{ServiceP2P}},
 		{ServiceCustomer, n.customer, p2pOn && appConf.ServiceEnabled(ServiceCustomer), []string{ServiceP2P, ServiceTrust}},
 	} {
 		if err := n.manager.Add(s.name, s.svc, s.enabled, s.requires...); err != nil {
@@ -200,7 +201,7 @@ func newLogger(conf *cfg.Config) (log.Logger, error) {
 // the node keeps running (`trustd services start NAME` tries again).
 func (n *Node) Start(ctx context.Context) error {
 	if n.control == nil {
-		c, err := serveControl(n.home, n.manager, n.customer)
+		c, err := serveControl(n.home, n.manager, n.customer, n.supplier)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -246,4 +247,53 @@ func (s *supplierService) Stop() error {
 		s.sup.Stop()
 	}
 	return nil
+}
+
+// ErrSupplierOff: the supplier service is not running.
+var ErrSupplierOff = errors.New("the supplier service is not running (`trustd services start supplier`)")
+
+// SupplierContracts lists the supplier's contracts.
+func (s *supplierService) SupplierContracts(context.Context) ([]p2p.SupplierContract, error) {
+	s.mu.Lock()
+	sup := s.sup
+	s.mu.Unlock()
+	if sup == nil {
+		return nil, ErrSupplierOff
+	}
+	return sup.Contracts(), nil
+}
+
+// Quit leaves a contract (P-4): no more shards under it, a contract_close (quit) committed to
+// the ledger, and only then its shards deleted.
+func (s *supplierService) Quit(ctx context.Context, contract string) (p2p.SupplierContract, error) {
+	var out p2p.SupplierContract
+	var id ledger.ID
+	if err := id.UnmarshalJSON([]byte(`"` + strings.TrimSpace(contract) + `"`)); err != nil {
+		return out, fmt.Errorf("contract id %q: want 64 hex digits: %w", contract, err)
+	}
+	s.mu.Lock()
+	sup := s.sup
+	s.mu.Unlock()
+	if sup == nil {
+		return out, ErrSupplierOff
+	}
+	for _, c := range sup.Contracts() {
+		if c.Open.ContractID == id {
+			out = c
+		}
+	}
+	closing, err := sup.Quit(id)
+	if err != nil {
+		return out, err
+	}
+	sub, err := client.NewSubmitter(client.SubmitterConfig{ChainID: s.conf.ChainID, Key: s.key, Endpoints: []*client.Client{s.ledger}})
+	if err != nil {
+		return out, err
+	}
+	defer sub.Close()
+	if _, _, err := sub.SubmitAndWait(ctx, closing); err != nil {
+		return out, fmt.Errorf("contract %s: the close did not reach the ledger; its shards stay, and no new ones are taken: %w", id, err)
+	}
+	out.Quitting = true
+	return out, sup.Forget(id)
 }

@@ -94,6 +94,7 @@ type agreement struct {
 	// the next one.
 	served, receipted uint64
 	nextBandwidth     uint64
+	quitting          bool // the supplier is leaving the contract: no more puts (Quit)
 }
 
 // NewSupplier returns a supplier that serves nowhere yet (Serve).

@@ -122,6 +122,10 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 		return refuse(CodeBadRequest, "shard id is zero")
 	}
 	s.mu.Lock()
+	if ag.quitting {
+		s.mu.Unlock()
+		return refuse(CodeNoContract, "the supplier is quitting contract %s: it takes no more shards", req.ContractID)
+	}
 	if _, h := s.held(ag, req.ShardID); h != nil {
 		s.mu.Unlock()
 		return refuse(CodeDuplicate, "shard %s of contract %s is held already; delete it first", req.ShardID, req.ContractID)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -283,5 +284,44 @@ func TestRestoreTakesBackWhatItSigned(t *testing.T) {
 	}
 	if _, err := again.Restore(pub(bob), nil); err == nil {
 		t.Fatal("a second restore of a serving supplier succeeded")
+	}
+}
+
+// TestSupplierQuits (P-4, issue 13's supplier side): a supplier quitting a contract takes no
+// more shards under it but still serves those it holds until the ledger has the close; then
+// Forget deletes them from disk and frees the space.
+func TestSupplierQuits(t *testing.T) {
+	_, supplier, _, customer, open, _ := receiptPair(t, "quit")
+	ctx := context.Background()
+	data := shardData(5000, 3)
+	cm, err := customer.Put(ctx, open.ContractID, ledger.ID{1}, bytes.NewReader(data), uint64(len(data)), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list := supplier.Contracts(); len(list) != 1 || list[0].Shards != 1 || list[0].Used != 5000 {
+		t.Fatalf("contracts: %+v", list)
+	}
+	closing, err := supplier.Quit(open.ContractID)
+	if err != nil || closing.Reason != ledger.CloseQuit || closing.Supplier != open.Supplier || closing.Customer != open.Customer {
+		t.Fatalf("quit: %+v, %v", closing, err)
+	}
+	_, err = customer.Put(ctx, open.ContractID, ledger.ID{2}, bytes.NewReader(data), uint64(len(data)), 1024)
+	refusedWith(t, "a put while quitting", err, CodeNoContract)
+	if err := customer.Get(ctx, cm, io.Discard); err != nil {
+		t.Fatalf("a get while quitting: %v", err)
+	}
+	before := supplier.Committed()
+	if err := supplier.Forget(open.ContractID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(supplier.cfg.Dir, open.ContractID.String())); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the contract's shards are still on disk: %v", err)
+	}
+	if supplier.Committed() != before-open.Bytes || len(supplier.Contracts()) != 0 {
+		t.Fatalf("after forget: committed %d (was %d), contracts %+v", supplier.Committed(), before, supplier.Contracts())
+	}
+	refusedWith(t, "a get after forget", customer.Get(ctx, cm, io.Discard), CodeNoContract)
+	if _, err := supplier.Quit(open.ContractID); err == nil {
+		t.Fatal("quit a contract forgotten")
 	}
 }

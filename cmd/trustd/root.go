@@ -60,6 +60,7 @@ func newRootCmd() *cobra.Command {
 		newTrustCmd(g),
 		newAuditCmd(g),
 		newBackupCmd(g),
+		newSupplierCmd(g),
 		newExportCmd(g),
 		newTestnetCmd(),
 		newShowNodeIDCmd(g),

@@ -15,6 +15,7 @@ import (
 	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/ledger"
 	trustd "github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/p2p"
 )
 
 // storageNode is a full node of the validator's network, with its own key as its p2p identity.
@@ -79,7 +80,8 @@ func waitSynced(t *testing.T, n *node) {
 // The contracts, the suppliers' storage receipts and an audit round are asserted through ledger
 // queries. Two suppliers are killed and `backup get` returns the file byte-exact, and the four
 // that served it get bandwidth receipts. Then the customer's home is deleted except its key
-// file, and on a home made anew around it `backup restore` brings back every file.
+// file, and on a home made anew around it `backup restore` brings back every file. Last, a
+// supplier quits its contract.
 func TestBackupEndToEnd(t *testing.T) {
 	v := newNode(t)
 	v.start()
@@ -301,5 +303,26 @@ func TestBackupEndToEnd(t *testing.T) {
 	cust.jsonCLI(&files, "backup", "ls")
 	if len(files) != 2 {
 		t.Fatalf("after restore ls lists %d files", len(files))
+	}
+
+	// s0 leaves its contract with carol: the close (quit) is in the ledger, then its shards are
+	// gone from its disk.
+	var supplied []p2p.SupplierContract
+	suppliers[0].jsonCLI(&supplied, "supplier", "contracts")
+	if len(supplied) != 1 || supplied[0].Open.Customer != carolKey || supplied[0].Shards != 6 { // the files' five and the index header
+		t.Fatalf("s0's contracts: %+v", supplied)
+	}
+	quit := supplied[0].Open.ContractID
+	suppliers[0].mustCLI("supplier", "quit", quit.String())
+	cv, err := c.Contract(ctx, quit)
+	if err != nil || cv.Record == nil || !cv.Record.Closed || cv.Record.CloseReason != ledger.CloseQuit {
+		t.Fatalf("the contract s0 quit, in the ledger: %+v, %v", cv.Record, err)
+	}
+	if _, err := os.Stat(filepath.Join(suppliers[0].home, "data", "shards", quit.String())); !os.IsNotExist(err) {
+		t.Fatalf("s0 still has the contract's shards: %v", err)
+	}
+	suppliers[0].jsonCLI(&supplied, "supplier", "contracts")
+	if len(supplied) != 0 {
+		t.Fatalf("s0's contracts after quitting: %+v", supplied)
 	}
 }
