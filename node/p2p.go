@@ -203,9 +203,20 @@ func (s *supplierService) receipts(ctx context.Context, sup *p2p.Supplier, sub *
 		if len(evs) == 0 {
 			continue
 		}
-		if _, _, err := sub.SubmitAndWait(ctx, evs...); err != nil && ctx.Err() == nil {
-			s.logger.Error("receipts not committed", "receipts", len(evs), "err", err)
+		// Submitted without waiting for the commit: a customer reading fast needs its next
+		// bandwidth receipt collected within a step, not a block, later.
+		p, err := sub.Submit(ctx, evs...)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("receipts not submitted", "receipts", len(evs), "err", err)
+			}
+			continue
 		}
+		go func(n int) {
+			if _, err := p.Wait(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Error("receipts not committed", "receipts", n, "err", err)
+			}
+		}(len(evs))
 	}
 }
 

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -47,7 +48,7 @@ func (s *Supplier) serveAudit(_ context.Context, from ledger.PubKey, st network.
 	defer f.Close()
 	tree := h.tree
 	if tree == nil { // after a restart: rebuilt from the file, which is what is answered from anyway
-		if tree, err = shard.Build(f, h.commitment.Size, h.commitment.LeafSize); err != nil {
+		if tree, err = shard.Build(bufio.NewReaderSize(f, 1<<20), h.commitment.Size, h.commitment.LeafSize); err != nil {
 			return refuse(CodeFailed, "rebuilding the shard's tree: %v", err)
 		}
 		s.mu.Lock()

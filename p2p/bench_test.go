@@ -79,9 +79,26 @@ func BenchmarkGetFile(b *testing.B) {
 	}
 }
 
+// benchWorld is six suppliers and alice's customer side, which countersigns their bandwidth
+// receipts as the supplier service collects them (or reads would stop at MaxUnreceipted).
 func benchWorld(b *testing.B) (supplierSet, [32]byte) {
 	alice := testKey("alice")
 	w := sixSuppliers(b, alice, 4<<30, "bench")
+	w.customer.ServeReceipts()
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	for _, sup := range w.served {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-sup.BandwidthDue():
+					sup.CollectBandwidth(ctx)
+				}
+			}
+		}()
+	}
 	key, err := stripe.Key(alice)
 	if err != nil {
 		b.Fatal(err)

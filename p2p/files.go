@@ -97,12 +97,12 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 	defer cancel()
 	// Stripes are read and sealed one ahead of the upload: the CPU seals the next while the
 	// network carries this one (two stripes in memory at most, whatever the file's size).
-	sealedCh := make(chan sealedStripe, 1)
+	sealedCh := make(chan sealedStripe) // unbuffered: one stripe sealed while one is placed
 	hash := sha256.New()
 	go func() {
 		defer close(sealedCh)
+		buf := make([]byte, StripeSize) // Seal copies the plaintext: one buffer serves every stripe
 		for s := 0; ; s++ {
-			buf := make([]byte, StripeSize)
 			n, err := io.ReadFull(r, buf)
 			switch {
 			case errors.Is(err, io.EOF) && s > 0:
@@ -262,7 +262,7 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 		if err != nil {
 			return fmt.Errorf("stripe %d: %w", s, err)
 		}
-		plain, err := stripe.Open(key, sr.Stripe, shards)
+		plain, err := stripe.OpenChecked(key, sr.Stripe, shards) // each matched its commitment
 		if err != nil {
 			return fmt.Errorf("stripe %d: %w", s, err)
 		}

@@ -188,6 +188,7 @@ type supplierSet struct {
 	host      *Host
 	customer  *Customer
 	suppliers []*Host
+	served    []*Supplier // the suppliers on those hosts
 	contracts []ledger.ID
 	opens     []ledger.ContractOpen
 }
@@ -207,7 +208,7 @@ func suppliersOf(t testing.TB, key ed25519.PrivateKey, space uint64, name string
 		k := testKey(fmt.Sprintf("supplier %d", i))
 		w.reg.reg[pub(k)] = true
 		h := newHost(t, k, w.reg)
-		serveSupplier(t, h, Terms{Space: space})
+		w.served = append(w.served, serveSupplier(t, h, Terms{Space: space}))
 		connect(t, w.host, h)
 		open, err := w.customer.Offer(context.Background(), h.ID(), offer(key, k, fmt.Sprint(name, " ", i), space, 0, 86400))
 		if err != nil {

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -154,9 +155,15 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	defer tmp.Close()
-	tree, err := shard.Build(io.TeeReader(io.LimitReader(st, int64(req.Size)), tmp), req.Size, req.LeafSize)
+	// Buffered both ways: the tree reads a leaf (1 KiB) at a time, and a write call a leaf would
+	// cost more than the hashing.
+	out := bufio.NewWriterSize(tmp, 1<<20)
+	tree, err := shard.Build(io.TeeReader(bufio.NewReaderSize(io.LimitReader(st, int64(req.Size)), 1<<20), out), req.Size, req.LeafSize)
 	if err != nil {
 		return refuse(CodeBadRequest, "receiving shard %s: %v", req.ShardID, err)
+	}
+	if err := out.Flush(); err != nil {
+		return refuse(CodeFailed, "shard file: %v", err)
 	}
 	var root ledger.ID
 	copy(root[:], tree.Root())
@@ -317,7 +324,7 @@ func (h *Host) GetShard(ctx context.Context, to peer.ID, c ledger.StorageCommitm
 		s.Reset()
 		return fmt.Errorf("get shard %s: the supplier has %d bytes, the commitment %d: %w", c.ShardID, info.Size, c.Size, ErrShardMismatch)
 	}
-	tree, err := shard.Build(io.TeeReader(s, w), c.Size, c.LeafSize)
+	tree, err := shard.Build(io.TeeReader(bufio.NewReaderSize(io.LimitReader(s, int64(c.Size)), 1<<20), w), c.Size, c.LeafSize)
 	if err != nil {
 		s.Reset()
 		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -55,7 +56,7 @@ func buildTree(path string, leafSize uint32) (*shard.Tree, *os.File, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	t, err := shard.Build(io.NewSectionReader(f, 0, st.Size()), uint64(st.Size()), leafSize)
+	t, err := shard.Build(bufio.NewReaderSize(io.NewSectionReader(f, 0, st.Size()), 1<<20), uint64(st.Size()), leafSize)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("--shard %s: %w", path, err)

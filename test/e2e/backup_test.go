@@ -74,6 +74,60 @@ func waitSynced(t *testing.T, n *node) {
 	t.Fatalf("%s did not catch up within 90 s\n%s", n.home, n.tailLog())
 }
 
+// storageNetwork is a validator, six storage nodes offering space each, and a customer,
+// carol, all registered: the storage nodes know s0 as their one bootstrap peer, and find the
+// others through the DHT (P-5), by the peer ids of the nodes the ledger lists as registered.
+type storageNetwork struct {
+	v            *node
+	suppliers    []*storageNode
+	cust         *node
+	carol        string // carol's key, hex
+	customerEdit func(string) string
+}
+
+func newStorageNetwork(t *testing.T, space string, customerEnv ...string) storageNetwork {
+	t.Helper()
+	var w storageNetwork
+	w.v = newNode(t)
+	w.v.start()
+	boot := ""
+	for i := range 6 {
+		name := fmt.Sprintf("s%d", i)
+		s := &storageNode{node: newJoiner(t), key: name}
+		joinNetwork(t, w.v, s.node, name, func(text string) string {
+			text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+boot+"]\n", 1)
+			return strings.Replace(strings.Replace(text, "space = \"0\"\n", fmt.Sprintf("space = %q\n", space), 1), "receipt_period = \"1h\"\n", "receipt_period = \"3s\"\n", 1)
+		})
+		s.launch("TRUSTD_PASSPHRASE=e2e passphrase")
+		if i == 0 {
+			s.addr = hostAddr(t, s.node)
+			boot = fmt.Sprintf("%q", s.addr)
+		}
+		w.suppliers = append(w.suppliers, s)
+	}
+	for _, s := range w.suppliers {
+		s.addr = hostAddr(t, s.node)
+		s.pub = strings.TrimSpace(s.mustCLI("keys", "show", s.key))
+	}
+	w.customerEdit = func(text string) string {
+		text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+boot+"]\n", 1)
+		text = strings.Replace(text, "contract_space = \"1GiB\"\n", "contract_space = \"32MiB\"\n", 1)
+		return strings.Replace(text, "audit_every = \"10m\"\n", "audit_every = \"0\"\n", 1)
+	}
+	w.cust = newJoiner(t)
+	joinNetwork(t, w.v, w.cust, "carol", w.customerEdit)
+	w.cust.launch(append([]string{"TRUSTD_PASSPHRASE=e2e passphrase"}, customerEnv...)...)
+	for _, s := range w.suppliers {
+		waitSynced(t, s.node)
+		s.mustCLI("tx", "register", "--from", s.key)
+	}
+	waitSynced(t, w.cust)
+	w.cust.mustCLI("tx", "register", "--from", "carol")
+	w.carol = strings.TrimSpace(w.cust.mustCLI("keys", "show", "carol"))
+	waitCatchUp(t, w.cust, []*node{w.v})
+	return w
+}
+
 // TestBackupEndToEnd (issue 13): one validator and six storage nodes, each a `trustd start`
 // process with its own home, that know one bootstrap peer and find the others through the
 // DHT; a seventh node backs up a directory with a file of 40 MB 4+2 with `trustd backup put`.
@@ -83,46 +137,8 @@ func waitSynced(t *testing.T, n *node) {
 // file, and on a home made anew around it `backup restore` brings back every file. Last, a
 // supplier quits its contract.
 func TestBackupEndToEnd(t *testing.T) {
-	v := newNode(t)
-	v.start()
-	// s0 is everyone's bootstrap peer: the others, the customer included, find each other
-	// through the DHT (P-5), by the peer ids of the nodes the ledger lists as registered.
-	var suppliers []*storageNode
-	boot := ""
-	for i := range 6 {
-		name := fmt.Sprintf("s%d", i)
-		s := &storageNode{node: newJoiner(t), key: name}
-		joinNetwork(t, v, s.node, name, func(text string) string {
-			text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+boot+"]\n", 1)
-			return strings.Replace(strings.Replace(text, "space = \"0\"\n", "space = \"64MiB\"\n", 1), "receipt_period = \"1h\"\n", "receipt_period = \"3s\"\n", 1)
-		})
-		s.launch("TRUSTD_PASSPHRASE=e2e passphrase")
-		if i == 0 {
-			s.addr = hostAddr(t, s.node)
-			boot = fmt.Sprintf("%q", s.addr)
-		}
-		suppliers = append(suppliers, s)
-	}
-	for _, s := range suppliers {
-		s.addr = hostAddr(t, s.node)
-		s.pub = strings.TrimSpace(s.mustCLI("keys", "show", s.key))
-	}
-	customerEdit := func(text string) string {
-		text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+boot+"]\n", 1)
-		text = strings.Replace(text, "contract_space = \"1GiB\"\n", "contract_space = \"32MiB\"\n", 1)
-		return strings.Replace(text, "audit_every = \"10m\"\n", "audit_every = \"0\"\n", 1)
-	}
-	cust := newJoiner(t)
-	joinNetwork(t, v, cust, "carol", customerEdit)
-	cust.launch("TRUSTD_PASSPHRASE=e2e passphrase")
-	for _, s := range suppliers {
-		waitSynced(t, s.node)
-		s.mustCLI("tx", "register", "--from", s.key)
-	}
-	waitSynced(t, cust)
-	cust.mustCLI("tx", "register", "--from", "carol")
-	carol := strings.TrimSpace(cust.mustCLI("keys", "show", "carol"))
-	waitCatchUp(t, cust, []*node{v})
+	w := newStorageNetwork(t, "64MiB")
+	v, suppliers, cust, carol, customerEdit := w.v, w.suppliers, w.cust, w.carol, w.customerEdit
 
 	dir := filepath.Join(t.TempDir(), "docs")
 	big := make([]byte, 40<<20)
