@@ -194,7 +194,7 @@ func (s *customerService) Stop() error {
 	s.mu.Lock()
 	s.cust, s.sub = nil, nil
 	s.mu.Unlock()
-	return nil
+	return cust.Flush()
 }
 
 // running returns the customer and a context that ends with the request or the service.

@@ -49,6 +49,7 @@ type Customer struct {
 
 	saveMu sync.Mutex // orders saves: the last one holds the newest records
 	save   func(CustomerRecords) error
+	dirty  bool // placements not saved yet (c.mu)
 }
 
 type customerContract struct {
@@ -121,8 +122,9 @@ func (c *Customer) Put(ctx context.Context, contract, id ledger.ID, data io.Read
 	}
 	c.mu.Lock()
 	cc.placed = append(cc.placed, placement{shard: id, size: size, from: c.now().Unix()})
+	c.dirty = true // saved by the next Flush or record: a placement not saved is only countersigned less
 	c.mu.Unlock()
-	return cm, c.record()
+	return cm, nil
 }
 
 // Get is Host.GetShard from the contract's supplier; verified bytes count as received.

@@ -125,11 +125,12 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 	}()
 	for ss := range sealedCh {
 		if ss.err != nil {
-			return rec, ss.err
+			return rec, c.abandon(rec, ss.err)
 		}
 		sr, err := c.putStripe(ctx, id, len(rec.Stripes), ss, &spread)
 		if err != nil {
-			return rec, err
+			rec.Stripes = append(rec.Stripes, sr) // what of it was placed goes too
+			return rec, c.abandon(rec, err)
 		}
 		rec.Stripes = append(rec.Stripes, sr)
 		rec.Size += ss.st.Size
@@ -138,7 +139,30 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 		}
 	}
 	copy(rec.Hash[:], hash.Sum(nil)) // the producer has closed the channel: it is done hashing
-	return rec, nil
+	return rec, c.Flush()
+}
+
+// abandon deletes the shards a failed put placed (best effort, within a minute even if the
+// put's context has ended): a file is kept whole or not at all, and no supplier is left holding
+// shards nobody will read or pay for. It returns err, with what could not be deleted.
+func (c *Customer) abandon(rec FileRecord, err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var left []error
+	for _, sr := range rec.Stripes {
+		for _, cm := range sr.Shards {
+			if cm.Size == 0 {
+				continue // not placed
+			}
+			if derr := c.Delete(ctx, cm.ContractID, cm.ShardID); derr != nil && !isRefusal(derr, CodeNoShard) {
+				left = append(left, derr)
+			}
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("%w (and %d shards placed before it could not be deleted: %w)", err, len(left), errors.Join(left...))
+	}
+	return err
 }
 
 // sealedStripe is a stripe sealed and coded, ready to place.

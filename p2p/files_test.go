@@ -63,9 +63,22 @@ func TestFileSurvivesLosingSuppliers(t *testing.T) {
 			t.Fatalf("a file of %d bytes came back as %d bytes", size, len(got))
 		}
 	}
-	broken := io.MultiReader(bytes.NewReader(data[:100]), iotest.ErrReader(errors.New("disk on fire")))
+	// A reader that fails after the first stripe fails the put, and the first stripe's shards are
+	// deleted again: a file is kept whole or not at all.
+	broken := io.MultiReader(bytes.NewReader(data[:StripeSize+100]), iotest.ErrReader(errors.New("disk on fire")))
 	if _, err := customer.PutFile(ctx, key, ledger.ID{4}, broken, spread, nil); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("a failing reader: %v", err)
+	}
+	for i, h := range suppliers {
+		list, err := customer.h.ListShards(ctx, h.ID(), contracts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, info := range list {
+			if info.ShardID == shardID(ledger.ID{4}, 0, i) {
+				t.Fatalf("supplier %d still holds a shard of the failed put", i)
+			}
+		}
 	}
 
 	for _, lost := range []int{1, 4} {

@@ -153,9 +153,10 @@ func receiptPair(t *testing.T, name string) (*Host, *Supplier, *Host, *Customer,
 }
 
 // TestCustomerRecordsOutliveARestart (P-8, issue 13's supplier side): the customer's records,
-// saved by its recorder at every change, let a new customer on the same key countersign what
-// the first one saw and refuse what it had countersigned already; a recorder that fails fails
-// the countersignature. Records of another customer are refused.
+// saved by its recorder (placements at the next flush, the rest at once), let a new customer
+// on the same key countersign what the first one saw and refuse what it had countersigned
+// already; a recorder that fails fails the countersignature. Records of another customer are
+// refused.
 func TestCustomerRecordsOutliveARestart(t *testing.T) {
 	alice, bob := testKey("alice"), testKey("bob")
 	supplierHost, _, customerHost, customer, open, clock := receiptPair(t, "records")
@@ -170,6 +171,16 @@ func TestCustomerRecordsOutliveARestart(t *testing.T) {
 	}
 	if free, err := customer.Free(open.ContractID); err != nil || free != 1<<20-1000 {
 		t.Fatalf("free after a put of 1000 bytes: %d, %v", free, err)
+	}
+	// A placement waits for the next save (Flush, or one that must happen now).
+	if saves != 0 {
+		t.Fatalf("%d saves after a put, want none yet", saves)
+	}
+	if err := customer.Flush(); err != nil || saves != 1 || len(saved.Contracts[0].Placed) != 1 {
+		t.Fatalf("flush: %d saves, %+v, %v", saves, saved, err)
+	}
+	if err := customer.Flush(); err != nil || saves != 1 {
+		t.Fatalf("a flush with nothing new saved again: %d saves, %v", saves, err)
 	}
 	*clock = t0.Add(time.Hour)
 	storage := func(number uint64, from, to time.Duration, byteSeconds uint64) *ledger.StorageReceipt {

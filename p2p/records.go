@@ -44,9 +44,12 @@ type SignedReceipt struct {
 }
 
 // SetRecorder makes the customer hand its records to save whenever they change in a way that
-// matters for what it would countersign: a contract offered or adopted, a shard placed, before
-// a delete is sent, before a countersignature leaves. An error from save fails that operation
-// (a countersignature is then refused), so nothing is signed that the records do not hold.
+// matters for what it would countersign: a contract offered or adopted, before a delete is sent,
+// before a countersignature leaves. An error from save fails that operation (a countersignature
+// is then refused), so nothing is signed that the records do not hold. Shards placed are saved
+// with the next of those, or by Flush (PutFile flushes at its end): one save a shard would
+// rewrite the records hundreds of times a GiB, and a placement lost to a crash only means the
+// customer countersigns less of it.
 func (c *Customer) SetRecorder(save func(CustomerRecords) error) {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
@@ -62,11 +65,23 @@ func (c *Customer) record() error {
 	}
 	c.mu.Lock()
 	recs := c.recordsLocked()
+	c.dirty = false
 	c.mu.Unlock()
 	if err := c.save(recs); err != nil {
 		return fmt.Errorf("saving the customer's records: %w", err)
 	}
 	return nil
+}
+
+// Flush saves the records if shards were placed since the last save.
+func (c *Customer) Flush() error {
+	c.mu.Lock()
+	dirty := c.dirty
+	c.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	return c.record()
 }
 
 // Records returns the customer's records, contracts in id order.
