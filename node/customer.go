@@ -209,6 +209,17 @@ func (s *customerService) running(ctx context.Context) (*p2p.Customer, context.C
 	return s.cust, ctx, func() { stop(); cancel() }, nil
 }
 
+// exclusive is running for an operation that changes the catalogue: one at a time (puts and
+// removes do not interleave); done releases it.
+func (s *customerService) exclusive(ctx context.Context) (*p2p.Customer, context.Context, context.CancelFunc, error) {
+	cust, ctx, done, err := s.running(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s.op.Lock()
+	return cust, ctx, func() { s.op.Unlock(); done() }, nil
+}
+
 // openContracts lists the contracts the ledger has open with key as their customer.
 func (s *customerService) openContracts(ctx context.Context, key ledger.PubKey) ([]ledger.ContractOpen, error) {
 	var out []ledger.ContractOpen
@@ -350,13 +361,11 @@ func (s *customerService) Put(ctx context.Context, paths []string, progress func
 	if err != nil {
 		return res, err
 	}
-	cust, ctx, done, err := s.running(ctx)
+	cust, ctx, done, err := s.exclusive(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer done()
-	s.op.Lock()
-	defer s.op.Unlock()
 	var total, need uint64
 	for _, f := range files {
 		total += f.size
@@ -773,13 +782,11 @@ type BackupRemoveResult struct {
 // no longer lists it, deletes its shards. If the index cannot be saved, nothing is removed.
 func (s *customerService) Remove(ctx context.Context, id string) (BackupRemoveResult, error) {
 	var res BackupRemoveResult
-	cust, ctx, done, err := s.running(ctx)
+	cust, ctx, done, err := s.exclusive(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer done()
-	s.op.Lock()
-	defer s.op.Unlock()
 	rec, err := s.find(id)
 	if err != nil {
 		return res, err
@@ -826,13 +833,11 @@ type BackupRestoreResult struct {
 // every file under that directory, by its name.
 func (s *customerService) Restore(ctx context.Context, to string, progress func(BackupProgress)) (BackupRestoreResult, error) {
 	var res BackupRestoreResult
-	cust, ctx, done, err := s.running(ctx)
+	cust, ctx, done, err := s.exclusive(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer done()
-	s.op.Lock()
-	defer s.op.Unlock()
 	h := s.host()
 	if h == nil {
 		return res, errors.New("the p2p host is not running")
