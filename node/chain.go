@@ -64,7 +64,7 @@ func VerifyChain(ctx context.Context, home Home) (*VerifyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verifyChain(ctx, c, nil)
+	return verifyChain(ctx, c, 0, nil)
 }
 
 // Reindex rebuilds a stopped node's browsing indexes (events by node, pair, kind and tx) from
@@ -75,23 +75,27 @@ func Reindex(ctx context.Context, home Home) (*VerifyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, err := verifyChain(ctx, c, func(replayed *storage.AppStore) error {
-		st, err := storage.OpenAppStore(AppDB(c))
-		if err != nil {
-			return fmt.Errorf("open the node's application state: %w", err)
-		}
-		defer st.Close()
-		return st.ReplaceIndex(replayed)
-	})
+	st, err := storage.OpenAppStore(AppDB(c))
+	if err != nil {
+		return nil, fmt.Errorf("open the node's application state: %w", err)
+	}
+	defer st.Close()
+	// A node killed between storing a block and committing it has that block one ahead of its
+	// state (it replays it at the next start): the indexes go up to the state's height.
+	upTo, _ := st.LastCommit()
+	if upTo == 0 {
+		return nil, fmt.Errorf("the node's application state has committed nothing: nothing to reindex")
+	}
+	rep, err := verifyChain(ctx, c, upTo, st.ReplaceIndex)
 	if err == nil && rep.Inconsistent != "" {
 		err = fmt.Errorf("not reindexed: first inconsistency: %s", rep.Inconsistent)
 	}
 	return rep, err
 }
 
-// verifyChain replays the chain into a fresh app store; if the replay is consistent and done is
-// not nil, done gets that store before it is discarded.
-func verifyChain(ctx context.Context, c *cfg.Config, done func(*storage.AppStore) error) (*VerifyReport, error) {
+// verifyChain replays the chain, up to height upTo if not 0, into a fresh app store; if the
+// replay is consistent and done is not nil, done gets that store before it is discarded.
+func verifyChain(ctx context.Context, c *cfg.Config, upTo int64, done func(*storage.AppStore) error) (*VerifyReport, error) {
 	gen, err := types.GenesisDocFromFile(c.GenesisFile())
 	if err != nil {
 		return nil, err
@@ -131,6 +135,12 @@ func verifyChain(ctx context.Context, c *cfg.Config, done func(*storage.AppStore
 	}
 	var prevHash []byte
 	last := bs.Height()
+	if upTo > 0 {
+		if upTo > last {
+			return nil, fmt.Errorf("the application state is at height %d, the block store at %d", upTo, last)
+		}
+		last = upTo
+	}
 	for h := gen.InitialHeight; h <= last; h++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err

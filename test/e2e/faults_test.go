@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +149,11 @@ func TestFaultCrashBeforeCommit(t *testing.T) {
 	victim.launch("TRUSTD_TEST_CRASH_BEFORE_COMMIT=" + itoa(crashAt))
 	if code := victim.waitExit(60 * time.Second); code != 3 {
 		t.Fatalf("victim exited with %d, want 3 from the crash hook\n%s", code, victim.tailLog())
+	}
+	// The block of the crash height is stored and its state not committed: reindex goes up to
+	// the state's height (the block replays at the next start).
+	if out := victim.mustCLI("reindex"); !strings.Contains(out, fmt.Sprintf("(height %d)", crashAt-1)) {
+		t.Fatalf("reindex after a crash before commit at %d: %s", crashAt, out)
 	}
 	victim.launch()
 	waitCatchUp(t, victim, live)
