@@ -282,7 +282,7 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 		if sr.K+sr.M != len(sr.Shards) {
 			return fmt.Errorf("file %s stripe %d: %d shards recorded for a %d+%d stripe", rec.ID, s, len(sr.Shards), sr.K, sr.M)
 		}
-		shards, err := c.getShards(ctx, sr)
+		shards, err := c.getShards(ctx, sr, nil)
 		if err != nil {
 			return fmt.Errorf("stripe %d: %w", s, err)
 		}
@@ -308,7 +308,7 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 // getShards reads K intact shards of a stripe, K+1 requests in flight: the spare one covers a
 // slow or failing supplier, and is cancelled once K have arrived. Never more than K+1 shards
 // are read unless some fail.
-func (c *Customer) getShards(ctx context.Context, sr StripeRecord) ([][]byte, error) {
+func (c *Customer) getShards(ctx context.Context, sr StripeRecord, skip func(i int) bool) ([][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type got struct {
@@ -319,6 +319,12 @@ func (c *Customer) getShards(ctx context.Context, sr StripeRecord) ([][]byte, er
 	results := make(chan got, len(sr.Shards))
 	next, inFlight := 0, 0
 	ask := func() {
+		for skip != nil && next < len(sr.Shards) && skip(next) {
+			next++ // not asked at all (a supplier being replaced)
+		}
+		if next == len(sr.Shards) {
+			return
+		}
 		i := next
 		next++
 		inFlight++

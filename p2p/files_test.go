@@ -284,3 +284,49 @@ func TestLongTail(t *testing.T) {
 		t.Fatal("PutFile changed the caller's spread")
 	}
 }
+
+// TestRepair (P-12, issue 14): a supplier is gone; its shard of each stripe is rebuilt from the
+// others (it is never asked) onto a new supplier, exactly as it was, and the file then survives
+// losing two more of the original suppliers. A supplier that holds a shard of the file already
+// cannot take another.
+func TestRepair(t *testing.T) {
+	alice := testKey("alice")
+	w := suppliersOf(t, alice, 16<<20, "repair", 7)
+	key, err := stripe.Key(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := shardData(StripeSize+70_000, 21)
+	rec, err := w.customer.PutFile(ctx, key, ledger.ID{5}, bytes.NewReader(data), Spread{Contracts: w.contracts[:6], K: 4, M: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.customer.Repair(ctx, rec, w.contracts[1], w.contracts[2]); err == nil {
+		t.Fatal("a shard was moved to a supplier holding another shard of the same stripe")
+	}
+	if err := w.suppliers[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	repaired, err := w.customer.Repair(ctx, rec, w.contracts[1], w.contracts[6])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, sr := range repaired.Stripes {
+		cm := sr.Shards[1]
+		if cm.ContractID != w.contracts[6] || cm.Size != rec.Stripes[s].Shards[1].Size || cm.Root != rec.Stripes[s].Shards[1].Root {
+			t.Fatalf("stripe %d: shard 1 after the repair: %+v, before %+v", s, cm, rec.Stripes[s].Shards[1])
+		}
+		if rec.Stripes[s].Shards[1].ContractID != w.contracts[1] {
+			t.Fatal("Repair changed the record it was given")
+		}
+	}
+	for _, i := range []int{4, 5} {
+		if err := w.suppliers[i].Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := getBytes(t, w.customer, key, repaired); !bytes.Equal(got, data) {
+		t.Fatal("the repaired file read back is not the file put")
+	}
+}

@@ -192,3 +192,51 @@ func OpenWhole(key [32]byte, id ledger.ID, shard []byte) ([]byte, error) {
 	s := Stripe{ID: id, K: 1, Size: uint64(len(shard)) - overhead, Sealed: uint64(len(shard)), Hashes: []ledger.ID{sha256.Sum256(shard)}}
 	return Open(key, s, [][]byte{shard})
 }
+
+// ErrRebuilt: a shard rebuilt from the others does not hash to the stripe's record of it.
+var ErrRebuilt = errors.New("a rebuilt shard does not match the stripe's hash of it")
+
+// Rebuild computes the shards at positions want from any K intact others (shards in order,
+// nil for those missing; each is checked against the stripe's hashes), and checks each rebuilt
+// one against its hash too: what a repair puts on a new supplier is exactly the shard that was
+// lost. No key is needed.
+func Rebuild(s Stripe, shards [][]byte, want []int) ([][]byte, error) {
+	if err := checkShape(s.K, s.M); err != nil {
+		return nil, err
+	}
+	if len(shards) != s.K+s.M || len(s.Hashes) != s.K+s.M {
+		return nil, fmt.Errorf("%w: %d shards and %d hashes for %d+%d", ErrShape, len(shards), len(s.Hashes), s.K, s.M)
+	}
+	work := make([][]byte, s.K+max(s.M, 1))
+	intact := 0
+	for i, sh := range shards {
+		if sh != nil && sha256.Sum256(sh) == s.Hashes[i] {
+			work[i] = sh
+			intact++
+		}
+	}
+	for _, i := range want {
+		if i < 0 || i >= s.K+s.M {
+			return nil, fmt.Errorf("%w: no shard %d in a %d+%d stripe", ErrShape, i, s.K, s.M)
+		}
+		work[i] = nil // rebuilt even if given: the point is to compute it
+	}
+	if intact < s.K {
+		return nil, fmt.Errorf("%w: %d of %d intact, %d needed", ErrTooFewShards, intact, s.K+s.M, s.K)
+	}
+	enc, err := reedsolomon.New(s.K, max(s.M, 1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrShape, err)
+	}
+	if err := enc.Reconstruct(work); err != nil {
+		return nil, fmt.Errorf("rebuilding stripe %s: %w", s.ID, err)
+	}
+	out := make([][]byte, len(want))
+	for j, i := range want {
+		if sha256.Sum256(work[i]) != s.Hashes[i] {
+			return nil, fmt.Errorf("stripe %s shard %d: %w", s.ID, i, ErrRebuilt)
+		}
+		out[j] = work[i]
+	}
+	return out, nil
+}

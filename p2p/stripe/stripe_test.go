@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/trustledger/trustledger/ledger"
@@ -154,5 +155,38 @@ func TestWhole(t *testing.T) {
 	}
 	if _, err := OpenWhole(key, ledger.ID{3}, sh[:10]); !errors.Is(err, ErrShape) {
 		t.Fatalf("truncated: %v", err)
+	}
+}
+
+// TestRebuild (P-9, issue 14's repair): any lost shards, data or parity, are rebuilt from K
+// others exactly as they were; too few is ErrTooFewShards; a bad position is refused.
+func TestRebuild(t *testing.T) {
+	key := testKey(t, "alice")
+	s, shards, err := Seal(key, sha256.Sum256([]byte("rebuild")), testData(100_000), 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lost := range [][]int{{0}, {5}, {1, 4}, {2, 3}} {
+		have := slices.Clone(shards)
+		for _, i := range lost {
+			have[i] = nil
+		}
+		got, err := Rebuild(s, have, lost)
+		if err != nil {
+			t.Fatalf("lost %v: %v", lost, err)
+		}
+		for j, i := range lost {
+			if !bytes.Equal(got[j], shards[i]) {
+				t.Fatalf("lost %v: shard %d rebuilt differently", lost, i)
+			}
+		}
+	}
+	have := slices.Clone(shards)
+	have[0], have[1], have[2] = nil, nil, nil
+	if _, err := Rebuild(s, have, []int{0}); !errors.Is(err, ErrTooFewShards) {
+		t.Fatalf("three lost of 4+2: %v, want ErrTooFewShards", err)
+	}
+	if _, err := Rebuild(s, shards, []int{6}); !errors.Is(err, ErrShape) {
+		t.Fatalf("shard 6 of 4+2: %v, want ErrShape", err)
 	}
 }

@@ -1,0 +1,67 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/p2p/stripe"
+)
+
+// Repair moves a file's shards off contract from (a supplier fired or gone) onto contract to,
+// with another supplier that holds no shard of the file (P-12): for each stripe with a shard
+// under from, K other shards are read (the supplier being replaced is never asked), the lost
+// shard is rebuilt and checked against the stripe's hash, and put under to. It returns the
+// file's new record; the shards under from are left for the caller to delete once the new
+// record is saved. A stripe that cannot be rebuilt is ErrFileLost, and the record is returned
+// as far as it was repaired.
+func (c *Customer) Repair(ctx context.Context, rec FileRecord, from, to ledger.ID) (FileRecord, error) {
+	target, err := c.contract(to)
+	if err != nil {
+		return rec, err
+	}
+	toPeer, err := PeerID(target.open.Supplier)
+	if err != nil {
+		return rec, err
+	}
+	out := rec
+	out.Stripes = make([]StripeRecord, len(rec.Stripes))
+	for s, sr := range rec.Stripes {
+		out.Stripes[s] = sr
+		out.Stripes[s].Shards = append([]ledger.StorageCommitment(nil), sr.Shards...)
+		for _, cm := range sr.Shards {
+			if cm.Supplier == target.open.Supplier && cm.ContractID != from {
+				return rec, fmt.Errorf("the supplier of contract %s holds a shard of file %s already: one shard a stripe per supplier", to, rec.ID)
+			}
+		}
+	}
+	for s, sr := range out.Stripes {
+		var lost []int
+		for i, cm := range sr.Shards {
+			if cm.ContractID == from {
+				lost = append(lost, i)
+			}
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		isLost := func(i int) bool { return rec.Stripes[s].Shards[i].ContractID == from }
+		have, err := c.getShards(ctx, sr, isLost)
+		if err != nil {
+			return out, fmt.Errorf("file %s stripe %d: %w", rec.ID, s, err)
+		}
+		rebuilt, err := stripe.Rebuild(sr.Stripe, have, lost)
+		if err != nil {
+			return out, fmt.Errorf("file %s stripe %d: %w", rec.ID, s, err)
+		}
+		for j, i := range lost {
+			cm, err := c.Put(ctx, to, sr.Shards[i].ShardID, bytes.NewReader(rebuilt[j]), uint64(len(rebuilt[j])), ShardLeafSize)
+			if err != nil {
+				return out, fmt.Errorf("file %s stripe %d shard %d onto %s: %w", rec.ID, s, i, toPeer, err)
+			}
+			out.Stripes[s].Shards[i] = cm
+		}
+	}
+	return out, c.Flush()
+}
