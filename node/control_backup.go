@@ -26,6 +26,8 @@ type backupRequest struct {
 	ID    string   `json:"id,omitempty"`    // get, rm
 	Out   string   `json:"out,omitempty"`   // get
 	To    string   `json:"to,omitempty"`    // restore ("": the index only)
+	// Reason is a fire's.
+	Reason string `json:"reason,omitempty"`
 }
 
 type backupLine struct {
@@ -42,7 +44,7 @@ var backupErrors = []struct {
 }{
 	{"customer_off", ErrCustomerOff}, {"no_such_backup", ErrNoSuchBackup}, {"ambiguous_id", ErrAmbiguousID},
 	{"too_few_suppliers", ErrTooFewSuppliers}, {"exists", ErrExists}, {"file_lost", p2p.ErrFileLost}, {"no_index", p2p.ErrNoIndex},
-	{"supplier_off", ErrSupplierOff},
+	{"supplier_off", ErrSupplierOff}, {"not_a_supplier", ErrNotASupplier},
 }
 
 func backupCode(err error) string {
@@ -90,8 +92,14 @@ func serveBackup(b Backups, w http.ResponseWriter, r *http.Request) {
 			return b.Audit(ctx)
 		case "restore":
 			return b.Restore(ctx, req.To, progress)
+		case "suppliers":
+			return b.Suppliers(ctx)
+		case "fire":
+			return b.Fire(ctx, req.ID, req.Reason)
+		case "history":
+			return b.History(ctx)
 		}
-		return nil, fmt.Errorf("no backup operation %q: want put, ls, get, rm, status, audit or restore", op)
+		return nil, fmt.Errorf("no backup operation %q: want put, ls, get, rm, status, audit, restore, suppliers, fire or history", op)
 	})
 }
 
@@ -287,4 +295,22 @@ func (c *Control) SupplierContracts(ctx context.Context) ([]p2p.SupplierContract
 func (c *Control) Quit(ctx context.Context, contract string) (p2p.SupplierContract, error) {
 	var res p2p.SupplierContract
 	return res, c.lines(ctx, "/v1/supplier/quit", backupRequest{ID: contract}, nil, &res)
+}
+
+// Suppliers lists the customer's suppliers with this node's view of each.
+func (c *Control) Suppliers(ctx context.Context) ([]HiredSupplier, error) {
+	var res []HiredSupplier
+	return res, c.backup(ctx, "suppliers", backupRequest{}, nil, &res)
+}
+
+// Fire asks the node to drop a supplier (its key), repairing every file onto a replacement.
+func (c *Control) Fire(ctx context.Context, supplier, reason string) (FireResult, error) {
+	var res FireResult
+	return res, c.backup(ctx, "fire", backupRequest{ID: supplier, Reason: reason}, nil, &res)
+}
+
+// History lists the customer's hires and fires with their reasons.
+func (c *Control) History(ctx context.Context) ([]SupplierDecision, error) {
+	var res []SupplierDecision
+	return res, c.backup(ctx, "history", backupRequest{}, nil, &res)
 }

@@ -572,6 +572,7 @@ func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.H
 	}
 	space := max(s.space, need)
 	var opened []ledger.ContractOpen
+	var chosen []reputation.Choice // why each was hired
 	var refusals []string
 	for len(opened) < n && len(candidates) > 0 {
 		s.mu.Lock()
@@ -604,6 +605,7 @@ func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.H
 				continue
 			}
 			opened = append(opened, signed)
+			chosen = append(chosen, ch)
 			h.Protect(to, "supplier")
 		}
 		s.mu.Lock()
@@ -617,6 +619,16 @@ func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.H
 		}
 		if _, _, err := s.sub.SubmitAndWait(ctx, evs...); err != nil {
 			return nil, fmt.Errorf("committing %d contracts: %w", len(opened), err)
+		}
+		for i, open := range opened {
+			why := fmt.Sprintf("chosen by this node's trust view (score %.3f)", chosen[i].Score)
+			if chosen[i].Explored {
+				why = fmt.Sprintf("chosen through the newcomer share of this node's trust view (score %.3f)", chosen[i].Score)
+			}
+			if err := s.decide(SupplierDecision{Time: time.Now().UTC(), Action: "hire", Supplier: open.Supplier.String(),
+				Contract: open.ContractID.String(), Reason: why, Score: chosen[i].Score, Explored: chosen[i].Explored}); err != nil {
+				return opened, fmt.Errorf("history: %w", err)
+			}
 		}
 	}
 	if err := s.saveCatalogue(); err != nil {
@@ -926,6 +938,10 @@ type Backups interface {
 	Status(ctx context.Context) (BackupStatus, error)
 	Audit(ctx context.Context) (BackupAuditResult, error)
 	Restore(ctx context.Context, to string, progress func(BackupProgress)) (BackupRestoreResult, error)
+	// Suppliers, Fire and History are the customer's suppliers (`trustd suppliers`).
+	Suppliers(ctx context.Context) ([]HiredSupplier, error)
+	Fire(ctx context.Context, supplier, reason string) (FireResult, error)
+	History(ctx context.Context) ([]SupplierDecision, error)
 }
 
 var (

@@ -294,3 +294,84 @@ func randomBytes(n int, seed uint64) []byte {
 	}
 	return b
 }
+
+// TestFireASupplier (issue 14, by hand): `suppliers fire` rebuilds every file's shard on the
+// fired supplier onto another (here the spare hired with the first put) before it closes the
+// contract (fired) in the ledger; the history says why each was hired and why one was fired,
+// and the file then survives losing two more of its first suppliers.
+func TestFireASupplier(t *testing.T) {
+	alice := nodetest.Key("alice")
+	n := nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
+		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
+	}})
+	c := n.Client()
+	ctx := context.Background()
+	chainID := chainOf(t, c)
+	nodetest.Register(t, c, alice)
+	hosts := map[string]*p2p.Host{}
+	for i := range 7 {
+		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
+		nodetest.Register(t, c, key)
+		h := hostFor(t, c, key, n.P2P())
+		if _, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20},
+			Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}); err != nil {
+			t.Fatal(err)
+		}
+		hosts[keystore.PubKey(key).String()] = h
+	}
+	data := randomBytes(5<<20, 2)
+	path := filepath.Join(t.TempDir(), "f.bin")
+	writeFile(t, path, data)
+	ctl := node.DialControl(n.Home())
+	put, err := ctl.Put(ctx, []string{path}, nil)
+	if err != nil || len(put.Hired) != 7 || len(put.Suppliers) != 6 {
+		t.Fatalf("put: %+v, %v", put, err)
+	}
+	list, err := ctl.Suppliers(ctx)
+	if err != nil || len(list) != 7 {
+		t.Fatalf("suppliers: %+v, %v", list, err)
+	}
+	for _, s := range list {
+		if !strings.Contains(s.Hired, "trust view") {
+			t.Fatalf("supplier %s: no reason it was hired: %+v", s.Supplier, s)
+		}
+	}
+	if _, err := ctl.Fire(ctx, "00000000", "no such"); !errors.Is(err, node.ErrNotASupplier) {
+		t.Fatalf("fire a stranger: %v, want ErrNotASupplier", err)
+	}
+	if _, err := ctl.Fire(ctx, put.Suppliers[0], ""); err == nil {
+		t.Fatal("a fire without a reason")
+	}
+	fired := put.Suppliers[0]
+	res, err := ctl.Fire(ctx, fired[:12], "testing the repair")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Height == 0 || len(res.Decision.Repaired) != 1 || res.Decision.Replacement == "" || res.Decision.Supplier != fired {
+		t.Fatalf("fire: %+v", res)
+	}
+	var id ledger.ID
+	if err := id.UnmarshalJSON([]byte(`"` + res.Decision.Contract + `"`)); err != nil {
+		t.Fatal(err)
+	}
+	if cv, err := c.Contract(ctx, id); err != nil || !cv.Record.Closed || cv.Record.CloseReason != ledger.CloseFired {
+		t.Fatalf("the fired contract in the ledger: %+v, %v", cv.Record, err)
+	}
+	hist, err := ctl.History(ctx)
+	if err != nil || len(hist) != 8 || hist[7].Action != "fire" || hist[7].Reason != "testing the repair" {
+		t.Fatalf("history: %+v, %v", hist, err)
+	}
+	// The fired one and two more of the first six go: the file still reads back.
+	for _, k := range []string{fired, put.Suppliers[1], put.Suppliers[2]} {
+		if err := hosts[k].Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "back.bin")
+	if _, err := ctl.Get(ctx, put.Files[0].ID, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatal("the file read back after the repair is not the file put")
+	}
+}

@@ -61,6 +61,7 @@ func newRootCmd() *cobra.Command {
 		newAuditCmd(g),
 		newBackupCmd(g),
 		newSupplierCmd(g),
+		newSuppliersCmd(g),
 		newExportCmd(g),
 		newTestnetCmd(),
 		newShowNodeIDCmd(g),
