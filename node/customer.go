@@ -197,27 +197,32 @@ func (s *customerService) Stop() error {
 	return cust.Flush()
 }
 
-// running returns the customer and a context that ends with the request or the service.
-func (s *customerService) running(ctx context.Context) (*p2p.Customer, context.Context, context.CancelFunc, error) {
+// running returns the customer, its host and a context that ends with the request or the
+// service.
+func (s *customerService) running(ctx context.Context) (*p2p.Customer, *p2p.Host, context.Context, context.CancelFunc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cust == nil {
-		return nil, nil, nil, ErrCustomerOff
+		return nil, nil, nil, nil, ErrCustomerOff
+	}
+	h := s.host()
+	if h == nil {
+		return nil, nil, nil, nil, errors.New("the p2p host is not running")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.ctx, cancel)
-	return s.cust, ctx, func() { stop(); cancel() }, nil
+	return s.cust, h, ctx, func() { stop(); cancel() }, nil
 }
 
 // exclusive is running for an operation that changes the catalogue: one at a time (puts and
 // removes do not interleave); done releases it.
-func (s *customerService) exclusive(ctx context.Context) (*p2p.Customer, context.Context, context.CancelFunc, error) {
-	cust, ctx, done, err := s.running(ctx)
+func (s *customerService) exclusive(ctx context.Context) (*p2p.Customer, *p2p.Host, context.Context, context.CancelFunc, error) {
+	cust, h, ctx, done, err := s.running(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	s.op.Lock()
-	return cust, ctx, func() { s.op.Unlock(); done() }, nil
+	return cust, h, ctx, func() { s.op.Unlock(); done() }, nil
 }
 
 // openContracts lists the contracts the ledger has open with key as their customer.
@@ -361,7 +366,7 @@ func (s *customerService) Put(ctx context.Context, paths []string, progress func
 	if err != nil {
 		return res, err
 	}
-	cust, ctx, done, err := s.exclusive(ctx)
+	cust, _, ctx, done, err := s.exclusive(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -718,7 +723,7 @@ func (s *customerService) List(context.Context) ([]BackupFile, error) {
 // beside it, synced, and renamed only once the whole file's hash matches. It returns the path
 // written.
 func (s *customerService) Get(ctx context.Context, id, out string, progress func(BackupProgress)) (string, error) {
-	cust, ctx, done, err := s.running(ctx)
+	cust, _, ctx, done, err := s.running(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -794,7 +799,7 @@ type BackupRemoveResult struct {
 // no longer lists it, deletes its shards. If the index cannot be saved, nothing is removed.
 func (s *customerService) Remove(ctx context.Context, id string) (BackupRemoveResult, error) {
 	var res BackupRemoveResult
-	cust, ctx, done, err := s.exclusive(ctx)
+	cust, _, ctx, done, err := s.exclusive(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -845,15 +850,11 @@ type BackupRestoreResult struct {
 // every file under that directory, by its name.
 func (s *customerService) Restore(ctx context.Context, to string, progress func(BackupProgress)) (BackupRestoreResult, error) {
 	var res BackupRestoreResult
-	cust, ctx, done, err := s.exclusive(ctx)
+	cust, h, ctx, done, err := s.exclusive(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer done()
-	h := s.host()
-	if h == nil {
-		return res, errors.New("the p2p host is not running")
-	}
 	opens, err := s.openContracts(ctx, h.Key())
 	if err != nil {
 		return res, err

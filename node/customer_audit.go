@@ -64,15 +64,11 @@ type BackupAuditResult struct {
 // supplier's signed answer as evidence, no answer as a failure on the customer's word.
 func (s *customerService) Audit(ctx context.Context) (BackupAuditResult, error) {
 	var res BackupAuditResult
-	cust, ctx, done, err := s.running(ctx)
+	cust, h, ctx, done, err := s.running(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer done()
-	h := s.host()
-	if h == nil {
-		return res, errors.New("the p2p host is not running")
-	}
 	placed := s.placedShards()
 	contracts := make([]ledger.ID, 0, len(placed))
 	for cid := range placed {
@@ -214,15 +210,11 @@ type BackupLastAudit struct {
 // Status asks each supplier for its list of shards and compares it with the catalogue.
 func (s *customerService) Status(ctx context.Context) (BackupStatus, error) {
 	var st BackupStatus
-	cust, ctx, done, err := s.running(ctx)
+	cust, h, ctx, done, err := s.running(ctx)
 	if err != nil {
 		return st, err
 	}
 	defer done()
-	h := s.host()
-	if h == nil {
-		return st, errors.New("the p2p host is not running")
-	}
 	last, err := s.lastAudits(ctx, h.Key())
 	if err != nil {
 		return st, err

@@ -100,15 +100,11 @@ type HiredSupplier struct {
 // Suppliers lists the customer's open contracts with what it holds under each and how this node
 // sees each supplier now.
 func (s *customerService) Suppliers(ctx context.Context) ([]HiredSupplier, error) {
-	cust, ctx, done, err := s.running(ctx)
+	cust, h, ctx, done, err := s.running(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	h := s.host()
-	if h == nil {
-		return nil, errors.New("the p2p host is not running")
-	}
 	placed := s.placedShards()
 	last, err := s.lastAudits(ctx, h.Key())
 	if err != nil {
@@ -160,7 +156,7 @@ func (s *customerService) Fire(ctx context.Context, supplier, reason string) (Fi
 	if strings.TrimSpace(reason) == "" {
 		return res, errors.New("give a reason: it goes into the history, with the decision")
 	}
-	cust, ctx, done, err := s.exclusive(ctx)
+	cust, h, ctx, done, err := s.exclusive(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -168,10 +164,6 @@ func (s *customerService) Fire(ctx context.Context, supplier, reason string) (Fi
 	who, err := supplierNamed(cust, supplier)
 	if err != nil {
 		return res, err
-	}
-	h := s.host()
-	if h == nil {
-		return res, errors.New("the p2p host is not running")
 	}
 	var fired *ledger.ContractOpen
 	for _, open := range cust.Contracts() {
