@@ -30,6 +30,7 @@ type AppConfig struct {
 	P2P       P2PConfig       `toml:"p2p"`
 	Supplier  SupplierSection `toml:"supplier"`
 	Customer  CustomerSection `toml:"customer"`
+	Manager   ManagerSection  `toml:"manager"`
 	// Services says which services start with the node: name → enabled. A name left out is
 	// enabled. `trustd services enable|disable NAME` edits it.
 	Services map[string]bool `toml:"services"`
@@ -209,6 +210,33 @@ func (c CustomerSection) Validate() error {
 	return errors.Join(append(errs, err, aerr)...)
 }
 
+// ManagerSection is [manager]: the supplier manager (specs/p2p.md P-12).
+type ManagerSection struct {
+	// CheckEvery is how often it asks the trust view whether to drop each supplier ("1m").
+	CheckEvery string `toml:"check_every"`
+	// Grace is how long a supplier may go without answering before it is fired ("1h").
+	Grace string `toml:"grace"`
+}
+
+// Durations parses CheckEvery and Grace.
+func (c ManagerSection) Durations() (every, grace time.Duration, err error) {
+	every, err = time.ParseDuration(c.CheckEvery)
+	if err != nil || every < 100*time.Millisecond {
+		return 0, 0, fmt.Errorf("[manager] check_every %q: want a duration such as 1m", c.CheckEvery)
+	}
+	grace, err = time.ParseDuration(c.Grace)
+	if err != nil || grace < 0 {
+		return 0, 0, fmt.Errorf("[manager] grace %q: want a duration such as 1h", c.Grace)
+	}
+	return every, grace, nil
+}
+
+// Validate parses the durations.
+func (c ManagerSection) Validate() error {
+	_, _, err := c.Durations()
+	return err
+}
+
 // DefaultAppConfig is app.toml's defaults.
 func DefaultAppConfig() AppConfig {
 	d := abci.DefaultSnapshotConfig()
@@ -219,6 +247,7 @@ func DefaultAppConfig() AppConfig {
 		P2P:       P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}},
 		Supplier:  SupplierSection{Space: "0", MaxDurationDays: 365, ReceiptPeriod: "1h"},
 		Customer:  CustomerSection{DataShards: 4, ParityShards: 2, ContractSpace: "1GiB", ContractDays: 30, AuditEvery: "10m"},
+		Manager:   ManagerSection{CheckEvery: "1m", Grace: "1h"},
 		Services:  map[string]bool{},
 	}
 	for _, name := range ServiceNames() {
@@ -229,7 +258,7 @@ func DefaultAppConfig() AppConfig {
 
 // Validate checks every section; unknown service names are errors that name the known ones.
 func (c AppConfig) Validate() error {
-	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate(), c.P2P.Validate(), c.Supplier.Validate(), c.Customer.Validate()); err != nil {
+	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate(), c.P2P.Validate(), c.Supplier.Validate(), c.Customer.Validate(), c.Manager.Validate()); err != nil {
 		return err
 	}
 	for name := range c.Services {
@@ -309,12 +338,21 @@ contract_days = %d
 price_per_gib_month = %d
 audit_every = %q
 
+# The supplier manager (the supplier-manager service, with the customer): every check_every it
+# fires the suppliers this node's trust view drops (proven misbehaving, or dropped by its own
+# audits), and those that have not answered for longer than grace, each after its shards are
+# rebuilt onto a replacement (`+"`trustd suppliers history`"+` says why).
+[manager]
+check_every = %q
+grace = %q
+
 # Services that start with the node (specs/network.md §5). While it runs, `+"`trustd services`"+`
 # lists them and stops or starts one; `+"`trustd services enable|disable NAME`"+` edits this section.
 [services]
 %s`, c.Memory.SoftLimitMiB, c.Pruning.KeepRecent, c.Snapshots.Interval, c.Snapshots.KeepRecent, c.Snapshots.ChunkBytes,
 		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, c.Supplier.ReceiptPeriod,
-		c.Customer.DataShards, c.Customer.ParityShards, c.Customer.ContractSpace, c.Customer.ContractDays, c.Customer.PricePerGiBMonth, c.Customer.AuditEvery, services.String())
+		c.Customer.DataShards, c.Customer.ParityShards, c.Customer.ContractSpace, c.Customer.ContractDays, c.Customer.PricePerGiBMonth, c.Customer.AuditEvery,
+		c.Manager.CheckEvery, c.Manager.Grace, services.String())
 }
 
 // quoteList is a TOML array's items.
@@ -353,7 +391,7 @@ func LoadAppConfig(home Home) (AppConfig, error) {
 func appConfigKeys() []string {
 	keys := []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes",
 		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days", "supplier.receipt_period",
-		"customer.data_shards", "customer.parity_shards", "customer.contract_space", "customer.contract_days", "customer.price_per_gib_month", "customer.audit_every"}
+		"customer.data_shards", "customer.parity_shards", "customer.contract_space", "customer.contract_days", "customer.price_per_gib_month", "customer.audit_every", "manager.check_every", "manager.grace"}
 	for _, name := range ServiceNames() {
 		keys = append(keys, "services."+name)
 	}

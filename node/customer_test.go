@@ -195,7 +195,7 @@ func TestCustomerService(t *testing.T) {
 
 	// The customer's local state is lost: its key and the ledger bring the index back from
 	// the suppliers (the last index saved, which still lists both files).
-	if _, err := n.Services().Stop(node.ServiceCustomer, false); err != nil {
+	if _, err := n.Services().Stop(node.ServiceCustomer, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ctl.List(ctx); !errors.Is(err, node.ErrCustomerOff) {
@@ -373,5 +373,121 @@ func TestFireASupplier(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
 		t.Fatal("the file read back after the repair is not the file put")
+	}
+}
+
+// TestSupplierManagerFiresByPolicy (issue 14): the supplier-manager service fires, by itself and
+// with the trust view's reason, a supplier whose data is gone once an audit has proven it so,
+// after rebuilding its shards onto the spare; it keeps the others within the grace period, and
+// fires one that stopped answering once the grace period is over.
+func TestSupplierManagerFiresByPolicy(t *testing.T) {
+	alice := nodetest.Key("alice")
+	n := nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
+		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
+		c.Manager.CheckEvery, c.Manager.Grace = "200ms", "2s"
+	}})
+	if !n.Services().Running(node.ServiceManager) {
+		t.Fatalf("services: %+v", n.Services().Statuses())
+	}
+	c := n.Client()
+	ctx := context.Background()
+	chainID := chainOf(t, c)
+	nodetest.Register(t, c, alice)
+	dirs, hosts := map[string]string{}, map[string]*p2p.Host{}
+	for i := range 8 { // six, the spare hired with them, and one for the second fire
+		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
+		nodetest.Register(t, c, key)
+		h := hostFor(t, c, key, n.P2P())
+		dir := t.TempDir()
+		if _, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20},
+			Dir: dir, Journal: journal.Open(t.TempDir())}); err != nil {
+			t.Fatal(err)
+		}
+		dirs[keystore.PubKey(key).String()] = dir
+		hosts[keystore.PubKey(key).String()] = h
+	}
+	data := randomBytes(3<<20, 3)
+	path := filepath.Join(t.TempDir(), "f.bin")
+	writeFile(t, path, data)
+	ctl := node.DialControl(n.Home())
+	put, err := ctl.Put(ctx, []string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := put.Suppliers[0]
+	err = filepath.WalkDir(dirs[bad], func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".commitment") {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(p, make([]byte, info.Size()), 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl.Audit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var fire *node.SupplierDecision
+	for deadline := time.Now().Add(20 * time.Second); fire == nil; time.Sleep(100 * time.Millisecond) {
+		hist, err := ctl.History(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range hist {
+			if hist[i].Action == "fire" {
+				fire = &hist[i]
+			}
+		}
+		if fire == nil && time.Now().After(deadline) {
+			t.Fatalf("the supplier proven wrong was not fired within 20 s: %+v", hist)
+		}
+	}
+	if fire.Supplier != bad || !strings.Contains(fire.Reason, "trust view drops it") || len(fire.Repaired) != 1 {
+		t.Fatalf("the fire: %+v", fire)
+	}
+	time.Sleep(time.Second) // five more rounds, within the grace period: nobody else is fired
+	hist, err := ctl.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fires := 0
+	for _, d := range hist {
+		if d.Action == "fire" {
+			fires++
+		}
+	}
+	if fires != 1 {
+		t.Fatalf("%d fires, want only the one proven wrong: %+v", fires, hist)
+	}
+	// A supplier that stops answering is fired once the grace period (2 s here) has passed.
+	gone := put.Suppliers[1]
+	if err := hosts[gone].Close(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		hist, err := ctl.History(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := hist[len(hist)-1]; d.Action == "fire" && d.Supplier == gone {
+			if !strings.Contains(d.Reason, "has not answered") || len(d.Repaired) != 1 {
+				t.Fatalf("the fire of a silent supplier: %+v", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the silent supplier was not fired within 20 s: %+v", hist)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "back.bin")
+	if _, err := ctl.Get(ctx, put.Files[0].ID, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatal("the file after the repairs is not the file put")
 	}
 }

@@ -144,6 +144,11 @@ func Open(home Home, o Options) (n *Node, err error) {
 	if n.customer, err = newCustomerService(home, gen.ChainID, appConf.Customer, n.p2p.Host, o.P2PKey, n.Client(), n.trust, logger.With("module", "customer")); err != nil {
 		return nil, err
 	}
+	every, grace, err := appConf.Manager.Durations()
+	if err != nil {
+		return nil, err
+	}
+	manager := &managerService{customer: n.customer, trust: n.trust, every: every, grace: grace, logger: logger.With("module", "supplier-manager")}
 	space := n.supplier.conf.Terms.Space
 	p2pOn := appConf.ServiceEnabled(ServiceP2P) && o.P2PKey != nil
 	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus
@@ -160,6 +165,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 		{ServiceP2P, n.p2p, p2pOn, []string{ServiceConsensus}},
 		{ServiceSupplier, n.supplier, p2pOn && space > 0 && appConf.ServiceEnabled(ServiceSupplier), []string{ServiceP2P}},
 		{ServiceCustomer, n.customer, p2pOn && appConf.ServiceEnabled(ServiceCustomer), []string{ServiceP2P, ServiceTrust}},
+		{ServiceManager, manager, p2pOn && appConf.ServiceEnabled(ServiceCustomer) && appConf.ServiceEnabled(ServiceManager), []string{ServiceCustomer}},
 	} {
 		if err := n.manager.Add(s.name, s.svc, s.enabled, s.requires...); err != nil {
 			return nil, err
@@ -184,6 +190,9 @@ func Open(home Home, o Options) (n *Node, err error) {
 	}
 	if appConf.ServiceEnabled(ServiceCustomer) && !p2pOn {
 		n.manager.SetOff(ServiceCustomer, "needs p2p, which is off")
+	}
+	if appConf.ServiceEnabled(ServiceManager) && (!p2pOn || !appConf.ServiceEnabled(ServiceCustomer)) {
+		n.manager.SetOff(ServiceManager, "needs the customer service, which is off")
 	}
 	return n, nil
 }

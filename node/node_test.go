@@ -48,7 +48,7 @@ func TestConsensusRestartInProcess(t *testing.T) {
 	n := nodetest.New(t, nodetest.Options{})
 	m := n.Services()
 	for _, s := range m.Statuses() {
-		off := (s.Name == node.ServiceP2P || s.Name == node.ServiceSupplier || s.Name == node.ServiceCustomer) && s.State == node.StateStopped // no [p2p] key
+		off := (s.Name == node.ServiceP2P || s.Name == node.ServiceSupplier || s.Name == node.ServiceCustomer || s.Name == node.ServiceManager) && s.State == node.StateStopped // no [p2p] key
 		if s.State != node.StateRunning && !off {
 			t.Fatalf("%s is %s after start", s.Name, s.State)
 		}

@@ -16,10 +16,11 @@ const (
 	ServiceP2P       = "p2p"
 	ServiceSupplier  = "supplier"
 	ServiceCustomer  = "customer"
+	ServiceManager   = "supplier-manager"
 )
 
 // serviceOrder is every service in start order; a service comes after those it requires.
-var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots, ServiceP2P, ServiceSupplier, ServiceCustomer}
+var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots, ServiceP2P, ServiceSupplier, ServiceCustomer, ServiceManager}
 
 // ServiceNames lists the services in start order.
 func ServiceNames() []string { return slices.Clone(serviceOrder) }

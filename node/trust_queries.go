@@ -67,6 +67,17 @@ func (s *TrustService) Choose(observer ledger.PubKey, candidates []reputation.Ca
 	return s.view(observer).Choose(candidates, n, slot)
 }
 
+// ShouldDrop is observer's answer, by its view, to whether it should drop its supplier
+// (reputation.View.ShouldDrop, specs/trust.md §5), with the reason.
+func (s *TrustService) ShouldDrop(observer, supplier ledger.PubKey) (reputation.Drop, error) {
+	if !s.serving.Load() {
+		return reputation.Drop{}, errStopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.view(observer).ShouldDrop(supplier)
+}
+
 // Policy is the policy the engine computes with.
 func (s *TrustService) Policy() (reputation.Policy, error) {
 	if !s.serving.Load() {

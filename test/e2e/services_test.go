@@ -77,7 +77,7 @@ func TestServicesAtRuntime(t *testing.T) {
 	n := newNode(t, "--pow-difficulty", "4")
 	n.start()
 	for name, state := range n.services() {
-		if state != "running" && !((name == "p2p" || name == "supplier" || name == "customer") && state == "stopped (off)") { // no [p2p] key
+		if state != "running" && !((name == "p2p" || name == "supplier" || name == "customer" || name == "supplier-manager") && state == "stopped (off)") { // no [p2p] key
 			t.Fatalf("%s is %s after start", name, state)
 		}
 	}

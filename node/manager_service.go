@@ -1,0 +1,130 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cometbft/cometbft/libs/log"
+
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// managerService is the supplier manager (issue 14, specs/p2p.md P-12): every check period it
+// asks this node's trust view whether to drop each of the customer's suppliers (proven
+// misbehaving, or dropped by the node's own audits) and fires those, with the view's reason;
+// a supplier that has not answered for longer than the grace period is fired too. Each fire
+// repairs every file onto a replacement first (customerService.Fire).
+type managerService struct {
+	customer *customerService
+	trust    *TrustService
+	every    time.Duration
+	grace    time.Duration
+	logger   log.Logger
+
+	mu     sync.Mutex
+	stop   context.CancelFunc
+	done   chan struct{}
+	silent map[string]time.Time // supplier → when it was first seen not answering
+}
+
+func (s *managerService) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done, s.silent = cancel, make(chan struct{}), map[string]time.Time{}
+	go s.loop(ctx, s.done)
+	return nil
+}
+
+func (s *managerService) Stop() error {
+	s.mu.Lock()
+	stop, done := s.stop, s.done
+	s.stop, s.done = nil, nil
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	return nil
+}
+
+func (s *managerService) loop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fired, err := s.Check(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.logger.Info("supplier check", "err", err)
+		}
+		for _, f := range fired {
+			s.logger.Info("supplier fired", "supplier", f.Decision.Supplier, "reason", f.Decision.Reason, "files_repaired", len(f.Decision.Repaired))
+		}
+	}
+}
+
+// Check runs one round: it fires the suppliers the trust view says to drop, and those silent
+// beyond the grace period, and returns what it fired.
+func (s *managerService) Check(ctx context.Context) ([]FireResult, error) {
+	suppliers, err := s.customer.Suppliers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	status, err := s.customer.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	answered := map[string]bool{}
+	for _, sup := range status.Suppliers {
+		answered[sup.Supplier] = answered[sup.Supplier] || sup.Reachable
+	}
+	observer := s.customer.host().Key()
+	now := time.Now()
+	var fired []FireResult
+	var errs []error
+	for _, sup := range suppliers {
+		key, err := ledger.ParsePubKey(sup.Supplier)
+		if err != nil {
+			continue
+		}
+		reason := ""
+		if d, err := s.trust.ShouldDrop(observer, key); err != nil {
+			errs = append(errs, err)
+		} else if d.Drop {
+			reason = "this node's trust view drops it: " + d.Reason
+		}
+		s.mu.Lock()
+		if answered[sup.Supplier] || sup.Shards == 0 {
+			delete(s.silent, sup.Supplier)
+		} else if since, ok := s.silent[sup.Supplier]; !ok {
+			s.silent[sup.Supplier] = now
+		} else if reason == "" && now.Sub(since) >= s.grace {
+			reason = fmt.Sprintf("has not answered since %s, beyond the grace period of %s", since.UTC().Format(time.RFC3339), s.grace)
+		}
+		s.mu.Unlock()
+		if reason == "" {
+			continue
+		}
+		res, err := s.customer.Fire(ctx, sup.Supplier, reason)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("firing %s (%s): %w", sup.Supplier, reason, err))
+			continue
+		}
+		s.mu.Lock()
+		delete(s.silent, sup.Supplier)
+		s.mu.Unlock()
+		fired = append(fired, res)
+	}
+	return fired, errors.Join(errs...)
+}
