@@ -142,18 +142,7 @@ func (s *customerService) Audit(ctx context.Context) (BackupAuditResult, error) 
 // auditLoop runs an audit round every audit period until ctx ends.
 func (s *customerService) auditLoop(ctx context.Context, done chan struct{}) {
 	defer close(done)
-	if s.audits <= 0 {
-		<-ctx.Done()
-		return
-	}
-	t := time.NewTicker(s.audits)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	runEvery(ctx, s.audits, func(ctx context.Context) {
 		res, err := s.Audit(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("audit round failed", "err", err)
@@ -163,7 +152,7 @@ func (s *customerService) auditLoop(ctx context.Context, done chan struct{}) {
 				s.logger.Info("audit failed", "supplier", a.Supplier, "contract", a.Contract, "number", a.Number, "why", a.Why)
 			}
 		}
-	}
+	})
 }
 
 // BackupStatus is the state of the backups: each file's health and each supplier's.

@@ -56,20 +56,31 @@ func (s *managerService) Stop() error {
 
 func (s *managerService) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	runEvery(ctx, s.every, func(ctx context.Context) {
 		fired, err := s.Check(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Info("supplier check", "err", err)
 		}
 		for _, f := range fired {
 			s.logger.Info("supplier fired", "supplier", f.Decision.Supplier, "reason", f.Decision.Reason, "files_repaired", len(f.Decision.Repaired))
+		}
+	})
+}
+
+// runEvery calls round every period until ctx ends (a period of 0: never).
+func runEvery(ctx context.Context, period time.Duration, round func(context.Context)) {
+	if period <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			round(ctx)
 		}
 	}
 }
