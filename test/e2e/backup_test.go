@@ -87,11 +87,17 @@ type storageNetwork struct {
 
 func newStorageNetwork(t *testing.T, space string, customerEnv ...string) storageNetwork {
 	t.Helper()
+	return newStorageNetworkOf(t, 6, space, customerEnv...)
+}
+
+// newStorageNetworkOf is newStorageNetwork with n storage nodes.
+func newStorageNetworkOf(t *testing.T, n int, space string, customerEnv ...string) storageNetwork {
+	t.Helper()
 	var w storageNetwork
 	w.v = newNode(t)
 	w.v.start()
 	boot := ""
-	for i := range 6 {
+	for i := range n {
 		name := fmt.Sprintf("s%d", i)
 		s := &storageNode{node: newJoiner(t), key: name}
 		joinNetwork(t, w.v, s.node, name, func(text string) string {
