@@ -491,3 +491,81 @@ func TestSupplierManagerFiresByPolicy(t *testing.T) {
 		t.Fatal("the file after the repairs is not the file put")
 	}
 }
+
+// TestManagerKeepsATrustedSupplier (issue 14, hysteresis): a supplier that passed ten audits
+// and then misses one (it did not answer: a failure on the customer's word, not a proof) keeps
+// its place through the manager's rounds.
+func TestManagerKeepsATrustedSupplier(t *testing.T) {
+	alice := nodetest.Key("alice")
+	n := nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
+		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
+		c.Manager.CheckEvery, c.Manager.Grace = "200ms", "1h"
+	}})
+	c := n.Client()
+	ctx := context.Background()
+	chainID := chainOf(t, c)
+	nodetest.Register(t, c, alice)
+	served := map[string]*p2p.Supplier{}
+	hosts := map[string]*p2p.Host{}
+	for i := range 7 { // six and a spare: the manager could fire and repair if it wanted to
+		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
+		nodetest.Register(t, c, key)
+		h := hostFor(t, c, key, n.P2P())
+		sup, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20},
+			Dir: t.TempDir(), Journal: journal.Open(t.TempDir())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		served[keystore.PubKey(key).String()], hosts[keystore.PubKey(key).String()] = sup, h
+	}
+	path := filepath.Join(t.TempDir(), "f.bin")
+	writeFile(t, path, randomBytes(1<<20, 4))
+	ctl := node.DialControl(n.Home())
+	put, err := ctl.Put(ctx, []string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if res, err := ctl.Audit(ctx); err != nil || len(res.Audits) != 6 { // the spare holds nothing to audit
+			t.Fatalf("an audit round: %+v, %v", res, err)
+		}
+	}
+	missed := put.Suppliers[0]
+	served[missed].Stop() // it answers nothing for one round
+	res, err := ctl.Audit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Audits {
+		if a.Supplier == missed && a.Passed {
+			t.Fatal("a supplier that served nothing passed its audit")
+		}
+	}
+	if err := served[missed].Serve(hosts[missed]); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.WaitHeight(t, c, res.Height, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // seven rounds of the manager
+	hist, err := ctl.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range hist {
+		if d.Action == "fire" {
+			t.Fatalf("fired after one missed audit of ten: %+v", d)
+		}
+	}
+	drop, err := n.Trust().ShouldDrop(keystore.PubKey(alice), mustKey(t, missed))
+	if err != nil || drop.Drop {
+		t.Fatalf("the view would drop it: %+v, %v", drop, err)
+	}
+}
+
+func mustKey(t *testing.T, hex string) ledger.PubKey {
+	t.Helper()
+	k, err := ledger.ParsePubKey(hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
