@@ -300,29 +300,11 @@ func randomBytes(n int, seed uint64) []byte {
 // contract (fired) in the ledger; the history says why each was hired and why one was fired,
 // and the file then survives losing two more of its first suppliers.
 func TestFireASupplier(t *testing.T) {
-	alice := nodetest.Key("alice")
-	n := nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
-		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
-	}})
-	c := n.Client()
-	ctx := context.Background()
-	chainID := chainOf(t, c)
-	nodetest.Register(t, c, alice)
-	hosts := map[string]*p2p.Host{}
-	for i := range 7 {
-		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
-		nodetest.Register(t, c, key)
-		h := hostFor(t, c, key, n.P2P())
-		if _, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20},
-			Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}); err != nil {
-			t.Fatal(err)
-		}
-		hosts[keystore.PubKey(key).String()] = h
-	}
+	w := newCustomerWorld(t, 7, func(*node.AppConfig) {})
+	ctl, hosts, c, ctx := w.ctl, w.hosts, w.n.Client(), context.Background()
 	data := randomBytes(5<<20, 2)
 	path := filepath.Join(t.TempDir(), "f.bin")
 	writeFile(t, path, data)
-	ctl := node.DialControl(n.Home())
 	put, err := ctl.Put(ctx, []string{path}, nil)
 	if err != nil || len(put.Hired) != 7 || len(put.Suppliers) != 6 {
 		t.Fatalf("put: %+v, %v", put, err)
@@ -381,35 +363,15 @@ func TestFireASupplier(t *testing.T) {
 // after rebuilding its shards onto the spare; it keeps the others within the grace period, and
 // fires one that stopped answering once the grace period is over.
 func TestSupplierManagerFiresByPolicy(t *testing.T) {
-	alice := nodetest.Key("alice")
-	n := nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
-		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
-		c.Manager.CheckEvery, c.Manager.Grace = "200ms", "2s"
-	}})
-	if !n.Services().Running(node.ServiceManager) {
-		t.Fatalf("services: %+v", n.Services().Statuses())
+	// Six, the spare hired with them, and one for the second fire.
+	w := newCustomerWorld(t, 8, func(c *node.AppConfig) { c.Manager.CheckEvery, c.Manager.Grace = "200ms", "2s" })
+	if !w.n.Services().Running(node.ServiceManager) {
+		t.Fatalf("services: %+v", w.n.Services().Statuses())
 	}
-	c := n.Client()
-	ctx := context.Background()
-	chainID := chainOf(t, c)
-	nodetest.Register(t, c, alice)
-	dirs, hosts := map[string]string{}, map[string]*p2p.Host{}
-	for i := range 8 { // six, the spare hired with them, and one for the second fire
-		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
-		nodetest.Register(t, c, key)
-		h := hostFor(t, c, key, n.P2P())
-		dir := t.TempDir()
-		if _, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20},
-			Dir: dir, Journal: journal.Open(t.TempDir())}); err != nil {
-			t.Fatal(err)
-		}
-		dirs[keystore.PubKey(key).String()] = dir
-		hosts[keystore.PubKey(key).String()] = h
-	}
+	ctl, hosts, dirs, ctx := w.ctl, w.hosts, w.dirs, context.Background()
 	data := randomBytes(3<<20, 3)
 	path := filepath.Join(t.TempDir(), "f.bin")
 	writeFile(t, path, data)
-	ctl := node.DialControl(n.Home())
 	put, err := ctl.Put(ctx, []string{path}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -496,31 +458,12 @@ func TestSupplierManagerFiresByPolicy(t *testing.T) {
 // and then misses one (it did not answer: a failure on the customer's word, not a proof) keeps
 // its place through the manager's rounds.
 func TestManagerKeepsATrustedSupplier(t *testing.T) {
+	// Six and a spare: the manager could fire and repair if it wanted to.
+	w := newCustomerWorld(t, 7, func(c *node.AppConfig) { c.Manager.CheckEvery, c.Manager.Grace = "200ms", "1h" })
+	n, ctl, served, hosts, c, ctx := w.n, w.ctl, w.sups, w.hosts, w.n.Client(), context.Background()
 	alice := nodetest.Key("alice")
-	n := nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
-		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
-		c.Manager.CheckEvery, c.Manager.Grace = "200ms", "1h"
-	}})
-	c := n.Client()
-	ctx := context.Background()
-	chainID := chainOf(t, c)
-	nodetest.Register(t, c, alice)
-	served := map[string]*p2p.Supplier{}
-	hosts := map[string]*p2p.Host{}
-	for i := range 7 { // six and a spare: the manager could fire and repair if it wanted to
-		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
-		nodetest.Register(t, c, key)
-		h := hostFor(t, c, key, n.P2P())
-		sup, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20},
-			Dir: t.TempDir(), Journal: journal.Open(t.TempDir())})
-		if err != nil {
-			t.Fatal(err)
-		}
-		served[keystore.PubKey(key).String()], hosts[keystore.PubKey(key).String()] = sup, h
-	}
 	path := filepath.Join(t.TempDir(), "f.bin")
 	writeFile(t, path, randomBytes(1<<20, 4))
-	ctl := node.DialControl(n.Home())
 	put, err := ctl.Put(ctx, []string{path}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -568,4 +511,42 @@ func mustKey(t *testing.T, hex string) ledger.PubKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// customerWorld is alice's node as a customer (its app.toml edited by app) and n registered
+// suppliers on loopback, by key: their hosts, their suppliers and their shard directories.
+type customerWorld struct {
+	n     *node.Node
+	ctl   *node.Control
+	hosts map[string]*p2p.Host
+	sups  map[string]*p2p.Supplier
+	dirs  map[string]string
+}
+
+func newCustomerWorld(t *testing.T, suppliers int, app func(*node.AppConfig)) customerWorld {
+	t.Helper()
+	alice := nodetest.Key("alice")
+	w := customerWorld{hosts: map[string]*p2p.Host{}, sups: map[string]*p2p.Supplier{}, dirs: map[string]string{}}
+	w.n = nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
+		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
+		app(c)
+	}})
+	c := w.n.Client()
+	chainID := chainOf(t, c)
+	nodetest.Register(t, c, alice)
+	for i := range suppliers {
+		key := nodetest.Key(fmt.Sprintf("supplier %d", i))
+		nodetest.Register(t, c, key)
+		h := hostFor(t, c, key, w.n.P2P())
+		dir := t.TempDir()
+		sup, err := h.ServeSupplier(p2p.SupplierConfig{ChainID: chainID, Terms: p2p.Terms{Space: 32 << 20},
+			Dir: dir, Journal: journal.Open(t.TempDir())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := keystore.PubKey(key).String()
+		w.hosts[k], w.sups[k], w.dirs[k] = h, sup, dir
+	}
+	w.ctl = node.DialControl(w.n.Home())
+	return w
 }
