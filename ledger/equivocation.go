@@ -48,12 +48,8 @@ func CheckDoubleSignEvidence(chainID string, accused PubKey, evidence []byte) er
 		ev.decodeFields(d)
 		d.fixed(rs[i].Sig[:])
 		rs[i].Receipt = ev
-		switch r := ev.(type) {
-		case *StorageReceipt:
-			slots[i] = receiptSlot{k, r.ContractID, r.Number}
-		case *BandwidthReceipt:
-			slots[i] = receiptSlot{k, r.ContractID, r.Number}
-		}
+		contract, number, _ := ReceiptSlot(ev)
+		slots[i] = receiptSlot{k, contract, number}
 	}
 	if err := d.finish("double-sign evidence"); err != nil {
 		return err

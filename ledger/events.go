@@ -146,6 +146,18 @@ type Event interface {
 	validate() error
 }
 
+// ReceiptSlot is a storage or bandwidth receipt's contract and number: what two receipts of
+// one kind must not share (R-EVID-2). ok is false for other events.
+func ReceiptSlot(ev Event) (contract ID, number uint64, ok bool) {
+	switch r := ev.(type) {
+	case *StorageReceipt:
+		return r.ContractID, r.Number, true
+	case *BandwidthReceipt:
+		return r.ContractID, r.Number, true
+	}
+	return ID{}, 0, false
+}
+
 // Bilateral is an event between two named parties, valid only when the one who did not sign the
 // transaction countersigned the event's fields.
 type Bilateral interface {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -228,26 +229,12 @@ func (s *customerService) exclusive(ctx context.Context) (*p2p.Customer, *p2p.Ho
 // openContracts lists the contracts the ledger has open with key as their customer.
 func (s *customerService) openContracts(ctx context.Context, key ledger.PubKey) ([]ledger.ContractOpen, error) {
 	var out []ledger.ContractOpen
-	for rec, err := range s.ledger.AllEvents(ctx, api.EventsRequest{Node: key.String(), Kind: ledger.KindContractOpen.String()}) {
-		if errors.Is(err, api.ErrNotFound) && len(out) == 0 {
-			return nil, nil // nothing committed yet
-		}
-		if err != nil {
-			return nil, err
-		}
-		open, ok := rec.Event.(*ledger.ContractOpen)
-		if !ok || open.Customer != key {
-			continue
-		}
-		v, err := s.ledger.Contract(ctx, open.ContractID)
-		if err != nil {
-			return nil, err
-		}
-		if v.Record != nil && !v.Record.Closed {
+	err := ledgerOpenContracts(ctx, s.ledger, key, func(open *ledger.ContractOpen, _ *ledger.ContractRecord) {
+		if open.Customer == key {
 			out = append(out, *open)
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 func (s *customerService) saveCatalogue() error {
@@ -466,23 +453,19 @@ func (s *customerService) spread(ctx context.Context, cust *p2p.Customer, need u
 	if h == nil {
 		return sp, nil, errors.New("the p2p host is not running")
 	}
-	reachable := map[ledger.PubKey]p2p.PeerInfo{}
-	for _, p := range h.Peers() {
-		reachable[p.Key] = p
-	}
 	now := time.Now().Unix()
 	best := map[ledger.PubKey]ledger.ID{} // supplier → its contract with the most room
 	room := map[ledger.ID]uint64{}
 	for _, open := range cust.Contracts() {
-		if s.reach(ctx, h, open.Supplier) != nil {
+		free, err := cust.Free(open.ContractID)
+		if err != nil || free < need {
 			continue
 		}
 		v, err := s.ledger.Contract(ctx, open.ContractID)
 		if err != nil || v.Record == nil || v.Record.Closed || uint64(v.Record.OpenedTime)+open.DurationSeconds < uint64(now)+3600 {
 			continue // not in the ledger (yet), closed, or ending within the hour
 		}
-		free, err := cust.Free(open.ContractID)
-		if err != nil || free < need {
+		if s.reach(ctx, h, open.Supplier) != nil { // last: it may take seconds
 			continue
 		}
 		if cur, ok := best[open.Supplier]; !ok || free > room[cur] {
@@ -509,7 +492,7 @@ func (s *customerService) spread(ctx context.Context, cust *p2p.Customer, need u
 	if len(sp.Contracts) < k+m {
 		// Hire what is missing and one spare more, if someone takes it.
 		missing := k + m - len(sp.Contracts)
-		opened, err := s.hire(ctx, cust, h, reachable, ranked, missing, missing+1, need)
+		opened, err := s.hire(ctx, cust, h, ranked, missing, missing+1, need)
 		for i, open := range opened {
 			if i < missing {
 				sp.Contracts = append(sp.Contracts, open.ContractID)
@@ -541,7 +524,7 @@ func (s *customerService) reach(ctx context.Context, h *p2p.Host, node ledger.Pu
 	return h.Reach(ctx, to)
 }
 
-func compareKeys(a, b ledger.PubKey) int { return strings.Compare(string(a[:]), string(b[:])) }
+func compareKeys(a, b ledger.PubKey) int { return bytes.Compare(a[:], b[:]) }
 
 // rank orders suppliers by this node's trust in them, highest first (ties by key).
 func (s *customerService) rank(cust *p2p.Customer, suppliers []ledger.PubKey) []ledger.PubKey {
@@ -570,8 +553,8 @@ func (s *customerService) rank(cust *p2p.Customer, suppliers []ledger.PubKey) []
 // trust view (reputation.View.Choose, with its newcomer share and diversity rule). A supplier
 // that refuses is passed over for the next choice; the contracts the suppliers signed are
 // committed to the ledger in one transaction.
-func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.Host, reachable map[ledger.PubKey]p2p.PeerInfo, taken []ledger.PubKey, atLeast, n int, need uint64) ([]ledger.ContractOpen, error) {
-	candidates, err := s.candidates(ctx, h, reachable, taken)
+func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.Host, taken []ledger.PubKey, atLeast, n int, need uint64) ([]ledger.ContractOpen, error) {
+	candidates, err := s.candidates(ctx, h, taken)
 	if err != nil {
 		return nil, err
 	}
@@ -652,7 +635,11 @@ const maxCandidates = 10_000
 // candidates are the registered nodes (from the ledger, at most maxCandidates) other than this
 // one and those in taken, with the network group the host knows of each: suppliers to choose
 // among. Whether one is reachable is found out only if it is chosen.
-func (s *customerService) candidates(ctx context.Context, h *p2p.Host, known map[ledger.PubKey]p2p.PeerInfo, taken []ledger.PubKey) ([]reputation.Candidate, error) {
+func (s *customerService) candidates(ctx context.Context, h *p2p.Host, taken []ledger.PubKey) ([]reputation.Candidate, error) {
+	known := map[ledger.PubKey]p2p.PeerInfo{}
+	for _, p := range h.Peers() {
+		known[p.Key] = p
+	}
 	var out []reputation.Candidate
 	seen := map[ledger.PubKey]bool{h.Key(): true}
 	for _, k := range taken {

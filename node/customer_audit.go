@@ -186,6 +186,7 @@ type BackupSupplier struct {
 	Bytes     uint64 `json:"bytes"`  // their size
 	// LastAudit is the newest audit result of the contract in the ledger (nil: none yet).
 	LastAudit *BackupLastAudit `json:"last_audit,omitempty"`
+	contract  ledger.ID
 }
 
 // BackupLastAudit is an audit result the ledger holds.
@@ -208,38 +209,15 @@ func (s *customerService) Status(ctx context.Context) (BackupStatus, error) {
 	if err != nil {
 		return st, err
 	}
-	placed := s.placedShards()
-	held := map[ledger.ID]bool{} // shard digests held as committed
-	for _, open := range cust.Contracts() {
-		shards, ok := placed[open.ContractID]
-		if !ok {
-			continue
-		}
-		sup := BackupSupplier{Supplier: open.Supplier.String(), Contract: open.ContractID.String(), Shards: len(shards), LastAudit: last[open.ContractID]}
-		if to, err := p2p.PeerID(open.Supplier); err == nil {
-			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			list, err := h.ListShards(lctx, to, open.ContractID)
-			cancel()
-			if err != nil {
-				sup.Error = err.Error()
-			} else {
-				sup.Reachable = true
-				for _, info := range list {
-					held[info.Commitment.Digest(s.chainID)] = true
-				}
-			}
-		}
-		for _, cm := range shards {
-			if held[cm.Digest(s.chainID)] {
-				sup.Held++
-				sup.Bytes += cm.Size
-			}
-		}
-		st.Suppliers = append(st.Suppliers, sup)
+	var held map[ledger.ID]bool
+	st.Suppliers, held = s.supplierStates(ctx, cust, h)
+	for i := range st.Suppliers {
+		st.Suppliers[i].LastAudit = last[st.Suppliers[i].contract]
 	}
 	s.mu.Lock()
 	files := slices.Clone(s.cat.Index.Files)
 	s.mu.Unlock()
+
 	st.Files = []BackupFileHealth{}
 	for _, f := range files {
 		fh := BackupFileHealth{BackupFile: backupFile(f), Health: HealthHealthy, Weakest: -1}
@@ -263,6 +241,43 @@ func (s *customerService) Status(ctx context.Context) (BackupStatus, error) {
 		st.Files = append(st.Files, fh)
 	}
 	return st, nil
+}
+
+// supplierStates asks each supplier of the catalogue's shards for its list of them: whether it
+// answered, and which shards (by commitment digest) it holds as committed. LastAudit is left
+// for the caller (it costs a listing of the ledger).
+func (s *customerService) supplierStates(ctx context.Context, cust *p2p.Customer, h *p2p.Host) ([]BackupSupplier, map[ledger.ID]bool) {
+	placed := s.placedShards()
+	held := map[ledger.ID]bool{}
+	var out []BackupSupplier
+	for _, open := range cust.Contracts() {
+		shards, ok := placed[open.ContractID]
+		if !ok {
+			continue
+		}
+		sup := BackupSupplier{Supplier: open.Supplier.String(), Contract: open.ContractID.String(), Shards: len(shards), contract: open.ContractID}
+		if to, err := p2p.PeerID(open.Supplier); err == nil {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			list, err := h.ListShards(lctx, to, open.ContractID)
+			cancel()
+			if err != nil {
+				sup.Error = err.Error()
+			} else {
+				sup.Reachable = true
+				for _, info := range list {
+					held[info.Commitment.Digest(s.chainID)] = true
+				}
+			}
+		}
+		for _, cm := range shards {
+			if held[cm.Digest(s.chainID)] {
+				sup.Held++
+				sup.Bytes += cm.Size
+			}
+		}
+		out = append(out, sup)
+	}
+	return out, held
 }
 
 // lastAudits is the newest audit result in the ledger of each of customer's contracts.

@@ -317,7 +317,7 @@ func (s *customerService) replacement(ctx context.Context, cust *p2p.Customer, h
 			return open.ContractID, nil
 		}
 	}
-	opened, err := s.hire(ctx, cust, h, nil, taken, 1, 1, need)
+	opened, err := s.hire(ctx, cust, h, taken, 1, 1, need)
 	if err != nil {
 		return ledger.ID{}, err
 	}

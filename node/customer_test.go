@@ -226,21 +226,7 @@ func TestCustomerService(t *testing.T) {
 
 	// Supplier 0 loses its data but keeps answering: its signed answer to the next audit is
 	// evidence the ledger takes, and the node's trust view holds it proven.
-	corrupted := 0
-	err = filepath.WalkDir(shardDirs[0], func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(path, ".commitment") {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		corrupted++
-		return os.WriteFile(path, make([]byte, info.Size()), 0o600)
-	})
-	if err != nil || corrupted == 0 {
-		t.Fatalf("corrupting supplier 0's shards: %d files, %v", corrupted, err)
-	}
+	nodetest.ZeroShards(t, shardDirs[0])
 	audit, err = ctl.Audit(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -377,19 +363,7 @@ func TestSupplierManagerFiresByPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := put.Suppliers[0]
-	err = filepath.WalkDir(dirs[bad], func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".commitment") {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(p, make([]byte, info.Size()), 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nodetest.ZeroShards(t, dirs[bad])
 	if _, err := ctl.Audit(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,19 +89,28 @@ func runEvery(ctx context.Context, period time.Duration, round func(context.Cont
 // Check runs one round: it fires the suppliers the trust view says to drop, and those silent
 // beyond the grace period, and returns what it fired.
 func (s *managerService) Check(ctx context.Context) ([]FireResult, error) {
-	suppliers, err := s.customer.Suppliers(ctx)
+	cust, h, rctx, done, err := s.customer.running(ctx)
 	if err != nil {
 		return nil, err
 	}
-	status, err := s.customer.Status(ctx)
-	if err != nil {
-		return nil, err
+	// The suppliers holding the catalogue's shards, and whether each answered; the ledger's
+	// audit results (Status's last column) are not needed here.
+	suppliers, _ := s.customer.supplierStates(rctx, cust, h)
+	// And the open contracts that hold none yet (spares): the trust view may drop them too.
+	for _, open := range cust.Contracts() {
+		if slices.ContainsFunc(suppliers, func(b BackupSupplier) bool { return b.contract == open.ContractID }) {
+			continue
+		}
+		if v, err := s.customer.ledger.Contract(rctx, open.ContractID); err == nil && v.Record != nil && !v.Record.Closed {
+			suppliers = append(suppliers, BackupSupplier{Supplier: open.Supplier.String(), Contract: open.ContractID.String(), contract: open.ContractID})
+		}
 	}
+	done()
 	answered := map[string]bool{}
-	for _, sup := range status.Suppliers {
+	for _, sup := range suppliers {
 		answered[sup.Supplier] = answered[sup.Supplier] || sup.Reachable
 	}
-	observer := s.customer.host().Key()
+	observer := h.Key()
 	now := time.Now()
 	var fired []FireResult
 	var errs []error

@@ -224,26 +224,40 @@ func (s *supplierService) receipts(ctx context.Context, sup *p2p.Supplier, sub *
 // supplier countersigned each, and keeps their space and shards across a restart.
 func (s *supplierService) openContracts(ctx context.Context, key ledger.PubKey) ([]p2p.OpenContract, error) {
 	var out []p2p.OpenContract
-	for rec, err := range s.ledger.AllEvents(ctx, api.EventsRequest{Node: key.String(), Kind: ledger.KindContractOpen.String()}) {
-		if errors.Is(err, api.ErrNotFound) && len(out) == 0 {
-			return nil, nil // a new chain that has committed nothing yet: no contracts
+	err := ledgerOpenContracts(ctx, s.ledger, key, func(open *ledger.ContractOpen, r *ledger.ContractRecord) {
+		if open.Supplier == key {
+			out = append(out, p2p.OpenContract{Open: *open, StorageReceipts: r.StorageReceipts.Highest, BandwidthReceipts: r.BandwidthReceipts.Highest})
 		}
+	})
+	return out, err
+}
+
+// ledgerOpenContracts calls each with every contract_open of key's (as customer or supplier)
+// that the ledger still holds open, and its record. A chain that has committed nothing yet has
+// none.
+func ledgerOpenContracts(ctx context.Context, c *client.Client, key ledger.PubKey, each func(*ledger.ContractOpen, *ledger.ContractRecord)) error {
+	first := true
+	for rec, err := range c.AllEvents(ctx, api.EventsRequest{Node: key.String(), Kind: ledger.KindContractOpen.String()}) {
+		if errors.Is(err, api.ErrNotFound) && first {
+			return nil
+		}
+		first = false
 		if err != nil {
-			return nil, err
+			return err
 		}
 		open, ok := rec.Event.(*ledger.ContractOpen)
-		if !ok || open.Supplier != key {
+		if !ok {
 			continue
 		}
-		v, err := s.ledger.Contract(ctx, open.ContractID)
+		v, err := c.Contract(ctx, open.ContractID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if v.Record != nil && !v.Record.Closed {
-			out = append(out, p2p.OpenContract{Open: *open, StorageReceipts: v.Record.StorageReceipts.Highest, BandwidthReceipts: v.Record.BandwidthReceipts.Highest})
+			each(open, v.Record)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (s *supplierService) Stop() error {

@@ -219,15 +219,8 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 // admitReceipt checks a receipt against the customer's records and, if they bear it out,
 // journals it and notes it countersigned (ok); otherwise it returns the refusal.
 func (c *Customer) admitReceipt(from ledger.PubKey, ev ledger.Event) (Reply, bool) {
-	var contract ledger.ID
-	var number uint64
-	switch r := ev.(type) {
-	case *ledger.StorageReceipt:
-		contract, number = r.ContractID, r.Number
-	case *ledger.BandwidthReceipt:
-		contract, number = r.ContractID, r.Number
-	}
-	receipt := ev.(ledger.Bilateral) // both receipt kinds are
+	contract, number, _ := ledger.ReceiptSlot(ev) // countersign admits receipts only
+	receipt := ev.(ledger.Bilateral)               // both receipt kinds are
 	customer, supplier := receipt.Parties()
 	if sig, _ := receipt.Countersignature(); sig != (ledger.Sig{}) {
 		return refuse(CodeBadRequest, "the receipt carries a countersignature already; the customer makes it"), false

@@ -320,10 +320,9 @@ func accept(body any) Reply {
 
 // PeerInfo is a peer the host knows addresses of.
 type PeerInfo struct {
-	ID        peer.ID
-	Key       ledger.PubKey
-	Network   string // a public IPv4 /24, or "" (loopback, private: told apart by key alone)
-	Connected bool
+	ID      peer.ID
+	Key     ledger.PubKey
+	Network string // a public IPv4 /24, or "" (loopback, private: told apart by key alone)
 }
 
 // Peers lists the peers the host knows addresses of (met through bootstrap, or that dialled
@@ -339,7 +338,7 @@ func (h *Host) Peers() []PeerInfo {
 		if err != nil {
 			continue // not a ledger identity: never a counterpart
 		}
-		info := PeerInfo{ID: id, Key: k, Connected: h.h.Network().Connectedness(id) == network.Connected}
+		info := PeerInfo{ID: id, Key: k}
 		for _, a := range ps.Addrs(id) {
 			if ip, err := manet.ToIP(a); err == nil && ip.To4() != nil && manet.IsPublicAddr(a) {
 				v4 := ip.To4()
@@ -351,11 +350,6 @@ func (h *Host) Peers() []PeerInfo {
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	return out
-}
-
-// Registered reports whether the ledger holds k's registration, as the host's registry says.
-func (h *Host) Registered(ctx context.Context, k ledger.PubKey) (bool, error) {
-	return h.reg.Registered(ctx, k)
 }
 
 // Reach connects to peer id, unless connected already: at the addresses the host knows of it,

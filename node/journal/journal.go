@@ -204,14 +204,8 @@ func name(parts ...[]byte) ledger.ID {
 // Receipt is the statement of countersigning a storage or bandwidth receipt: named by its kind,
 // contract and number (the double-sign slot of R-EVID-2).
 func Receipt(chainID string, ev ledger.Event) (Statement, error) {
-	var contract ledger.ID
-	var number uint64
-	switch r := ev.(type) {
-	case *ledger.StorageReceipt:
-		contract, number = r.ContractID, r.Number
-	case *ledger.BandwidthReceipt:
-		contract, number = r.ContractID, r.Number
-	default:
+	contract, number, ok := ledger.ReceiptSlot(ev)
+	if !ok {
 		return Statement{}, fmt.Errorf("%s is not a receipt", ev.Kind())
 	}
 	return Statement{Kind: KindReceipt,

@@ -9,6 +9,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,4 +202,26 @@ func appHeightAtLeast(c *client.Client, h int64) error {
 		return fmt.Errorf("app committed height %d", info.Response.LastBlockHeight)
 	}
 	return nil
+}
+
+// ZeroShards overwrites every shard file under a supplier's shard directory with zeros of the
+// same length, their commitments left as they are: a supplier that lost its data but still
+// answers. It fails the test if there is no shard to overwrite.
+func ZeroShards(t testing.TB, dir string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".commitment") {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n++
+		return os.WriteFile(path, make([]byte, info.Size()), 0o600)
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("zeroing the shards under %s: %d files, %v", dir, n, err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/klauspost/reedsolomon"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -125,27 +126,38 @@ func OpenChecked(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
 	return open(key, s, shards, false)
 }
 
-func open(key [32]byte, s Stripe, shards [][]byte, check bool) ([]byte, error) {
+// intact checks the stripe's shape and returns the Reed-Solomon encoder and its work slice: the
+// shards given (each checked against the stripe's hash when check is set; nil for the others),
+// at least K of them, and room for the phantom parity shard of M = 0.
+func intact(s Stripe, shards [][]byte, check bool) (reedsolomon.Encoder, [][]byte, error) {
 	if err := checkShape(s.K, s.M); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(shards) != s.K+s.M || len(s.Hashes) != s.K+s.M {
-		return nil, fmt.Errorf("%w: %d shards and %d hashes for %d+%d", ErrShape, len(shards), len(s.Hashes), s.K, s.M)
+		return nil, nil, fmt.Errorf("%w: %d shards and %d hashes for %d+%d", ErrShape, len(shards), len(s.Hashes), s.K, s.M)
 	}
 	work := make([][]byte, s.K+max(s.M, 1))
-	intact := 0
+	n := 0
 	for i, sh := range shards {
 		if sh != nil && (!check || sha256.Sum256(sh) == s.Hashes[i]) {
 			work[i] = sh
-			intact++
+			n++
 		}
 	}
-	if intact < s.K {
-		return nil, fmt.Errorf("%w: %d of %d intact, %d needed", ErrTooFewShards, intact, s.K+s.M, s.K)
+	if n < s.K {
+		return nil, nil, fmt.Errorf("%w: %d of %d intact, %d needed", ErrTooFewShards, n, s.K+s.M, s.K)
 	}
 	enc, err := reedsolomon.New(s.K, max(s.M, 1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrShape, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrShape, err)
+	}
+	return enc, work, nil
+}
+
+func open(key [32]byte, s Stripe, shards [][]byte, check bool) ([]byte, error) {
+	enc, work, err := intact(s, shards, check)
+	if err != nil {
+		return nil, err
 	}
 	if err := enc.ReconstructData(work); err != nil {
 		return nil, fmt.Errorf("rebuilding stripe %s: %w", s.ID, err)
@@ -201,32 +213,16 @@ var ErrRebuilt = errors.New("a rebuilt shard does not match the stripe's hash of
 // one against its hash too: what a repair puts on a new supplier is exactly the shard that was
 // lost. No key is needed.
 func Rebuild(s Stripe, shards [][]byte, want []int) ([][]byte, error) {
-	if err := checkShape(s.K, s.M); err != nil {
-		return nil, err
-	}
-	if len(shards) != s.K+s.M || len(s.Hashes) != s.K+s.M {
-		return nil, fmt.Errorf("%w: %d shards and %d hashes for %d+%d", ErrShape, len(shards), len(s.Hashes), s.K, s.M)
-	}
-	work := make([][]byte, s.K+max(s.M, 1))
-	intact := 0
-	for i, sh := range shards {
-		if sh != nil && sha256.Sum256(sh) == s.Hashes[i] {
-			work[i] = sh
-			intact++
-		}
-	}
+	given := slices.Clone(shards)
 	for _, i := range want {
-		if i < 0 || i >= s.K+s.M {
+		if i < 0 || i >= len(given) {
 			return nil, fmt.Errorf("%w: no shard %d in a %d+%d stripe", ErrShape, i, s.K, s.M)
 		}
-		work[i] = nil // rebuilt even if given: the point is to compute it
+		given[i] = nil // rebuilt even if given: the point is to compute it
 	}
-	if intact < s.K {
-		return nil, fmt.Errorf("%w: %d of %d intact, %d needed", ErrTooFewShards, intact, s.K+s.M, s.K)
-	}
-	enc, err := reedsolomon.New(s.K, max(s.M, 1))
+	enc, work, err := intact(s, given, true)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrShape, err)
+		return nil, err
 	}
 	if err := enc.Reconstruct(work); err != nil {
 		return nil, fmt.Errorf("rebuilding stripe %s: %w", s.ID, err)

@@ -63,6 +63,30 @@ func hostAddr(t *testing.T, n *node) string {
 	return ""
 }
 
+// waitReceipts waits, a minute at most, until want of the contracts have a receipt of kind
+// ("storage", "bandwidth") in the ledger; on failure it shows the log of n.
+func waitReceipts(t *testing.T, c *client.Client, contracts map[ledger.ID]ledger.PubKey, kind string, want int, n *node) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+		have := 0
+		for id := range contracts {
+			cv, err := c.Contract(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cv.Receipts[kind].Highest > 0 {
+				have++
+			}
+		}
+		if have == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d contracts have a %s receipt after a minute, want %d\n%s", have, kind, want, n.tailLog())
+		}
+	}
+}
+
 // waitSynced waits until the node has caught up with its network (its RPC takes transactions).
 func waitSynced(t *testing.T, n *node) {
 	t.Helper()
@@ -204,24 +228,7 @@ func TestBackupEndToEnd(t *testing.T) {
 	if len(contracts) != 6 {
 		t.Fatalf("%d contracts of carol's in the ledger, want 6", len(contracts))
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
-		missing := 0
-		for id := range contracts {
-			cv, err := c.Contract(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cv.Receipts["storage"].Highest == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d contracts have no storage receipt after a minute\n%s", missing, suppliers[0].tailLog())
-		}
-	}
+	waitReceipts(t, c, contracts, "storage", len(contracts), suppliers[0].node)
 	if out := cust.mustCLI("query", "relation", carol, suppliers[0].pub); !strings.Contains(out, "storage_receipt") && !strings.Contains(out, "receipt") {
 		t.Fatalf("query relation shows no receipt:\n%s", out)
 	}
@@ -254,24 +261,7 @@ func TestBackupEndToEnd(t *testing.T) {
 	}
 	// The four suppliers that served the read get bandwidth receipts for it, countersigned by
 	// carol, into the ledger.
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
-		served := 0
-		for id := range contracts {
-			cv, err := c.Contract(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cv.Receipts["bandwidth"].Highest > 0 {
-				served++
-			}
-		}
-		if served == 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d contracts have a bandwidth receipt a minute after the get, want 4\n%s", served, suppliers[0].tailLog())
-		}
-	}
+	waitReceipts(t, c, contracts, "bandwidth", 4, suppliers[0].node)
 	text := cust.mustCLI("backup", "status")
 	if !strings.Contains(text, "degraded") || !strings.Contains(text, "docs/big.bin") || strings.Count(text, "passed at height") != 6 || !strings.Contains(text, "unreachable:") {
 		t.Fatalf("backup status with two suppliers dead:\n%s", text)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	trustd "github.com/trustledger/trustledger/node"
+	"github.com/trustledger/trustledger/node/nodetest"
 )
 
 // TestSupplierManagerEndToEnd (issue 14): one validator and eight storage nodes as real
@@ -61,19 +62,7 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 
 	// 1. A supplier loses its data (its files are zeros now) but keeps answering.
 	bad := byKey[put.Suppliers[0]]
-	err := filepath.WalkDir(filepath.Join(bad.home, "data", "shards"), func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".commitment") {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(p, make([]byte, info.Size()), 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nodetest.ZeroShards(t, filepath.Join(bad.home, "data", "shards"))
 	fires := waitFired(1, "the supplier that lost its data")
 	if fires[0].Supplier != bad.pub || !strings.Contains(fires[0].Reason, "trust view drops it") || len(fires[0].Repaired) != 1 {
 		t.Fatalf("the first fire: %+v", fires[0])
