@@ -220,7 +220,7 @@ func (c *Customer) countersign(_ context.Context, from ledger.PubKey, st network
 // journals it and notes it countersigned (ok); otherwise it returns the refusal.
 func (c *Customer) admitReceipt(from ledger.PubKey, ev ledger.Event) (Reply, bool) {
 	contract, number, _ := ledger.ReceiptSlot(ev) // countersign admits receipts only
-	receipt := ev.(ledger.Bilateral)               // both receipt kinds are
+	receipt := ev.(ledger.Bilateral)              // both receipt kinds are
 	customer, supplier := receipt.Parties()
 	if sig, _ := receipt.Countersignature(); sig != (ledger.Sig{}) {
 		return refuse(CodeBadRequest, "the receipt carries a countersignature already; the customer makes it"), false
