@@ -119,6 +119,7 @@ func NewApp(store *storage.AppStore, logger log.Logger, metrics *Metrics) (*App,
 		a.metrics.Height.Set(float64(h))
 		a.metrics.StateKeys.Set(float64(store.Size()))
 	}
+	a.handleExplorerQueries()
 	return a, nil
 }
 

@@ -146,7 +146,7 @@ func (a *App) queryEvents(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery 
 	if er.Limit == 0 {
 		er.Limit = 50
 	}
-	var f storage.Filter
+	f := storage.Filter{Newest: er.Newest}
 	if er.Node != "" {
 		n, err := ledger.ParsePubKey(er.Node)
 		if err != nil {

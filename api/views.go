@@ -27,9 +27,11 @@ type EventsRequest struct {
 	Kind   string `json:"kind,omitempty"` // an event kind's name (register_node, audit_result, …)
 	Cursor string `json:"cursor,omitempty"`
 	Limit  int    `json:"limit,omitempty"` // 1..MaxPageSize; 0 asks for 50
+	// Newest lists the newest events first; Next then continues with older ones.
+	Newest bool `json:"newest,omitempty"`
 }
 
-// Page is one page of a listing, oldest first. Next is the cursor of the following page, empty
+// Page is one page of a listing, oldest first (newest first when asked). Next is the cursor of the following page, empty
 // at the end.
 type Page struct {
 	Records []ledger.EventRecord `json:"records"`

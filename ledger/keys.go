@@ -71,3 +71,12 @@ func ConsensusAddress(k PubKey) []byte {
 // ParamsKey and ChainIDKey hold the genesis parameters.
 func ParamsKey() []byte  { return cat(keyParams) }
 func ChainIDKey() []byte { return cat(keyChainID) }
+
+// NodeKeyPrefix, ContractKeyPrefix and NodeAggKeyPrefix are the prefixes of every node record,
+// contract record and node aggregate: for scans of the whole state (the explorer's totals).
+func NodeKeyPrefix() []byte     { return cat(prefixNode) }
+func ContractKeyPrefix() []byte { return cat(prefixContract) }
+func NodeAggKeyPrefix() []byte  { return cat(prefixNodeAgg) }
+
+// LogTotalKey is the state key of the number of events ever appended (big-endian uint64).
+func LogTotalKey() []byte { return cat(keyLogTotal) }

@@ -58,6 +58,7 @@ type AppStore struct {
 	lastHash   []byte
 	keepRecent int64 // state versions kept; 0 keeps all (an archive node)
 	numbers    nodeNumbers
+	stats      *blockStats // the last block's stats, written by index (nil: read them again)
 	exportMu   sync.Mutex
 	exporting  map[int64]int // versions held open by TreeExports: Prune keeps them
 }
@@ -157,6 +158,9 @@ func (s *AppStore) load() error {
 		return fmt.Errorf("%w: tree hash %X at height %d, marker %X", ErrCorrupt, s.tree.Hash(), height, hash)
 	}
 	s.setLastCommit(height, hash)
+	if err := s.migrateIndex(); err != nil {
+		return fmt.Errorf("build the explorer's indexes: %w", err)
+	}
 	return nil
 }
 
@@ -253,13 +257,14 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 
 // committedTree returns the tree as committed at height (0 for the latest commit).
 func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, error) {
+	last, _ := s.LastCommit()
 	if height == 0 {
-		height = s.lastHeight
+		height = last
 	}
-	if height <= 0 || height > s.lastHeight {
-		return nil, 0, fmt.Errorf("height %d is not committed (last committed height is %d)", height, s.lastHeight)
+	if height <= 0 || height > last {
+		return nil, 0, fmt.Errorf("height %d is not committed (last committed height is %d)", height, last)
 	}
-	if s.keepRecent > 0 && height <= s.lastHeight-s.keepRecent {
+	if s.keepRecent > 0 && height <= last-s.keepRecent {
 		return nil, 0, fmt.Errorf("the state at height %d is pruned: this node keeps the last %d heights (app.toml [pruning] keep_recent; 0 keeps all)",
 			height, s.keepRecent)
 	}

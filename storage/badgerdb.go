@@ -219,13 +219,13 @@ func (b *BadgerDB) newIterator(start, end []byte, reverse bool) (*badgerIterator
 	return b.newIteratorIn(b.db.NewTransaction(false), true, start, end, reverse)
 }
 
-// ForwardIterators opens forward iterators over several ranges in one read transaction (one
-// snapshot), for a merge of index scans; close each.
-func (b *BadgerDB) ForwardIterators(ranges [][2][]byte) ([]corestore.Iterator, error) {
+// Iterators opens iterators over several ranges in one read transaction (one snapshot), for a
+// merge of index scans, forward or in reverse; close each.
+func (b *BadgerDB) Iterators(ranges [][2][]byte, reverse bool) ([]corestore.Iterator, error) {
 	txn := b.db.NewTransaction(false)
 	out := make([]corestore.Iterator, 0, len(ranges))
 	for i, r := range ranges {
-		it, err := b.newIteratorIn(txn, i == 0, r[0], r[1], false)
+		it, err := b.newIteratorIn(txn, i == 0, r[0], r[1], reverse)
 		if err != nil {
 			for _, o := range out {
 				o.Close()

@@ -111,6 +111,7 @@ func (s *AppStore) numberOf(node ledger.PubKey, batch corestore.Batch) (num uint
 
 // forgetNumbers drops the cache, after a batch that may have assigned numbers was not written.
 func (s *AppStore) forgetNumbers() {
+	s.stats = nil
 	s.numbers.mu.Lock()
 	s.numbers.known, s.numbers.count, s.numbers.loaded = nil, 0, false
 	s.numbers.mu.Unlock()
@@ -180,7 +181,15 @@ func (s *AppStore) index(records []ledger.EventRecord) (err error) {
 			}
 		}
 	}
-	return b.Write()
+	st, err := s.indexStats(records, b)
+	if err != nil {
+		return err
+	}
+	if err := b.Write(); err != nil {
+		return err
+	}
+	s.stats = st
+	return nil
 }
 
 // indexKeys lists every key the record occupies: its event key first, then its index entries.
@@ -223,6 +232,8 @@ type Filter struct {
 	Node *ledger.PubKey    // events where the node signed, or is subject or counterparty
 	Pair *[2]ledger.PubKey // events between the two nodes, either direction
 	Kind *ledger.Kind      // events of one kind (combined with Node or Pair, filters that list)
+	// Newest lists the newest first; the cursor then continues with older events.
+	Newest bool
 }
 
 // CursorAfter is the cursor of the listing that continues after rec (as a Page.Next value).
@@ -273,7 +284,7 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 	default:
 		prefixes = [][]byte{prefixEvent}
 	}
-	m, err := s.openMerge(prefixes, after)
+	m, err := s.openMerge(prefixes, after, f.Newest)
 	if err != nil {
 		return api.Page{}, err
 	}
@@ -309,36 +320,47 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 	return page, m.err
 }
 
-// merge walks several index scans in the order of the positions that end their keys.
+// merge walks several index scans in the order of the positions that end their keys, lowest
+// first (or, reverse, highest first).
 type merge struct {
-	its []corestore.Iterator
-	err error
+	its     []corestore.Iterator
+	reverse bool
+	err     error
 }
 
-func (s *AppStore) openMerge(prefixes [][]byte, after []byte) (*merge, error) {
+// openMerge opens the scans of prefixes past position cursor (nil: from the start, or the end).
+func (s *AppStore) openMerge(prefixes [][]byte, cursor []byte, reverse bool) (*merge, error) {
 	ranges := make([][2][]byte, len(prefixes))
 	for i, p := range prefixes {
 		ranges[i] = [2][]byte{p, prefixEnd(p)}
-		if after != nil {
-			ranges[i][0] = key(p, after, []byte{0})
+		switch {
+		case cursor != nil && reverse:
+			ranges[i][1] = key(p, cursor)
+		case cursor != nil:
+			ranges[i][0] = key(p, cursor, []byte{0})
 		}
 	}
-	its, err := s.db.ForwardIterators(ranges)
+	its, err := s.db.Iterators(ranges, reverse)
 	if err != nil {
 		return nil, err
 	}
-	return &merge{its: its}, nil
+	return &merge{its: its, reverse: reverse}, nil
 }
 
-// next returns the entry with the lowest position among the scans' current ones, and advances
-// that scan.
+// next returns the entry with the first position, in the merge's order, among the scans'
+// current ones, and advances that scan.
 func (m *merge) next() (k, v []byte, ok bool) {
 	best := -1
 	for i, it := range m.its {
 		if !it.Valid() {
 			continue
 		}
-		if best < 0 || bytes.Compare(tail(it.Key()), tail(m.its[best].Key())) < 0 {
+		if best < 0 {
+			best = i
+			continue
+		}
+		c := bytes.Compare(tail(it.Key()), tail(m.its[best].Key()))
+		if (c < 0 && !m.reverse) || (c > 0 && m.reverse) {
 			best = i
 		}
 	}
@@ -456,6 +478,9 @@ func (s *AppStore) deleteIndexAbove(height int64) error {
 		prev = rec
 	}
 	it.Close()
+	if err := s.deleteStatsAbove(height); err != nil {
+		return err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	for i := range recs {

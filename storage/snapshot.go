@@ -164,6 +164,7 @@ func (s *AppStore) wipe() error {
 			return fmt.Errorf("clear application database: %w", err)
 		}
 	}
+	s.stats = nil
 	s.tree = s.newTree()
 	if _, err := s.tree.Load(); err != nil {
 		return fmt.Errorf("open empty state tree: %w", err)
@@ -300,6 +301,12 @@ func (r *Restorer) finish(appHash []byte) error {
 		return fmt.Errorf("write commit marker for restored height %d: %w", r.height, err)
 	}
 	s.setLastCommit(r.height, append([]byte(nil), appHash...))
+	if err := s.db.Delete(keyIndexVersion); err != nil {
+		return err
+	}
+	if err := s.migrateIndex(); err != nil {
+		return fmt.Errorf("build the explorer's indexes of restored height %d: %w", r.height, err)
+	}
 	return nil
 }
 

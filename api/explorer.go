@@ -1,0 +1,96 @@
+package api
+
+import "github.com/trustledger/trustledger/ledger"
+
+// The explorer's paths (specs/state.md §5): network figures, a node's counterparts, search,
+// and the trust graph around an observer. Like the rest they only read.
+const (
+	PathStats        = "/stats"        // data: StatsRequest (JSON) → StatsAnswer
+	PathCounterparts = "/counterparts" // data: CounterpartsRequest (JSON) → CounterpartsPage
+	PathSearch       = "/search"       // data: SearchRequest (JSON) → SearchAnswer
+	PathTrustGraph   = "/trust/graph"  // data: GraphRequest (JSON) → TrustGraph
+)
+
+// NetworkTotals are the whole network's figures after a block, derived from its events (as of
+// HistoryFrom on a node restored from a snapshot: then from the state it restored).
+type NetworkTotals struct {
+	Events          uint64 `json:"events"`
+	Nodes           uint64 `json:"nodes"`            // registered
+	SpaceOffered    uint64 `json:"space_offered"`    // bytes: the capacity the nodes registered
+	ContractsOpen   uint64 `json:"contracts_open"`   // opened and not closed
+	SpaceContracted uint64 `json:"space_contracted"` // bytes under the open contracts
+	AuditsPassed    uint64 `json:"audits_passed"`
+	AuditsFailed    uint64 `json:"audits_failed"`
+	BytesServed     uint64 `json:"bytes_served"` // by bandwidth receipts
+	Payments        uint64 `json:"payments"`
+	AmountPaid      uint64 `json:"amount_paid"`
+	Reports         uint64 `json:"reports"` // misbehaviour reports
+}
+
+// StatsRequest is the data of /stats: the activity of the Minutes minutes (1..MaxStatsMinutes;
+// 0 asks for 60) that end with the latest block.
+type StatsRequest struct {
+	Minutes int `json:"minutes,omitempty"`
+}
+
+// MaxStatsMinutes caps StatsRequest.Minutes (a day).
+const MaxStatsMinutes = 24 * 60
+
+// MinuteStats is one minute of activity: the events committed in blocks timed within it, by kind.
+type MinuteStats struct {
+	Start  int64             `json:"start"` // unix seconds, a multiple of 60
+	Events map[string]uint64 `json:"events"`
+}
+
+// StatsAnswer is the answer to /stats: the totals after the latest block with events, and the
+// recent activity, oldest minute first (every minute present, empty ones too).
+type StatsAnswer struct {
+	Height     int64         `json:"height"`     // the last committed height
+	StatsAt    int64         `json:"stats_at"`   // the height of the latest block with events
+	StatsTime  int64         `json:"stats_time"` // that block's time
+	Totals     NetworkTotals `json:"totals"`     // after StatsAt
+	Minutes    []MinuteStats `json:"minutes"`    // ending with the minute of StatsTime
+	Incomplete bool          `json:"incomplete"` // more blocks fell in the window than one answer reads
+}
+
+// CounterpartsRequest is the data of /counterparts: the nodes Node has events with, in key
+// order, after Cursor (a CounterpartsPage.Next), at most Limit (1..MaxPageSize; 0 asks for 50).
+type CounterpartsRequest struct {
+	Node   string `json:"node"`
+	Cursor string `json:"cursor,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// Counterpart is one node Node has a relation with, and the relation's two directions.
+type Counterpart struct {
+	Node         ledger.PubKey     `json:"node"`
+	Moniker      string            `json:"moniker,omitempty"`
+	AboutNode    *ledger.Aggregate `json:"about_node"`    // events about Node, with this counterpart
+	AboutPartner *ledger.Aggregate `json:"about_partner"` // events about this counterpart, with Node
+}
+
+// CounterpartsPage is one page of a node's counterparts.
+type CounterpartsPage struct {
+	Counterparts []Counterpart `json:"counterparts"`
+	Next         string        `json:"next,omitempty"`
+}
+
+// SearchRequest is the data of /search: monikers starting with Query (case folded), at most Limit.
+type SearchRequest struct {
+	Query string `json:"query"`
+	Limit int    `json:"limit,omitempty"` // 1..MaxSearchLimit; 0 asks for 20
+}
+
+// MaxSearchLimit caps SearchRequest.Limit.
+const MaxSearchLimit = 100
+
+// SearchHit is a registered node whose moniker matched.
+type SearchHit struct {
+	Node    ledger.PubKey `json:"node"`
+	Moniker string        `json:"moniker"`
+}
+
+// SearchAnswer is the answer to /search, in moniker order.
+type SearchAnswer struct {
+	Hits []SearchHit `json:"hits"`
+}
