@@ -1,6 +1,9 @@
 package api
 
-import "github.com/trustledger/trustledger/ledger"
+import (
+	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/reputation"
+)
 
 // The explorer's paths (specs/state.md §5): network figures, a node's counterparts, search,
 // and the trust graph around an observer. Like the rest they only read.
@@ -93,4 +96,24 @@ type SearchHit struct {
 // SearchAnswer is the answer to /search, in moniker order.
 type SearchAnswer struct {
 	Hits []SearchHit `json:"hits"`
+}
+
+// GraphRequest is the data of /trust/graph: the ego graph of Observer, at most MaxNodes nodes
+// (1..MaxGraphNodes; 0 asks for the maximum) and MaxEdges edges (likewise).
+type GraphRequest struct {
+	Observer string `json:"observer"`
+	MaxNodes int    `json:"max_nodes,omitempty"`
+	MaxEdges int    `json:"max_edges,omitempty"`
+}
+
+// The caps of a trust graph, as Tribler's trust view caps its own.
+const (
+	MaxGraphNodes = 500
+	MaxGraphEdges = 2500
+)
+
+// GraphAnswer is the answer to /trust/graph.
+type GraphAnswer struct {
+	Height int64            `json:"height"`
+	Graph  reputation.Graph `json:"graph"`
 }

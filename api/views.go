@@ -77,6 +77,7 @@ type TrustRequest struct {
 	Observer string `json:"observer"`
 	Subject  string `json:"subject,omitempty"` // /trust/score
 	Limit    int    `json:"limit,omitempty"`   // /trust/top: 1..MaxTopLimit
+	Least    bool   `json:"least,omitempty"`   // /trust/top: the least trusted first instead
 }
 
 // ScoreAnswer is the answer to /trust/score.
@@ -86,7 +87,8 @@ type ScoreAnswer struct {
 	Score    reputation.Score `json:"score"`
 }
 
-// TopAnswer is the answer to /trust/top: the best Limit scores, and how many nodes are known.
+// TopAnswer is the answer to /trust/top: the best Limit scores (or the worst, least trusted
+// first, when asked), and how many nodes are known.
 type TopAnswer struct {
 	Height   int64              `json:"height"`
 	Observer ledger.PubKey      `json:"observer"`

@@ -190,6 +190,48 @@ func (c *Client) TrustTop(ctx context.Context, observer ledger.PubKey, limit int
 	return ans, err
 }
 
+// TrustLeast is the limit (1..api.MaxTopLimit) nodes observer trusts least, least trusted first.
+func (c *Client) TrustLeast(ctx context.Context, observer ledger.PubKey, limit int) (api.TopAnswer, error) {
+	data, _ := json.Marshal(api.TrustRequest{Observer: observer.String(), Limit: limit, Least: true})
+	var ans api.TopAnswer
+	_, err := c.queryJSON(ctx, api.PathTrustTop, data, &ans)
+	return ans, err
+}
+
+// TrustGraph is the ego graph of observer's strongest trust edges (0 for either cap asks for
+// the maximum, api.MaxGraphNodes and api.MaxGraphEdges).
+func (c *Client) TrustGraph(ctx context.Context, observer ledger.PubKey, maxNodes, maxEdges int) (api.GraphAnswer, error) {
+	data, _ := json.Marshal(api.GraphRequest{Observer: observer.String(), MaxNodes: maxNodes, MaxEdges: maxEdges})
+	var ans api.GraphAnswer
+	_, err := c.queryJSON(ctx, api.PathTrustGraph, data, &ans)
+	return ans, err
+}
+
+// Stats is the network's totals after its latest block with events, and the activity of the
+// minutes ending there (0 asks for 60).
+func (c *Client) Stats(ctx context.Context, minutes int) (api.StatsAnswer, error) {
+	data, _ := json.Marshal(api.StatsRequest{Minutes: minutes})
+	var ans api.StatsAnswer
+	_, err := c.queryJSON(ctx, api.PathStats, data, &ans)
+	return ans, err
+}
+
+// Counterparts is one page of the nodes n has events with, with both directions' totals.
+func (c *Client) Counterparts(ctx context.Context, n ledger.PubKey, cursor string, limit int) (api.CounterpartsPage, error) {
+	data, _ := json.Marshal(api.CounterpartsRequest{Node: n.String(), Cursor: cursor, Limit: limit})
+	var page api.CounterpartsPage
+	_, err := c.queryJSON(ctx, api.PathCounterparts, data, &page)
+	return page, err
+}
+
+// SearchMonikers is the registered nodes whose moniker starts with query (case folded).
+func (c *Client) SearchMonikers(ctx context.Context, query string, limit int) (api.SearchAnswer, error) {
+	data, _ := json.Marshal(api.SearchRequest{Query: query, Limit: limit})
+	var ans api.SearchAnswer
+	_, err := c.queryJSON(ctx, api.PathSearch, data, &ans)
+	return ans, err
+}
+
 // TrustPolicy is the trust policy the node's trust service computes with.
 func (c *Client) TrustPolicy(ctx context.Context) (reputation.Policy, error) {
 	var p reputation.Policy

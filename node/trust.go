@@ -96,6 +96,7 @@ func (s *TrustService) Register(app *abci.App) {
 	app.OnCommit(s.OnCommit)
 	app.HandleQuery(api.PathTrustScore, s.queryScore)
 	app.HandleQuery(api.PathTrustTop, s.queryTop)
+	app.HandleQuery(api.PathTrustGraph, s.queryGraph)
 	app.HandleQuery(api.PathTrustPolicy, s.queryPolicy)
 }
 

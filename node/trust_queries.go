@@ -37,8 +37,8 @@ func (s *TrustService) Score(observer, subject ledger.PubKey) (api.ScoreAnswer, 
 	return api.ScoreAnswer{Height: s.height, Observer: observer, Score: sc}, err
 }
 
-// Top is the limit nodes observer trusts most, and how many it knows.
-func (s *TrustService) Top(observer ledger.PubKey, limit int) (api.TopAnswer, error) {
+// Top is the limit nodes observer trusts most (least, least trusted first), and how many it knows.
+func (s *TrustService) Top(observer ledger.PubKey, limit int, least bool) (api.TopAnswer, error) {
 	if limit <= 0 || limit > api.MaxTopLimit {
 		return api.TopAnswer{}, fmt.Errorf("limit %d must be between 1 and %d: %w", limit, api.MaxTopLimit, api.ErrBadRequest)
 	}
@@ -52,8 +52,34 @@ func (s *TrustService) Top(observer ledger.PubKey, limit int) (api.TopAnswer, er
 		return api.TopAnswer{}, err
 	}
 	ans := api.TopAnswer{Height: s.height, Observer: observer, Total: len(all)}
+	if least {
+		for i := len(all) - 1; i >= 0 && len(ans.Scores) < limit; i-- {
+			ans.Scores = append(ans.Scores, all[i])
+		}
+		return ans, nil
+	}
 	ans.Scores = all[:min(limit, len(all))]
 	return ans, nil
+}
+
+// Graph is the ego graph of observer's strongest trust edges (reputation.Engine.Neighbourhood).
+func (s *TrustService) Graph(observer ledger.PubKey, maxNodes, maxEdges int) (api.GraphAnswer, error) {
+	if maxNodes == 0 {
+		maxNodes = api.MaxGraphNodes
+	}
+	if maxEdges == 0 {
+		maxEdges = api.MaxGraphEdges
+	}
+	if maxNodes < 1 || maxNodes > api.MaxGraphNodes || maxEdges < 1 || maxEdges > api.MaxGraphEdges {
+		return api.GraphAnswer{}, fmt.Errorf("a graph has 1..%d nodes and 1..%d edges, not %d and %d: %w",
+			api.MaxGraphNodes, api.MaxGraphEdges, maxNodes, maxEdges, api.ErrBadRequest)
+	}
+	if !s.serving.Load() {
+		return api.GraphAnswer{}, errStopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return api.GraphAnswer{Height: s.height, Graph: s.engine.Neighbourhood(observer, maxNodes, maxEdges)}, nil
 }
 
 // Choose picks up to n suppliers among candidates by observer's view (reputation.View.Choose,
@@ -132,7 +158,26 @@ func (s *TrustService) queryTop(req *abcitypes.RequestQuery) *abcitypes.Response
 	tr, o, _, err := parseTrustRequest(req, false)
 	var ans api.TopAnswer
 	if err == nil {
-		ans, err = s.Top(o, tr.Limit)
+		ans, err = s.Top(o, tr.Limit, tr.Least)
+	}
+	return s.answer(func() int64 { return ans.Height }, ans, err)
+}
+
+func (s *TrustService) queryGraph(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
+	var gr api.GraphRequest
+	var ans api.GraphAnswer
+	err := json.Unmarshal(req.Data, &gr)
+	if err != nil {
+		err = fmt.Errorf("%s request is not JSON: %v: %w", req.Path, err, api.ErrBadRequest)
+	}
+	var o ledger.PubKey
+	if err == nil {
+		if o, err = ledger.ParsePubKey(gr.Observer); err != nil {
+			err = fmt.Errorf("observer: %v: %w", err, api.ErrBadRequest)
+		}
+	}
+	if err == nil {
+		ans, err = s.Graph(o, gr.MaxNodes, gr.MaxEdges)
 	}
 	return s.answer(func() int64 { return ans.Height }, ans, err)
 }
