@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -31,6 +32,7 @@ type AppConfig struct {
 	Supplier  SupplierSection `toml:"supplier"`
 	Customer  CustomerSection `toml:"customer"`
 	Manager   ManagerSection  `toml:"manager"`
+	Explorer  ExplorerSection `toml:"explorer"`
 	// Services says which services start with the node: name → enabled. A name left out is
 	// enabled. `trustd services enable|disable NAME` edits it.
 	Services map[string]bool `toml:"services"`
@@ -237,6 +239,27 @@ func (c ManagerSection) Validate() error {
 	return err
 }
 
+// ExplorerSection is [explorer]: the web explorer (the explorer service).
+type ExplorerSection struct {
+	// Listen is the explorer's host:port ("127.0.0.1:26680"); empty: no explorer. It serves
+	// plain HTTP and only reads, so keep it on loopback or put a TLS proxy in front.
+	Listen string `toml:"listen"`
+}
+
+// Validate checks that Listen is a host and a port.
+func (c ExplorerSection) Validate() error {
+	if c.Listen == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("[explorer] listen %q: want host:port such as 127.0.0.1:26680", c.Listen)
+	}
+	return nil
+}
+
+// DefaultExplorerAddr is where `trustd init` puts the explorer.
+const DefaultExplorerAddr = "127.0.0.1:26680"
+
 // DefaultAppConfig is app.toml's defaults.
 func DefaultAppConfig() AppConfig {
 	d := abci.DefaultSnapshotConfig()
@@ -248,6 +271,7 @@ func DefaultAppConfig() AppConfig {
 		Supplier:  SupplierSection{Space: "0", MaxDurationDays: 365, ReceiptPeriod: "1h"},
 		Customer:  CustomerSection{DataShards: 4, ParityShards: 2, ContractSpace: "1GiB", ContractDays: 30, AuditEvery: "10m"},
 		Manager:   ManagerSection{CheckEvery: "1m", Grace: "1h"},
+		Explorer:  ExplorerSection{Listen: DefaultExplorerAddr},
 		Services:  map[string]bool{},
 	}
 	for _, name := range ServiceNames() {
@@ -258,7 +282,7 @@ func DefaultAppConfig() AppConfig {
 
 // Validate checks every section; unknown service names are errors that name the known ones.
 func (c AppConfig) Validate() error {
-	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate(), c.P2P.Validate(), c.Supplier.Validate(), c.Customer.Validate(), c.Manager.Validate()); err != nil {
+	if err := errors.Join(c.Memory.Validate(), c.Pruning.Validate(), c.Snapshots.Validate(), c.P2P.Validate(), c.Supplier.Validate(), c.Customer.Validate(), c.Manager.Validate(), c.Explorer.Validate()); err != nil {
 		return err
 	}
 	for name := range c.Services {
@@ -346,13 +370,18 @@ audit_every = %q
 check_every = %q
 grace = %q
 
+# The web explorer (the explorer service): the ledger's public history and who trusts whom, as
+# HTML pages and JSON (/api), read from this node. Plain HTTP that only reads; empty: none.
+[explorer]
+listen = %q
+
 # Services that start with the node (specs/network.md §5). While it runs, `+"`trustd services`"+`
 # lists them and stops or starts one; `+"`trustd services enable|disable NAME`"+` edits this section.
 [services]
 %s`, c.Memory.SoftLimitMiB, c.Pruning.KeepRecent, c.Snapshots.Interval, c.Snapshots.KeepRecent, c.Snapshots.ChunkBytes,
 		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, c.Supplier.ReceiptPeriod,
 		c.Customer.DataShards, c.Customer.ParityShards, c.Customer.ContractSpace, c.Customer.ContractDays, c.Customer.PricePerGiBMonth, c.Customer.AuditEvery,
-		c.Manager.CheckEvery, c.Manager.Grace, services.String())
+		c.Manager.CheckEvery, c.Manager.Grace, c.Explorer.Listen, services.String())
 }
 
 // quoteList is a TOML array's items.
@@ -391,7 +420,7 @@ func LoadAppConfig(home Home) (AppConfig, error) {
 func appConfigKeys() []string {
 	keys := []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes",
 		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days", "supplier.receipt_period",
-		"customer.data_shards", "customer.parity_shards", "customer.contract_space", "customer.contract_days", "customer.price_per_gib_month", "customer.audit_every", "manager.check_every", "manager.grace"}
+		"customer.data_shards", "customer.parity_shards", "customer.contract_space", "customer.contract_days", "customer.price_per_gib_month", "customer.audit_every", "manager.check_every", "manager.grace", "explorer.listen"}
 	for _, name := range ServiceNames() {
 		keys = append(keys, "services."+name)
 	}

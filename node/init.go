@@ -28,6 +28,8 @@ type InitOptions struct {
 	RPCAddr     string
 	P2PAddr     string
 	MetricsAddr string // empty: metrics off (the metrics service disabled in app.toml)
+	// ExplorerAddr is app.toml's [explorer] listen; empty: no explorer.
+	ExplorerAddr string
 	Params      ledger.Params
 	Genesis     string // Join: an existing network's genesis file
 	Peers       string // Join: persistent peers, id@host:port,...
@@ -40,7 +42,7 @@ type InitOptions struct {
 // DefaultInitOptions are `trustd init`'s flag defaults, also what `trustd start --init` uses.
 func DefaultInitOptions() InitOptions {
 	return InitOptions{ChainID: "trustledger-local", Moniker: "trustd", RPCAddr: "tcp://127.0.0.1:26657",
-		P2PAddr: "tcp://127.0.0.1:26656", MetricsAddr: "127.0.0.1:26660", Params: ledger.DefaultParams()}
+		P2PAddr: "tcp://127.0.0.1:26656", MetricsAddr: "127.0.0.1:26660", ExplorerAddr: DefaultExplorerAddr, Params: ledger.DefaultParams()}
 }
 
 // Init writes a new single-validator home; it returns false without touching anything if one
@@ -99,7 +101,9 @@ func writeNodeFiles(home Home, o InitOptions, edit func(*cfg.Config)) (nodeFiles
 	if err := WriteTrustConfig(home); err != nil {
 		return nodeFiles{}, fmt.Errorf("write trust policy: %w", err)
 	}
-	if err := WriteAppConfig(home); err != nil {
+	ac := DefaultAppConfig()
+	ac.Explorer.Listen = o.ExplorerAddr
+	if err := WriteAppConfigFrom(home, ac); err != nil {
 		return nodeFiles{}, fmt.Errorf("write app settings: %w", err)
 	}
 	if o.MetricsAddr == "" {

@@ -54,6 +54,7 @@ type Node struct {
 	p2p       *p2pService
 	supplier  *supplierService
 	customer  *customerService
+	explorer  *explorerService
 	control   *controlServer
 	closers   []func() error
 }
@@ -149,6 +150,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 		return nil, err
 	}
 	manager := &managerService{customer: n.customer, trust: n.trust, every: every, grace: grace, logger: logger.With("module", "supplier-manager")}
+	n.explorer = &explorerService{addr: appConf.Explorer.Listen, client: n.Client(), logger: logger.With("module", "explorer")}
 	space := n.supplier.conf.Terms.Space
 	p2pOn := appConf.ServiceEnabled(ServiceP2P) && o.P2PKey != nil
 	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus
@@ -166,6 +168,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 		{ServiceSupplier, n.supplier, p2pOn && space > 0 && appConf.ServiceEnabled(ServiceSupplier), []string{ServiceP2P}},
 		{ServiceCustomer, n.customer, p2pOn && appConf.ServiceEnabled(ServiceCustomer), []string{ServiceP2P, ServiceTrust}},
 		{ServiceManager, manager, p2pOn && appConf.ServiceEnabled(ServiceCustomer) && appConf.ServiceEnabled(ServiceManager), []string{ServiceCustomer}},
+		{ServiceExplorer, n.explorer, appConf.Explorer.Listen != "" && appConf.ServiceEnabled(ServiceExplorer), nil},
 	} {
 		if err := n.manager.Add(s.name, s.svc, s.enabled, s.requires...); err != nil {
 			return nil, err
@@ -190,6 +193,9 @@ func Open(home Home, o Options) (n *Node, err error) {
 	}
 	if appConf.ServiceEnabled(ServiceCustomer) && !p2pOn {
 		n.manager.SetOff(ServiceCustomer, "needs p2p, which is off")
+	}
+	if appConf.ServiceEnabled(ServiceExplorer) && appConf.Explorer.Listen == "" {
+		n.manager.SetOff(ServiceExplorer, "no [explorer] listen in app.toml")
 	}
 	if appConf.ServiceEnabled(ServiceManager) && (!p2pOn || !appConf.ServiceEnabled(ServiceCustomer)) {
 		n.manager.SetOff(ServiceManager, "needs the customer service, which is off")
@@ -226,6 +232,9 @@ const StopTimeout = 15 * time.Second
 // ErrStopTimeout is returned by Close when the services did not stop in StopTimeout; the state
 // is then left open (the process is expected to exit; the stores recover on the next start).
 var ErrStopTimeout = errors.New("services did not stop in time")
+
+// ExplorerURL is where the node's explorer answers, "" while its service is stopped.
+func (n *Node) ExplorerURL() string { return n.explorer.URL() }
 
 // Close stops every service, closes the control socket and the state, and releases the home.
 func (n *Node) Close() error {

@@ -17,10 +17,11 @@ const (
 	ServiceSupplier  = "supplier"
 	ServiceCustomer  = "customer"
 	ServiceManager   = "supplier-manager"
+	ServiceExplorer  = "explorer"
 )
 
 // serviceOrder is every service in start order; a service comes after those it requires.
-var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots, ServiceP2P, ServiceSupplier, ServiceCustomer, ServiceManager}
+var serviceOrder = []string{ServiceMetrics, ServiceTrust, ServiceConsensus, ServiceSnapshots, ServiceP2P, ServiceSupplier, ServiceCustomer, ServiceManager, ServiceExplorer}
 
 // ServiceNames lists the services in start order.
 func ServiceNames() []string { return slices.Clone(serviceOrder) }

@@ -22,14 +22,15 @@ type TestnetNode struct {
 	LibP2P  string `json:"libp2p_id,omitempty"`
 	P2P     string `json:"p2p"`
 	RPC     string `json:"rpc"`
-	Metrics string `json:"metrics"`
+	Metrics  string `json:"metrics"`
+	Explorer string `json:"explorer"`
 }
 
 // TestnetOptions size a local network.
 type TestnetOptions struct {
 	Validators int
 	Output     string // a directory that does not exist or is empty
-	BasePort   int    // node i listens on BasePort+10i (p2p), +1 (RPC), +2 (metrics)
+	BasePort   int    // node i listens on BasePort+10i (p2p), +1 (RPC), +2 (metrics), +3 (explorer)
 	ChainID    string
 	Params     ledger.Params
 	LibP2P     bool
@@ -59,12 +60,12 @@ func WriteTestnet(o TestnetOptions) ([]TestnetNode, error) {
 		port := o.BasePort + 10*i
 		nodes[i] = TestnetNode{Name: fmt.Sprintf("node%d", i), Home: filepath.Join(out, fmt.Sprintf("node%d", i)),
 			P2P: fmt.Sprintf("tcp://127.0.0.1:%d", port), RPC: fmt.Sprintf("tcp://127.0.0.1:%d", port+1),
-			Metrics: fmt.Sprintf("127.0.0.1:%d", port+2)}
+			Metrics: fmt.Sprintf("127.0.0.1:%d", port+2), Explorer: fmt.Sprintf("127.0.0.1:%d", port+3)}
 	}
 	// Node keys first, so every config can name its peers.
 	var vals []types.GenesisValidator
 	for i, n := range nodes {
-		opts := InitOptions{ChainID: o.ChainID, Moniker: n.Name, RPCAddr: n.RPC, P2PAddr: n.P2P, MetricsAddr: n.Metrics, Params: o.Params}
+		opts := InitOptions{ChainID: o.ChainID, Moniker: n.Name, RPCAddr: n.RPC, P2PAddr: n.P2P, MetricsAddr: n.Metrics, ExplorerAddr: n.Explorer, Params: o.Params}
 		f, err := writeNodeFiles(Home(n.Home), opts, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Name, err)

@@ -84,6 +84,9 @@ func printStarted(n *node.Node, startErr error) {
 	if h := n.P2P(); h != nil {
 		fmt.Fprintf(os.Stderr, "trustd: libp2p host %s at %v\n", h.ID(), h.Addrs())
 	}
+	if u := n.ExplorerURL(); u != "" {
+		fmt.Fprintf(os.Stderr, "trustd: explorer %s\n", u)
+	}
 	line := "trustd: services"
 	var off []string
 	for _, s := range n.Services().Statuses() {

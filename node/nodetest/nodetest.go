@@ -57,6 +57,7 @@ func Init(t testing.TB, o Options) node.Home {
 	io.RPCAddr = fmt.Sprintf("tcp://127.0.0.1:%d", FreePort(t))
 	io.P2PAddr = fmt.Sprintf("tcp://127.0.0.1:%d", FreePort(t))
 	io.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	io.ExplorerAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	io.Params = o.Params
 	if io.Params == (ledger.Params{}) {
 		io.Params = ledger.DefaultParams()
@@ -76,7 +77,10 @@ func Init(t testing.TB, o Options) node.Home {
 	}
 	cfg.WriteConfigFile(home.ConfigFile(), c)
 	if o.App != nil {
-		ac := node.DefaultAppConfig()
+		ac, err := node.LoadAppConfig(home)
+		if err != nil {
+			t.Fatal(err)
+		}
 		o.App(&ac)
 		if err := node.WriteAppConfigFrom(home, ac); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,248 @@
+package explorer
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/client"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Paging: 50 rows by default, at most 100 (issue 15).
+const (
+	DefaultRows = 50
+	MaxRows     = 100
+)
+
+// Server serves the explorer of one node. It is safe for concurrent use.
+type Server struct {
+	c      *client.Client
+	pages  map[string]*template.Template
+	live   *liveFeed
+	home   homeCache
+	logError func(msg string, keyvals ...any)
+}
+
+// New returns the explorer of the node c reads; logError (nil: none) hears what fails on the
+// explorer's side. Call Close when done (it stops the live feed).
+func New(c *client.Client, logError func(msg string, keyvals ...any)) (*Server, error) {
+	if logError == nil {
+		logError = func(string, ...any) {}
+	}
+	s := &Server{c: c, pages: map[string]*template.Template{}, logError: logError}
+	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "base" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, n)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", n, err)
+		}
+		s.pages[name] = t
+	}
+	s.live = newLiveFeed(c)
+	return s, nil
+}
+
+// Close stops the live feed; open /live streams end.
+func (s *Server) Close() { s.live.close() }
+
+// loader gathers one page's data from the request.
+type loader func(r *http.Request) (view, error)
+
+// view is a page's data: rendered by its template as HTML, or encoded as JSON.
+type view interface{ page() string }
+
+// Handler serves every page, its JSON twin, the live feed and the embedded assets.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	both := func(path string, l loader) {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.serveHTML(w, r, l) })
+		mux.HandleFunc("GET /api"+path, func(w http.ResponseWriter, r *http.Request) { s.serveJSON(w, r, l) })
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.serveHTML(w, r, s.loadHome) })
+	mux.HandleFunc("GET /api/home", func(w http.ResponseWriter, r *http.Request) { s.serveJSON(w, r, s.loadHome) })
+	both("/blocks", s.loadBlocks)
+	both("/block/{height}", s.loadBlock)
+	both("/tx/{hash}", s.loadTx)
+	both("/node/{key}", s.loadNode)
+	both("/relation/{a}/{b}", s.loadRelation)
+	both("/trust/{key}", s.loadTrust)
+	both("/search", s.loadSearch)
+	mux.HandleFunc("GET /node/{key}/events.csv", s.nodeCSV)
+	mux.HandleFunc("GET /relation/{a}/{b}/events.csv", s.relationCSV)
+	mux.HandleFunc("GET /api/node/{key}/events.csv", s.nodeCSV)
+	mux.HandleFunc("GET /api/relation/{a}/{b}/events.csv", s.relationCSV)
+	mux.HandleFunc("GET /api", func(w http.ResponseWriter, r *http.Request) { s.serveHTML(w, r, loadAPIDoc) })
+	mux.HandleFunc("GET /live", s.live.serve)
+	mux.HandleFunc("GET /fragment/latest", s.serveLatest)
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, notFound("no page at %s", r.URL.Path))
+	})
+	return secure(mux)
+}
+
+// secure sets the headers every answer carries: a Content-Security-Policy that allows nothing
+// but the explorer's own origin, and no sniffing, framing or referrers.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "the explorer only reads: use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Errors a loader returns: a status and a message for the visitor.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func notFound(format string, args ...any) error {
+	return &httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// status maps an error to its HTTP status: the node's not-found and bad-request answers keep
+// their meaning; a node that cannot answer is 503.
+func status(err error) (int, string) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.status, he.msg
+	case errors.Is(err, api.ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, api.ErrBadRequest):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, api.ErrServiceStopped), errors.Is(err, client.ErrUnreachable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, err.Error()
+	}
+	return http.StatusInternalServerError, err.Error()
+}
+
+type errorView struct {
+	Status int    `json:"status"`
+	Title  string `json:"title"`
+	Error  string `json:"error"`
+}
+
+func (errorView) page() string { return "error" }
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := status(err)
+	if code == http.StatusInternalServerError {
+		s.logError("explorer page failed", "path", r.URL.Path, "err", err)
+	}
+	v := errorView{Status: code, Title: http.StatusText(code), Error: msg}
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasSuffix(r.URL.Path, ".csv") {
+		writeJSON(w, code, v)
+		return
+	}
+	s.render(w, code, v)
+}
+
+const pageTimeout = 10 * time.Second
+
+func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	v, err := l(r.WithContext(ctx))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if sv, ok := v.(searchView); ok && len(sv.Hits) == 1 {
+		http.Redirect(w, r, sv.Hits[0].URL, http.StatusSeeOther) // one answer: go there
+		return
+	}
+	s.render(w, http.StatusOK, v)
+}
+
+// serveLatest is the home page's latest-blocks table alone, for the live refresh.
+func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request) {
+	v, err := s.loadHome(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := s.pages["home"].ExecuteTemplate(&buf, "latest", v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, l loader) {
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	v, err := l(r.WithContext(ctx))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) render(w http.ResponseWriter, code int, v view) {
+	t := s.pages[v.page()]
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "base.html", v); err != nil {
+		s.logError("explorer template failed", "page", v.page(), "err", err)
+		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
