@@ -17,7 +17,7 @@ func goList(t *testing.T, args ...string) []string {
 	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }
 
-// TestImportRules checks the import rules of doc.go (client), api/doc.go and p2p/doc.go, and that the pure
+// TestImportRules checks the import rules of doc.go (client), api/doc.go, explorer/doc.go and p2p/doc.go, and that the pure
 // packages stay pure: a client links no storage engine and no node, so it can be embedded in any
 // program; ledger and reputation do no I/O and read no clock (DEVELOPERS: the state machine is
 // deterministic).
@@ -39,6 +39,8 @@ func TestImportRules(t *testing.T) {
 	}{
 		{[]string{mod + "api", mod + "client"}, "", append([]string{"github.com/dgraph-io/badger"}, nodeSide...), nil},
 		{[]string{mod + "api", mod + "client"}, "badgerdb", nodeSide, nil},
+		// The explorer reads a node through the client only (explorer/doc.go), and no p2p.
+		{[]string{mod + "explorer"}, "", append([]string{"github.com/dgraph-io/badger", mod + "p2p", "github.com/libp2p"}, nodeSide...), nil},
 		// p2p (a node's libp2p side) reads the ledger through the client only, and of the node
 		// uses only its signing journal and atomic file writes, leaf packages of files (p2p/doc.go).
 		{[]string{mod + "p2p"}, "", append([]string{"github.com/dgraph-io/badger"}, nodeSide...), []string{mod + "node/journal", mod + "node/atomicfile"}},

@@ -559,6 +559,7 @@ func (s *Server) loadTrust(r *http.Request) (view, error) {
 		return m
 	}
 	v := trustView{Observer: o, Moniker: s.moniker(ctx, o), Height: most.Height, Total: most.Total, Graph: g.Graph}
+	names[o] = v.Moniker
 	for _, list := range []struct {
 		in  []reputation.Score
 		out *[]scoreRow

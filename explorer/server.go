@@ -31,10 +31,10 @@ const (
 
 // Server serves the explorer of one node. It is safe for concurrent use.
 type Server struct {
-	c      *client.Client
-	pages  map[string]*template.Template
-	live   *liveFeed
-	home   homeCache
+	c        *client.Client
+	pages    map[string]*template.Template
+	live     *liveFeed
+	home     homeCache
 	logError func(msg string, keyvals ...any)
 }
 

@@ -30,11 +30,11 @@ type InitOptions struct {
 	MetricsAddr string // empty: metrics off (the metrics service disabled in app.toml)
 	// ExplorerAddr is app.toml's [explorer] listen; empty: no explorer.
 	ExplorerAddr string
-	Params      ledger.Params
-	Genesis     string // Join: an existing network's genesis file
-	Peers       string // Join: persistent peers, id@host:port,...
-	LibP2P      bool   // Join over CometBFT's experimental go-libp2p transport
-	StateSync   string // Join: RPC servers to state-sync from, comma-separated
+	Params       ledger.Params
+	Genesis      string // Join: an existing network's genesis file
+	Peers        string // Join: persistent peers, id@host:port,...
+	LibP2P       bool   // Join over CometBFT's experimental go-libp2p transport
+	StateSync    string // Join: RPC servers to state-sync from, comma-separated
 	// Trusted is set by Join with state sync: the trust height and hash it starts from, to show.
 	Trusted string
 }

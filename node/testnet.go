@@ -16,12 +16,12 @@ import (
 
 // TestnetNode describes one node of a generated testnet (DIR/testnet.json).
 type TestnetNode struct {
-	Name    string `json:"name"`
-	Home    string `json:"home"`
-	NodeID  string `json:"node_id"`
-	LibP2P  string `json:"libp2p_id,omitempty"`
-	P2P     string `json:"p2p"`
-	RPC     string `json:"rpc"`
+	Name     string `json:"name"`
+	Home     string `json:"home"`
+	NodeID   string `json:"node_id"`
+	LibP2P   string `json:"libp2p_id,omitempty"`
+	P2P      string `json:"p2p"`
+	RPC      string `json:"rpc"`
 	Metrics  string `json:"metrics"`
 	Explorer string `json:"explorer"`
 }

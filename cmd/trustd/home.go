@@ -50,6 +50,7 @@ func newInitCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.RPCAddr, "rpc.laddr", o.RPCAddr, "RPC listen address (loopback unless you mean to expose it)")
 	f.StringVar(&o.P2PAddr, "p2p.laddr", o.P2PAddr, "P2P listen address")
 	f.StringVar(&o.MetricsAddr, "instrumentation.prometheus_listen_addr", o.MetricsAddr, "Prometheus metrics address (empty: the metrics service is disabled)")
+	f.StringVar(&o.ExplorerAddr, "explorer.laddr", o.ExplorerAddr, "web explorer address, app.toml [explorer] listen (empty: no explorer)")
 	f.StringVar(&o.Genesis, "genesis", "", "join an existing network: its genesis.json (chain id and parameters come from it)")
 	f.StringVar(&o.Peers, "peers", "", "with --genesis: persistent peers, id@host:port,... ('trustd show-node-id' on each)")
 	f.StringVar(&o.StateSync, "state-sync", "", "with --genesis: restore the state from a snapshot instead of replaying every block; two or more RPC servers of the network, comma-separated (the first one's latest header is trusted)")

@@ -32,7 +32,7 @@ func joinNetwork(t *testing.T, v *node, n *node, name string, edit func(string) 
 	t.Helper()
 	genesis := filepath.Join(v.home, "config", "genesis.json")
 	n.mustCLI("init", "--genesis", genesis, "--peers", peerList([]*node{v})[0], "--rpc.laddr", n.rpcAddr,
-		"--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "--instrumentation.prometheus_listen_addr", n.metrics, "--moniker", name)
+		"--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "--instrumentation.prometheus_listen_addr", n.metrics, "--explorer.laddr", n.explorer, "--moniker", name)
 	if _, err := os.Stat(filepath.Join(n.home, "keys", name+".json")); err != nil {
 		n.mustCLI("keys", "add", name)
 	}

@@ -60,9 +60,11 @@ type node struct {
 	home    string
 	rpcAddr string
 	metrics string
-	cmd     *exec.Cmd
-	done    chan error
-	logs    int
+	// explorer is the explorer's host:port.
+	explorer string
+	cmd      *exec.Cmd
+	done     chan error
+	logs     int
 }
 
 func newNode(t *testing.T, initArgs ...string) *node {
@@ -70,9 +72,10 @@ func newNode(t *testing.T, initArgs ...string) *node {
 	n := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
 	n.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	n.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	n.explorer = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	args := append([]string{"init", "--chain-id", "e2e-chain", "--rpc.laddr", n.rpcAddr,
 		"--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
-		"--instrumentation.prometheus_listen_addr", n.metrics}, initArgs...)
+		"--instrumentation.prometheus_listen_addr", n.metrics, "--explorer.laddr", n.explorer}, initArgs...)
 	n.mustCLI(args...)
 	t.Cleanup(func() { n.kill() })
 	return n

@@ -50,7 +50,7 @@ func TestStateSyncJoin(t *testing.T) {
 	out := joiner.mustCLI("init", "--genesis", genesis, "--peers", strings.Join(peers, ","),
 		"--state-sync", nodes[0].rpcAddr+","+nodes[1].rpcAddr,
 		"--rpc.laddr", joiner.rpcAddr, "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
-		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--moniker", "joiner")
+		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--explorer.laddr", joiner.explorer, "--moniker", "joiner")
 	if !strings.Contains(out, "state sync will trust height") {
 		t.Fatalf("init did not say what it trusts: %q", out)
 	}

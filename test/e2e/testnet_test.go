@@ -60,14 +60,14 @@ func testnet(t *testing.T, n int, extra ...string) []*node {
 		t.Fatal(err)
 	}
 	var desc []struct {
-		Home, RPC, Metrics string
+		Home, RPC, Metrics, Explorer string
 	}
 	if err := json.Unmarshal(b, &desc); err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*node
 	for _, d := range desc {
-		nd := &node{t: t, bin: bin, home: d.Home, rpcAddr: d.RPC, metrics: d.Metrics}
+		nd := &node{t: t, bin: bin, home: d.Home, rpcAddr: d.RPC, metrics: d.Metrics, explorer: d.Explorer}
 		t.Cleanup(nd.kill)
 		nodes = append(nodes, nd)
 	}
@@ -275,6 +275,7 @@ func newJoiner(t *testing.T) *node {
 	joiner := &node{t: t, bin: trustdBin(t), home: t.TempDir()}
 	joiner.rpcAddr = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	joiner.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	joiner.explorer = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	t.Cleanup(joiner.kill)
 	return joiner
 }
@@ -298,7 +299,7 @@ func TestJoinNetwork(t *testing.T) {
 	}
 	joiner.mustCLI("init", "--genesis", filepath.Join(nodes[0].home, "config", "genesis.json"), "--peers", strings.Join(peers, ","),
 		"--rpc.laddr", joiner.rpcAddr, "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
-		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--moniker", "joiner")
+		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--explorer.laddr", joiner.explorer, "--moniker", "joiner")
 	joiner.launch()
 	waitCatchUp(t, joiner, nodes)
 	checkAppHashes(t, append(nodes, joiner))
@@ -328,7 +329,7 @@ func TestValidatorUpdateByQuorum(t *testing.T) {
 	joiner := newJoiner(t)
 	joiner.mustCLI("init", "--genesis", filepath.Join(nodes[0].home, "config", "genesis.json"), "--peers", strings.Join(peers, ","),
 		"--rpc.laddr", joiner.rpcAddr, "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
-		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--moniker", "joiner")
+		"--instrumentation.prometheus_listen_addr", joiner.metrics, "--explorer.laddr", joiner.explorer, "--moniker", "joiner")
 	joiner.launch()
 	waitCatchUp(t, joiner, nodes)
 
