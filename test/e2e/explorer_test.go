@@ -113,7 +113,9 @@ func TestExplorerInBrowser(t *testing.T) {
 			mu.Lock()
 			dialogs = append(dialogs, e.Message)
 			mu.Unlock()
-			go func() { _, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) }()
+			go func() {
+				_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}()
 		}
 	})
 	if err != nil {

@@ -83,6 +83,9 @@ func (g *Generator) Close() { g.follow.Close() }
 
 func (g *Generator) pub(i int) ledger.PubKey { return keystore.PubKey(g.keys[i]) }
 
+// Key is signer i's node key (signer i hires signer i+1, the last the first).
+func (g *Generator) Key(i int) ledger.PubKey { return g.pub(i) }
+
 func (g *Generator) contractID(i int) ledger.ID {
 	return sha256.Sum256([]byte(fmt.Sprintf("load contract %x", g.pub(i))))
 }
