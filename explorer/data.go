@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cometbft/cometbft/types"
+
 	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/reputation"
@@ -268,7 +270,7 @@ func (s *Server) loadBlock(r *http.Request) (view, error) {
 		Latest: st.SyncInfo.LatestBlockHeight}
 	if b.Block.LastCommit != nil {
 		for _, sig := range b.Block.LastCommit.Signatures {
-			if sig.BlockIDFlag == 2 { // types.BlockIDFlagCommit
+			if sig.BlockIDFlag == types.BlockIDFlagCommit {
 				v.Signatures++
 			}
 		}
@@ -336,19 +338,12 @@ type nodeView struct {
 	PeerID       string               `json:"peer_id"`
 	Record       *ledger.NodeRecord   `json:"record"`
 	Aggregate    *ledger.Aggregate    `json:"aggregate"`
-	Made         madeTotals           `json:"made"` // what the node itself reported of others
 	Kind         string               `json:"kind,omitempty"`
 	Events       []ledger.EventRecord `json:"events"` // newest first
 	Next         string               `json:"next,omitempty"`
 	Counterparts []api.Counterpart    `json:"counterparts"`
 	CpNext       string               `json:"counterparts_next,omitempty"`
 	Height       int64                `json:"height"`
-}
-
-// madeTotals are the node's reports about others, summed over the counterparts page.
-type madeTotals struct {
-	Reports uint64 `json:"reports_made"`
-	Paid    uint64 `json:"amount_received"`
 }
 
 func (nodeView) page() string { return "node" }
@@ -390,14 +385,6 @@ func (s *Server) loadNode(r *http.Request) (view, error) {
 		return nil, cursorError(err)
 	}
 	v.Counterparts, v.CpNext = cps.Counterparts, cps.Next
-	for _, cp := range v.Counterparts {
-		if cp.AboutPartner != nil {
-			v.Made.Reports += cp.AboutPartner.ReportsReceived
-		}
-		if cp.AboutPartner != nil {
-			v.Made.Paid += cp.AboutPartner.AmountPaid
-		}
-	}
 	return v, nil
 }
 
