@@ -23,14 +23,12 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	if h, ok := a.handler(req.Path); ok {
 		return h(req), nil
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if h, _ := a.store.LastCommit(); h == 0 {
 		return queryErr(api.CodeNotFound, "nothing is committed yet"), nil
 	}
+	// The reads of committed state and committed index entries run outside the app's lock: a
+	// block never waits for them, nor they for a block (the explorer asks many at once).
 	switch req.Path {
-	case api.PathStore:
-		return a.queryStore(req), nil
 	case api.PathNode:
 		return a.queryNode(req), nil
 	case api.PathRelation:
@@ -39,6 +37,12 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 		return a.queryEvents(req), nil
 	case api.PathTx:
 		return a.queryTx(req), nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch req.Path {
+	case api.PathStore:
+		return a.queryStore(req), nil
 	case api.PathParams:
 		return answer(req.Height, api.ParamsView{ChainID: a.chainID, Params: a.params, HistoryFrom: a.store.HistoryFrom()})
 	}
@@ -175,8 +179,14 @@ func (a *App) queryEvents(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery 
 		return queryErr(api.CodeBadRequest, "%v", err)
 	}
 	h, _ := a.store.LastCommit()
-	r, _ := answer(h, page)
-	return r
+	switch er.Encoding {
+	case "":
+		r, _ := answer(h, page)
+		return r
+	case api.EncodingRecords:
+		return &abcitypes.ResponseQuery{Value: api.EncodePage(page), Height: h}
+	}
+	return queryErr(api.CodeBadRequest, "encoding %q: want %q or none (JSON)", er.Encoding, api.EncodingRecords)
 }
 
 func (a *App) queryTx(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {

@@ -1,6 +1,10 @@
 package api
 
 import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/reputation"
 )
@@ -29,6 +33,58 @@ type EventsRequest struct {
 	Limit  int    `json:"limit,omitempty"` // 1..MaxPageSize; 0 asks for 50
 	// Newest lists the newest events first; Next then continues with older ones.
 	Newest bool `json:"newest,omitempty"`
+	// Encoding "records" asks for the page as EncodePage's bytes instead of JSON: the canonical
+	// records, decoded without JSON's cost (package client always asks so).
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// EncodingRecords is EventsRequest.Encoding for a binary page.
+const EncodingRecords = "records"
+
+// EncodePage is a page in binary: u16 length and the Next cursor, then per record a u32 length
+// and its canonical bytes (ledger.EventRecord.Encode).
+func EncodePage(p Page) []byte {
+	out := binary.BigEndian.AppendUint16(nil, uint16(len(p.Next)))
+	out = append(out, p.Next...)
+	for i := range p.Records {
+		rec := p.Records[i].Encode()
+		out = binary.BigEndian.AppendUint32(out, uint32(len(rec)))
+		out = append(out, rec...)
+	}
+	return out
+}
+
+// DecodePage parses EncodePage's bytes.
+func DecodePage(b []byte) (Page, error) {
+	var p Page
+	if len(b) < 2 || len(b) < 2+int(binary.BigEndian.Uint16(b)) {
+		return p, fmt.Errorf("events page of %d bytes is cut short", len(b))
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	p.Next, b = string(b[2:2+n]), b[2+n:]
+	p.Records = []ledger.EventRecord{}
+	for len(b) > 0 {
+		if len(b) < 4 || len(b) < 4+int(binary.BigEndian.Uint32(b)) {
+			return p, fmt.Errorf("events page: record %d is cut short", len(p.Records))
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		rec, err := ledger.DecodeEventRecord(b[4 : 4+n])
+		if err != nil {
+			return p, fmt.Errorf("events page: record %d: %w", len(p.Records), err)
+		}
+		p.Records = append(p.Records, *rec)
+		b = b[4+n:]
+	}
+	return p, nil
+}
+
+// CursorAfter is the /events cursor that continues a listing after rec, in either order: rec's
+// position in history, height (8) ‖ tx index (4) ‖ event index (4) big-endian, in hex
+// (specs/state.md §4).
+func CursorAfter(rec *ledger.EventRecord) string {
+	p := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(rec.Height))
+	p = binary.BigEndian.AppendUint32(p, rec.TxIndex)
+	return hex.EncodeToString(binary.BigEndian.AppendUint32(p, rec.EventIndex))
 }
 
 // Page is one page of a listing, oldest first (newest first when asked). Next is the cursor of the following page, empty

@@ -84,15 +84,23 @@ func decodeContract(id ledger.ID, raw []byte, verified string) (api.ContractView
 	return api.NewContractView(id, r), nil
 }
 
-// Events is one page of committed events matching req, oldest first.
+// Events is one page of committed events matching req, oldest first (newest first with
+// req.Newest). The page travels in binary (api.EncodePage), whatever req.Encoding says.
 func (c *Client) Events(ctx context.Context, req api.EventsRequest) (api.Page, error) {
+	req.Encoding = api.EncodingRecords
 	data, err := json.Marshal(req)
 	if err != nil {
 		return api.Page{}, err
 	}
-	var page api.Page
-	_, err = c.queryJSON(ctx, api.PathEvents, data, &page)
-	return page, err
+	res, err := c.Query(ctx, api.PathEvents, data, 0, false)
+	if err != nil {
+		return api.Page{}, err
+	}
+	page, err := api.DecodePage(res.Value)
+	if err != nil {
+		return api.Page{}, fmt.Errorf("node answered %s with %w", api.PathEvents, err)
+	}
+	return page, nil
 }
 
 // AllEvents iterates over every event matching req from req.Cursor on, a page of req.Limit

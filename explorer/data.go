@@ -295,10 +295,9 @@ func (s *Server) loadBlock(r *http.Request) (view, error) {
 	return v, nil
 }
 
-// positionBefore is the listing cursor just before the first event at height h (the index's
-// positions are height (8) || tx (4) || event (4), specs/state.md §4).
+// positionBefore is the listing cursor just before the first event at height h.
 func positionBefore(h int64) string {
-	return fmt.Sprintf("%016x%08x%08x", h-1, ^uint32(0), ^uint32(0))
+	return api.CursorAfter(&ledger.EventRecord{Height: h - 1, TxIndex: ^uint32(0), EventIndex: ^uint32(0)})
 }
 
 func (s *Server) loadTx(r *http.Request) (view, error) {
@@ -343,8 +342,16 @@ type nodeView struct {
 	Next         string               `json:"next,omitempty"`
 	Counterparts []api.Counterpart    `json:"counterparts"`
 	CpNext       string               `json:"counterparts_next,omitempty"`
-	Height       int64                `json:"height"`
+	// Recorded is what the node's side of its relations says about the others (audits it ran,
+	// bytes served to it, payments it received, reports it made), summed over its first
+	// recordedMax counterparts; RecordedCapped says it has more.
+	Recorded       *ledger.Aggregate `json:"recorded_about_others"`
+	RecordedOver   int               `json:"recorded_over_counterparts"`
+	RecordedCapped bool              `json:"recorded_capped,omitempty"`
 }
+
+// recordedMax bounds the counterparts a node page sums (five pages of a hundred).
+const recordedMax = 500
 
 func (nodeView) page() string { return "node" }
 
@@ -385,7 +392,53 @@ func (s *Server) loadNode(r *http.Request) (view, error) {
 		return nil, cursorError(err)
 	}
 	v.Counterparts, v.CpNext = cps.Counterparts, cps.Next
+	if v.Recorded, v.RecordedOver, v.RecordedCapped, err = s.recordedAboutOthers(ctx, n); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// recordedAboutOthers sums the aggregates of n's counterparts about which n is the other party.
+func (s *Server) recordedAboutOthers(ctx context.Context, n ledger.PubKey) (*ledger.Aggregate, int, bool, error) {
+	var sum ledger.Aggregate
+	count, cursor := 0, ""
+	for count < recordedMax {
+		page, err := s.c.Counterparts(ctx, n, cursor, MaxRows)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		for _, cp := range page.Counterparts {
+			count++
+			if a := cp.AboutPartner; a != nil {
+				sum.Events += a.Events
+				sum.ContractsOpened += a.ContractsOpened
+				sum.ContractsExpired += a.ContractsExpired
+				sum.ContractsFired += a.ContractsFired
+				sum.ContractsQuit += a.ContractsQuit
+				sum.StorageReceipts += a.StorageReceipts
+				sum.ByteSeconds += a.ByteSeconds
+				sum.BandwidthReceipts += a.BandwidthReceipts
+				sum.BandwidthBytes += a.BandwidthBytes
+				sum.AuditsPassed += a.AuditsPassed
+				sum.AuditsFailed += a.AuditsFailed
+				sum.AuditsFailedProven += a.AuditsFailedProven
+				sum.PaymentsMade += a.PaymentsMade
+				sum.AmountPaid += a.AmountPaid
+				sum.ReportsReceived += a.ReportsReceived
+				if sum.FirstHeight == 0 || (a.FirstHeight > 0 && a.FirstHeight < sum.FirstHeight) {
+					sum.FirstHeight = a.FirstHeight
+				}
+				sum.LastHeight = max(sum.LastHeight, a.LastHeight)
+			}
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if count == 0 {
+		return nil, 0, false, nil
+	}
+	return &sum, count, cursor != "", nil
 }
 
 // cursorError turns the node's refusal of a cursor into a 400.
@@ -415,7 +468,7 @@ type relationView struct {
 func (relationView) page() string { return "relation" }
 
 // chartEvents is how many of a relation's latest events its chart draws.
-const chartEvents = 1000
+const chartEvents = 200
 
 func (s *Server) loadRelation(r *http.Request) (view, error) {
 	ctx := r.Context()
@@ -443,19 +496,27 @@ func (s *Server) loadRelation(r *http.Request) (view, error) {
 	if rel.A == b { // the node answers in its own order
 		v.AboutA, v.AboutB = rel.BbA, rel.AbB
 	}
-	page, err := s.c.Events(ctx, api.EventsRequest{Node: a.String(), Peer: b.String(), Cursor: q.Get("cursor"), Limit: limit, Newest: true})
-	if err != nil {
-		return nil, cursorError(err)
-	}
-	v.Events, v.Next = page.Records, page.Next
-	if v.AboutA == nil && v.AboutB == nil && len(v.Events) == 0 && q.Get("cursor") == "" {
-		return nil, notFound("nodes %s and %s have no events together", a, b)
-	}
-	v.MonikerA, v.MonikerB = s.moniker(ctx, a), s.moniker(ctx, b)
+	// The chart's events are the newest chartEvents; the first page of the table is their start.
 	recent, err := s.c.Events(ctx, api.EventsRequest{Node: a.String(), Peer: b.String(), Limit: chartEvents, Newest: true})
 	if err != nil {
 		return nil, err
 	}
+	if cursor := q.Get("cursor"); cursor != "" || limit > len(recent.Records) && recent.Next != "" {
+		page, err := s.c.Events(ctx, api.EventsRequest{Node: a.String(), Peer: b.String(), Cursor: cursor, Limit: limit, Newest: true})
+		if err != nil {
+			return nil, cursorError(err)
+		}
+		v.Events, v.Next = page.Records, page.Next
+	} else {
+		v.Events = slices.Clone(recent.Records[:min(limit, len(recent.Records))])
+		if limit < len(recent.Records) || recent.Next != "" {
+			v.Next = api.CursorAfter(&v.Events[len(v.Events)-1])
+		}
+	}
+	if v.AboutA == nil && v.AboutB == nil && len(v.Events) == 0 && q.Get("cursor") == "" {
+		return nil, notFound("nodes %s and %s have no events together", a, b)
+	}
+	v.MonikerA, v.MonikerB = s.moniker(ctx, a), s.moniker(ctx, b)
 	slices.Reverse(recent.Records)
 	v.Chart, v.ChartCount = relationChart(recent.Records, a, b), len(recent.Records)
 	for _, rec := range recent.Records {
@@ -473,13 +534,45 @@ func (s *Server) loadRelation(r *http.Request) (view, error) {
 	return v, nil
 }
 
-// moniker is a node's registered name ("" if none or unknown).
+// moniker is a node's registered name ("" if none or unknown), remembered for namesFor (a
+// re-registration under a new name shows after that).
 func (s *Server) moniker(ctx context.Context, n ledger.PubKey) string {
-	nv, err := s.c.Node(ctx, n)
-	if err != nil || nv.Record == nil {
-		return ""
+	now := time.Now()
+	s.names.mu.Lock()
+	if now.Sub(s.names.since) > namesFor || len(s.names.m) > maxNames {
+		s.names.since, s.names.m = now, map[ledger.PubKey]string{}
 	}
-	return nv.Record.Moniker
+	since := s.names.since
+	m, ok := s.names.m[n]
+	s.names.mu.Unlock()
+	if ok {
+		return m
+	}
+	nv, err := s.c.Node(ctx, n)
+	if err == nil && nv.Record != nil {
+		m = nv.Record.Moniker
+	} else if !errors.Is(err, api.ErrNotFound) {
+		return "" // not remembered: ask again next time
+	}
+	s.names.mu.Lock()
+	if s.names.since == since {
+		s.names.m[n] = m
+	}
+	s.names.mu.Unlock()
+	return m
+}
+
+// namesFor is how long monikers are remembered; maxNames bounds how many.
+const (
+	namesFor = time.Second
+	maxNames = 100_000
+)
+
+// nameCache is the monikers read since a moment.
+type nameCache struct {
+	mu    sync.Mutex
+	since time.Time
+	m     map[ledger.PubKey]string
 }
 
 // scoreRow is one score with its explanation.

@@ -35,6 +35,7 @@ type Server struct {
 	pages    map[string]*template.Template
 	live     *liveFeed
 	home     homeCache
+	names    nameCache
 	logError func(msg string, keyvals ...any)
 }
 

@@ -118,6 +118,7 @@ type View struct {
 	// verdicts (§4.3); absent means not at all.
 	conflicts map[int32]float64
 	version   uint64
+	all       []Score // All's answer, once asked
 }
 
 // View computes the observer's personalised PageRank over the current history (§3), warm-started
@@ -610,10 +611,13 @@ func (v *View) score(x int32, explain bool) Score {
 }
 
 // All returns every known node's score except the observer's, best first (ties by key), or
-// ErrStaleView.
+// ErrStaleView. The view computes them once: callers share the slice and must not change it.
 func (v *View) All() ([]Score, error) {
 	if err := v.fresh(); err != nil {
 		return nil, err
+	}
+	if v.all != nil {
+		return v.all, nil
 	}
 	out := make([]Score, 0, len(v.e.nodes))
 	for i := range v.e.nodes {
@@ -623,6 +627,7 @@ func (v *View) All() ([]Score, error) {
 		out = append(out, v.score(int32(i), false))
 	}
 	sortScores(out)
+	v.all = out
 	return out, nil
 }
 

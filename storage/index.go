@@ -237,7 +237,7 @@ type Filter struct {
 }
 
 // CursorAfter is the cursor of the listing that continues after rec (as a Page.Next value).
-func CursorAfter(rec *ledger.EventRecord) string { return hex.EncodeToString(position(rec)) }
+func CursorAfter(rec *ledger.EventRecord) string { return api.CursorAfter(rec) }
 
 // Events lists committed events matching f in history order, starting after cursor (a Page.Next
 // value, or "" for the start), at most limit (≤ api.MaxPageSize) of them. It reads committed

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ var (
 	explorerClients  = flag.Int("explorer.clients", 100, "with -explorer.load: concurrent HTTP clients")
 	explorerDuration = flag.Duration("explorer.duration", 30*time.Second, "with -explorer.load: how long the clients ask")
 	explorerSigners  = flag.Int("explorer.signers", 1000, "with -explorer.load: signers of the load (each hires the next)")
+	explorerProfile  = flag.String("explorer.cpuprofile", "", "with -explorer.load: write the node's CPU profile of the measured run to this file")
 )
 
 // TestExplorerLoad is issue 15's performance run (by hand: `go test ./test/e2e -run
@@ -35,7 +37,8 @@ func TestExplorerLoad(t *testing.T) {
 		t.Skip("a load run: -args -explorer.load=1000000")
 	}
 	n := newNode(t, "--pow-difficulty", "0", "--max-txs-per-signer-per-block", "8")
-	n.start()
+	pprofAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	n.start("TRUSTD_RPC_PPROF_LADDR=" + pprofAddr)
 	ctx := context.Background()
 	fill, err := load.New("e2e-chain", []string{n.rpcAddr}, *explorerSigners, "explorer-load")
 	if err != nil {
@@ -96,6 +99,23 @@ func TestExplorerLoad(t *testing.T) {
 	defer stop()
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *explorerClients}}
 	var wg sync.WaitGroup
+	if *explorerProfile != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			secs := int(explorerDuration.Seconds()) - 2
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
+			if err != nil {
+				t.Errorf("profile: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if err := os.WriteFile(*explorerProfile, b, 0o644); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
 	measured := time.Now()
 	for c := 0; c < *explorerClients; c++ {
 		wg.Add(1)
