@@ -387,25 +387,38 @@ func (s *Server) loadNode(r *http.Request) (view, error) {
 	if v.Record == nil && len(v.Events) == 0 && q.Get("cursor") == "" && v.Kind == "" {
 		return nil, notFound("node %s is not registered and has no events on this ledger", n)
 	}
-	cps, err := s.c.Counterparts(ctx, n, q.Get("cp"), limit)
-	if err != nil {
-		return nil, cursorError(err)
-	}
-	v.Counterparts, v.CpNext = cps.Counterparts, cps.Next
-	if v.Recorded, v.RecordedOver, v.RecordedCapped, err = s.recordedAboutOthers(ctx, n); err != nil {
+	var first api.CounterpartsPage
+	if v.Recorded, v.RecordedOver, v.RecordedCapped, first, err = s.recordedAboutOthers(ctx, n); err != nil {
 		return nil, err
+	}
+	if cp := q.Get("cp"); cp != "" {
+		cps, err := s.c.Counterparts(ctx, n, cp, limit)
+		if err != nil {
+			return nil, cursorError(err)
+		}
+		v.Counterparts, v.CpNext = cps.Counterparts, cps.Next
+	} else { // the first page is the start of the one summed
+		v.Counterparts, v.CpNext = first.Counterparts[:min(limit, len(first.Counterparts))], first.Next
+		if limit < len(first.Counterparts) {
+			v.CpNext = v.Counterparts[limit-1].Node.String()
+		}
 	}
 	return v, nil
 }
 
-// recordedAboutOthers sums the aggregates of n's counterparts about which n is the other party.
-func (s *Server) recordedAboutOthers(ctx context.Context, n ledger.PubKey) (*ledger.Aggregate, int, bool, error) {
+// recordedAboutOthers sums the aggregates of n's counterparts about which n is the other party;
+// it returns their first page too (MaxRows of them).
+func (s *Server) recordedAboutOthers(ctx context.Context, n ledger.PubKey) (*ledger.Aggregate, int, bool, api.CounterpartsPage, error) {
 	var sum ledger.Aggregate
+	var first api.CounterpartsPage
 	count, cursor := 0, ""
 	for count < recordedMax {
 		page, err := s.c.Counterparts(ctx, n, cursor, MaxRows)
 		if err != nil {
-			return nil, 0, false, err
+			return nil, 0, false, first, err
+		}
+		if count == 0 {
+			first = page
 		}
 		for _, cp := range page.Counterparts {
 			count++
@@ -436,9 +449,9 @@ func (s *Server) recordedAboutOthers(ctx context.Context, n ledger.PubKey) (*led
 		}
 	}
 	if count == 0 {
-		return nil, 0, false, nil
+		return nil, 0, false, first, nil
 	}
-	return &sum, count, cursor != "", nil
+	return &sum, count, cursor != "", first, nil
 }
 
 // cursorError turns the node's refusal of a cursor into a 400.

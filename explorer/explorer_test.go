@@ -131,6 +131,7 @@ func TestRoutes(t *testing.T) {
 		{"/node/" + ledger.PeerIDOf(w.bob), 200, []string{"bob", "Audits passed", cr[:12]}},
 		{"/api/node/" + b, 200, []string{`"moniker": "bob"`, `"audits_passed": 6`, `"counterparts"`}},
 		{"/api/node/" + b + "?limit=2", 200, []string{`"next"`}},
+		{"/node/" + b + "?limit=1", 200, []string{"More counterparts", "Older events"}},
 		{"/node/" + b + "?kind=bandwidth_receipt", 200, []string{"bandwidth receipt #1: 5.0 MiB served"}},
 		{"/node/" + a + "/events.csv", 200, []string{"height,tx_index", "audit_result", "contract_open"}},
 		{"/relation/" + a + "/" + b, 200, []string{escaped, "Totals over time", "No proof of misbehaviour", "<polyline"}},

@@ -3,7 +3,10 @@ package explorer
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -14,16 +17,17 @@ import (
 
 // funcs are the templates' helpers; none returns unescaped HTML from a user's string.
 var funcs = template.FuncMap{
-	"short":    func(k fmt.Stringer) string { return shortHex(k.String()) },
-	"shorthex": shortHex,
-	"bytes":    func(n uint64) string { return humanize.IBytes(n) },
-	"count":    func(n uint64) string { return humanize.Comma(int64(n)) },
-	"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"unix":     func(s int64) string { return time.Unix(s, 0).UTC().Format("2006-01-02 15:04:05 UTC") },
-	"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
-	"num":      func(f float64) string { return fmt.Sprintf("%.3f", f) },
-	"zero":     func(k ledger.PubKey) bool { return k.IsZero() },
-	"summary":  summary,
+	"short":       func(k fmt.Stringer) string { return shortHex(k.String()) },
+	"shorthex":    shortHex,
+	"bytes":       func(n uint64) string { return humanize.IBytes(n) },
+	"count":       func(n uint64) string { return humanize.Comma(int64(n)) },
+	"when":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"unix":        func(s int64) string { return time.Unix(s, 0).UTC().Format("2006-01-02 15:04:05 UTC") },
+	"pct":         func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+	"num":         func(f float64) string { return fmt.Sprintf("%.3f", f) },
+	"zero":        func(k ledger.PubKey) bool { return k.IsZero() },
+	"summary":     summary,
+	"eventsTable": eventsTable,
 	"json": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
@@ -81,4 +85,56 @@ func summary(ev ledger.Event) string {
 		return fmt.Sprintf("validator %s to power %d (%d approvals)", shortHex(e.Validator.String()), e.Power, len(e.Approvals))
 	}
 	return ""
+}
+
+// eventsTable draws a list of events as a table. It is Go, not a template: a page of a hundred
+// rows through html/template's reflection cost more than the rest of the page (BENCHMARKS.md).
+// Every string it writes is escaped or made of hex digits and numbers.
+func eventsTable(recs []ledger.EventRecord) template.HTML {
+	if len(recs) == 0 {
+		return `<p class="muted">No events.</p>`
+	}
+	var b strings.Builder
+	b.Grow(len(recs) * 600)
+	b.WriteString(`<div class="scroll"><table class="events"><thead><tr><th>Height</th><th>Kind</th><th>Subject</th><th>Counterparty</th><th>What</th></tr></thead><tbody>`)
+	node := func(k ledger.PubKey) {
+		b.WriteString(`<td>`)
+		if !k.IsZero() {
+			h := k.String()
+			b.WriteString(`<a class="key" href="/node/`)
+			b.WriteString(h)
+			b.WriteString(`">`)
+			b.WriteString(shortHex(h))
+			b.WriteString(`</a>`)
+		}
+		b.WriteString(`</td>`)
+	}
+	for i := range recs {
+		r := &recs[i]
+		h := strconv.FormatInt(r.Height, 10)
+		kind := html.EscapeString(r.KindName)
+		b.WriteString(`<tr><td><a href="/block/`)
+		b.WriteString(h)
+		b.WriteString(`">`)
+		b.WriteString(h)
+		b.WriteString(`</a></td><td><span class="kind k-`)
+		b.WriteString(kind)
+		b.WriteString(`">`)
+		b.WriteString(kind)
+		b.WriteString(`</span></td>`)
+		node(r.Subject)
+		node(r.Counterparty)
+		b.WriteString(`<td>`)
+		b.WriteString(html.EscapeString(summary(r.Event)))
+		if r.TxIndex != ledger.ConsensusTxIndex {
+			b.WriteString(` · <a href="/tx/`)
+			b.WriteString(r.TxHash.String())
+			b.WriteString(`">tx</a>`)
+		} else {
+			b.WriteString(` · <span class="muted">by the ledger</span>`)
+		}
+		b.WriteString("</td></tr>\n")
+	}
+	b.WriteString(`</tbody></table></div>`)
+	return template.HTML(b.String())
 }
