@@ -481,7 +481,7 @@ type relationView struct {
 func (relationView) page() string { return "relation" }
 
 // chartEvents is how many of a relation's latest events its chart draws.
-const chartEvents = 200
+const chartEvents = 100
 
 func (s *Server) loadRelation(r *http.Request) (view, error) {
 	ctx := r.Context()

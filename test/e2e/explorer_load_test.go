@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ import (
 
 var (
 	explorerLoad     = flag.Int("explorer.load", 0, "with a number of events (1000000): TestExplorerLoad fills a real node's ledger with that many, then measures the explorer's pages under load (BENCHMARKS.md)")
-	explorerClients  = flag.Int("explorer.clients", 100, "with -explorer.load: concurrent HTTP clients")
+	explorerClients  = flag.String("explorer.clients", "100,10", "with -explorer.load: concurrent HTTP clients, one run per number")
 	explorerDuration = flag.Duration("explorer.duration", 30*time.Second, "with -explorer.load: how long the clients ask")
 	explorerSigners  = flag.Int("explorer.signers", 1000, "with -explorer.load: signers of the load (each hires the next)")
 	explorerProfile  = flag.String("explorer.cpuprofile", "", "with -explorer.load: write the node's CPU profile of the measured run to this file")
@@ -73,17 +74,12 @@ func TestExplorerLoad(t *testing.T) {
 	bctx, stopBG := context.WithCancel(ctx)
 	bgDone := make(chan struct{})
 	go func() { bg.Run(bctx); close(bgDone) }()
-	h0 := n.height()
-
 	keys := make([]string, *explorerSigners)
 	for i := range keys {
 		keys[i] = fill.Key(i).String()
 	}
 	origin := "http://" + n.explorer
-	pages := []struct {
-		name string
-		url  func(r *rand.Rand) string
-	}{
+	pages := []loadPage{
 		{"home", func(*rand.Rand) string { return origin + "/" }},
 		{"node", func(r *rand.Rand) string { return origin + "/node/" + keys[r.IntN(len(keys))] }},
 		{"relation", func(r *rand.Rand) string {
@@ -92,14 +88,53 @@ func TestExplorerLoad(t *testing.T) {
 		}},
 		{"trust", func(r *rand.Rand) string { return origin + "/trust/" + keys[r.IntN(len(keys))] }},
 	}
+	for _, clients := range explorerClientCounts(t) {
+		h0 := n.height()
+		prof := ""
+		if *explorerProfile != "" {
+			prof = fmt.Sprintf("%s.%d", *explorerProfile, clients)
+		}
+		table, rate, fails := measurePages(t, pages, clients, pprofAddr, prof)
+		t.Logf("explorer under load: %d events in the ledger, %d clients for %s, %.0f requests/s; %d blocks committed meanwhile\n%s",
+			fill.Events(), clients, *explorerDuration, rate, n.height()-h0, table)
+		if fails > 0 {
+			t.Errorf("%d requests failed", fails)
+		}
+	}
+	stopBG()
+	<-bgDone
+	t.Logf("background load: %s", bg.Stats())
+}
+
+type loadPage struct {
+	name string
+	url  func(r *rand.Rand) string
+}
+
+// explorerClientCounts parses -explorer.clients (a comma-separated list).
+func explorerClientCounts(t *testing.T) []int {
+	var out []int
+	for _, f := range strings.Split(*explorerClients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("-explorer.clients %q: want numbers such as 100,10", *explorerClients)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// measurePages has clients ask the pages in turn, each as soon as its last answer came, for
+// -explorer.duration, and returns a table of each page's latencies, the rate and the failures.
+func measurePages(t *testing.T, pages []loadPage, clients int, pprofAddr, profile string) (string, float64, int) {
 	var mu sync.Mutex
 	lat := map[string][]time.Duration{}
 	fails := map[string]int{}
-	mctx, stop := context.WithTimeout(ctx, *explorerDuration)
+	ctx, stop := context.WithTimeout(context.Background(), *explorerDuration)
 	defer stop()
-	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *explorerClients}}
+	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	var wg sync.WaitGroup
-	if *explorerProfile != "" {
+	if profile != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -111,18 +146,18 @@ func TestExplorerLoad(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
-			if err := os.WriteFile(*explorerProfile, b, 0o644); err != nil {
+			if err := os.WriteFile(profile, b, 0o644); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	measured := time.Now()
-	for c := 0; c < *explorerClients; c++ {
+	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(c), 15))
-			for k := c; mctx.Err() == nil; k++ {
+			for k := c; ctx.Err() == nil; k++ {
 				p := pages[k%len(pages)]
 				t0 := time.Now()
 				resp, err := httpc.Get(p.url(r))
@@ -132,7 +167,7 @@ func TestExplorerLoad(t *testing.T) {
 					resp.Body.Close()
 				}
 				d := time.Since(t0)
-				if mctx.Err() != nil {
+				if ctx.Err() != nil {
 					return // cut off by the end of the run
 				}
 				mu.Lock()
@@ -147,25 +182,17 @@ func TestExplorerLoad(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(measured)
-	stopBG()
-	<-bgDone
-	blocks := n.height() - h0
-	var total int
+	var total, failed int
 	var b strings.Builder
 	fmt.Fprintf(&b, "| page | requests | p50 | p99 | failed |\n|---|---|---|---|---|\n")
 	for _, p := range pages {
 		l := lat[p.name]
 		slices.Sort(l)
 		total += len(l)
+		failed += fails[p.name]
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %d |\n", p.name, len(l), quantile(l, 0.5), quantile(l, 0.99), fails[p.name])
 	}
-	t.Logf("explorer under load: %d events in the ledger, %d clients for %s, %.0f requests/s; %d blocks committed meanwhile (%s of background load)\n%s",
-		fill.Events(), *explorerClients, elapsed.Round(time.Second), float64(total)/elapsed.Seconds(), blocks, bg.Stats(), b.String())
-	for name, f := range fails {
-		if f > 0 {
-			t.Errorf("%d %s requests failed", f, name)
-		}
-	}
+	return b.String(), float64(total) / elapsed.Seconds(), failed
 }
 
 func quantile(sorted []time.Duration, q float64) time.Duration {
