@@ -302,12 +302,15 @@ func (s *customerService) deleteAll(ctx context.Context, cust *p2p.Customer, con
 	return nil
 }
 
-// replacement is a contract with need bytes free and a supplier not in taken: a known one, or
-// one hired now by this node's trust view.
+// replacement is a contract with need bytes free and a supplier not in taken: a known one that
+// this node's trust view keeps, or one hired now by that view.
 func (s *customerService) replacement(ctx context.Context, cust *p2p.Customer, h *p2p.Host, taken []ledger.PubKey, need uint64) (ledger.ID, error) {
 	for _, open := range cust.Contracts() {
 		if slices.Contains(taken, open.Supplier) {
 			continue
+		}
+		if d, err := s.trust.ShouldDrop(h.Key(), open.Supplier); err != nil || d.Drop {
+			continue // a spare the view drops is no place for a repair
 		}
 		v, err := s.ledger.Contract(ctx, open.ContractID)
 		if err != nil || v.Record == nil || v.Record.Closed {

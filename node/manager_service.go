@@ -11,6 +11,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/reputation"
 )
 
 // managerService is the supplier manager (issue 14, specs/p2p.md P-12): every check period it
@@ -28,7 +29,7 @@ type managerService struct {
 	mu     sync.Mutex
 	stop   context.CancelFunc
 	done   chan struct{}
-	silent map[string]time.Time // supplier → when it was first seen not answering
+	silent map[ledger.PubKey]int64 // supplier → when (unix seconds) it was first seen not answering
 }
 
 func (s *managerService) Start(context.Context) error {
@@ -38,7 +39,7 @@ func (s *managerService) Start(context.Context) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stop, s.done, s.silent = cancel, make(chan struct{}), map[string]time.Time{}
+	s.stop, s.done, s.silent = cancel, make(chan struct{}), map[ledger.PubKey]int64{}
 	go s.loop(ctx, s.done)
 	return nil
 }
@@ -86,8 +87,9 @@ func runEvery(ctx context.Context, period time.Duration, round func(context.Cont
 	}
 }
 
-// Check runs one round: it fires the suppliers the trust view says to drop, and those silent
-// beyond the grace period, and returns what it fired.
+// Check runs one round: the trust service decides (reputation.View.Review: the suppliers the
+// view drops, and those silent beyond the grace period), and it fires those, returning what it
+// fired.
 func (s *managerService) Check(ctx context.Context) ([]FireResult, error) {
 	cust, h, rctx, done, err := s.customer.running(ctx)
 	if err != nil {
@@ -106,44 +108,48 @@ func (s *managerService) Check(ctx context.Context) ([]FireResult, error) {
 		}
 	}
 	done()
-	answered := map[string]bool{}
-	for _, sup := range suppliers {
-		answered[sup.Supplier] = answered[sup.Supplier] || sup.Reachable
-	}
-	observer := h.Key()
-	now := time.Now()
-	var fired []FireResult
-	var errs []error
+	// One entry a supplier (a supplier may hold shards under several contracts).
+	var hired []reputation.Hired
+	index := map[ledger.PubKey]int{}
+	s.mu.Lock()
 	for _, sup := range suppliers {
 		key, err := ledger.ParsePubKey(sup.Supplier)
 		if err != nil {
 			continue
 		}
-		reason := ""
-		if d, err := s.trust.ShouldDrop(observer, key); err != nil {
-			errs = append(errs, err)
-		} else if d.Drop {
-			reason = "this node's trust view drops it: " + d.Reason
+		i, ok := index[key]
+		if !ok {
+			i = len(hired)
+			index[key] = i
+			hired = append(hired, reputation.Hired{Supplier: key, SilentSince: s.silent[key]})
 		}
+		hired[i].Shards += sup.Shards
+		hired[i].Answered = hired[i].Answered || sup.Reachable
+	}
+	s.mu.Unlock()
+	decisions, err := s.trust.Review(h.Key(), hired, time.Now().Unix(), int64(s.grace/time.Second))
+	if err != nil {
+		return nil, err
+	}
+	var fired []FireResult
+	var errs []error
+	for _, d := range decisions {
 		s.mu.Lock()
-		if answered[sup.Supplier] || sup.Shards == 0 {
-			delete(s.silent, sup.Supplier)
-		} else if since, ok := s.silent[sup.Supplier]; !ok {
-			s.silent[sup.Supplier] = now
-		} else if reason == "" && now.Sub(since) >= s.grace {
-			reason = fmt.Sprintf("has not answered since %s, beyond the grace period of %s", since.UTC().Format(time.RFC3339), s.grace)
+		s.silent[d.Supplier] = d.SilentSince
+		if d.SilentSince == 0 {
+			delete(s.silent, d.Supplier)
 		}
 		s.mu.Unlock()
-		if reason == "" {
+		if !d.Fire {
 			continue
 		}
-		res, err := s.customer.Fire(ctx, sup.Supplier, reason)
+		res, err := s.customer.Fire(ctx, d.Supplier.String(), d.Reason)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("firing %s (%s): %w", sup.Supplier, reason, err))
+			errs = append(errs, fmt.Errorf("firing %s (%s): %w", d.Supplier, d.Reason, err))
 			continue
 		}
 		s.mu.Lock()
-		delete(s.silent, sup.Supplier)
+		delete(s.silent, d.Supplier)
 		s.mu.Unlock()
 		fired = append(fired, res)
 	}

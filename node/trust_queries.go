@@ -104,6 +104,17 @@ func (s *TrustService) ShouldDrop(observer, supplier ledger.PubKey) (reputation.
 	return s.view(observer).ShouldDrop(supplier)
 }
 
+// Review is one tick of observer's supplier manager by its view (reputation.View.Review): whom
+// to fire among its hired suppliers, and why.
+func (s *TrustService) Review(observer ledger.PubKey, hired []reputation.Hired, now, grace int64) ([]reputation.Decision, error) {
+	if !s.serving.Load() {
+		return nil, errStopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.view(observer).Review(hired, now, grace)
+}
+
 // Policy is the policy the engine computes with.
 func (s *TrustService) Policy() (reputation.Policy, error) {
 	if !s.serving.Load() {

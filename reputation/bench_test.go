@@ -161,3 +161,67 @@ func BenchmarkEngineMemory(b *testing.B) {
 		runtime.KeepAlive(e)
 	}
 }
+
+// BenchmarkManagerTick is one tick of a supplier manager with 100 hired suppliers and 1,000
+// candidates (issue 14: ≤ 10 ms): a block of 1,000 events arrives (not timed: the trust
+// service ingests it anyway), the observer's view is brought up to date (warm) and every hired
+// supplier is reviewed (View.Review); "with-hire" also chooses six replacements among the
+// candidates (View.Choose), as a tick that fires does.
+func BenchmarkManagerTick(b *testing.B) {
+	for _, hire := range []bool{false, true} {
+		name := "review"
+		if hire {
+			name = "with-hire"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkTick(b, hire) })
+	}
+}
+
+func benchmarkTick(b *testing.B, hire bool) {
+	recs, keys := synthetic(10_000, 1_000_000, 7)
+	e := loaded(b, recs)
+	observer := keys[0]
+	// The observer has hired 100 suppliers and audited each.
+	var hired []Hired
+	for i := 1; i <= 100; i++ {
+		s := keys[i*37%len(keys)]
+		_ = e.Apply(&ledger.EventRecord{Height: e.Height(), Subject: s, Counterparty: observer, Kind: ledger.KindContractOpen,
+			Event: &ledger.ContractOpen{Customer: observer, Supplier: s}})
+		for k := 0; k < 20; k++ {
+			_ = e.Apply(&ledger.EventRecord{Height: e.Height(), Subject: s, Counterparty: observer, Kind: ledger.KindAuditResult,
+				Event: &ledger.AuditResult{Customer: observer, Supplier: s, Passed: true}})
+		}
+		hired = append(hired, Hired{Supplier: s, Shards: 4, Answered: i%10 != 0})
+	}
+	var cands []Candidate
+	for i := 0; i < 1000; i++ {
+		k := keys[(i*7919+11)%len(keys)]
+		cands = append(cands, Candidate{Node: k, Network: fmt.Sprint(i % 250)})
+	}
+	block, _ := synthetic(10_000, 1000, 8)
+	e.View(observer)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := range block {
+			block[j].Height = e.Height() + 1
+			if err := e.Apply(&block[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		v := e.View(observer)
+		ds, err := v.Review(hired, int64(1000+i), 600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range ds {
+			hired[j].SilentSince = ds[j].SilentSince
+		}
+		if hire {
+			if _, err := v.Choose(cands, 6, uint64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -35,6 +35,11 @@ import (
 //	                          share), newcomer (in the newcomer budget only) or plain
 //	explored O N FROM TO CANDS... = COUNT  over slots FROM..TO-1 (one-slot placements),
 //	                          how many choices were unvetted (the newcomer budget)
+//	review O AT GRACE SUPS... = FIRED...   one tick of O's supplier manager (View.Review) at
+//	                          time AT (seconds) with grace GRACE: SUPS are O's suppliers, NAME!
+//	                          one that did not answer this tick, NAME~ a spare (no shards);
+//	                          silence carries from O's previous review; FIRED is who is fired
+//	                          ("-": nobody), in order
 //
 // A failing expectation names the file and line.
 func TestScenarioFiles(t *testing.T) {
@@ -94,6 +99,7 @@ func runScenario(t *testing.T, path string) {
 		}
 		return out
 	}
+	silent := map[ledger.PubKey]map[ledger.PubKey]int64{} // observer → supplier → silent since
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	for line := 1; sc.Scan(); line++ {
 		text, _, _ := strings.Cut(sc.Text(), "#")
@@ -191,6 +197,47 @@ func runScenario(t *testing.T, path string) {
 				if got != want {
 					t.Errorf("%s: %s of %s: %s = %s, want %s (%s)", at, args[0], args[1], k, got, want, StatusText(s))
 				}
+			}
+		case "review":
+			need(6)
+			eq := indexOf(args, "=")
+			if eq < 3 {
+				t.Fatalf("%s: review O AT GRACE SUPS... = FIRED...", at)
+			}
+			o := key(args[0])
+			now, grace := int64(count(args, 1)), int64(count(args, 2))
+			if silent[o] == nil {
+				silent[o] = map[ledger.PubKey]int64{}
+			}
+			var hired []Hired
+			for _, sup := range args[3:eq] {
+				name := strings.TrimRight(sup, "!~")
+				k := key(name)
+				hired = append(hired, Hired{Supplier: k, Shards: map[bool]int{true: 0, false: 1}[strings.HasSuffix(sup, "~")],
+					Answered: !strings.HasSuffix(sup, "!"), SilentSince: silent[o][k]})
+			}
+			ds, err := engine().View(o).Review(hired, now, grace)
+			if err != nil {
+				t.Fatalf("%s: %v", at, err)
+			}
+			var fired []string
+			for _, d := range ds {
+				silent[o][d.Supplier] = d.SilentSince
+				if d.Fire {
+					fired = append(fired, names[d.Supplier])
+					delete(silent[o], d.Supplier)
+				}
+			}
+			want := args[eq+1:]
+			if len(want) == 1 && want[0] == "-" {
+				want = nil
+			}
+			if strings.Join(fired, " ") != strings.Join(want, " ") {
+				var why []string
+				for _, d := range ds {
+					why = append(why, names[d.Supplier]+": "+d.Reason)
+				}
+				t.Errorf("%s: %s fires [%s], want [%s]; %s", at, args[0], strings.Join(fired, " "), strings.Join(want, " "), strings.Join(why, "; "))
 			}
 		case "choose":
 			need(6)

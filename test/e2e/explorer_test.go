@@ -170,8 +170,27 @@ func TestExplorerInBrowser(t *testing.T) {
 			return err
 		})
 	}
+	// click clicks the first element that selector matches and waits to be at path. A node the
+	// page replaced between finding and clicking ("No node with given id found", seen once with
+	// an SVG link in CI) is found again, three times at most.
 	click := func(selector, path string) chromedp.Action[chromedp.Void] {
-		return chromedp.Steps(chromedp.WaitVisible(chromedp.CSS(selector)), chromedp.Click(chromedp.CSS(selector)), at(path))
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			var err error
+			for try := 0; try < 3; try++ {
+				if _, err = chromedp.WaitVisible(chromedp.CSS(selector))(ctx, tg); err != nil {
+					return err
+				}
+				if _, err = chromedp.Click(chromedp.CSS(selector))(ctx, tg); err == nil {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if err != nil {
+				return fmt.Errorf("click %s: %w", selector, err)
+			}
+			_, err = at(path)(ctx, tg)
+			return err
+		})
 	}
 	a, b := keystore.PubKey(alice).String(), keystore.PubKey(bob).String()
 	height := func(into *string) chromedp.Action[chromedp.Void] {
