@@ -46,9 +46,13 @@ var ErrCorrupt = errors.New("application state does not match its commit marker"
 // Commit, so a block that is finalized but never committed leaves no trace on disk.
 //
 // It is not safe for concurrent use; the ABCI adapter serialises calls. The exceptions are the
-// readers of committed history, LastCommit, Events and TxEvents, which may run beside a Commit
-// (the trust service catches up with them while blocks commit): they read only index entries
-// of heights up to LastCommit, which a Commit never changes (it writes them before its marker).
+// readers of committed history, which may run beside block execution and a Commit (the trust
+// service catches up with them while blocks commit; the explorer's queries read with them):
+// LastCommit, Events, TxEvents, Stats, Counterparts and SearchMonikers read only index entries
+// of heights up to LastCommit, which a Commit never changes (it writes them before its marker),
+// and GetCommitted, Prove and the tree reads of the last three read committed tree versions
+// under treeMu, which Commit holds only while it saves the new version and Prune while it
+// deletes old ones.
 type AppStore struct {
 	dir        string
 	db         *BadgerDB
@@ -59,8 +63,12 @@ type AppStore struct {
 	keepRecent int64 // state versions kept; 0 keeps all (an archive node)
 	numbers    nodeNumbers
 	stats      *blockStats // the last block's stats, written by index (nil: read them again)
-	exportMu   sync.Mutex
-	exporting  map[int64]int // versions held open by TreeExports: Prune keeps them
+	// treeMu lets reads of committed versions run beside block execution, outside the app's
+	// lock, and never beside the tree saving or pruning a version: iavl's read of the latest
+	// version (its fast index) is not safe against SaveVersion (the race detector found it).
+	treeMu    sync.RWMutex
+	exportMu  sync.Mutex
+	exporting map[int64]int // versions held open by TreeExports: Prune keeps them
 }
 
 // SetPruning keeps only the last keepRecent state versions (heights); 0 keeps every version.
@@ -88,6 +96,8 @@ func (s *AppStore) Prune() error {
 	if s.keepRecent == 0 || to < 1 {
 		return nil
 	}
+	s.treeMu.Lock()
+	defer s.treeMu.Unlock()
 	if err := s.tree.DeleteVersionsTo(to); err != nil {
 		return fmt.Errorf("prune state versions up to %d: %w", to, err)
 	}
@@ -235,7 +245,9 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 	if s.tree.Version() == 0 && height > 1 {
 		s.tree.SetInitialVersion(uint64(height))
 	}
+	s.treeMu.Lock()
 	hash, version, err := s.tree.SaveVersion()
+	s.treeMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("save state at height %d: %w", height, err)
 	}
@@ -277,6 +289,8 @@ func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, erro
 
 // GetCommitted reads key as committed at height (0 for the latest). It returns the height read.
 func (s *AppStore) GetCommitted(height int64, key []byte) ([]byte, int64, error) {
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
 	t, h, err := s.committedTree(height)
 	if err != nil {
 		return nil, 0, err
@@ -288,6 +302,8 @@ func (s *AppStore) GetCommitted(height int64, key []byte) ([]byte, int64, error)
 // Prove returns the value of key at height with an ICS23 proof (of existence, or of absence when
 // the value is nil) against that height's app hash.
 func (s *AppStore) Prove(height int64, key []byte) ([]byte, *ics23.CommitmentProof, int64, error) {
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
 	t, h, err := s.committedTree(height)
 	if err != nil {
 		return nil, nil, 0, err

@@ -131,6 +131,8 @@ func (s *AppStore) totalsBefore(height int64) (api.NetworkTotals, error) {
 // records, contracts and node aggregates (one scan of each).
 func (s *AppStore) totalsFromState(height int64) (api.NetworkTotals, error) {
 	var t api.NetworkTotals
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
 	tree, _, err := s.committedTree(height)
 	if err != nil {
 		return t, err
@@ -389,6 +391,8 @@ func (s *AppStore) Counterparts(node ledger.PubKey, cursor string, limit int) (a
 		return page, err
 	}
 	defer it.Close()
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
 	tree, _, err := s.committedTree(0)
 	if err != nil {
 		return page, err
@@ -444,6 +448,8 @@ func (s *AppStore) SearchMonikers(query string, limit int) ([]api.SearchHit, err
 		return nil, err
 	}
 	defer it.Close()
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
 	tree, _, err := s.committedTree(0)
 	if err != nil {
 		return nil, nil // nothing committed: no node is registered
