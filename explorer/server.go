@@ -182,12 +182,21 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 const pageTimeout = 10 * time.Second
 
-func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
+// load runs a page's loader within pageTimeout; on failure it has answered with the error.
+func (s *Server) load(w http.ResponseWriter, r *http.Request, l loader) (view, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
 	defer cancel()
 	v, err := l(r.WithContext(ctx))
 	if err != nil {
 		s.fail(w, r, err)
+		return nil, false
+	}
+	return v, true
+}
+
+func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
+	v, ok := s.load(w, r, l)
+	if !ok {
 		return
 	}
 	if sv, ok := v.(searchView); ok && len(sv.Hits) == 1 {
@@ -199,9 +208,8 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
 
 // serveLatest is the home page's latest-blocks table alone, for the live refresh.
 func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request) {
-	v, err := s.loadHome(r)
-	if err != nil {
-		s.fail(w, r, err)
+	v, ok := s.load(w, r, s.loadHome)
+	if !ok {
 		return
 	}
 	var buf bytes.Buffer
@@ -214,14 +222,9 @@ func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, l loader) {
-	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
-	defer cancel()
-	v, err := l(r.WithContext(ctx))
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if v, ok := s.load(w, r, l); ok {
+		writeJSON(w, http.StatusOK, v)
 	}
-	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) render(w http.ResponseWriter, code int, v view) {

@@ -54,7 +54,7 @@ type Node struct {
 	p2p       *p2pService
 	supplier  *supplierService
 	customer  *customerService
-	explorer  *explorerService
+	explorer  *httpService
 	control   *controlServer
 	closers   []func() error
 }
@@ -150,7 +150,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 		return nil, err
 	}
 	manager := &managerService{customer: n.customer, trust: n.trust, every: every, grace: grace, logger: logger.With("module", "supplier-manager")}
-	n.explorer = &explorerService{addr: appConf.Explorer.Listen, client: n.Client(), logger: logger.With("module", "explorer")}
+	n.explorer = newExplorerService(appConf.Explorer.Listen, n.Client(), logger.With("module", "explorer"))
 	space := n.supplier.conf.Terms.Space
 	p2pOn := appConf.ServiceEnabled(ServiceP2P) && o.P2PKey != nil
 	metricsOn := appConf.ServiceEnabled(ServiceMetrics) && conf.Instrumentation.Prometheus

@@ -40,6 +40,7 @@ func TestExplorerLoad(t *testing.T) {
 	n := newNode(t, "--pow-difficulty", "0", "--max-txs-per-signer-per-block", "8")
 	pprofAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	n.start("TRUSTD_RPC_PPROF_LADDR=" + pprofAddr)
+	n.waitHeight(2, 30*time.Second)
 	ctx := context.Background()
 	fill, err := load.New("e2e-chain", []string{n.rpcAddr}, *explorerSigners, "explorer-load")
 	if err != nil {

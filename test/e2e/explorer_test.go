@@ -47,6 +47,7 @@ func TestExplorerInBrowser(t *testing.T) {
 	exe := chromium(t)
 	n := newNode(t, "--pow-difficulty", "0")
 	n.start()
+	n.waitHeight(2, 30*time.Second) // block 1 stored and its state committed by the app
 	ctx := context.Background()
 	c, err := client.Dial(n.rpcAddr, 10*time.Second)
 	if err != nil {
