@@ -11,7 +11,8 @@ const (
 	PathStats        = "/stats"        // data: StatsRequest (JSON) → StatsAnswer
 	PathCounterparts = "/counterparts" // data: CounterpartsRequest (JSON) → CounterpartsPage
 	PathSearch       = "/search"       // data: SearchRequest (JSON) → SearchAnswer
-	PathTrustGraph   = "/trust/graph"  // data: GraphRequest (JSON) → TrustGraph
+	PathTrustGraph   = "/trust/graph"  // data: GraphRequest (JSON) → GraphAnswer
+	PathTrustView    = "/trust/view"   // data: TrustViewRequest (JSON) → TrustViewAnswer
 )
 
 // NetworkTotals are the whole network's figures after a block, derived from its events (as of
@@ -116,4 +117,23 @@ const (
 type GraphAnswer struct {
 	Height int64            `json:"height"`
 	Graph  reputation.Graph `json:"graph"`
+}
+
+// TrustViewRequest is the data of /trust/view: what a page on Observer's trust shows, in one
+// answer from one view: its Limit (1..MaxTopLimit; 0 asks for 20) most and least trusted, and its
+// ego graph at the caps.
+type TrustViewRequest struct {
+	Observer string `json:"observer"`
+	Limit    int    `json:"limit,omitempty"`
+}
+
+// TrustViewAnswer is the answer to /trust/view.
+type TrustViewAnswer struct {
+	Height   int64              `json:"height"`
+	Observer ledger.PubKey      `json:"observer"`
+	Total    int                `json:"total"`
+	Most     []reputation.Score `json:"most"`
+	Least    []reputation.Score `json:"least"`
+	Graph    reputation.Graph   `json:"graph"`
+	Policy   reputation.Policy  `json:"policy"`
 }

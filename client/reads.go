@@ -215,6 +215,15 @@ func (c *Client) TrustGraph(ctx context.Context, observer ledger.PubKey, maxNode
 	return ans, err
 }
 
+// TrustView is what a page on observer's trust shows, from one view: its limit (0: 20) most and
+// least trusted, its ego graph at the caps, and the node's trust policy.
+func (c *Client) TrustView(ctx context.Context, observer ledger.PubKey, limit int) (api.TrustViewAnswer, error) {
+	data, _ := json.Marshal(api.TrustViewRequest{Observer: observer.String(), Limit: limit})
+	var ans api.TrustViewAnswer
+	_, err := c.queryJSON(ctx, api.PathTrustView, data, &ans)
+	return ans, err
+}
+
 // Stats is the network's totals after its latest block with events, and the activity of the
 // minutes ending there (0 asks for 60).
 func (c *Client) Stats(ctx context.Context, minutes int) (api.StatsAnswer, error) {

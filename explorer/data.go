@@ -623,22 +623,11 @@ func (s *Server) loadTrust(r *http.Request) (view, error) {
 			return nil, err
 		}
 	}
-	most, err := s.c.TrustTop(ctx, o, n)
+	tv, err := s.c.TrustView(ctx, o, n)
 	if err != nil {
 		return nil, err
 	}
-	least, err := s.c.TrustLeast(ctx, o, n)
-	if err != nil {
-		return nil, err
-	}
-	pol, err := s.c.TrustPolicy(ctx)
-	if err != nil {
-		return nil, err
-	}
-	g, err := s.c.TrustGraph(ctx, o, 0, 0)
-	if err != nil {
-		return nil, err
-	}
+	pol := tv.Policy
 	names := map[ledger.PubKey]string{}
 	name := func(k ledger.PubKey) string {
 		m, ok := names[k]
@@ -651,19 +640,19 @@ func (s *Server) loadTrust(r *http.Request) (view, error) {
 		}
 		return m
 	}
-	v := trustView{Observer: o, Moniker: s.moniker(ctx, o), Height: most.Height, Total: most.Total, Graph: g.Graph}
+	v := trustView{Observer: o, Moniker: s.moniker(ctx, o), Height: tv.Height, Total: tv.Total, Graph: tv.Graph}
 	names[o] = v.Moniker
 	for _, list := range []struct {
 		in  []reputation.Score
 		out *[]scoreRow
-	}{{most.Scores, &v.Most}, {least.Scores, &v.Least}} {
+	}{{tv.Most, &v.Most}, {tv.Least, &v.Least}} {
 		*list.out = []scoreRow{}
 		for _, sc := range list.in {
 			name(sc.Subject)
 			*list.out = append(*list.out, scoreRow{Score: sc, Moniker: names[sc.Subject], Reasons: reputation.Explain(sc, pol, name, 3)})
 		}
 	}
-	v.Picture = graphPicture(g.Graph, func(k ledger.PubKey) string {
+	v.Picture = graphPicture(tv.Graph, func(k ledger.PubKey) string {
 		if m, ok := names[k]; ok && m != "" {
 			return m
 		}

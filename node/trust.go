@@ -97,6 +97,7 @@ func (s *TrustService) Register(app *abci.App) {
 	app.HandleQuery(api.PathTrustScore, s.queryScore)
 	app.HandleQuery(api.PathTrustTop, s.queryTop)
 	app.HandleQuery(api.PathTrustGraph, s.queryGraph)
+	app.HandleQuery(api.PathTrustView, s.queryView)
 	app.HandleQuery(api.PathTrustPolicy, s.queryPolicy)
 }
 

@@ -62,6 +62,33 @@ func (s *TrustService) Top(observer ledger.PubKey, limit int, least bool) (api.T
 	return ans, nil
 }
 
+// View is what a page on observer's trust shows, from one view under one hold of the lock: its
+// limit most and least trusted, its ego graph at the caps, and the policy.
+func (s *TrustService) View(observer ledger.PubKey, limit int) (api.TrustViewAnswer, error) {
+	if limit == 0 {
+		limit = 20
+	}
+	if limit < 0 || limit > api.MaxTopLimit {
+		return api.TrustViewAnswer{}, fmt.Errorf("limit %d must be between 1 and %d: %w", limit, api.MaxTopLimit, api.ErrBadRequest)
+	}
+	if !s.serving.Load() {
+		return api.TrustViewAnswer{}, errStopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all, err := s.view(observer).All()
+	if err != nil {
+		return api.TrustViewAnswer{}, err
+	}
+	ans := api.TrustViewAnswer{Height: s.height, Observer: observer, Total: len(all), Most: all[:min(limit, len(all))],
+		Least: make([]reputation.Score, 0, min(limit, len(all))), Policy: s.engine.Policy(),
+		Graph: s.engine.Neighbourhood(observer, api.MaxGraphNodes, api.MaxGraphEdges)}
+	for i := len(all) - 1; i >= 0 && len(ans.Least) < limit; i-- {
+		ans.Least = append(ans.Least, all[i])
+	}
+	return ans, nil
+}
+
 // Graph is the ego graph of observer's strongest trust edges (reputation.Engine.Neighbourhood).
 func (s *TrustService) Graph(observer ledger.PubKey, maxNodes, maxEdges int) (api.GraphAnswer, error) {
 	if maxNodes == 0 {
@@ -170,6 +197,25 @@ func (s *TrustService) queryTop(req *abcitypes.RequestQuery) *abcitypes.Response
 	var ans api.TopAnswer
 	if err == nil {
 		ans, err = s.Top(o, tr.Limit, tr.Least)
+	}
+	return s.answer(func() int64 { return ans.Height }, ans, err)
+}
+
+func (s *TrustService) queryView(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
+	var vr api.TrustViewRequest
+	var ans api.TrustViewAnswer
+	err := json.Unmarshal(req.Data, &vr)
+	if err != nil {
+		err = fmt.Errorf("%s request is not JSON: %v: %w", req.Path, err, api.ErrBadRequest)
+	}
+	var o ledger.PubKey
+	if err == nil {
+		if o, err = ledger.ParsePubKey(vr.Observer); err != nil {
+			err = fmt.Errorf("observer: %v: %w", err, api.ErrBadRequest)
+		}
+	}
+	if err == nil {
+		ans, err = s.View(o, vr.Limit)
 	}
 	return s.answer(func() int64 { return ans.Height }, ans, err)
 }
