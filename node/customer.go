@@ -57,6 +57,7 @@ type customerService struct {
 	audits  time.Duration
 	ledger  *client.Client
 	trust   *TrustService
+	signer  *keySubmitter // the node key's submitter, shared with the supplier service
 	dir     string
 	journal *journal.Journal
 	logger  log.Logger
@@ -161,7 +162,7 @@ func (s *customerService) Start(ctx context.Context) error {
 	if err := writeJSONFile(path, cust.Records()); err != nil {
 		return fmt.Errorf("customer records: %w", err)
 	}
-	sub, err := client.NewSubmitter(client.SubmitterConfig{ChainID: s.chainID, Key: s.key, Endpoints: []*client.Client{s.ledger}})
+	sub, err := s.signer.acquire()
 	if err != nil {
 		return err
 	}
@@ -181,7 +182,7 @@ func (s *customerService) Start(ctx context.Context) error {
 
 func (s *customerService) Stop() error {
 	s.mu.Lock()
-	cust, sub, stop, done := s.cust, s.sub, s.stop, s.done
+	cust, stop, done := s.cust, s.stop, s.done
 	s.mu.Unlock()
 	if cust == nil {
 		return nil
@@ -191,7 +192,7 @@ func (s *customerService) Stop() error {
 	s.op.Lock() // and have ended
 	defer s.op.Unlock()
 	cust.StopReceipts()
-	sub.Close()
+	s.signer.release()
 	s.mu.Lock()
 	s.cust, s.sub = nil, nil
 	s.mu.Unlock()

@@ -145,6 +145,9 @@ func Open(home Home, o Options) (n *Node, err error) {
 	if n.customer, err = newCustomerService(home, gen.ChainID, appConf.Customer, n.p2p.Host, o.P2PKey, n.Client(), n.trust, logger.With("module", "customer")); err != nil {
 		return nil, err
 	}
+	// One submitter of the node's key for the services that sign with it.
+	n.supplier.signer = &keySubmitter{chainID: gen.ChainID, key: o.P2PKey, ledger: n.Client()}
+	n.customer.signer = n.supplier.signer
 	every, grace, err := appConf.Manager.Durations()
 	if err != nil {
 		return nil, err

@@ -110,10 +110,12 @@ type supplierService struct {
 	key    ed25519.PrivateKey // signs the receipts' transactions: the supplier's evidence
 	period time.Duration      // how often storage receipts are asked for
 
-	mu   sync.Mutex
-	sup  *p2p.Supplier
-	stop context.CancelFunc
-	done chan struct{}
+	mu     sync.Mutex
+	sup    *p2p.Supplier
+	signer *keySubmitter
+	sub    *client.Submitter // the node key's shared submitter while it runs (nil: stopped)
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 func newSupplierService(home Home, chainID string, sec SupplierSection, host func() *p2p.Host, key ed25519.PrivateKey, c *client.Client, logger log.Logger) (*supplierService, error) {
@@ -159,13 +161,13 @@ func (s *supplierService) Start(ctx context.Context) error {
 	if err := s.sup.Serve(h); err != nil {
 		return err
 	}
-	sub, err := client.NewSubmitter(client.SubmitterConfig{ChainID: s.conf.ChainID, Key: s.key, Endpoints: []*client.Client{s.ledger}})
+	sub, err := s.signer.acquire()
 	if err != nil {
 		s.sup.Stop()
 		return err
 	}
 	loop, cancel := context.WithCancel(context.Background())
-	s.stop, s.done = cancel, make(chan struct{})
+	s.stop, s.done, s.sub = cancel, make(chan struct{}), sub
 	go s.receipts(loop, s.sup, sub, s.done)
 	return nil
 }
@@ -175,7 +177,7 @@ func (s *supplierService) Start(ctx context.Context) error {
 // transaction a round, until ctx ends (P-8).
 func (s *supplierService) receipts(ctx context.Context, sup *p2p.Supplier, sub *client.Submitter, done chan struct{}) {
 	defer close(done)
-	defer sub.Close()
+	defer s.signer.release()
 	t := time.NewTicker(s.period)
 	defer t.Stop()
 	for {
@@ -266,7 +268,7 @@ func (s *supplierService) Stop() error {
 	if s.stop != nil {
 		s.stop()
 		<-s.done
-		s.stop, s.done = nil, nil
+		s.stop, s.done, s.sub = nil, nil, nil
 	}
 	if s.sup != nil {
 		s.sup.Stop()
@@ -297,9 +299,9 @@ func (s *supplierService) Quit(ctx context.Context, contract string) (p2p.Suppli
 		return out, fmt.Errorf("contract id %q: want 64 hex digits: %w", contract, err)
 	}
 	s.mu.Lock()
-	sup := s.sup
+	sup, sub := s.sup, s.sub
 	s.mu.Unlock()
-	if sup == nil {
+	if sup == nil || sub == nil {
 		return out, ErrSupplierOff
 	}
 	for _, c := range sup.Contracts() {
@@ -311,11 +313,8 @@ func (s *supplierService) Quit(ctx context.Context, contract string) (p2p.Suppli
 	if err != nil {
 		return out, err
 	}
-	sub, err := client.NewSubmitter(client.SubmitterConfig{ChainID: s.conf.ChainID, Key: s.key, Endpoints: []*client.Client{s.ledger}})
-	if err != nil {
-		return out, err
-	}
-	defer sub.Close()
+	// The key's one submitter: a second would pick a sequence a receipt still in flight holds
+	// (CI once saw replayed_tx here).
 	if _, _, err := sub.SubmitAndWait(ctx, closing); err != nil {
 		return out, fmt.Errorf("contract %s: the close did not reach the ledger; its shards stay, and no new ones are taken: %w", id, err)
 	}
