@@ -29,8 +29,8 @@ test: build vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	TRUSTD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags $(TAGS) $(TESTFLAGS) ./...
 	$(GO) test -race -short -tags $(TAGS) -count=1 ./abci ./storage ./node/... ./client ./p2p ./explorer
-	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzCheckTx -fuzztime 20s ./ledger
-	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzAuditEvidence -fuzztime 10s ./ledger
+	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzCheckTx -fuzztime 400000x ./ledger
+	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzAuditEvidence -fuzztime 150000x ./ledger
 
 fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzCheckTx -fuzztime 5m ./ledger
