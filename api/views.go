@@ -81,10 +81,14 @@ func DecodePage(b []byte) (Page, error) {
 // CursorAfter is the /events cursor that continues a listing after rec, in either order: rec's
 // position in history, height (8) ‖ tx index (4) ‖ event index (4) big-endian, in hex
 // (specs/state.md §4).
-func CursorAfter(rec *ledger.EventRecord) string {
+func CursorAfter(rec *ledger.EventRecord) string { return hex.EncodeToString(Position(rec)) }
+
+// Position is rec's place in history as the event indexes key it: height (8) ‖ tx index (4) ‖
+// event index (4), big-endian, so keys sort by history (specs/state.md §4).
+func Position(rec *ledger.EventRecord) []byte {
 	p := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(rec.Height))
 	p = binary.BigEndian.AppendUint32(p, rec.TxIndex)
-	return hex.EncodeToString(binary.BigEndian.AppendUint32(p, rec.EventIndex))
+	return binary.BigEndian.AppendUint32(p, rec.EventIndex)
 }
 
 // Page is one page of a listing, oldest first (newest first when asked). Next is the cursor of the following page, empty

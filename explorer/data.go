@@ -474,7 +474,6 @@ type relationView struct {
 	Next       string               `json:"next,omitempty"`
 	Proofs     []ledger.EventRecord `json:"proofs"` // audits failed with the supplier's signed answer, reports with evidence
 	Chart      template.HTML        `json:"-"`
-	ChartFrom  int64                `json:"-"`
 	ChartCount int                  `json:"-"`
 }
 

@@ -167,13 +167,10 @@ func (s *TrustService) answer(height func() int64, v any, err error) *abcitypes.
 
 func parseTrustRequest(req *abcitypes.RequestQuery, needSubject bool) (api.TrustRequest, ledger.PubKey, ledger.PubKey, error) {
 	var tr api.TrustRequest
-	var o, x ledger.PubKey
-	if err := json.Unmarshal(req.Data, &tr); err != nil {
-		return tr, o, x, fmt.Errorf("%s request is not JSON: %v: %w", req.Path, err, api.ErrBadRequest)
-	}
-	var err error
-	if o, err = ledger.ParsePubKey(tr.Observer); err != nil {
-		return tr, o, x, fmt.Errorf("observer: %v: %w", err, api.ErrBadRequest)
+	var x ledger.PubKey
+	o, err := decodeObserver(req, &tr, &tr.Observer)
+	if err != nil {
+		return tr, o, x, err
 	}
 	if needSubject {
 		if x, err = ledger.ParsePubKey(tr.Subject); err != nil {
@@ -204,16 +201,7 @@ func (s *TrustService) queryTop(req *abcitypes.RequestQuery) *abcitypes.Response
 func (s *TrustService) queryView(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
 	var vr api.TrustViewRequest
 	var ans api.TrustViewAnswer
-	err := json.Unmarshal(req.Data, &vr)
-	if err != nil {
-		err = fmt.Errorf("%s request is not JSON: %v: %w", req.Path, err, api.ErrBadRequest)
-	}
-	var o ledger.PubKey
-	if err == nil {
-		if o, err = ledger.ParsePubKey(vr.Observer); err != nil {
-			err = fmt.Errorf("observer: %v: %w", err, api.ErrBadRequest)
-		}
-	}
+	o, err := decodeObserver(req, &vr, &vr.Observer)
 	if err == nil {
 		ans, err = s.View(o, vr.Limit)
 	}
@@ -223,20 +211,24 @@ func (s *TrustService) queryView(req *abcitypes.RequestQuery) *abcitypes.Respons
 func (s *TrustService) queryGraph(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
 	var gr api.GraphRequest
 	var ans api.GraphAnswer
-	err := json.Unmarshal(req.Data, &gr)
-	if err != nil {
-		err = fmt.Errorf("%s request is not JSON: %v: %w", req.Path, err, api.ErrBadRequest)
-	}
-	var o ledger.PubKey
-	if err == nil {
-		if o, err = ledger.ParsePubKey(gr.Observer); err != nil {
-			err = fmt.Errorf("observer: %v: %w", err, api.ErrBadRequest)
-		}
-	}
+	o, err := decodeObserver(req, &gr, &gr.Observer)
 	if err == nil {
 		ans, err = s.Graph(o, gr.MaxNodes, gr.MaxEdges)
 	}
 	return s.answer(func() int64 { return ans.Height }, ans, err)
+}
+
+// decodeObserver decodes a trust query's JSON data into into and parses the observer key that
+// decoding fills in at observer; its errors wrap api.ErrBadRequest.
+func decodeObserver(req *abcitypes.RequestQuery, into any, observer *string) (ledger.PubKey, error) {
+	if err := json.Unmarshal(req.Data, into); err != nil {
+		return ledger.PubKey{}, fmt.Errorf("%s request is not JSON: %v: %w", req.Path, err, api.ErrBadRequest)
+	}
+	o, err := ledger.ParsePubKey(*observer)
+	if err != nil {
+		return o, fmt.Errorf("observer: %v: %w", err, api.ErrBadRequest)
+	}
+	return o, nil
 }
 
 func (s *TrustService) queryPolicy(*abcitypes.RequestQuery) *abcitypes.ResponseQuery {

@@ -42,11 +42,7 @@ var (
 
 const positionLen = 16
 
-func position(r *ledger.EventRecord) []byte {
-	p := binary.BigEndian.AppendUint64(make([]byte, 0, positionLen), uint64(r.Height))
-	p = binary.BigEndian.AppendUint32(p, r.TxIndex)
-	return binary.BigEndian.AppendUint32(p, r.EventIndex)
-}
+func position(r *ledger.EventRecord) []byte { return api.Position(r) }
 
 func key(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
