@@ -172,8 +172,10 @@ type CustomerSection struct {
 	ContractSpace    string `toml:"contract_space"`
 	ContractDays     uint64 `toml:"contract_days"`
 	PricePerGiBMonth uint64 `toml:"price_per_gib_month"`
-	// AuditEvery is how often each supplier is challenged on a shard it holds, the result
-	// submitted to the ledger ("10m"; "0": no audits but those asked for).
+	// AuditEvery is how often the customer runs an audit round ("10m"; "0": no audits but those
+	// asked for): each round challenges the shards trust.toml's [manager] schedule says are
+	// due, and submits the results to the ledger. It must not be longer than the schedule's
+	// interval.
 	AuditEvery string `toml:"audit_every"`
 }
 
@@ -212,30 +214,35 @@ func (c CustomerSection) Validate() error {
 	return errors.Join(append(errs, err, aerr)...)
 }
 
-// ManagerSection is [manager]: the supplier manager (specs/p2p.md P-12).
+// ManagerSection is [manager]: the supplier manager (specs/p2p.md P-12). Its policy (the audit
+// schedule, the grace period) is trust.toml's [manager] table.
 type ManagerSection struct {
 	// CheckEvery is how often it asks the trust view whether to drop each supplier ("1m").
 	CheckEvery string `toml:"check_every"`
-	// Grace is how long a supplier may go without answering before it is fired ("1h").
+	// Grace is retired: the grace period is trust.toml's [manager] grace. An app.toml written
+	// before has grace = "1h", the default then, which is ignored; another value is an error.
 	Grace string `toml:"grace"`
 }
 
-// Durations parses CheckEvery and Grace.
-func (c ManagerSection) Durations() (every, grace time.Duration, err error) {
-	every, err = time.ParseDuration(c.CheckEvery)
+// ErrMovedSetting is returned for an app.toml that still sets, to a value of its own, a key
+// that has moved to trust.toml.
+var ErrMovedSetting = errors.New("app.toml sets a key that has moved to trust.toml")
+
+// Every parses CheckEvery.
+func (c ManagerSection) Every() (time.Duration, error) {
+	every, err := time.ParseDuration(c.CheckEvery)
 	if err != nil || every < 100*time.Millisecond {
-		return 0, 0, fmt.Errorf("[manager] check_every %q: want a duration such as 1m", c.CheckEvery)
+		return 0, fmt.Errorf("[manager] check_every %q: want a duration such as 1m", c.CheckEvery)
 	}
-	grace, err = time.ParseDuration(c.Grace)
-	if err != nil || grace < 0 {
-		return 0, 0, fmt.Errorf("[manager] grace %q: want a duration such as 1h", c.Grace)
-	}
-	return every, grace, nil
+	return every, nil
 }
 
-// Validate parses the durations.
+// Validate parses the period and refuses a grace of the operator's own here.
 func (c ManagerSection) Validate() error {
-	_, _, err := c.Durations()
+	if g := strings.TrimSpace(c.Grace); g != "" && g != "1h" {
+		return fmt.Errorf("%w: [manager] grace = %q: the grace period is trust.toml's [manager] grace now; remove the line from app.toml and set it there", ErrMovedSetting, c.Grace)
+	}
+	_, err := c.Every()
 	return err
 }
 
@@ -270,7 +277,7 @@ func DefaultAppConfig() AppConfig {
 		P2P:       P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}},
 		Supplier:  SupplierSection{Space: "0", MaxDurationDays: 365, ReceiptPeriod: "1h"},
 		Customer:  CustomerSection{DataShards: 4, ParityShards: 2, ContractSpace: "1GiB", ContractDays: 30, AuditEvery: "10m"},
-		Manager:   ManagerSection{CheckEvery: "1m", Grace: "1h"},
+		Manager:   ManagerSection{CheckEvery: "1m"},
 		Explorer:  ExplorerSection{Listen: DefaultExplorerAddr},
 		Services:  map[string]bool{},
 	}
@@ -353,7 +360,9 @@ receipt_period = %q
 # plus parity_shards more, one per supplier: any parity_shards suppliers may vanish with nothing
 # lost. Suppliers are hired by this node's trust in them, for contract_space each (more when a put
 # needs it), contract_days long, at price_per_gib_month; each is audited every audit_every
-# ("0": only by `+"`trustd backup audit`"+`).
+# ("0": only by `+"`trustd backup audit`"+`). Each round audits the shards that trust.toml's
+# [manager] audit schedule says are due (every 75 min 47 s by default), so audit_every must not be
+# longer than that.
 [customer]
 data_shards = %d
 parity_shards = %d
@@ -364,11 +373,10 @@ audit_every = %q
 
 # The supplier manager (the supplier-manager service, with the customer): every check_every it
 # fires the suppliers this node's trust view drops (proven misbehaving, or dropped by its own
-# audits), and those that have not answered for longer than grace, each after its shards are
-# rebuilt onto a replacement (`+"`trustd suppliers history`"+` says why).
+# audits), and those that have not answered for longer than trust.toml's [manager] grace, each
+# after its shards are rebuilt onto a replacement (`+"`trustd suppliers history`"+` says why).
 [manager]
 check_every = %q
-grace = %q
 
 # The web explorer (the explorer service): the ledger's public history and who trusts whom, as
 # HTML pages and JSON (/api), read from this node. Plain HTTP that only reads; empty: none.
@@ -381,7 +389,7 @@ listen = %q
 %s`, c.Memory.SoftLimitMiB, c.Pruning.KeepRecent, c.Snapshots.Interval, c.Snapshots.KeepRecent, c.Snapshots.ChunkBytes,
 		c.P2P.Key, quoteList(c.P2P.Listen), c.Supplier.Space, c.Supplier.PricePerGiBMonth, c.Supplier.MaxDurationDays, c.Supplier.ReceiptPeriod,
 		c.Customer.DataShards, c.Customer.ParityShards, c.Customer.ContractSpace, c.Customer.ContractDays, c.Customer.PricePerGiBMonth, c.Customer.AuditEvery,
-		c.Manager.CheckEvery, c.Manager.Grace, c.Explorer.Listen, services.String())
+		c.Manager.CheckEvery, c.Explorer.Listen, services.String())
 }
 
 // quoteList is a TOML array's items.
@@ -420,7 +428,7 @@ func LoadAppConfig(home Home) (AppConfig, error) {
 func appConfigKeys() []string {
 	keys := []string{"memory.soft_limit_mib", "pruning.keep_recent", "snapshots.interval", "snapshots.keep_recent", "snapshots.chunk_bytes",
 		"p2p.key", "supplier.space", "supplier.price_per_gib_month", "supplier.max_duration_days", "supplier.receipt_period",
-		"customer.data_shards", "customer.parity_shards", "customer.contract_space", "customer.contract_days", "customer.price_per_gib_month", "customer.audit_every", "manager.check_every", "manager.grace", "explorer.listen"}
+		"customer.data_shards", "customer.parity_shards", "customer.contract_space", "customer.contract_days", "customer.price_per_gib_month", "customer.audit_every", "manager.check_every", "explorer.listen"}
 	for _, name := range ServiceNames() {
 		keys = append(keys, "services."+name)
 	}

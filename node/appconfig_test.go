@@ -38,6 +38,15 @@ func TestLoadAppConfig(t *testing.T) {
 		{"[services]\nconsensos = false\n", "[services] consensos: no such service"},
 		{"[services]\ntrust = \"maybe\"\n", "trust"},
 		{"[pruning\n", "read"},
+		{"[manager]\ngrace = \"30m\"\n", "trust.toml's [manager] grace"},
+	}
+	// An app.toml written before the grace period moved to trust.toml has its old default,
+	// which is ignored.
+	if err := os.WriteFile(home.AppConfigFile(), []byte("[manager]\ncheck_every = \"1m\"\ngrace = \"1h\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadAppConfig(home); err != nil {
+		t.Fatalf("an older app.toml with grace = \"1h\": %v", err)
 	}
 	t.Setenv("TRUSTD_SNAPSHOTS_INTERVAL", "")
 	t.Setenv("TRUSTD_SERVICES_TRUST", "")

@@ -61,6 +61,8 @@ type customerService struct {
 	dir     string
 	journal *journal.Journal
 	logger  log.Logger
+	// policy reads trust.toml's [manager] table at each start (the audit schedule).
+	policy func() (reputation.ManagerPolicy, error)
 
 	op sync.Mutex // one backup operation at a time: puts, gets and removes do not interleave
 
@@ -72,6 +74,11 @@ type customerService struct {
 	stop  context.CancelFunc
 	done  chan struct{}
 	audit map[ledger.ID]uint64 // the next audit number to use, per contract
+	// audited is when (unix nanoseconds) each shard, by commitment digest, was last audited;
+	// auditInterval how long apart the schedule wants two audits of one shard.
+	audited       map[ledger.ID]int64
+	auditInterval time.Duration
+	auditStart    time.Time // when the service started
 }
 
 // catalogue is the customer's local state: what its index holds, where the index is, and the
@@ -133,6 +140,19 @@ func (s *customerService) Start(ctx context.Context) error {
 	if h == nil {
 		return errors.New("the p2p host is not running")
 	}
+	policy, err := s.policy()
+	if err != nil {
+		return err
+	}
+	interval := policy.AuditInterval(auditLeaves)
+	if s.audits > interval {
+		return fmt.Errorf("[customer] audit_every %s is longer than the audit schedule allows: trust.toml's [manager] (audit_loss %v within %s at %v) wants every shard audited every %s; "+
+			"shorten audit_every or lengthen audit_window", s.audits, policy.AuditLoss, durationText(policy.AuditWindow), policy.AuditConfidence, interval.Round(time.Second))
+	}
+	audited, err := s.loadAudited()
+	if err != nil {
+		return fmt.Errorf("customer audits: %w", err)
+	}
 	var cat catalogue
 	if err := readJSONFile(s.cataloguePath(), &cat); err != nil {
 		return fmt.Errorf("customer catalogue: %w", err)
@@ -174,7 +194,7 @@ func (s *customerService) Start(ctx context.Context) error {
 	cust.ServeReceipts()
 	loop, cancel := context.WithCancel(context.Background())
 	s.cust, s.sub, s.cat, s.ctx, s.stop, s.done = cust, sub, cat, loop, cancel, make(chan struct{})
-	s.audit = map[ledger.ID]uint64{}
+	s.audit, s.audited, s.auditInterval, s.auditStart = map[ledger.ID]uint64{}, audited, interval, time.Now()
 	go s.auditLoop(loop, s.done)
 	s.logger.Info("customer ready", "files", len(cat.Index.Files), "contracts", len(cust.Contracts()))
 	return nil

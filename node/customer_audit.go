@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/node/journal"
 	"github.com/trustledger/trustledger/p2p"
+	"github.com/trustledger/trustledger/reputation"
 )
 
 // auditLeaves is how many leaves one audit challenges (specs/audit.md).
@@ -59,52 +62,125 @@ type BackupAuditResult struct {
 	Height int64         `json:"height"` // where the results were committed (0: none to submit)
 }
 
+// auditPick is one shard an audit round challenges.
+type auditPick struct {
+	contract ledger.ID
+	supplier ledger.PubKey
+	shard    ledger.StorageCommitment
+}
+
 // Audit challenges every supplier holding shards of the catalogue on one of them, picked at
-// random, and submits the results to the ledger in one transaction: a wrong answer with the
-// supplier's signed answer as evidence, no answer as a failure on the customer's word.
+// random, and submits the results to the ledger: a wrong answer with the supplier's signed
+// answer as evidence, no answer as a failure on the customer's word (`trustd backup audit`).
 func (s *customerService) Audit(ctx context.Context) (BackupAuditResult, error) {
-	var res BackupAuditResult
 	cust, h, ctx, done, err := s.running(ctx)
 	if err != nil {
-		return res, err
+		return BackupAuditResult{}, err
 	}
 	defer done()
+	var picks []auditPick
+	for _, c := range s.auditable(ctx, cust) {
+		pick, err := rand.Int(rand.Reader, big.NewInt(int64(len(c.shards))))
+		if err != nil {
+			return BackupAuditResult{}, err
+		}
+		picks = append(picks, auditPick{c.contract, c.supplier, c.shards[pick.Int64()]})
+	}
+	return s.runAudits(ctx, h, picks, time.Now())
+}
+
+// AuditDue is a scheduled round (specs/p2p.md P-12): it challenges every shard whose last
+// audit is the schedule's interval or more ago (trust.toml's [manager] audit_loss,
+// audit_window, audit_confidence), so that a supplier that lost audit_loss of a shard is caught
+// within the window with at least that confidence. A shard without an audit on record is taken
+// as audited before the service started by a part of the interval set by its digest, so that
+// the first audits after a start are spread over one interval. A supplier that does not answer is challenged once a round;
+// its other shards stay due.
+func (s *customerService) AuditDue(ctx context.Context, now time.Time) (BackupAuditResult, error) {
+	cust, h, ctx, done, err := s.running(ctx)
+	if err != nil {
+		return BackupAuditResult{}, err
+	}
+	defer done()
+	interval := s.auditInterval
+	var picks []auditPick
+	contracts := s.auditable(ctx, cust)
+	s.mu.Lock()
+	for _, c := range contracts {
+		last := make([]int64, len(c.shards))
+		for i, cm := range c.shards {
+			d := cm.Digest(s.chainID)
+			var ok bool
+			if last[i], ok = s.audited[d]; !ok {
+				last[i] = s.auditStart.UnixNano() - int64(binary.BigEndian.Uint64(d[:8])%uint64(interval))
+			}
+		}
+		for _, i := range reputation.DueAudits(last, now.UnixNano(), interval) {
+			picks = append(picks, auditPick{c.contract, c.supplier, c.shards[i]})
+		}
+	}
+	s.mu.Unlock()
+	return s.runAudits(ctx, h, picks, now)
+}
+
+// auditableContract is an open contract of the customer's with the catalogue's shards on it.
+type auditableContract struct {
+	contract ledger.ID
+	supplier ledger.PubKey
+	shards   []ledger.StorageCommitment
+}
+
+// auditable lists the open contracts holding the catalogue's shards, in contract order.
+func (s *customerService) auditable(ctx context.Context, cust *p2p.Customer) []auditableContract {
 	placed := s.placedShards()
-	contracts := make([]ledger.ID, 0, len(placed))
-	for cid := range placed {
-		contracts = append(contracts, cid)
-	}
-	slices.SortFunc(contracts, func(a, b ledger.ID) int { return bytes.Compare(a[:], b[:]) })
-	supplierOf := map[ledger.ID]ledger.PubKey{}
+	var out []auditableContract
 	for _, open := range cust.Contracts() {
-		supplierOf[open.ContractID] = open.Supplier
-	}
-	var evs []ledger.Event
-	for _, cid := range contracts {
-		sup, ok := supplierOf[cid]
+		shards, ok := placed[open.ContractID]
 		if !ok {
 			continue
 		}
-		v, err := s.ledger.Contract(ctx, cid)
-		if err != nil || v.Record == nil || v.Record.Closed {
+		if v, err := s.ledger.Contract(ctx, open.ContractID); err != nil || v.Record == nil || v.Record.Closed {
 			continue
 		}
-		shards := placed[cid]
-		pick, err := rand.Int(rand.Reader, big.NewInt(int64(len(shards))))
+		out = append(out, auditableContract{open.ContractID, open.Supplier, shards})
+	}
+	slices.SortFunc(out, func(a, b auditableContract) int { return bytes.Compare(a.contract[:], b.contract[:]) })
+	return out
+}
+
+// auditBatch bounds one transaction of audit results: at most this many, and about
+// auditBatchBytes (a failure's evidence is up to 3 KiB; a transaction at most 64 KiB).
+const (
+	auditBatch      = 64
+	auditBatchBytes = 40 << 10
+)
+
+// runAudits challenges each pick, journals each result before it is submitted, records when
+// each shard was audited (data/customer/audits.json) and submits the results in transactions
+// of at most auditBatch.
+func (s *customerService) runAudits(ctx context.Context, h *p2p.Host, picks []auditPick, now time.Time) (BackupAuditResult, error) {
+	var res BackupAuditResult
+	var evs []ledger.Event
+	silent := map[ledger.ID]bool{} // contracts whose supplier did not answer this round
+	for _, pk := range picks {
+		if silent[pk.contract] {
+			continue
+		}
+		v, err := s.ledger.Contract(ctx, pk.contract)
 		if err != nil {
 			return res, err
 		}
-		cm := shards[pick.Int64()]
 		s.mu.Lock()
-		number := max(s.audit[cid], v.Receipts["audits"].Next)
-		s.audit[cid] = number + 1
+		number := max(s.audit[pk.contract], v.Receipts["audits"].Next)
+		s.audit[pk.contract] = number + 1
 		s.mu.Unlock()
 		var nonce ledger.ID
 		_, _ = rand.Read(nonce[:])
+		cm := pk.shard
 		ch := ledger.AuditChallenge{Commitment: cm.Digest(s.chainID), Number: number, Nonce: nonce, Count: auditLeaves}
-		result := &ledger.AuditResult{ContractID: cid, Number: number, Customer: h.Key(), Supplier: sup, ChallengeDigest: ch.Digest()}
-		audit := BackupAudit{Contract: cid.String(), Supplier: sup.String(), Number: number, Shard: cm.ShardID.String()}
-		to, err := p2p.PeerID(sup)
+		result := &ledger.AuditResult{ContractID: pk.contract, Number: number, Customer: h.Key(), Supplier: pk.supplier, ChallengeDigest: ch.Digest()}
+		audit := BackupAudit{Contract: pk.contract.String(), Supplier: pk.supplier.String(), Number: number, Shard: cm.ShardID.String()}
+		to, err := p2p.PeerID(pk.supplier)
 		if err != nil {
 			return res, err
 		}
@@ -116,6 +192,7 @@ func (s *customerService) Audit(ctx context.Context) (BackupAuditResult, error) 
 			return res, ctx.Err()
 		case err != nil:
 			audit.Why = err.Error()
+			silent[pk.contract] = true
 		case failing >= 0:
 			audit.Why = fmt.Sprintf("leaf %d of the answer does not match the shard's commitment", failing)
 			result.Evidence = ledger.NewAuditEvidence(&cm, &ans, failing)
@@ -125,25 +202,81 @@ func (s *customerService) Audit(ctx context.Context) (BackupAuditResult, error) 
 		if err := s.journal.Record(h.Key(), journal.Audit(s.chainID, result)); err != nil {
 			return res, fmt.Errorf("journal: %w", err)
 		}
+		s.mu.Lock()
+		s.audited[ch.Commitment] = now.UnixNano()
+		s.mu.Unlock()
 		evs = append(evs, result)
 		res.Audits = append(res.Audits, audit)
 	}
 	if len(evs) == 0 {
 		return res, nil
 	}
-	_, commit, err := s.sub.SubmitAndWait(ctx, evs...)
-	if err != nil {
-		return res, fmt.Errorf("submitting %d audit results: %w", len(evs), err)
+	if err := s.saveAudited(); err != nil {
+		return res, err
 	}
-	res.Height = commit.Height
+	for len(evs) > 0 {
+		n, size := 0, 0
+		for n < len(evs) && n < auditBatch {
+			size += 256
+			if evs[n].(*ledger.AuditResult).Evidence != nil {
+				size += 3 << 10
+			}
+			if n > 0 && size > auditBatchBytes {
+				break
+			}
+			n++
+		}
+		_, commit, err := s.sub.SubmitAndWait(ctx, evs[:n]...)
+		if err != nil {
+			return res, fmt.Errorf("submitting %d audit results: %w", n, err)
+		}
+		res.Height = commit.Height
+		evs = evs[n:]
+	}
 	return res, nil
 }
 
-// auditLoop runs an audit round every audit period until ctx ends.
+func (s *customerService) auditedPath() string { return filepath.Join(s.dir, "audits.json") }
+
+// saveAudited writes when each shard of the catalogue was last audited (the others are
+// forgotten: their shards left the catalogue).
+func (s *customerService) saveAudited() error {
+	keep := map[string]int64{}
+	for _, shards := range s.placedShards() {
+		for _, cm := range shards {
+			d := cm.Digest(s.chainID)
+			s.mu.Lock()
+			if t, ok := s.audited[d]; ok {
+				keep[d.String()] = t
+			}
+			s.mu.Unlock()
+		}
+	}
+	return writeJSONFile(s.auditedPath(), keep)
+}
+
+// loadAudited reads audits.json.
+func (s *customerService) loadAudited() (map[ledger.ID]int64, error) {
+	raw := map[string]int64{}
+	if err := readJSONFile(s.auditedPath(), &raw); err != nil {
+		return nil, err
+	}
+	out := make(map[ledger.ID]int64, len(raw))
+	for k, t := range raw {
+		id, err := ledger.ParseID(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.auditedPath(), err)
+		}
+		out[id] = t
+	}
+	return out, nil
+}
+
+// auditLoop runs a scheduled audit round every audit period until ctx ends.
 func (s *customerService) auditLoop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	runEvery(ctx, s.audits, func(ctx context.Context) {
-		res, err := s.Audit(ctx)
+		res, err := s.AuditDue(ctx, time.Now())
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("audit round failed", "err", err)
 		}
@@ -186,7 +319,10 @@ type BackupSupplier struct {
 	Bytes     uint64 `json:"bytes"`  // their size
 	// LastAudit is the newest audit result of the contract in the ledger (nil: none yet).
 	LastAudit *BackupLastAudit `json:"last_audit,omitempty"`
-	contract  ledger.ID
+	// AllAuditedSince: every shard of the catalogue on it was audited at this time or after
+	// (the oldest of their last audits); nil while one has not been audited yet.
+	AllAuditedSince *time.Time `json:"all_audited_since,omitempty"`
+	contract        ledger.ID
 }
 
 // BackupLastAudit is an audit result the ledger holds.
@@ -269,11 +405,22 @@ func (s *customerService) supplierStates(ctx context.Context, cust *p2p.Customer
 				}
 			}
 		}
-		for _, cm := range shards {
-			if held[cm.Digest(s.chainID)] {
+		var oldest int64
+		s.mu.Lock()
+		for i, cm := range shards {
+			d := cm.Digest(s.chainID)
+			if held[d] {
 				sup.Held++
 				sup.Bytes += cm.Size
 			}
+			if t := s.audited[d]; i == 0 || t < oldest {
+				oldest = t
+			}
+		}
+		s.mu.Unlock()
+		if oldest > 0 {
+			t := time.Unix(0, oldest).UTC()
+			sup.AllAuditedSince = &t
 		}
 		out = append(out, sup)
 	}

@@ -286,7 +286,7 @@ func randomBytes(n int, seed uint64) []byte {
 // contract (fired) in the ledger; the history says why each was hired and why one was fired,
 // and the file then survives losing two more of its first suppliers.
 func TestFireASupplier(t *testing.T) {
-	w := newCustomerWorld(t, 7, func(*node.AppConfig) {})
+	w := newCustomerWorld(t, 7, func(*node.AppConfig) {}, nil)
 	ctl, hosts, c, ctx := w.ctl, w.hosts, w.n.Client(), context.Background()
 	data := randomBytes(5<<20, 2)
 	path := filepath.Join(t.TempDir(), "f.bin")
@@ -350,7 +350,7 @@ func TestFireASupplier(t *testing.T) {
 // fires one that stopped answering once the grace period is over.
 func TestSupplierManagerFiresByPolicy(t *testing.T) {
 	// Six, the spare hired with them, and one for the second fire.
-	w := newCustomerWorld(t, 8, func(c *node.AppConfig) { c.Manager.CheckEvery, c.Manager.Grace = "200ms", "2s" })
+	w := newCustomerWorld(t, 8, func(c *node.AppConfig) { c.Manager.CheckEvery = "200ms" }, func(tc *node.TrustConfig) { tc.Manager.Grace = 2 * time.Second })
 	if !w.n.Services().Running(node.ServiceManager) {
 		t.Fatalf("services: %+v", w.n.Services().Statuses())
 	}
@@ -433,7 +433,7 @@ func TestSupplierManagerFiresByPolicy(t *testing.T) {
 // its place through the manager's rounds.
 func TestManagerKeepsATrustedSupplier(t *testing.T) {
 	// Six and a spare: the manager could fire and repair if it wanted to.
-	w := newCustomerWorld(t, 7, func(c *node.AppConfig) { c.Manager.CheckEvery, c.Manager.Grace = "200ms", "1h" })
+	w := newCustomerWorld(t, 7, func(c *node.AppConfig) { c.Manager.CheckEvery = "200ms" }, nil)
 	n, ctl, served, hosts, c, ctx := w.n, w.ctl, w.sups, w.hosts, w.n.Client(), context.Background()
 	alice := nodetest.Key("alice")
 	path := filepath.Join(t.TempDir(), "f.bin")
@@ -497,14 +497,14 @@ type customerWorld struct {
 	dirs  map[string]string
 }
 
-func newCustomerWorld(t *testing.T, suppliers int, app func(*node.AppConfig)) customerWorld {
+func newCustomerWorld(t *testing.T, suppliers int, app func(*node.AppConfig), trust func(*node.TrustConfig)) customerWorld {
 	t.Helper()
 	alice := nodetest.Key("alice")
 	w := customerWorld{hosts: map[string]*p2p.Host{}, sups: map[string]*p2p.Supplier{}, dirs: map[string]string{}}
 	w.n = nodetest.New(t, nodetest.Options{P2PKey: alice, App: func(c *node.AppConfig) {
 		c.Customer.ContractSpace, c.Customer.AuditEvery = "8MiB", "0"
 		app(c)
-	}})
+	}, Trust: trust})
 	c := w.n.Client()
 	chainID := chainOf(t, c)
 	nodetest.Register(t, c, alice)
@@ -523,4 +523,73 @@ func newCustomerWorld(t *testing.T, suppliers int, app func(*node.AppConfig)) cu
 	}
 	w.ctl = node.DialControl(w.n.Home())
 	return w
+}
+
+// TestAuditSchedule (issue 14, specs/p2p.md P-12): rounds run every second and trust.toml's
+// audit window is 19 s, so the schedule audits every shard once a second (⌈299/16⌉ = 19 audits
+// of 16 leaves a window). Within a few seconds of a put every shard on every supplier (two
+// files' and the index's) has been audited after the put, and again within every three seconds
+// after that, and the ledger has at least one audit result per shard: every shard is
+// challenged, not one a supplier.
+func TestAuditSchedule(t *testing.T) {
+	w := newCustomerWorld(t, 6, func(c *node.AppConfig) { c.Customer.AuditEvery = "1s" },
+		func(tc *node.TrustConfig) { tc.Manager.AuditWindow = 19 * time.Second })
+	ctl, c, ctx := w.ctl, w.n.Client(), context.Background()
+	var paths []string
+	for i := range 2 {
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("f%d.bin", i))
+		writeFile(t, p, randomBytes(1<<20, uint64(10+i)))
+		paths = append(paths, p)
+	}
+	put, err := ctl.Put(ctx, paths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAt := time.Now()
+	var st node.BackupStatus
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if st, err = ctl.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+		all := len(st.Suppliers) == len(put.Suppliers)
+		for _, s := range st.Suppliers {
+			all = all && s.Shards >= 2 && s.AllAuditedSince != nil && s.AllAuditedSince.After(putAt)
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every shard audited within 20 s of the put: %+v", st.Suppliers)
+		}
+	}
+	// And again and again: a few seconds later, every shard has been audited within the last
+	// three. One shard a supplier each round (what the rounds did before the schedule) would
+	// leave one of three shards unaudited over three rounds for most suppliers.
+	time.Sleep(4 * time.Second)
+	since := time.Now().Add(-3 * time.Second)
+	if st, err = ctl.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st.Suppliers {
+		if s.AllAuditedSince == nil || s.AllAuditedSince.Before(since) {
+			t.Errorf("supplier %s: its %d shards last all audited at %v, before %v", s.Supplier, s.Shards, s.AllAuditedSince, since)
+		}
+	}
+	alice := keystore.PubKey(nodetest.Key("alice"))
+	results := map[string]int{}
+	for rec, err := range c.AllEvents(ctx, api.EventsRequest{Node: alice.String(), Kind: ledger.KindAuditResult.String()}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rec.Event.(*ledger.AuditResult)
+		if !r.Passed {
+			t.Errorf("audit %d of %s failed", r.Number, r.ContractID)
+		}
+		results[r.ContractID.String()]++
+	}
+	for _, s := range st.Suppliers {
+		if results[s.Contract] < s.Shards {
+			t.Errorf("contract %s: %d audit results in the ledger for %d shards", s.Contract, results[s.Contract], s.Shards)
+		}
+	}
 }

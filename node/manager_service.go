@@ -23,6 +23,7 @@ type managerService struct {
 	customer *customerService
 	trust    *TrustService
 	every    time.Duration
+	policy   func() (reputation.ManagerPolicy, error) // trust.toml's [manager], read at each start
 	grace    time.Duration
 	logger   log.Logger
 
@@ -38,6 +39,11 @@ func (s *managerService) Start(context.Context) error {
 	if s.stop != nil {
 		return nil
 	}
+	policy, err := s.policy()
+	if err != nil {
+		return err
+	}
+	s.grace = policy.Grace
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done, s.silent = cancel, make(chan struct{}), map[ledger.PubKey]int64{}
 	go s.loop(ctx, s.done)

@@ -148,11 +148,16 @@ func Open(home Home, o Options) (n *Node, err error) {
 	// One submitter of the node's key for the services that sign with it.
 	n.supplier.signer = &keySubmitter{chainID: gen.ChainID, key: o.P2PKey, ledger: n.Client()}
 	n.customer.signer = n.supplier.signer
-	every, grace, err := appConf.Manager.Durations()
+	managerPolicy := func() (reputation.ManagerPolicy, error) {
+		tc, err := LoadTrustConfig(home)
+		return tc.Manager, err
+	}
+	n.customer.policy = managerPolicy
+	every, err := appConf.Manager.Every()
 	if err != nil {
 		return nil, err
 	}
-	manager := &managerService{customer: n.customer, trust: n.trust, every: every, grace: grace, logger: logger.With("module", "supplier-manager")}
+	manager := &managerService{customer: n.customer, trust: n.trust, every: every, policy: managerPolicy, logger: logger.With("module", "supplier-manager")}
 	n.explorer = newExplorerService(appConf.Explorer.Listen, n.Client(), logger.With("module", "explorer"))
 	space := n.supplier.conf.Terms.Space
 	p2pOn := appConf.ServiceEnabled(ServiceP2P) && o.P2PKey != nil

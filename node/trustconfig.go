@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/viper"
 
@@ -22,11 +23,38 @@ type TrustConfig struct {
 	// LoadTrustConfig resolves them into Policy.Anchors.
 	Anchors           []string `toml:"anchors"`
 	reputation.Policy `toml:",squash"`
+	// Manager is the [manager] table: the supplier manager's audit schedule and grace period
+	// (specs/p2p.md P-12). TRUSTD_MANAGER_<KEY> environment variables override it.
+	Manager reputation.ManagerPolicy `toml:"manager"`
+}
+
+// trustManagerKeys are the [manager] keys environment variables may override.
+var trustManagerKeys = []string{"manager.audit_loss", "manager.audit_window", "manager.audit_confidence", "manager.grace"}
+
+// durationText writes a duration the way one would type it: "24h", "90m", "1h30m", "2.5s".
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // WriteTrustConfig writes trust.toml with the documented defaults.
 func WriteTrustConfig(home Home) error {
-	p := reputation.DefaultPolicy()
+	return WriteTrustConfigFrom(home, TrustConfig{Policy: reputation.DefaultPolicy(), Manager: reputation.DefaultManagerPolicy()})
+}
+
+// WriteTrustConfigFrom writes trust.toml with tc's policy and [manager] values (not its
+// observer or anchors), documented as the defaults are; they must validate.
+func WriteTrustConfigFrom(home Home, tc TrustConfig) error {
+	p, m := tc.Policy, tc.Manager
+	if err := errors.Join(p.Validate(), m.Validate()); err != nil {
+		return err
+	}
 	text := fmt.Sprintf(`# trustledger trust policy (specs/trust.md §6). Every node decides alone: these are yours.
 
 # Key (local name or hex) whose viewpoint `+"`trustd trust`"+` uses when --observer is not given.
@@ -70,16 +98,32 @@ stranger_share = %v
 # measures, in pairs' worth of evidence, how far its records contradict your own verdicts (it
 # vouches for a supplier you dropped, or distrusts one you vouch for); 0 turns this off.
 conflict_penalty = %v
+
+# The supplier manager (the customer and supplier-manager services, specs/p2p.md P-12). Its
+# hire threshold is hire_threshold above, and its hysteresis the drop rule's drop_odds: one
+# failed audit of a long-trusted supplier is far from a drop. TRUSTD_MANAGER_<KEY> environment
+# variables override these keys.
+[manager]
+# The audit schedule: a supplier that silently lost audit_loss of a shard is caught within
+# audit_window with probability at least audit_confidence (the defaults: 299 leaves of every
+# shard a day, an audit of 16 leaves every 75 min 47 s). app.toml's [customer] audit_every is
+# how often the customer looks for audits due, and must not be longer than that.
+audit_loss = %v
+audit_window = %q
+audit_confidence = %v
+# How long a supplier holding shards may go without answering before it is fired.
+grace = %q
 `, p.Lambda, p.ReliableFailure, p.UnreliableFailure, p.DropOdds, p.ReceiptWeight, p.PaymentWeight, p.FiredWeight,
 		p.EdgeCap, p.Restart, p.MaxIterations, p.Baseline, p.BaselineStrength, p.VettingEvidence, p.VettingTrust,
-		p.HireThreshold, p.ExplorationShare, p.StrangerShare, p.ConflictPenalty)
+		p.HireThreshold, p.ExplorationShare, p.StrangerShare, p.ConflictPenalty,
+		m.AuditLoss, durationText(m.AuditWindow), m.AuditConfidence, durationText(m.Grace))
 	return os.WriteFile(home.TrustConfigFile(), []byte(text), 0o600)
 }
 
 // LoadTrustConfig reads trust.toml over the defaults (a missing file means the defaults),
 // resolves the anchors through the home's keys, and validates the policy.
 func LoadTrustConfig(home Home) (TrustConfig, error) {
-	tc := TrustConfig{Policy: reputation.DefaultPolicy()}
+	tc := TrustConfig{Policy: reputation.DefaultPolicy(), Manager: reputation.DefaultManagerPolicy()}
 	path := home.TrustConfigFile()
 	raw, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -89,7 +133,15 @@ func LoadTrustConfig(home Home) (TrustConfig, error) {
 	if err != nil {
 		return tc, err
 	}
-	if err := readTOML(viper.New(), path, raw, &tc); err != nil {
+	v := viper.New()
+	v.SetEnvPrefix("TRUSTD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	for _, k := range trustManagerKeys {
+		if err := v.BindEnv(k); err != nil {
+			return tc, err
+		}
+	}
+	if err := readTOML(v, path, raw, &tc); err != nil {
 		return tc, err
 	}
 	ks := keystore.New(home.KeysDir())
@@ -100,7 +152,7 @@ func LoadTrustConfig(home Home) (TrustConfig, error) {
 		}
 		tc.Policy.Anchors = append(tc.Policy.Anchors, k)
 	}
-	if err := tc.Policy.Validate(); err != nil {
+	if err := errors.Join(tc.Policy.Validate(), tc.Manager.Validate()); err != nil {
 		return tc, fmt.Errorf("%s: %w", path, err)
 	}
 	return tc, nil

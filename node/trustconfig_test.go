@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustledger/trustledger/node"
 	"github.com/trustledger/trustledger/reputation"
@@ -105,5 +106,55 @@ func TestTrustConfigTemplate(t *testing.T) {
 	if d := reputation.DefaultPolicy(); tc.Policy.DropOdds != d.DropOdds || tc.Policy.StrangerShare != d.StrangerShare ||
 		tc.Policy.Baseline != d.Baseline || tc.Policy.VettingTrust != d.VettingTrust || tc.Policy.ExplorationShare != d.ExplorationShare {
 		t.Errorf("template loads as %+v, want the defaults %+v", tc.Policy, d)
+	}
+	if tc.Manager != reputation.DefaultManagerPolicy() {
+		t.Errorf("template's [manager] loads as %+v, want the defaults %+v", tc.Manager, reputation.DefaultManagerPolicy())
+	}
+}
+
+// TestTrustConfigManager: trust.toml's [manager] table (specs/p2p.md P-12) reads durations as
+// typed, is overridden by TRUSTD_MANAGER_<KEY>, writes back what it read, and refuses a
+// schedule that means nothing with an error that names the key.
+func TestTrustConfigManager(t *testing.T) {
+	home := node.Home(t.TempDir())
+	if err := os.MkdirAll(filepath.Dir(home.TrustConfigFile()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(home.TrustConfigFile(), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("lambda = 0.999\n[manager]\ngrace = \"90m\"\naudit_window = \"12h\"\n")
+	tc, err := node.LoadTrustConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.Manager.Grace != 90*time.Minute || tc.Manager.AuditWindow != 12*time.Hour || tc.Manager.AuditLoss != 0.01 {
+		t.Fatalf("[manager]: %+v", tc.Manager)
+	}
+	t.Setenv("TRUSTD_MANAGER_GRACE", "6s")
+	t.Setenv("TRUSTD_MANAGER_AUDIT_WINDOW", "38s")
+	if tc, err = node.LoadTrustConfig(home); err != nil || tc.Manager.Grace != 6*time.Second || tc.Manager.AuditWindow != 38*time.Second {
+		t.Fatalf("environment override: %+v %v", tc.Manager, err)
+	}
+	if err := node.WriteTrustConfigFrom(home, tc); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TRUSTD_MANAGER_GRACE", "")
+	t.Setenv("TRUSTD_MANAGER_AUDIT_WINDOW", "")
+	if back, err := node.LoadTrustConfig(home); err != nil || back.Manager != tc.Manager {
+		t.Fatalf("written and read back: %+v %v, want %+v", back.Manager, err, tc.Manager)
+	}
+	for _, c := range []struct{ text, want string }{
+		{"[manager]\naudit_loss = 1.5\n", "audit_loss 1.5"},
+		{"[manager]\ngrace = \"soon\"\n", "grace"},
+		{"[manager]\naudit_windw = \"1h\"\n", "audit_windw"},
+	} {
+		write(c.text)
+		if _, err := node.LoadTrustConfig(home); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error naming %s", c.text, err, c.want)
+		}
 	}
 }

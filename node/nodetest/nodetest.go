@@ -44,6 +44,8 @@ type Options struct {
 	Logger log.Logger
 	// App changes app.toml's settings before the node opens (its [p2p] key, [supplier] space).
 	App func(*node.AppConfig)
+	// Trust changes trust.toml's policy and [manager] table before the node opens.
+	Trust func(*node.TrustConfig)
 	// P2PKey is the unlocked [p2p] key the node's host takes as its identity.
 	P2PKey ed25519.PrivateKey
 }
@@ -83,6 +85,16 @@ func Init(t testing.TB, o Options) node.Home {
 		}
 		o.App(&ac)
 		if err := node.WriteAppConfigFrom(home, ac); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Trust != nil {
+		tc, err := node.LoadTrustConfig(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Trust(&tc)
+		if err := node.WriteTrustConfigFrom(home, tc); err != nil {
 			t.Fatal(err)
 		}
 	}

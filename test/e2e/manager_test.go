@@ -14,15 +14,15 @@ import (
 )
 
 // TestSupplierManagerEndToEnd (issue 14): one validator and eight storage nodes as real
-// processes; carol's node runs the supplier-manager (checks every second, grace 6 s, audits
-// every 2 s). She stores a file 4+2. One supplier starts returning zeros for what it stores: its
+// processes; carol's node runs the supplier-manager (checks every second, grace 6 s, and an
+// audit window of 38 s, so every shard is audited every 2 s). She stores a file 4+2. One supplier starts returning zeros for what it stores: its
 // audits fail with evidence, the manager fires it and re-places its shards. A second supplier
 // goes offline: after the grace period it is fired and replaced the same way. The file still
 // reads back byte-exact, nobody else is fired, and dave's node, which never dealt with the bad
 // supplier, sees it proven in its own scores and leaves it out of its own backup. Every fact
 // is asserted through `trustd suppliers`, `trustd trust score` and the ledger.
 func TestSupplierManagerEndToEnd(t *testing.T) {
-	w := newStorageNetworkOf(t, 8, "64MiB", "TRUSTD_MANAGER_CHECK_EVERY=1s", "TRUSTD_MANAGER_GRACE=6s", "TRUSTD_CUSTOMER_AUDIT_EVERY=2s")
+	w := newStorageNetworkOf(t, 8, "64MiB", "TRUSTD_MANAGER_CHECK_EVERY=1s", "TRUSTD_MANAGER_GRACE=6s", "TRUSTD_CUSTOMER_AUDIT_EVERY=1s", "TRUSTD_MANAGER_AUDIT_WINDOW=38s")
 	cust := w.cust
 	data := bytes.Repeat([]byte("trustledger manager "), 1_000_000) // 20 MB
 	path := filepath.Join(t.TempDir(), "f.bin")
