@@ -196,6 +196,7 @@ func (s *customerService) Start(ctx context.Context) error {
 	s.cust, s.sub, s.cat, s.ctx, s.stop, s.done = cust, sub, cat, loop, cancel, make(chan struct{})
 	s.audit, s.audited, s.auditInterval, s.auditStart = map[ledger.ID]uint64{}, audited, interval, time.Now()
 	go s.auditLoop(loop, s.done)
+	go s.resumeLoop(loop) // a fire a crash interrupted is finished first
 	s.logger.Info("customer ready", "files", len(cat.Index.Files), "contracts", len(cust.Contracts()))
 	return nil
 }

@@ -317,6 +317,9 @@ type BackupSupplier struct {
 	Shards    int    `json:"shards"` // the catalogue's shards on it
 	Held      int    `json:"held"`   // of which its list shows, with the committed root
 	Bytes     uint64 `json:"bytes"`  // their size
+	// Unaccounted are the shards its list shows under the contract that are neither the
+	// catalogue's nor index headers (what an interrupted operation left).
+	Unaccounted int `json:"unaccounted"`
 	// LastAudit is the newest audit result of the contract in the ledger (nil: none yet).
 	LastAudit *BackupLastAudit `json:"last_audit,omitempty"`
 	// AllAuditedSince: every shard of the catalogue on it was audited at this time or after
@@ -389,7 +392,10 @@ func (s *customerService) supplierStates(ctx context.Context, cust *p2p.Customer
 	for _, open := range cust.Contracts() {
 		shards, ok := placed[open.ContractID]
 		if !ok {
-			continue
+			// A spare: listed while the ledger has it open.
+			if v, err := s.ledger.Contract(ctx, open.ContractID); err != nil || v.Record == nil || v.Record.Closed {
+				continue
+			}
 		}
 		sup := BackupSupplier{Supplier: open.Supplier.String(), Contract: open.ContractID.String(), Shards: len(shards), contract: open.ContractID}
 		if to, err := p2p.PeerID(open.Supplier); err == nil {
@@ -400,8 +406,16 @@ func (s *customerService) supplierStates(ctx context.Context, cust *p2p.Customer
 				sup.Error = err.Error()
 			} else {
 				sup.Reachable = true
+				mine := map[ledger.ID]bool{}
+				for _, cm := range shards {
+					mine[cm.Digest(s.chainID)] = true
+				}
 				for _, info := range list {
-					held[info.Commitment.Digest(s.chainID)] = true
+					d := info.Commitment.Digest(s.chainID)
+					held[d] = true
+					if !mine[d] && !cust.IsIndexHeader(info.ShardID) {
+						sup.Unaccounted++
+					}
 				}
 			}
 		}

@@ -146,11 +146,51 @@ type FireResult struct {
 	Left []string `json:"left,omitempty"`
 }
 
+// pendingFire is a fire under way (specs/p2p.md P-12): written to data/customer/fire.json
+// before its first step and removed after its last, so that a crash at any point leaves it
+// there and the customer service finishes it when it starts again.
+type pendingFire struct {
+	Decision SupplierDecision `json:"decision"` // Replacement and Repaired filled in as it goes
+}
+
+func (s *customerService) pendingPath() string { return filepath.Join(s.dir, "fire.json") }
+
+func (s *customerService) savePending(p *pendingFire) error {
+	if p == nil {
+		if err := os.Remove(s.pendingPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return writeJSONFile(s.pendingPath(), p)
+}
+
+func (s *customerService) loadPending() (*pendingFire, error) {
+	if _, err := os.Stat(s.pendingPath()); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var p pendingFire
+	if err := readJSONFile(s.pendingPath(), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// crashAt is a test hook: with TRUSTD_TEST_CRASH_AT=point the process exits with code 3 there,
+// as a kill would leave it (the end-to-end tests of crash safety).
+func (s *customerService) crashAt(point string) {
+	if os.Getenv("TRUSTD_TEST_CRASH_AT") == point {
+		s.logger.Error("test hook: crashing", "at", point)
+		os.Exit(3)
+	}
+}
+
 // Fire drops a supplier (its key, hex): every file's shards under its contract are rebuilt from
 // the others onto a replacement (a known supplier holding no shard of those files, or one hired
 // by this node's trust view), then a contract_close (fired) goes to the ledger, the index is
 // saved without it, and its shards are deleted. The decision and its reason go to the history.
-// Nothing is closed unless every file was repaired.
+// Nothing is closed unless every file was repaired. A fire interrupted by a crash is finished
+// when the service starts again, and before any other fire.
 func (s *customerService) Fire(ctx context.Context, supplier, reason string) (FireResult, error) {
 	var res FireResult
 	if strings.TrimSpace(reason) == "" {
@@ -161,6 +201,9 @@ func (s *customerService) Fire(ctx context.Context, supplier, reason string) (Fi
 		return res, err
 	}
 	defer done()
+	if _, err := s.finishPending(ctx, cust, h); err != nil {
+		return res, fmt.Errorf("a fire interrupted earlier is not finished yet: %w", err)
+	}
 	who, err := supplierNamed(cust, supplier)
 	if err != nil {
 		return res, err
@@ -178,11 +221,112 @@ func (s *customerService) Fire(ctx context.Context, supplier, reason string) (Fi
 	if fired == nil {
 		return res, fmt.Errorf("%w: %s has no open contract with this node", ErrNotASupplier, who)
 	}
-	res.Decision = SupplierDecision{Time: time.Now().UTC(), Action: "fire", Supplier: who.String(), Contract: fired.ContractID.String(), Reason: reason}
+	p := &pendingFire{Decision: SupplierDecision{Time: time.Now().UTC(), Action: "fire", Supplier: who.String(), Contract: fired.ContractID.String(), Reason: reason}}
 	if sc, err := s.trust.Score(h.Key(), who); err == nil {
-		res.Decision.Score = sc.Score.Score
+		p.Decision.Score = sc.Score.Score
 	}
+	if err := s.savePending(p); err != nil {
+		return res, fmt.Errorf("recording the fire before it starts: %w", err)
+	}
+	return s.carryOut(ctx, cust, h, p)
+}
 
+// finishPending finishes a fire that a crash interrupted, if there is one (with the op lock
+// held); it returns what that fire did.
+func (s *customerService) finishPending(ctx context.Context, cust *p2p.Customer, h *p2p.Host) (*FireResult, error) {
+	p, err := s.loadPending()
+	if err != nil || p == nil {
+		return nil, err
+	}
+	s.logger.Info("finishing a fire interrupted earlier", "supplier", p.Decision.Supplier, "reason", p.Decision.Reason)
+	res, err := s.carryOut(ctx, cust, h, p)
+	return &res, err
+}
+
+// resumeLoop finishes an interrupted fire after a start, trying again every few seconds (its
+// suppliers may not be reachable yet) until it is done or the service stops.
+func (s *customerService) resumeLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		cust, h, octx, done, err := s.exclusive(ctx)
+		if err != nil {
+			return
+		}
+		res, err := s.finishPending(octx, cust, h)
+		done()
+		switch {
+		case err == nil && res != nil:
+			s.logger.Info("interrupted fire finished", "supplier", res.Decision.Supplier, "files_repaired", len(res.Decision.Repaired))
+			return
+		case err == nil:
+			return
+		case ctx.Err() == nil:
+			s.logger.Info("interrupted fire not finished yet", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
+
+// carryOut does, or finishes, the fire p. Each step can be done again after a crash: a contract
+// already closed is not closed again; files already on the replacement are not repaired again,
+// and the shards an interrupted repair left on the replacement that the catalogue does not
+// reference are deleted before the repair goes on; the history gets the decision once.
+func (s *customerService) carryOut(ctx context.Context, cust *p2p.Customer, h *p2p.Host, p *pendingFire) (FireResult, error) {
+	res := FireResult{Decision: p.Decision}
+	who, err := ledger.ParsePubKey(p.Decision.Supplier)
+	if err != nil {
+		return res, err
+	}
+	cid, err := ledger.ParseID(p.Decision.Contract)
+	if err != nil {
+		return res, err
+	}
+	v, err := s.ledger.Contract(ctx, cid)
+	if err != nil {
+		return res, err
+	}
+	if v.Record == nil || !v.Record.Closed {
+		if err := s.repairOff(ctx, cust, h, p, who, cid); err != nil {
+			return FireResult{Decision: p.Decision}, err
+		}
+		res.Decision = p.Decision
+		closing := &ledger.ContractClose{ContractID: cid, Customer: h.Key(), Supplier: who, Reason: ledger.CloseFired}
+		_, commit, err := s.sub.SubmitAndWait(ctx, closing)
+		if err != nil {
+			return res, fmt.Errorf("the files are repaired, but the contract_close did not reach the ledger: %w", err)
+		}
+		res.Height = commit.Height
+		s.crashAt("fire:closed")
+	} else {
+		res.Height = v.Record.ClosedHeight
+	}
+	if err := s.decideOnce(res.Decision); err != nil {
+		return res, fmt.Errorf("history: %w", err)
+	}
+	s.crashAt("fire:decided")
+	key, err := stripe.Key(s.key)
+	if err != nil {
+		return res, err
+	}
+	spread, _, err := s.spread(ctx, cust, s.indexNeed())
+	if err == nil {
+		err = s.saveIndex(ctx, cust, key, spread)
+	}
+	if err != nil {
+		return res, fmt.Errorf("%s is fired and the files repaired, but the index was not saved again: %w", who, err)
+	}
+	// The fired supplier's shards are deleted (best effort: it may be gone).
+	if err := s.deleteAll(ctx, cust, cid, &res.Left); err != nil {
+		return res, err
+	}
+	return res, s.savePending(nil)
+}
+
+// repairOff rebuilds every file's shards under contract cid onto the replacement (p's, if one
+// was chosen before a crash and can still take them), recording each step in p.
+func (s *customerService) repairOff(ctx context.Context, cust *p2p.Customer, h *p2p.Host, p *pendingFire, who ledger.PubKey, cid ledger.ID) error {
 	// The files with shards under the fired contract, and every supplier they use.
 	s.mu.Lock()
 	files := slices.Clone(s.cat.Index.Files)
@@ -197,7 +341,7 @@ func (s *customerService) Fire(ctx context.Context, supplier, reason string) (Fi
 				if !slices.Contains(taken, cm.Supplier) {
 					taken = append(taken, cm.Supplier)
 				}
-				if cm.ContractID == fired.ContractID {
+				if cm.ContractID == cid {
 					hit = true
 					need += cm.Size
 				}
@@ -207,49 +351,109 @@ func (s *customerService) Fire(ctx context.Context, supplier, reason string) (Fi
 			affected = append(affected, fi)
 		}
 	}
-	if len(affected) > 0 {
-		to, err := s.replacement(ctx, cust, h, taken, need)
-		if err != nil {
-			return res, fmt.Errorf("no replacement for %s, so it is not fired: %w", who, err)
-		}
-		res.Decision.Replacement = to.String()
-		for _, fi := range affected {
-			repaired, err := cust.Repair(ctx, files[fi], fired.ContractID, to)
-			if err != nil {
-				return res, fmt.Errorf("repairing file %s (%s), so %s is not fired: %w", files[fi].ID, files[fi].Name, who, err)
+	if len(affected) == 0 {
+		return nil
+	}
+	var to ledger.ID
+	if p.Decision.Replacement != "" {
+		// Chosen before a crash, and still open: the repair goes on there (Repair takes what it
+		// holds already).
+		if prev, err := ledger.ParseID(p.Decision.Replacement); err == nil {
+			if v, err := s.ledger.Contract(ctx, prev); err == nil && v.Record != nil && !v.Record.Closed {
+				to = prev
 			}
-			files[fi] = repaired
-			res.Decision.Repaired = append(res.Decision.Repaired, repaired.ID.String())
-		}
-		s.mu.Lock()
-		s.cat.Index.Files = files
-		s.mu.Unlock()
-		if err := s.saveCatalogue(); err != nil {
-			return res, err
 		}
 	}
-	closing := &ledger.ContractClose{ContractID: fired.ContractID, Customer: h.Key(), Supplier: who, Reason: ledger.CloseFired}
-	_, commit, err := s.sub.SubmitAndWait(ctx, closing)
+	if to == (ledger.ID{}) {
+		var err error
+		if to, err = s.replacement(ctx, cust, h, taken, need); err != nil {
+			return fmt.Errorf("no replacement for %s, so it is not fired: %w", who, err)
+		}
+		p.Decision.Replacement = to.String()
+		if err := s.savePending(p); err != nil {
+			return err
+		}
+	}
+	s.crashAt("fire:replacement")
+	for n, fi := range affected {
+		repaired, err := cust.Repair(ctx, files[fi], cid, to)
+		if err != nil {
+			// The next try picks a replacement anew, once this one holds nothing of ours that
+			// the catalogue does not reference.
+			if s.dropUnaccounted(ctx, cust, h, to) == nil {
+				p.Decision.Replacement = ""
+				err = errors.Join(err, s.savePending(p))
+			}
+			return fmt.Errorf("repairing file %s (%s), so %s is not fired: %w", files[fi].ID, files[fi].Name, who, err)
+		}
+		files[fi] = repaired
+		if id := repaired.ID.String(); !slices.Contains(p.Decision.Repaired, id) {
+			p.Decision.Repaired = append(p.Decision.Repaired, id)
+		}
+		if n == 0 && len(affected) > 1 {
+			s.crashAt("fire:repairing") // one file's shards on the replacement, not in the catalogue
+		}
+	}
+	if err := s.savePending(p); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cat.Index.Files = files
+	s.mu.Unlock()
+	if err := s.saveCatalogue(); err != nil {
+		return err
+	}
+	s.crashAt("fire:repaired")
+	return nil
+}
+
+// dropUnaccounted deletes the shards a contract's supplier lists that the catalogue does not
+// reference and that are not index headers (what an interrupted repair left there).
+func (s *customerService) dropUnaccounted(ctx context.Context, cust *p2p.Customer, h *p2p.Host, contract ledger.ID) error {
+	var sup ledger.PubKey
+	for _, open := range cust.Contracts() {
+		if open.ContractID == contract {
+			sup = open.Supplier
+		}
+	}
+	to, err := p2p.PeerID(sup)
 	if err != nil {
-		return res, fmt.Errorf("the files are repaired, but the contract_close did not reach the ledger: %w", err)
+		return err
 	}
-	res.Height = commit.Height
-	if err := s.decide(res.Decision); err != nil {
-		return res, fmt.Errorf("history: %w", err)
+	known := map[ledger.ID]bool{}
+	for _, cm := range s.placedShards()[contract] {
+		known[cm.Digest(s.chainID)] = true
 	}
-	key, err := stripe.Key(s.key)
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	list, err := h.ListShards(lctx, to, contract)
+	cancel()
 	if err != nil {
-		return res, err
+		return err
 	}
-	spread, _, err := s.spread(ctx, cust, s.indexNeed())
-	if err == nil {
-		err = s.saveIndex(ctx, cust, key, spread)
+	for _, info := range list {
+		if known[info.Commitment.Digest(s.chainID)] || cust.IsIndexHeader(info.ShardID) {
+			continue
+		}
+		if err := cust.Delete(ctx, contract, info.ShardID); err != nil {
+			return fmt.Errorf("deleting shard %s that the catalogue does not reference: %w", info.ShardID, err)
+		}
 	}
+	return nil
+}
+
+// decideOnce appends a fire to the history unless the history has it already (a fire finished
+// after a crash).
+func (s *customerService) decideOnce(d SupplierDecision) error {
+	hist, err := s.History(context.Background())
 	if err != nil {
-		return res, fmt.Errorf("%s is fired and the files repaired, but the index was not saved again: %w", who, err)
+		return err
 	}
-	// The fired supplier's shards are deleted (best effort: it may be gone).
-	return res, s.deleteAll(ctx, cust, fired.ContractID, &res.Left)
+	for _, old := range hist {
+		if old.Action == d.Action && old.Contract == d.Contract {
+			return nil
+		}
+	}
+	return s.decide(d)
 }
 
 // supplierNamed is the supplier of one of the customer's contracts whose key starts with name

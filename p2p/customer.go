@@ -127,6 +127,24 @@ func (c *Customer) Put(ctx context.Context, contract, id ledger.ID, data io.Read
 	return cm, nil
 }
 
+// placedAgain records a placement of shard id under contract that the customer's records may
+// have lost (a put acknowledged just before a crash), unless they show it held already.
+func (c *Customer) placedAgain(contract, id ledger.ID, size uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cc := c.contracts[contract]
+	if cc == nil {
+		return
+	}
+	for _, p := range cc.placed {
+		if p.shard == id && p.to == 0 {
+			return
+		}
+	}
+	cc.placed = append(cc.placed, placement{shard: id, size: size, from: c.now().Unix()})
+	c.dirty = true
+}
+
 // Get is Host.GetShard from the contract's supplier; verified bytes count as received.
 func (c *Customer) Get(ctx context.Context, cm ledger.StorageCommitment, w io.Writer) error {
 	cc, err := c.contract(cm.ContractID)

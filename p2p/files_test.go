@@ -288,7 +288,8 @@ func TestLongTail(t *testing.T) {
 // TestRepair (P-12, issue 14): a supplier is gone; its shard of each stripe is rebuilt from the
 // others (it is never asked) onto a new supplier, exactly as it was, and the file then survives
 // losing two more of the original suppliers. A supplier that holds a shard of the file already
-// cannot take another.
+// cannot take another. Done again (a crash before the new record was saved), the repair takes
+// what the new supplier holds.
 func TestRepair(t *testing.T) {
 	alice := testKey("alice")
 	w := suppliersOf(t, alice, 16<<20, "repair", 7)
@@ -319,6 +320,18 @@ func TestRepair(t *testing.T) {
 		}
 		if rec.Stripes[s].Shards[1].ContractID != w.contracts[1] {
 			t.Fatal("Repair changed the record it was given")
+		}
+	}
+	// The same repair again, as after a crash before the new record was saved: the new
+	// supplier holds the rebuilt shards already, and they are taken as they are (a second put
+	// of one shard id would be refused), with the supplier's own commitments.
+	again, err := w.customer.Repair(ctx, rec, w.contracts[1], w.contracts[6])
+	if err != nil {
+		t.Fatalf("the repair done again: %v", err)
+	}
+	for s := range again.Stripes {
+		if again.Stripes[s].Shards[1] != repaired.Stripes[s].Shards[1] {
+			t.Fatalf("stripe %d: the repair done again took %+v, the first %+v", s, again.Stripes[s].Shards[1], repaired.Stripes[s].Shards[1])
 		}
 	}
 	for _, i := range []int{4, 5} {

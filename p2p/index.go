@@ -43,6 +43,13 @@ func (c *Customer) headerShard(v uint64) ledger.ID {
 	return id
 }
 
+// IsIndexHeader reports whether a shard id is one of the customer's index headers (of any
+// version): a shard no file record lists, that is the customer's all the same.
+func (c *Customer) IsIndexHeader(id ledger.ID) bool {
+	p := c.headerPrefix()
+	return bytes.Equal(id[:24], p[:24])
+}
+
 func (c *Customer) headerPrefix() ledger.ID {
 	id := sha256.Sum256(append([]byte("trustledger index header\x00"), c.h.key[:]...))
 	clear(id[24:])

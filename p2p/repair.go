@@ -14,7 +14,8 @@ import (
 // under from, K other shards are read (the supplier being replaced is never asked), the lost
 // shard is rebuilt and checked against the stripe's hash, and put under to. It returns the
 // file's new record; the shards under from are left for the caller to delete once the new
-// record is saved. A stripe that cannot be rebuilt is ErrFileLost, and the record is returned
+// record is saved. A lost shard that the supplier of to holds already, committed with the same
+// root (put by a repair a crash interrupted), is taken as it is, not put again. A stripe that cannot be rebuilt is ErrFileLost, and the record is returned
 // as far as it was repaired.
 func (c *Customer) Repair(ctx context.Context, rec FileRecord, from, to ledger.ID) (FileRecord, error) {
 	target, err := c.contract(to)
@@ -36,17 +37,34 @@ func (c *Customer) Repair(ctx context.Context, rec FileRecord, from, to ledger.I
 			}
 		}
 	}
+	// What the new supplier holds already under to (a repair a crash interrupted put it
+	// there): a lost shard it holds with the same root, committed by it, is taken as it is.
+	held := map[ledger.ID]ledger.StorageCommitment{}
+	if list, err := c.h.ListShards(ctx, toPeer, to); err == nil {
+		for _, info := range list {
+			cm := info.Commitment
+			if cm.ContractID == to && cm.ShardID == info.ShardID && cm.Supplier == target.open.Supplier && ledger.VerifyCommitment(c.chainID, &cm) {
+				held[info.ShardID] = cm
+			}
+		}
+	}
 	for s, sr := range out.Stripes {
 		var lost []int
 		for i, cm := range sr.Shards {
-			if cm.ContractID == from {
-				lost = append(lost, i)
+			if cm.ContractID != from {
+				continue
 			}
+			if had, ok := held[cm.ShardID]; ok && had.Root == cm.Root && had.Size == cm.Size && had.LeafSize == cm.LeafSize {
+				out.Stripes[s].Shards[i] = had
+				c.placedAgain(to, cm.ShardID, cm.Size)
+				continue
+			}
+			lost = append(lost, i)
 		}
 		if len(lost) == 0 {
 			continue
 		}
-		isLost := func(i int) bool { return rec.Stripes[s].Shards[i].ContractID == from }
+		isLost := func(i int) bool { return out.Stripes[s].Shards[i].ContractID == from }
 		have, err := c.getShards(ctx, sr, isLost)
 		if err != nil {
 			return out, fmt.Errorf("file %s stripe %d: %w", rec.ID, s, err)

@@ -189,8 +189,8 @@ func printStatus(out io.Writer, st node.BackupStatus) {
 	w.Flush()
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SUPPLIER\tCONTRACT\tREACHABLE\tSHARDS HELD\tBYTES\tLAST AUDIT")
-	var why []string
+	fmt.Fprintln(w, "SUPPLIER\tCONTRACT\tREACHABLE\tSHARDS HELD\tBYTES\tLAST AUDIT\tALL AUDITED SINCE")
+	var why, stray []string
 	for _, s := range st.Suppliers {
 		reach := "yes"
 		if !s.Reachable {
@@ -201,12 +201,25 @@ func printStatus(out io.Writer, st node.BackupStatus) {
 		if a := s.LastAudit; a != nil {
 			audit = fmt.Sprintf("%d %s at height %d (%s)", a.Number, map[bool]string{true: "passed", false: "FAILED"}[a.Passed], a.Height, a.Time.Local().Format(time.DateTime))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d of %d\t%s\t%s\n", short(s.Supplier), short(s.Contract), reach, s.Held, s.Shards, humanize.IBytes(s.Bytes), audit)
+		since := "-"
+		if s.AllAuditedSince != nil {
+			since = s.AllAuditedSince.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d of %d\t%s\t%s\t%s\n", short(s.Supplier), short(s.Contract), reach, s.Held, s.Shards, humanize.IBytes(s.Bytes), audit, since)
+		if s.Unaccounted > 0 {
+			stray = append(stray, fmt.Sprintf("%s: %d shards the catalogue does not reference (left by an interrupted operation)", short(s.Supplier), s.Unaccounted))
+		}
 	}
 	w.Flush()
 	if len(why) > 0 {
 		fmt.Fprintln(out, "\nunreachable:")
 		for _, l := range why {
+			fmt.Fprintf(out, "  %s\n", l)
+		}
+	}
+	if len(stray) > 0 {
+		fmt.Fprintln(out, "\nunaccounted:")
+		for _, l := range stray {
 			fmt.Fprintf(out, "  %s\n", l)
 		}
 	}
