@@ -49,7 +49,7 @@ func synthetic(nodes, events int, seed int64) ([]ledger.EventRecord, []ledger.Pu
 	return recs, keys
 }
 
-func loaded(b *testing.B, recs []ledger.EventRecord) *Engine {
+func loaded(b testing.TB, recs []ledger.EventRecord) *Engine {
 	e, err := NewEngine(DefaultPolicy())
 	if err != nil {
 		b.Fatal(err)

@@ -500,33 +500,39 @@ func (v *View) newcomer(subject ledger.PubKey) Score {
 }
 
 func (v *View) score(x int32, explain bool) Score {
+	s, _ := v.scoreSums(x, explain, true)
+	return s
+}
+
+// evidenceSums is what a score is made of: the observer's own evidence of the subject and its
+// success rate there, the recommenders' mass and their weighted sum of rates, and the
+// observer's own pair with it (nil: none).
+type evidenceSums struct {
+	nDirect, qDirect, mass, sum float64
+	own                         *pairState
+}
+
+// sums adds up the evidence of node x; with s not nil (an explanation) it records the parts in
+// s: the observer's own, each recommender, the claims ignored.
+func (v *View) sums(x int32, s *Score) evidenceSums {
 	e, pol := v.e, v.e.policy
 	node := &e.nodes[x]
-	s := Score{Subject: node.key, PublicShare: v.public}
-	if int(x) < len(v.t) {
-		s.Trust = v.t[x]
-	}
-	if node.key == v.observer {
-		s.Score, s.Confidence, s.Rate, s.Status, s.Reason = 1, 1, 1, StatusSelf, "the observer itself"
-		return s
-	}
-	var nDirect, qDirect, mass, sum float64
-	var own *pairState
+	var ev evidenceSums
 	for _, pi := range node.in {
 		p := &e.pairs[pi]
-		if p.counts.Ignored > 0 && explain {
+		if p.counts.Ignored > 0 && s != nil {
 			s.Ignored = append(s.Ignored, IgnoredClaim{Node: e.nodes[p.j].key, Claims: p.counts.Ignored})
 		}
 		if p.j == v.o {
-			own = p
+			ev.own = p
 		}
 		if p.n <= 0 {
 			continue
 		}
 		q := p.rate()
 		if p.j == v.o {
-			nDirect, qDirect = p.n, q
-			if explain {
+			ev.nDirect, ev.qDirect = p.n, q
+			if s != nil {
 				s.Direct = &Direct{DropEvidence: p.drop, Dropped: e.dropped(p), Rate: q, Evidence: p.n, Counts: p.counts}
 			}
 			continue
@@ -536,7 +542,7 @@ func (v *View) score(x int32, explain bool) Score {
 		}
 		cred, conflicts := v.credibility(p.j)
 		w := float64(v.t[p.j]/v.wmax) * cred
-		ev := float64(w * math.Min(p.n, pol.EdgeCap))
+		weight := float64(w * math.Min(p.n, pol.EdgeCap))
 		dropped := e.dropped(p)
 		if dropped {
 			q = 0 // its own drop rule gave its verdict: it recommends against x
@@ -545,12 +551,89 @@ func (v *View) score(x int32, explain bool) Score {
 			// record says; its rate counts less, down to 0 at the drop level.
 			q *= float64((e.dropLevel - p.drop) / half)
 		}
-		mass += ev
-		sum += float64(ev * q)
-		if explain {
+		ev.mass += weight
+		ev.sum += float64(weight * q)
+		if s != nil {
 			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Rate: q, Evidence: p.n, Counts: p.counts, Dropped: dropped, DropEvidence: p.drop, Conflicts: conflicts})
 		}
 	}
+	return ev
+}
+
+// vets reports whether evidence ev and trust mass vet a node: enough experience of the
+// observer's own; or enough evidence with the nodes it trusts and a trust mass of its own near
+// that of a typical trusted node. Evidence is not shared out (a recommender vouches for any
+// number of nodes with full weight); mass is (a recommender's trust is split among everyone it
+// vouches for), so a region that vouches for itself can vet at most as many identities as the
+// mass its attack edges bring in (§4.5).
+func (v *View) vets(ev evidenceSums, trust float64) bool {
+	pol := v.e.policy
+	return ev.nDirect >= pol.VettingEvidence ||
+		(ev.nDirect+ev.mass >= pol.VettingEvidence && v.typical > 0 && trust >= float64(pol.VettingTrust*v.typical))
+}
+
+// isVetted is score(x).Vetted without the rest of the score.
+func (v *View) isVetted(x int32) bool {
+	if v.e.nodes[x].key == v.observer {
+		return false
+	}
+	trust := 0.0
+	if int(x) < len(v.t) {
+		trust = v.t[x]
+	}
+	pol := v.e.policy
+	if !(v.typical > 0 && trust >= float64(pol.VettingTrust*v.typical)) {
+		// Too little trust mass to be vetted through others: only the observer's own evidence
+		// can vet it, and that is one pair, not a pass over all of them.
+		i, ok := v.e.pairIdx[uint64(uint32(v.o))<<32|uint64(uint32(x))]
+		return ok && v.e.pairs[i].n >= pol.VettingEvidence
+	}
+	// Enough trust mass: vetted once the evidence, the observer's own and its recommenders'
+	// weighted, reaches VettingEvidence. Every part adds, so the pass stops there.
+	// The mass is summed in sums' order, so a partial sum never exceeds the whole and the
+	// answer is vets' to the last bit.
+	e := v.e
+	var nDirect, mass float64
+	for _, pi := range e.nodes[x].in {
+		p := &e.pairs[pi]
+		switch {
+		case p.n <= 0:
+			continue
+		case p.j == v.o:
+			nDirect = p.n
+		case v.wmax == 0 || v.t[p.j] == 0:
+			continue
+		default:
+			cred, _ := v.credibility(p.j)
+			w := float64(v.t[p.j]/v.wmax) * cred
+			mass += float64(w * math.Min(p.n, pol.EdgeCap))
+		}
+		if nDirect >= pol.VettingEvidence || nDirect+mass >= pol.VettingEvidence {
+			return true
+		}
+	}
+	return false
+}
+
+// scoreSums is score with its sums; without reasons, Reason is left empty (the supplier
+// policy's ranking needs none).
+func (v *View) scoreSums(x int32, explain, reasons bool) (Score, evidenceSums) {
+	e, pol := v.e, v.e.policy
+	node := &e.nodes[x]
+	s := Score{Subject: node.key, PublicShare: v.public}
+	if int(x) < len(v.t) {
+		s.Trust = v.t[x]
+	}
+	if node.key == v.observer {
+		s.Score, s.Confidence, s.Rate, s.Status, s.Reason = 1, 1, 1, StatusSelf, "the observer itself"
+		return s, evidenceSums{}
+	}
+	var rec *Score
+	if explain {
+		rec = &s
+	}
+	ev := v.sums(x, rec)
+	nDirect, qDirect, mass, sum, own := ev.nDirect, ev.qDirect, ev.mass, ev.sum, ev.own
 	rRec := 0.0
 	if mass > 0 {
 		rRec = sum / mass
@@ -566,36 +649,40 @@ func (v *View) score(x int32, explain bool) Score {
 	if nDirect+mass > 0 {
 		s.Rate = (float64(nDirect*qDirect) + float64(mass*rRec)) / (nDirect + mass)
 	}
-	// Vetted: enough experience of the observer's own; or enough evidence with the nodes it
-	// trusts and a trust mass of its own near that of a typical trusted node. Evidence is not
-	// shared out (a recommender vouches for any number of nodes with full weight); mass is (a
-	// recommender's trust is split among everyone it vouches for), so a region that vouches for
-	// itself can vet at most as many identities as the mass its attack edges bring in (§4.5).
-	s.Vetted = nDirect >= pol.VettingEvidence ||
-		(nDirect+mass >= pol.VettingEvidence && v.typical > 0 && s.Trust >= float64(pol.VettingTrust*v.typical))
+	s.Vetted = v.vets(ev, s.Trust)
 	// Eligibility follows proof and the observer's own experience only: what others claim
 	// ranks a node lower, never out (T-3, §4.6).
 	switch {
 	case node.proof != nil:
 		s.Score, s.Confidence, s.Rate, s.Proof = 0, 1, 0, node.proof
 		s.Status = StatusProven
-		s.Reason = fmt.Sprintf("%s at height %d", node.proof.Kind, node.proof.Height)
+		if reasons {
+			s.Reason = fmt.Sprintf("%s at height %d", node.proof.Kind, node.proof.Height)
+		}
 	case own != nil && e.dropped(own):
 		s.Status = StatusDropped
-		s.Reason = fmt.Sprintf("by your own experience (%s)", describeCounts(own.counts, "you"))
+		if reasons {
+			s.Reason = fmt.Sprintf("by your own experience (%s)", describeCounts(own.counts, "you"))
+		}
 	case s.Vetted:
 		s.Status, s.Eligible = StatusVetted, true
-		if nDirect >= pol.VettingEvidence && qDirect < pol.HireThreshold {
+		switch {
+		case !reasons:
+		case nDirect >= pol.VettingEvidence && qDirect < pol.HireThreshold:
 			s.Reason = fmt.Sprintf("your own success rate of it, %.4f, is below the hire threshold %.2f: tried only within the newcomer budget", qDirect, pol.HireThreshold)
-		} else if nDirect < pol.VettingEvidence && s.Rate < pol.HireThreshold {
+		case nDirect < pol.VettingEvidence && s.Rate < pol.HireThreshold:
 			s.Reason = fmt.Sprintf("its success rate, with what nodes you trust report, is %.4f, below the hire threshold %.2f: tried only within the newcomer budget, where your own audits decide", s.Rate, pol.HireThreshold)
 		}
 	case nDirect+mass > 0:
 		s.Status, s.Eligible = StatusNewcomer, true
-		s.Reason = fmt.Sprintf("evidence %.1f, trust mass %.2f of a typical node's; hired only within the newcomer budget (its entry share until you or a node you vetted has audited it)", nDirect+mass, safeRatio(s.Trust, v.typical))
+		if reasons {
+			s.Reason = fmt.Sprintf("evidence %.1f, trust mass %.2f of a typical node's; hired only within the newcomer budget (its entry share until you or a node you vetted has audited it)", nDirect+mass, safeRatio(s.Trust, v.typical))
+		}
 	default:
 		s.Status, s.Eligible = StatusStranger, true
-		s.Reason = "no evidence from you or anyone you trust; hired only within the entry share of the newcomer budget"
+		if reasons {
+			s.Reason = "no evidence from you or anyone you trust; hired only within the entry share of the newcomer budget"
+		}
 	}
 	if explain {
 		sort.SliceStable(s.Recommenders, func(a, b int) bool {
@@ -607,7 +694,7 @@ func (v *View) score(x int32, explain bool) Score {
 			return bytes.Compare(s.Recommenders[a].Node[:], s.Recommenders[b].Node[:]) < 0
 		})
 	}
-	return s
+	return s, ev
 }
 
 // All returns every known node's score except the observer's, best first (ties by key), or

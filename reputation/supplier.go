@@ -55,11 +55,23 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 		if c.Node == v.observer {
 			continue
 		}
-		s := v.scoreOf(c.Node)
+		x, known := v.e.index[c.Node]
+		if !known {
+			entrants = append(entrants, Choice{Candidate: c, Score: v.newcomer(c.Node).Score, Explored: true})
+			continue
+		}
+		s, ev := v.scoreSums(x, false, false)
 		ch := Choice{Candidate: c, Score: s.Score}
 		switch s.Status {
 		case StatusVetted:
-			switch rate := hireRate(s, pol); {
+			// The rate the hire threshold compares: the observer's own once it alone vets the
+			// candidate (its own experience decides for it), else the rate among the nodes it
+			// trusts, its own experience included (§5).
+			rate := s.Rate
+			if ev.nDirect >= pol.VettingEvidence {
+				rate = ev.qDirect
+			}
+			switch {
 			case rate >= pol.HireThreshold:
 				preferred = append(preferred, ch)
 			case rate > floor:
@@ -71,7 +83,7 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 			rates[c.Node] = s.Rate
 			switch {
 			case s.Rate <= floor:
-			case !v.served(s, vetted):
+			case !v.served(x, vetted):
 				// Known only as a payer: nothing yet says how it stores data, and a fresh key
 				// that paid once looks the same. It enters through the entry share with the
 				// strangers, ahead of them and of those that paid less (§5).
@@ -139,43 +151,35 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 	return out, nil
 }
 
-// served reports whether the observer has audited the subject or holds a receipt of its service,
+// served reports whether the observer has audited node x or holds a receipt of its service,
 // or a node the observer holds vetted has (§4.5): a record of how it stores data, not only of
 // its payments, and not one that a region vouching for itself can hand out to all its
 // identities, since its members are not vetted (§5). vetted caches the recommenders' status.
-func (v *View) served(s Score, vetted map[int32]bool) bool {
+// It reads the pairs as score's explanation would list them (the observer's own, then each
+// recommender the observer trusts), without building the explanation.
+func (v *View) served(x int32, vetted map[int32]bool) bool {
 	service := func(c Counts) bool { return c.AuditsPassed+c.AuditsFailed+c.Receipts+c.Expired > 0 }
-	if s.Direct != nil && service(s.Direct.Counts) {
-		return true
-	}
-	for _, r := range s.Recommenders {
-		if !service(r.Counts) {
+	for _, pi := range v.e.nodes[x].in {
+		p := &v.e.pairs[pi]
+		if p.n <= 0 || !service(p.counts) {
 			continue
 		}
-		j, ok := v.e.index[r.Node]
-		if !ok {
+		if p.j == v.o {
+			return true
+		}
+		if v.wmax == 0 || v.t[p.j] == 0 {
 			continue
 		}
-		ok, known := vetted[j]
+		ok, known := vetted[p.j]
 		if !known {
-			ok = v.score(j, false).Vetted
-			vetted[j] = ok
+			ok = v.isVetted(p.j)
+			vetted[p.j] = ok
 		}
 		if ok {
 			return true
 		}
 	}
 	return false
-}
-
-// hireRate is the success rate the hire threshold compares: the observer's own once it alone
-// vets the candidate (its own experience decides for it), else the rate among the nodes it
-// trusts, its own experience included (§5).
-func hireRate(s Score, pol Policy) float64 {
-	if d := s.Direct; d != nil && d.Evidence >= pol.VettingEvidence {
-		return d.Rate
-	}
-	return s.Rate
 }
 
 // multipleOf reports whether slot is a multiple of round(1/share) (never for share 0).

@@ -27,7 +27,8 @@ var backupLoad = flag.String("backup.load", "", "with a size (1GiB): TestBackupL
 // TestBackupLoad (issue 13's performance targets; run by hand, `go test ./test/e2e -run
 // TestBackupLoad -v -args -backup.load=1GiB`): the customer node puts and gets one file of the
 // given size 4+2 on six storage nodes, all real processes on loopback, and the test reports the
-// customer process's peak resident memory (VmHWM) after each, and each one's time.
+// customer process's peak resident memory (VmHWM) after each, and each one's time; then it
+// fires one supplier and times the repair of its shards onto the spare (issue 14).
 func TestBackupLoad(t *testing.T) {
 	if *backupLoad == "" {
 		t.Skip("a load run: -args -backup.load=1GiB")
@@ -40,7 +41,8 @@ func TestBackupLoad(t *testing.T) {
 	if *backupLoadEnv != "" {
 		env = append(env, *backupLoadEnv)
 	}
-	w := newStorageNetwork(t, humanize.IBytes(size), env...) // each supplier holds a quarter, and more
+	// Seven: six hold the file and one spare takes the repair. Each holds a quarter, and more.
+	w := newStorageNetworkOf(t, 7, humanize.IBytes(size), append(env, "TRUSTD_SERVICES_SUPPLIER_MANAGER=false")...)
 	path := filepath.Join(t.TempDir(), "big.bin")
 	sum := writeRandomFile(t, path, size)
 	idleRSS := peakRSS(t, w.cust)
@@ -63,10 +65,37 @@ func TestBackupLoad(t *testing.T) {
 	if _, err := io.Copy(h, f); err != nil || !bytes.Equal(h.Sum(nil), sum) {
 		t.Fatalf("the file read back differs (%v)", err)
 	}
-	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f MB/s", float64(size)/d.Seconds()/1e6) }
+	rate := func(n uint64, d time.Duration) string { return fmt.Sprintf("%.0f MB/s", float64(n)/d.Seconds()/1e6) }
 	t.Logf("%s 4+2 on six supplier processes: customer peak RSS %s before; put %s (%s), peak RSS %s; get %s (%s), peak RSS %s",
-		humanize.IBytes(size), humanize.IBytes(idleRSS), putTime.Round(time.Millisecond), rate(putTime), humanize.IBytes(putRSS),
-		getTime.Round(time.Millisecond), rate(getTime), humanize.IBytes(getRSS))
+		humanize.IBytes(size), humanize.IBytes(idleRSS), putTime.Round(time.Millisecond), rate(size, putTime), humanize.IBytes(putRSS),
+		getTime.Round(time.Millisecond), rate(size, getTime), humanize.IBytes(getRSS))
+
+	// Repair (issue 14): one supplier is fired; its shards (a quarter of the file: a 64 MiB shard
+	// for a 256 MiB file) are rebuilt from K others and placed on the spare, and the contract is
+	// closed in the ledger. Timed from the decision to the fire's return.
+	var sups []trustd.HiredSupplier
+	w.cust.jsonCLI(&sups, "suppliers")
+	var victim trustd.HiredSupplier
+	for _, s := range sups {
+		if s.Shards > 0 && s.Supplier != w.suppliers[0].pub {
+			victim = s
+			break
+		}
+	}
+	h0 := w.cust.height()
+	start = time.Now()
+	var fire trustd.FireResult
+	w.cust.jsonCLI(&fire, "suppliers", "fire", victim.Supplier, "--reason", "repair throughput")
+	repairTime := time.Since(start)
+	repairRSS := peakRSS(t, w.cust)
+	t.Logf("repair: %s of shards (%d) re-placed and the contract closed in %s (%s of shard placed, %s of the file read and rebuilt), "+
+		"closed %d blocks after the decision's height; customer peak RSS %s",
+		humanize.IBytes(victim.Bytes), victim.Shards, repairTime.Round(time.Millisecond), rate(victim.Bytes, repairTime), rate(size, repairTime),
+		fire.Height-h0, humanize.IBytes(repairRSS))
+	w.cust.mustCLI("backup", "get", put.Files[0].ID, out+".2")
+	if f2, err := os.ReadFile(out + ".2"); err != nil || sha256.Sum256(f2) != [32]byte(sum) {
+		t.Fatalf("the file after the repair differs (%v)", err)
+	}
 }
 
 // writeRandomFile writes size bytes that do not compress and returns their SHA-256.
