@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/node/journal"
 	"github.com/trustledger/trustledger/p2p"
 	"github.com/trustledger/trustledger/p2p/stripe"
 )
@@ -34,6 +37,9 @@ type SupplierDecision struct {
 	// Repaired are the files whose shards moved to Replacement (a fire).
 	Repaired    []string `json:"repaired,omitempty"`
 	Replacement string   `json:"replacement,omitempty"`
+	// Report is the misbehaviour report filed with a fire, when the facts support one (a
+	// failed audit with the supplier's signed answer as evidence).
+	Report string `json:"report,omitempty"`
 }
 
 func (s *customerService) historyPath() string { return filepath.Join(s.dir, "history.jsonl") }
@@ -302,6 +308,9 @@ func (s *customerService) carryOut(ctx context.Context, cust *p2p.Customer, h *p
 	} else {
 		res.Height = v.Record.ClosedHeight
 	}
+	if err := s.reportProven(ctx, h, who, cid, &res); err != nil {
+		return res, fmt.Errorf("%s is fired, but the misbehaviour report did not reach the ledger: %w", who, err)
+	}
 	if err := s.decideOnce(res.Decision); err != nil {
 		return res, fmt.Errorf("history: %w", err)
 	}
@@ -438,6 +447,63 @@ func (s *customerService) dropUnaccounted(ctx context.Context, cust *p2p.Custome
 			return fmt.Errorf("deleting shard %s that the catalogue does not reference: %w", info.ShardID, err)
 		}
 	}
+	return nil
+}
+
+// reportProven files a misbehaviour report (data_corrupted) against a fired supplier when the
+// facts support one: an audit of the contract that failed with the supplier's own signed answer
+// as evidence, which the ledger checked (R-AUDIT-3). The report points to that audit result:
+// its evidence digest is the audit's challenge digest, and its evidence the contract id and
+// the audit number (40 bytes), so anyone can find the proof. It is journaled first, and not
+// filed again if the ledger has it (a fire finished after a crash). A supplier fired for
+// silence, or on anything short of such a proof, gets no report: the contract_close (fired)
+// says what the customer decided.
+func (s *customerService) reportProven(ctx context.Context, h *p2p.Host, who ledger.PubKey, cid ledger.ID, res *FireResult) error {
+	var proof *ledger.AuditResult
+	req := api.EventsRequest{Node: h.Key().String(), Peer: who.String(), Kind: ledger.KindAuditResult.String(), Newest: true, Limit: api.MaxPageSize}
+	for pages := 0; pages < 10 && proof == nil; pages++ {
+		page, err := s.ledger.Events(ctx, req)
+		if errors.Is(err, api.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, rec := range page.Records {
+			if r, ok := rec.Event.(*ledger.AuditResult); ok && r.ContractID == cid && r.Customer == h.Key() && !r.Passed && r.Evidence != nil {
+				proof = r
+				break
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		req.Cursor = page.Next
+	}
+	if proof == nil {
+		return nil
+	}
+	report := &ledger.MisbehaviorReport{Accused: who, Misconduct: ledger.MisconductDataCorrupted, EvidenceDigest: proof.ChallengeDigest,
+		Evidence: binary.BigEndian.AppendUint64(append([]byte(nil), cid[:]...), proof.Number)}
+	filed := false
+	page, err := s.ledger.Events(ctx, api.EventsRequest{Node: h.Key().String(), Peer: who.String(), Kind: ledger.KindMisbehaviorReport.String(), Newest: true, Limit: api.MaxPageSize})
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
+		return err
+	}
+	for _, rec := range page.Records {
+		if r, ok := rec.Event.(*ledger.MisbehaviorReport); ok && rec.Signer == h.Key() && r.Accused == who && r.EvidenceDigest == report.EvidenceDigest {
+			filed = true
+		}
+	}
+	if !filed {
+		if err := s.journal.Record(h.Key(), journal.Report(s.chainID, report)); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		if _, _, err := s.sub.SubmitAndWait(ctx, report); err != nil {
+			return err
+		}
+	}
+	res.Decision.Report = fmt.Sprintf("data_corrupted, with audit %d of contract %s as evidence", proof.Number, cid)
 	return nil
 }
 

@@ -385,6 +385,28 @@ func TestSupplierManagerFiresByPolicy(t *testing.T) {
 	if fire.Supplier != bad || !strings.Contains(fire.Reason, "trust view drops it") || len(fire.Repaired) != 1 {
 		t.Fatalf("the fire: %+v", fire)
 	}
+	// The facts support a report: an audit failed with the supplier's signed answer as evidence.
+	if !strings.Contains(fire.Report, "data_corrupted, with audit") {
+		t.Fatalf("the fire of a supplier proven wrong files no report: %+v", fire)
+	}
+	reports := func(accused string) []*ledger.MisbehaviorReport {
+		var out []*ledger.MisbehaviorReport
+		for rec, err := range w.n.Client().AllEvents(ctx, api.EventsRequest{Node: accused, Kind: ledger.KindMisbehaviorReport.String()}) {
+			if errors.Is(err, api.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := rec.Event.(*ledger.MisbehaviorReport); r.Accused.String() == accused && rec.Signer == keystore.PubKey(nodetest.Key("alice")) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	if rs := reports(bad); len(rs) != 1 || rs[0].Misconduct != ledger.MisconductDataCorrupted || len(rs[0].Evidence) != 40 {
+		t.Fatalf("reports against the supplier proven wrong: %+v", rs)
+	}
 	time.Sleep(time.Second) // five more rounds, within the grace period: nobody else is fired
 	hist, err := ctl.History(ctx)
 	if err != nil {
@@ -410,8 +432,11 @@ func TestSupplierManagerFiresByPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d := hist[len(hist)-1]; d.Action == "fire" && d.Supplier == gone {
-			if !strings.Contains(d.Reason, "has not answered") || len(d.Repaired) != 1 {
+			if !strings.Contains(d.Reason, "has not answered") || len(d.Repaired) != 1 || d.Report != "" {
 				t.Fatalf("the fire of a silent supplier: %+v", d)
+			}
+			if rs := reports(gone); len(rs) != 0 {
+				t.Fatalf("a supplier fired for silence is reported: %+v", rs)
 			}
 			break
 		}

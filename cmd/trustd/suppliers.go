@@ -44,7 +44,10 @@ func newSuppliersCmd(g *globals) *cobra.Command {
 		Long: "Drop a supplier by hand. Every file's shard on it is rebuilt from the others onto a replacement\n" +
 			"(a supplier holding no shard of those files, hired by this node's trust view if needed), then a\n" +
 			"contract_close (fired) goes to the ledger and its shards are deleted. The decision and --reason\n" +
-			"go to `trustd suppliers history`. Nothing is closed unless every file was repaired.",
+			"go to `trustd suppliers history`. Nothing is closed unless every file was repaired. When an audit\n" +
+			"of the contract failed with the supplier's signed answer as evidence, a misbehavior_report\n" +
+			"(data_corrupted) pointing to it goes to the ledger too. A fire interrupted by a crash is finished\n" +
+			"when the node starts again.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := node.DialControl(g.homeDir()).Fire(cmd.Context(), args[0], reason)
@@ -56,6 +59,9 @@ func newSuppliersCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "fired %s (contract %s) at height %d: %s\n", short(d.Supplier), short(d.Contract), res.Height, d.Reason)
 				if len(d.Repaired) > 0 {
 					fmt.Fprintf(cmd.OutOrStdout(), "%d files repaired onto contract %s\n", len(d.Repaired), short(d.Replacement))
+				}
+				if d.Report != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "reported: %s\n", d.Report)
 				}
 				for _, l := range res.Left {
 					fmt.Fprintf(cmd.OutOrStdout(), "  not confirmed deleted: %s\n", l)
@@ -80,6 +86,9 @@ func newSuppliersCmd(g *globals) *cobra.Command {
 					reason := d.Reason
 					if len(d.Repaired) > 0 {
 						reason += fmt.Sprintf(" (%d files repaired onto %s)", len(d.Repaired), short(d.Replacement))
+					}
+					if d.Report != "" {
+						reason += "; reported: " + d.Report
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", d.Time.Local().Format(time.DateTime), d.Action, short(d.Supplier), short(d.Contract), strings.TrimSpace(reason))
 				}

@@ -33,6 +33,7 @@ const (
 	KindCommitment Kind = 2 // a storage commitment signed (R-AUDIT-1)
 	KindAnswer     Kind = 3 // an audit answer signed (R-AUDIT-2)
 	KindAudit      Kind = 4 // an audit result claimed by the customer (R-AUD-2: one result a number)
+	KindReport     Kind = 5 // a misbehaviour report on a piece of evidence
 )
 
 func (k Kind) String() string {
@@ -45,6 +46,8 @@ func (k Kind) String() string {
 		return "audit answer"
 	case KindAudit:
 		return "audit result"
+	case KindReport:
+		return "misbehaviour report"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }
@@ -236,4 +239,12 @@ func Audit(chainID string, r *ledger.AuditResult) Statement {
 		Name:   name([]byte("audit result"), r.ContractID[:], binary.BigEndian.AppendUint64(nil, r.Number)),
 		Digest: sha256.Sum256(ledger.CountersignBytes(chainID, r)),
 		What:   fmt.Sprintf("audit %d of contract %s", r.Number, r.ContractID)}
+}
+
+// Report is the statement of a misbehaviour report: named by the accused and the evidence
+// digest, so that a node never files two different reports on one piece of evidence.
+func Report(chainID string, r *ledger.MisbehaviorReport) Statement {
+	return Statement{Kind: KindReport, Name: name([]byte("report"), r.Accused[:], r.EvidenceDigest[:]),
+		Digest: sha256.Sum256(ledger.CountersignBytes(chainID, r)),
+		What:   fmt.Sprintf("report on %s with evidence %s", r.Accused, r.EvidenceDigest)}
 }

@@ -104,4 +104,12 @@ func TestStatements(t *testing.T) {
 	if Audit("c", a1).Name != Audit("c", &a2).Name || Audit("c", a1).Digest == Audit("c", &a2).Digest || Audit("c", &a3).Name == Audit("c", a1).Name {
 		t.Fatal("audit result names or digests: one name per contract and number, the outcome in the digest")
 	}
+	m1 := &ledger.MisbehaviorReport{Accused: ledger.PubKey{1}, Misconduct: ledger.MisconductDataCorrupted, EvidenceDigest: ledger.ID{2}}
+	m2 := *m1
+	m2.Misconduct = ledger.MisconductDataLost
+	m3 := *m1
+	m3.EvidenceDigest = ledger.ID{3}
+	if Report("c", m1).Name != Report("c", &m2).Name || Report("c", m1).Digest == Report("c", &m2).Digest || Report("c", &m3).Name == Report("c", m1).Name {
+		t.Fatal("report names or digests: one name per accused and evidence, the claim in the digest")
+	}
 }
