@@ -195,8 +195,12 @@ func (s *customerService) Start(ctx context.Context) error {
 	loop, cancel := context.WithCancel(context.Background())
 	s.cust, s.sub, s.cat, s.ctx, s.stop, s.done = cust, sub, cat, loop, cancel, make(chan struct{})
 	s.audit, s.audited, s.auditInterval, s.auditStart = map[ledger.ID]uint64{}, audited, interval, time.Now()
-	go s.auditLoop(loop, s.done)
-	go s.resumeLoop(loop) // a fire a crash interrupted is finished first
+	auditDone, payDone := make(chan struct{}), make(chan struct{})
+	go s.auditLoop(loop, auditDone)
+	go func() { defer close(payDone); s.payLoop(loop, cust) }()
+	allDone := s.done
+	go func() { <-auditDone; <-payDone; close(allDone) }() // Stop waits for both
+	go s.resumeLoop(loop)                                  // a fire a crash interrupted is finished first
 	s.logger.Info("customer ready", "files", len(cat.Index.Files), "contracts", len(cust.Contracts()))
 	return nil
 }

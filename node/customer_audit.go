@@ -461,3 +461,90 @@ func (s *customerService) lastAudits(ctx context.Context, customer ledger.PubKey
 	}
 	return out, nil
 }
+
+// payEvery is how often the customer looks for payments owed besides right after a storage
+// receipt (a payment that failed is tried again then).
+const payEvery = time.Minute
+
+// payLoop pays suppliers for the storage their countersigned receipts cover (P-13), after each
+// receipt and every payEvery, until ctx ends.
+func (s *customerService) payLoop(ctx context.Context, cust *p2p.Customer) {
+	t := time.NewTicker(payEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-cust.PaymentsDue():
+		case <-t.C:
+		}
+		if paid, err := s.Pay(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Info("payments not all made", "made", len(paid), "err", err)
+		}
+	}
+}
+
+// Pay makes every payment owed (P-13): for each contract whose countersigned storage receipts
+// cost more at its price than was paid, a payment of the difference, journaled, acknowledged by
+// the supplier and submitted; one under way from before a crash is made again as it was (or
+// found in the ledger). It returns the payments that reached the ledger.
+func (s *customerService) Pay(ctx context.Context) ([]ledger.Payment, error) {
+	cust, h, ctx, done, err := s.running(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var paid []ledger.Payment
+	var errs []error
+	for _, open := range cust.Contracts() {
+		p, err := cust.NextPayment(open.ContractID)
+		if err != nil || p == nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.payOne(ctx, cust, h, p); err != nil {
+			errs = append(errs, fmt.Errorf("payment %s of %d to %s: %w", p.PaymentID, p.Amount, p.Payee, err))
+			continue
+		}
+		paid = append(paid, *p)
+	}
+	return paid, errors.Join(errs...)
+}
+
+func (s *customerService) payOne(ctx context.Context, cust *p2p.Customer, h *p2p.Host, p *ledger.Payment) error {
+	if err := s.journal.Record(h.Key(), journal.Payment(s.chainID, p)); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if s.paymentInLedger(ctx, p) {
+		return cust.Paid(p.Reference, p.PaymentID)
+	}
+	to, err := p2p.PeerID(p.Payee)
+	if err != nil {
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = h.RequestPaymentAck(actx, to, s.chainID, p)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.sub.SubmitAndWait(ctx, p); err != nil && !s.paymentInLedger(ctx, p) {
+		return err
+	}
+	return cust.Paid(p.Reference, p.PaymentID)
+}
+
+// paymentInLedger reports whether the ledger has payment p (by id) among the newest payments
+// between its parties.
+func (s *customerService) paymentInLedger(ctx context.Context, p *ledger.Payment) bool {
+	page, err := s.ledger.Events(ctx, api.EventsRequest{Node: p.Payer.String(), Peer: p.Payee.String(), Kind: ledger.KindPayment.String(), Newest: true, Limit: api.MaxPageSize})
+	if err != nil {
+		return false
+	}
+	for _, rec := range page.Records {
+		if q, ok := rec.Event.(*ledger.Payment); ok && q.PaymentID == p.PaymentID {
+			return true
+		}
+	}
+	return false
+}

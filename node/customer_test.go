@@ -618,3 +618,72 @@ func TestAuditSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomerPaysForStorage (P-13): once a supplier's storage receipt is countersigned, the
+// customer service pays what the covered storage costs at the contract's price, acknowledged by
+// the supplier and signed by the customer; the next receipt brings a payment of the difference,
+// so that over the two the customer has paid exactly ⌊byte-seconds × price ÷ (GiB × 30 days)⌋.
+func TestCustomerPaysForStorage(t *testing.T) {
+	const price = 1_000_000_000_000 // per GiB-month: a few seconds of a MiB cost thousands
+	w := newCustomerWorld(t, 6, func(c *node.AppConfig) { c.Customer.PricePerGiBMonth = price }, nil)
+	ctl, c, ctx := w.ctl, w.n.Client(), context.Background()
+	path := filepath.Join(t.TempDir(), "f.bin")
+	writeFile(t, path, randomBytes(1<<20, 9))
+	put, err := ctl.Put(ctx, []string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := keystore.PubKey(nodetest.Key("alice"))
+	payments := func() map[string][]*ledger.Payment {
+		out := map[string][]*ledger.Payment{}
+		for rec, err := range c.AllEvents(ctx, api.EventsRequest{Node: alice.String(), Kind: ledger.KindPayment.String()}) {
+			if errors.Is(err, api.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := rec.Event.(*ledger.Payment)
+			if p.Payer != alice || rec.Signer != alice {
+				t.Fatalf("a payment not made by the customer: %+v", rec)
+			}
+			out[p.Payee.String()] = append(out[p.Payee.String()], p)
+		}
+		return out
+	}
+	covered := map[string]uint64{} // byte-seconds countersigned, per supplier
+	for round := 1; round <= 2; round++ {
+		time.Sleep(2100 * time.Millisecond) // a shard counts from a second after its put, in whole seconds
+		for _, k := range put.Suppliers {
+			signed, errs := w.sups[k].CollectReceipts(ctx)
+			if len(errs) > 0 || len(signed) != 1 {
+				t.Fatalf("round %d, supplier %s: receipts %v, errors %v", round, k, signed, errs)
+			}
+			covered[k] += signed[0].ByteSeconds
+		}
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			got := payments()
+			done := true
+			for _, k := range put.Suppliers {
+				var sum uint64
+				for _, p := range got[k] {
+					sum += p.Amount
+					if p.Reference.String() == "" || p.Amount == 0 {
+						t.Fatalf("payment %+v", p)
+					}
+				}
+				want := p2p.Owed(covered[k], price)
+				if sum > want {
+					t.Fatalf("round %d: %d paid to %s for storage that costs %d", round, sum, k, want)
+				}
+				done = done && sum == want && len(got[k]) == round
+			}
+			if done {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: payments %v, want per supplier what its %v byte-seconds cost", round, got, covered)
+			}
+		}
+	}
+}

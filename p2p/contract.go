@@ -137,6 +137,7 @@ func (s *Supplier) Serve(h *Host) error {
 	h.handle(ProtocolContract, s.answer)
 	h.handle(ProtocolShard, s.serveShard)
 	h.handle(ProtocolAudit, s.serveAudit)
+	h.handle(ProtocolPayment, s.acknowledge)
 	return nil
 }
 
@@ -147,7 +148,7 @@ func (s *Supplier) Stop() {
 	if s.h == nil {
 		return
 	}
-	for _, p := range []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit} {
+	for _, p := range []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit, ProtocolPayment} {
 		s.h.h.RemoveStreamHandler(p)
 	}
 	s.h = nil

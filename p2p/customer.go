@@ -50,6 +50,8 @@ type Customer struct {
 	saveMu sync.Mutex // orders saves: the last one holds the newest records
 	save   func(CustomerRecords) error
 	dirty  bool // placements not saved yet (c.mu)
+	// paymentDue is signalled when a storage receipt is countersigned: a payment may be owed.
+	paymentDue chan struct{}
 }
 
 type customerContract struct {
@@ -60,6 +62,10 @@ type customerContract struct {
 	// periodEnd is the end of the last storage period countersigned: periods do not overlap.
 	periodEnd int64
 	signed    map[[2]uint64][32]byte // (kind, number) → digest of the receipt countersigned
+	// byteSeconds is the storage its countersigned storage receipts cover; paid what the
+	// customer paid for it, in payments payments; pending the payment under way (P-13).
+	byteSeconds, paid, payments uint64
+	pending                     *ledger.Payment
 }
 
 // placement is one shard the supplier held for the customer, from when the put was acknowledged
@@ -73,7 +79,8 @@ type placement struct {
 // NewCustomer returns the customer side of h on chainID; j journals each receipt before it is
 // countersigned (R-EVID-3). It serves receipt requests once ServeReceipts is called.
 func NewCustomer(h *Host, chainID string, j Journal) *Customer {
-	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, stallAfter: StallAfter, contracts: map[ledger.ID]*customerContract{}}
+	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, stallAfter: StallAfter, contracts: map[ledger.ID]*customerContract{},
+		paymentDue: make(chan struct{}, 1)}
 }
 
 // ServeReceipts answers suppliers' receipt requests until StopReceipts.
@@ -288,6 +295,11 @@ func (c *Customer) admitReceipt(from ledger.PubKey, ev ledger.Event) (Reply, boo
 	switch r := ev.(type) {
 	case *ledger.StorageReceipt:
 		cc.periodEnd = r.PeriodEnd
+		cc.byteSeconds = satAdd(cc.byteSeconds, r.ByteSeconds)
+		select {
+		case c.paymentDue <- struct{}{}:
+		default:
+		}
 	case *ledger.BandwidthReceipt:
 		cc.receipted += r.Bytes
 	}

@@ -81,7 +81,7 @@ func (c Config) transferTimeout(n uint64) time.Duration {
 }
 
 // protocols lists every protocol of ours (specs/p2p.md), for the resource limits.
-var protocols = []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit, ProtocolReceipt}
+var protocols = []protocol.ID{ProtocolContract, ProtocolShard, ProtocolAudit, ProtocolReceipt, ProtocolPayment}
 
 // Host is a libp2p host with the node's ledger key as its identity (P-1), serving our protocols
 // to registered nodes only (P-2).

@@ -25,6 +25,13 @@ type ContractRecord struct {
 	Receipted uint64              `json:"receipted"`
 	PeriodEnd int64               `json:"period_end"`
 	Signed    []SignedReceipt     `json:"signed,omitempty"`
+	// ByteSeconds is the storage the countersigned storage receipts cover; Paid what was paid
+	// for it, in Payments payments; Pending the payment under way, made again as it is after a
+	// crash (P-13).
+	ByteSeconds uint64          `json:"byte_seconds,omitempty"`
+	Paid        uint64          `json:"paid,omitempty"`
+	Payments    uint64          `json:"payments,omitempty"`
+	Pending     *ledger.Payment `json:"pending_payment,omitempty"`
 }
 
 // PlacedShard is a shard the supplier held, From its acknowledged put To the delete the
@@ -94,7 +101,8 @@ func (c *Customer) Records() CustomerRecords {
 func (c *Customer) recordsLocked() CustomerRecords {
 	var out CustomerRecords
 	for _, cc := range c.contracts {
-		r := ContractRecord{Open: cc.open, Received: cc.received, Receipted: cc.receipted, PeriodEnd: cc.periodEnd}
+		r := ContractRecord{Open: cc.open, Received: cc.received, Receipted: cc.receipted, PeriodEnd: cc.periodEnd,
+			ByteSeconds: cc.byteSeconds, Paid: cc.paid, Payments: cc.payments, Pending: cc.pending}
 		for _, p := range cc.placed {
 			r.Placed = append(r.Placed, PlacedShard{Shard: p.shard, Size: p.size, From: p.from, To: p.to})
 		}
@@ -126,7 +134,8 @@ func (c *Customer) LoadRecords(recs CustomerRecords) error {
 		if _, ok := c.contracts[r.Open.ContractID]; ok {
 			continue
 		}
-		cc := &customerContract{open: r.Open, received: r.Received, receipted: r.Receipted, periodEnd: r.PeriodEnd, signed: map[[2]uint64][32]byte{}}
+		cc := &customerContract{open: r.Open, received: r.Received, receipted: r.Receipted, periodEnd: r.PeriodEnd, signed: map[[2]uint64][32]byte{},
+			byteSeconds: r.ByteSeconds, paid: r.Paid, payments: r.Payments, pending: r.Pending}
 		for _, p := range r.Placed {
 			cc.placed = append(cc.placed, placement{shard: p.Shard, size: p.Size, from: p.From, to: p.To})
 		}

@@ -1,5 +1,6 @@
 // Package journal keeps, for every key of a home, each statement it signed that could become
-// evidence against it (receipts it countersigned, storage commitments, audit answers), under the
+// evidence against it (receipts it countersigned, storage commitments, audit answers, audit
+// results and reports it filed, payments it made or acknowledged), under the
 // statement's name, before the signature exists. A node never signs two different statements
 // under one name: Record refuses the second with ErrEquivocation, also across processes and
 // after a crash (specs/events.md R-EVID-3).
@@ -34,6 +35,7 @@ const (
 	KindAnswer     Kind = 3 // an audit answer signed (R-AUDIT-2)
 	KindAudit      Kind = 4 // an audit result claimed by the customer (R-AUD-2: one result a number)
 	KindReport     Kind = 5 // a misbehaviour report on a piece of evidence
+	KindPayment    Kind = 6 // a payment made or acknowledged (one payment an id)
 )
 
 func (k Kind) String() string {
@@ -48,6 +50,8 @@ func (k Kind) String() string {
 		return "audit result"
 	case KindReport:
 		return "misbehaviour report"
+	case KindPayment:
+		return "payment"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }
@@ -247,4 +251,12 @@ func Report(chainID string, r *ledger.MisbehaviorReport) Statement {
 	return Statement{Kind: KindReport, Name: name([]byte("report"), r.Accused[:], r.EvidenceDigest[:]),
 		Digest: sha256.Sum256(ledger.CountersignBytes(chainID, r)),
 		What:   fmt.Sprintf("report on %s with evidence %s", r.Accused, r.EvidenceDigest)}
+}
+
+// Payment is the statement of a payment, signed by its payer or acknowledged by its payee:
+// named by the payment id, so that neither party signs two different payments under one id.
+func Payment(chainID string, p *ledger.Payment) Statement {
+	return Statement{Kind: KindPayment, Name: name([]byte("payment"), p.PaymentID[:]),
+		Digest: sha256.Sum256(ledger.CountersignBytes(chainID, p)),
+		What:   fmt.Sprintf("payment %s of %d to %s", p.PaymentID, p.Amount, p.Payee)}
 }

@@ -142,6 +142,8 @@ func newStorageNetworkOf(t *testing.T, n int, space string, customerEnv ...strin
 	w.customerEdit = func(text string) string {
 		text = strings.Replace(text, "bootstrap = []\n", "bootstrap = ["+boot+"]\n", 1)
 		text = strings.Replace(text, "contract_space = \"1GiB\"\n", "contract_space = \"32MiB\"\n", 1)
+		// A price at which seconds of a few MiB cost something: payments follow the receipts.
+		text = strings.Replace(text, "contract_days = 30\nprice_per_gib_month = 0\n", "contract_days = 30\nprice_per_gib_month = 1000000000000\n", 1)
 		return strings.Replace(text, "audit_every = \"10m\"\n", "audit_every = \"0\"\n", 1)
 	}
 	w.cust = newJoiner(t)
@@ -231,6 +233,20 @@ func TestBackupEndToEnd(t *testing.T) {
 	waitReceipts(t, c, contracts, "storage", len(contracts), suppliers[0].node)
 	if out := cust.mustCLI("query", "relation", carol, suppliers[0].pub); !strings.Contains(out, "storage_receipt") && !strings.Contains(out, "receipt") {
 		t.Fatalf("query relation shows no receipt:\n%s", out)
+	}
+	// And carol pays each supplier for the storage its receipts cover (P-13): payments signed
+	// by her and acknowledged by the supplier.
+	for _, s := range suppliers {
+		sup, _ := ledger.ParsePubKey(s.pub)
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			rel, err := c.Relation(ctx, carolKey, sup)
+			if err == nil && rel.AbB != nil && rel.AbB.PaymentsMade > 0 && rel.AbB.AmountPaid > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no payment from carol to %s within a minute of its receipts: %+v %v\n%s", s.key, rel, err, cust.tailLog())
+			}
+		}
 	}
 
 	var audit trustd.BackupAuditResult
