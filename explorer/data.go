@@ -546,15 +546,17 @@ func (s *Server) loadRelation(r *http.Request) (view, error) {
 	return v, nil
 }
 
-// moniker is a node's registered name ("" if none or unknown), remembered for namesFor (a
-// re-registration under a new name shows after that).
+// moniker is a node's registered name ("" if none or unknown), remembered until a node
+// registers anew (registrations: at most registrationsEvery late).
 func (s *Server) moniker(ctx context.Context, n ledger.PubKey) string {
-	now := time.Now()
-	s.names.mu.Lock()
-	if now.Sub(s.names.since) > namesFor || len(s.names.m) > maxNames {
-		s.names.since, s.names.m = now, map[ledger.PubKey]string{}
+	regs, err := s.registrations(ctx)
+	if err != nil {
+		return ""
 	}
-	since := s.names.since
+	s.names.mu.Lock()
+	if s.names.epoch != regs || len(s.names.m) > maxNames {
+		s.names.epoch, s.names.m = regs, map[ledger.PubKey]string{}
+	}
 	m, ok := s.names.m[n]
 	s.names.mu.Unlock()
 	if ok {
@@ -567,23 +569,20 @@ func (s *Server) moniker(ctx context.Context, n ledger.PubKey) string {
 		return "" // not remembered: ask again next time
 	}
 	s.names.mu.Lock()
-	if s.names.since == since {
+	if s.names.epoch == regs {
 		s.names.m[n] = m
 	}
 	s.names.mu.Unlock()
 	return m
 }
 
-// namesFor is how long monikers are remembered; maxNames bounds how many.
-const (
-	namesFor = time.Second
-	maxNames = 100_000
-)
+// maxNames bounds how many monikers are remembered.
+const maxNames = 100_000
 
-// nameCache is the monikers read since a moment.
+// nameCache is the monikers read as of a newest registration.
 type nameCache struct {
 	mu    sync.Mutex
-	since time.Time
+	epoch string
 	m     map[ledger.PubKey]string
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/client"
 	"github.com/trustledger/trustledger/explorer"
 	"github.com/trustledger/trustledger/ledger"
@@ -241,5 +242,49 @@ func TestPagingCursors(t *testing.T) {
 		if heights[i] > heights[i-1] {
 			t.Fatalf("not newest first: %v", heights)
 		}
+	}
+}
+
+// TestKeptPagesAreNeverStale: node and relation pages are kept as drawn while nothing they show
+// has changed (cache.go), and a new event of the node, or of the pair, is on the very next page
+// asked after it is committed.
+func TestKeptPagesAreNeverStale(t *testing.T) {
+	w := newWorld(t) // its own: this test adds events
+	ctx := context.Background()
+	nodeURL := w.srv.URL + "/node/" + w.dave.String()
+	relURL := w.srv.URL + "/relation/" + w.carol.String() + "/" + w.bob.String()
+	_, _, before := get(t, nodeURL)
+	if _, _, again := get(t, nodeURL); again != before {
+		t.Fatal("the same node page, asked twice with nothing new, differs")
+	}
+	if strings.Contains(before, "contract_open") {
+		t.Fatal("dave has no contract yet")
+	}
+	// Dave hires bob: his page shows it at once.
+	dave := nodetest.Submitter(t, w.c, nodetest.Key("dave"))
+	nodetest.OpenContract(t, w.c, dave, nodetest.Key("dave"), nodetest.Key("bob"))
+	if _, _, after := get(t, nodeURL); !strings.Contains(after, "contract_open") {
+		t.Fatal("dave's page after his contract_open was committed does not show it")
+	}
+	// Carol audits bob once more: their relation page shows the audit at once.
+	_, _, rel := get(t, relURL)
+	if strings.Contains(rel, "challenge-after") {
+		t.Fatal("no such audit yet")
+	}
+	carol := nodetest.Submitter(t, w.c, nodetest.Key("carol"))
+	var contract ledger.ID
+	for rec, err := range w.c.AllEvents(ctx, api.EventsRequest{Node: w.carol.String(), Kind: ledger.KindContractOpen.String()}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		contract = rec.Event.(*ledger.ContractOpen).ContractID
+	}
+	res, _, err := carol.SubmitAndWait(ctx, &ledger.AuditResult{ContractID: contract, Number: 4, Customer: w.carol, Supplier: w.bob, Passed: true,
+		ChallengeDigest: sha256.Sum256([]byte("challenge-after"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, after := get(t, relURL); !strings.Contains(after, res.Hash.String()[:16]) {
+		t.Fatalf("the relation page after carol's fourth audit does not link its tx %s", res.Hash)
 	}
 }

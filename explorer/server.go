@@ -36,6 +36,8 @@ type Server struct {
 	live     *liveFeed
 	home     homeCache
 	names    nameCache
+	regs     registrationsSeen
+	cache    *pageCache
 	logError func(msg string, keyvals ...any)
 }
 
@@ -45,7 +47,7 @@ func New(c *client.Client, logError func(msg string, keyvals ...any)) (*Server, 
 	if logError == nil {
 		logError = func(string, ...any) {}
 	}
-	s := &Server{c: c, pages: map[string]*template.Template{}, logError: logError}
+	s := &Server{c: c, pages: map[string]*template.Template{}, cache: newPageCache(cacheBytes), logError: logError}
 	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {
 		return nil, err
@@ -85,13 +87,17 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { s.serveHTML(w, r, l) })
 		mux.HandleFunc("GET /api"+path, func(w http.ResponseWriter, r *http.Request) { s.serveJSON(w, r, l) })
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.serveHTML(w, r, s.loadHome) })
-	mux.HandleFunc("GET /api/home", func(w http.ResponseWriter, r *http.Request) { s.serveJSON(w, r, s.loadHome) })
+	// Pages whose version is cheap to read are kept as drawn (cache.go).
+	kept := func(html, json string, l loader, version versionFunc) {
+		mux.HandleFunc("GET "+html, func(w http.ResponseWriter, r *http.Request) { s.serveKept(w, r, l, version, false) })
+		mux.HandleFunc("GET "+json, func(w http.ResponseWriter, r *http.Request) { s.serveKept(w, r, l, version, true) })
+	}
+	kept("/{$}", "/api/home", s.loadHome, s.homeVersion)
 	both("/blocks", s.loadBlocks)
 	both("/block/{height}", s.loadBlock)
 	both("/tx/{hash}", s.loadTx)
-	both("/node/{key}", s.loadNode)
-	both("/relation/{a}/{b}", s.loadRelation)
+	kept("/node/{key}", "/api/node/{key}", s.loadNode, s.nodeVersion)
+	kept("/relation/{a}/{b}", "/api/relation/{a}/{b}", s.loadRelation, s.relationVersion)
 	both("/trust/{key}", s.loadTrust)
 	both("/search", s.loadSearch)
 	mux.HandleFunc("GET /node/{key}/events.csv", s.nodeCSV)
@@ -228,25 +234,42 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, l loader) {
 }
 
 func (s *Server) render(w http.ResponseWriter, code int, v view) {
-	t := s.pages[v.page()]
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "base.html", v); err != nil {
+	a, err := s.htmlAnswer(v)
+	if err != nil {
 		s.logError("explorer template failed", "page", v.page(), "err", err)
 		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Type", a.contentType)
 	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(a.body)
+}
+
+// htmlAnswer draws a page.
+func (s *Server) htmlAnswer(v view) (*keptAnswer, error) {
+	var buf bytes.Buffer
+	if err := s.pages[v.page()].ExecuteTemplate(&buf, "base.html", v); err != nil {
+		return nil, err
+	}
+	return &keptAnswer{contentType: "text/html; charset=utf-8", body: buf.Bytes()}, nil
+}
+
+// jsonAnswer is a page's data as JSON.
+func jsonAnswer(v any) (*keptAnswer, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return &keptAnswer{contentType: "application/json", body: append(b, '\n')}, nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
+	a, err := jsonAnswer(v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", a.contentType)
 	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(a.body)
 }

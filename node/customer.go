@@ -62,7 +62,7 @@ type customerService struct {
 	journal *journal.Journal
 	logger  log.Logger
 	// policy reads trust.toml's [manager] table at each start (the audit schedule).
-	policy func() (reputation.ManagerPolicy, error)
+	policy func() (ManagerPolicy, error)
 
 	op sync.Mutex // one backup operation at a time: puts, gets and removes do not interleave
 

@@ -115,7 +115,7 @@ func (s *customerService) AuditDue(ctx context.Context, now time.Time) (BackupAu
 				last[i] = s.auditStart.UnixNano() - int64(binary.BigEndian.Uint64(d[:8])%uint64(interval))
 			}
 		}
-		for _, i := range reputation.DueAudits(last, now.UnixNano(), interval) {
+		for _, i := range reputation.DueAudits(last, now.UnixNano(), int64(interval)) {
 			picks = append(picks, auditPick{c.contract, c.supplier, c.shards[i]})
 		}
 	}

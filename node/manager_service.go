@@ -23,7 +23,7 @@ type managerService struct {
 	customer *customerService
 	trust    *TrustService
 	every    time.Duration
-	policy   func() (reputation.ManagerPolicy, error) // trust.toml's [manager], read at each start
+	policy   func() (ManagerPolicy, error) // trust.toml's [manager], read at each start
 	grace    time.Duration
 	logger   log.Logger
 

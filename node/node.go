@@ -148,7 +148,7 @@ func Open(home Home, o Options) (n *Node, err error) {
 	// One submitter of the node's key for the services that sign with it.
 	n.supplier.signer = &keySubmitter{chainID: gen.ChainID, key: o.P2PKey, ledger: n.Client()}
 	n.customer.signer = n.supplier.signer
-	managerPolicy := func() (reputation.ManagerPolicy, error) {
+	managerPolicy := func() (ManagerPolicy, error) {
 		tc, err := LoadTrustConfig(home)
 		return tc.Manager, err
 	}

@@ -25,7 +25,61 @@ type TrustConfig struct {
 	reputation.Policy `toml:",squash"`
 	// Manager is the [manager] table: the supplier manager's audit schedule and grace period
 	// (specs/p2p.md P-12). TRUSTD_MANAGER_<KEY> environment variables override it.
-	Manager reputation.ManagerPolicy `toml:"manager"`
+	Manager ManagerPolicy `toml:"manager"`
+}
+
+// ManagerPolicy is trust.toml's [manager] table, the supplier manager's part of the policy
+// (specs/p2p.md P-12): how often each shard is audited and how long a silent supplier is kept.
+// The hire threshold and the hysteresis of the drop rule are the trust policy's hire_threshold
+// and drop_odds.
+type ManagerPolicy struct {
+	// AuditLoss, AuditWindow and AuditConfidence fix the audit schedule: a supplier that
+	// silently lost AuditLoss of a shard is caught within AuditWindow with probability at least
+	// AuditConfidence (0.01, 24h, 0.95: about 300 leaves of every shard a day).
+	AuditLoss       float64       `json:"audit_loss" toml:"audit_loss"`
+	AuditWindow     time.Duration `json:"audit_window" toml:"audit_window"`
+	AuditConfidence float64       `json:"audit_confidence" toml:"audit_confidence"`
+	// Grace is how long a supplier holding shards may go without answering before it is
+	// fired (1h).
+	Grace time.Duration `json:"grace" toml:"grace"`
+}
+
+// DefaultManagerPolicy returns the documented defaults.
+func DefaultManagerPolicy() ManagerPolicy {
+	return ManagerPolicy{AuditLoss: 0.01, AuditWindow: 24 * time.Hour, AuditConfidence: 0.95, Grace: time.Hour}
+}
+
+// ErrManagerPolicy wraps every validation error of trust.toml's [manager] table.
+var ErrManagerPolicy = errors.New("invalid [manager] policy")
+
+// Validate rejects values that give no schedule.
+func (p ManagerPolicy) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrManagerPolicy, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !(p.AuditLoss > 0 && p.AuditLoss < 1):
+		return bad("audit_loss %v must be in (0, 1)", p.AuditLoss)
+	case !(p.AuditConfidence > 0 && p.AuditConfidence < 1):
+		return bad("audit_confidence %v must be in (0, 1)", p.AuditConfidence)
+	case p.AuditWindow < time.Second:
+		return bad("audit_window %s must be a second or more", p.AuditWindow)
+	case p.Grace < 0:
+		return bad("grace %s must not be negative", p.Grace)
+	case p.AuditInterval(auditLeaves) < time.Millisecond:
+		return bad("audit_window %s is too short for %d leaves a shard", p.AuditWindow, p.AuditLeaves())
+	}
+	return nil
+}
+
+// AuditLeaves is how many challenged leaves of a shard the schedule asks within the window
+// (reputation.AuditLeaves: 299 for the defaults).
+func (p ManagerPolicy) AuditLeaves() int { return reputation.AuditLeaves(p.AuditLoss, p.AuditConfidence) }
+
+// AuditInterval is how long apart two audits of one shard are, each of perAudit leaves
+// (75 min 47 s for the defaults and 16 leaves).
+func (p ManagerPolicy) AuditInterval(perAudit int) time.Duration {
+	return time.Duration(reputation.AuditInterval(int64(p.AuditWindow), p.AuditLeaves(), perAudit))
 }
 
 // trustManagerKeys are the [manager] keys environment variables may override.
@@ -45,7 +99,7 @@ func durationText(d time.Duration) string {
 
 // WriteTrustConfig writes trust.toml with the documented defaults.
 func WriteTrustConfig(home Home) error {
-	return WriteTrustConfigFrom(home, TrustConfig{Policy: reputation.DefaultPolicy(), Manager: reputation.DefaultManagerPolicy()})
+	return WriteTrustConfigFrom(home, TrustConfig{Policy: reputation.DefaultPolicy(), Manager: DefaultManagerPolicy()})
 }
 
 // WriteTrustConfigFrom writes trust.toml with tc's policy and [manager] values (not its
@@ -123,7 +177,7 @@ grace = %q
 // LoadTrustConfig reads trust.toml over the defaults (a missing file means the defaults),
 // resolves the anchors through the home's keys, and validates the policy.
 func LoadTrustConfig(home Home) (TrustConfig, error) {
-	tc := TrustConfig{Policy: reputation.DefaultPolicy(), Manager: reputation.DefaultManagerPolicy()}
+	tc := TrustConfig{Policy: reputation.DefaultPolicy(), Manager: DefaultManagerPolicy()}
 	path := home.TrustConfigFile()
 	raw, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

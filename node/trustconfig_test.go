@@ -107,8 +107,8 @@ func TestTrustConfigTemplate(t *testing.T) {
 		tc.Policy.Baseline != d.Baseline || tc.Policy.VettingTrust != d.VettingTrust || tc.Policy.ExplorationShare != d.ExplorationShare {
 		t.Errorf("template loads as %+v, want the defaults %+v", tc.Policy, d)
 	}
-	if tc.Manager != reputation.DefaultManagerPolicy() {
-		t.Errorf("template's [manager] loads as %+v, want the defaults %+v", tc.Manager, reputation.DefaultManagerPolicy())
+	if tc.Manager != node.DefaultManagerPolicy() {
+		t.Errorf("template's [manager] loads as %+v, want the defaults %+v", tc.Manager, node.DefaultManagerPolicy())
 	}
 }
 
@@ -155,6 +155,19 @@ func TestTrustConfigManager(t *testing.T) {
 		write(c.text)
 		if _, err := node.LoadTrustConfig(home); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want an error naming %s", c.text, err, c.want)
+		}
+	}
+	for _, edit := range []func(*node.ManagerPolicy){
+		func(p *node.ManagerPolicy) { p.AuditLoss = 0 },
+		func(p *node.ManagerPolicy) { p.AuditLoss = 1 },
+		func(p *node.ManagerPolicy) { p.AuditConfidence = 1 },
+		func(p *node.ManagerPolicy) { p.AuditWindow = time.Millisecond },
+		func(p *node.ManagerPolicy) { p.Grace = -time.Second },
+	} {
+		p := node.DefaultManagerPolicy()
+		edit(&p)
+		if err := p.Validate(); !errors.Is(err, node.ErrManagerPolicy) {
+			t.Errorf("%+v: %v, want ErrManagerPolicy", p, err)
 		}
 	}
 }

@@ -1,0 +1,206 @@
+package explorer
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/ledger"
+)
+
+// pageCache keeps answers as they were sent, by the request and the version of the data they
+// are made of: a page asked a thousand times between two changes of what it shows is drawn
+// once. A version is the position of the newest event a page is made of (the ledger only
+// appends, so older events never change) and of the newest registration (monikers), so a kept
+// answer is never stale: a new event moves the version and the next visitor gets a new page.
+// It holds at most maxBytes, and drops the least recently used first.
+type pageCache struct {
+	mu       sync.Mutex
+	maxBytes int
+	bytes    int
+	lru      *list.List // of *keptAnswer, the most recently used at the front
+	byKey    map[string]*list.Element
+	hits     uint64
+	misses   uint64
+}
+
+// keptAnswer is one answer as sent.
+type keptAnswer struct {
+	key         string
+	contentType string
+	body        []byte
+}
+
+// cacheBytes bounds the pages kept (a node or relation page is 10–60 KB).
+const cacheBytes = 96 << 20
+
+func newPageCache(maxBytes int) *pageCache {
+	return &pageCache{maxBytes: maxBytes, lru: list.New(), byKey: map[string]*list.Element{}}
+}
+
+func (c *pageCache) get(key string) (*keptAnswer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[key]
+	if !ok {
+		c.misses++
+		return nil, false
+	}
+	c.hits++
+	c.lru.MoveToFront(el)
+	return el.Value.(*keptAnswer), true
+}
+
+func (c *pageCache) put(a *keptAnswer) {
+	if len(a.body) > c.maxBytes/16 {
+		return // one answer never takes much of it
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[a.key]; ok {
+		c.bytes -= len(el.Value.(*keptAnswer).body)
+		c.lru.Remove(el)
+	}
+	c.byKey[a.key] = c.lru.PushFront(a)
+	c.bytes += len(a.body)
+	for c.bytes > c.maxBytes {
+		old := c.lru.Remove(c.lru.Back()).(*keptAnswer)
+		delete(c.byKey, old.key)
+		c.bytes -= len(old.body)
+	}
+}
+
+// versionFunc gives the version of what the page of a request shows; ok false when it cannot
+// tell (a bad id, the node not answering), and the page is then drawn as if not kept.
+type versionFunc func(r *http.Request) (version string, ok bool)
+
+// serveKept answers from the cache when the page's version has not moved, else loads and draws
+// it (HTML, or JSON when asJSON) and keeps it. Only answers of 200 are kept.
+func (s *Server) serveKept(w http.ResponseWriter, r *http.Request, l loader, version versionFunc, asJSON bool) {
+	ver, ok := version(r)
+	key := "h"
+	if asJSON {
+		key = "j"
+	}
+	key += r.URL.RequestURI() + "\x00" + ver
+	if ok {
+		if a, hit := s.cache.get(key); hit {
+			w.Header().Set("Content-Type", a.contentType)
+			_, _ = w.Write(a.body)
+			return
+		}
+	}
+	v, loaded := s.load(w, r, l)
+	if !loaded {
+		return
+	}
+	var a *keptAnswer
+	var err error
+	if asJSON {
+		a, err = jsonAnswer(v)
+	} else {
+		a, err = s.htmlAnswer(v)
+	}
+	if err != nil {
+		s.logError("explorer page failed", "page", v.page(), "err", err)
+		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if ok {
+		a.key = key
+		s.cache.put(a)
+	}
+	w.Header().Set("Content-Type", a.contentType)
+	_, _ = w.Write(a.body)
+}
+
+// newestOf is the position of the newest event the request names ("none" when there is none).
+func (s *Server) newestOf(ctx context.Context, req api.EventsRequest) (string, error) {
+	req.Limit, req.Newest = 1, true
+	page, err := s.c.Events(ctx, req)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		return "none", nil
+	case err != nil:
+		return "", err
+	case len(page.Records) == 0:
+		return "none", nil
+	}
+	return api.CursorAfter(&page.Records[0]), nil
+}
+
+// registrationsEvery is how often the newest registration is looked up: monikers on pages are
+// at most that old.
+const registrationsEvery = 250 * time.Millisecond
+
+// registrations is the position of the newest register_node in the ledger, looked up at most
+// every registrationsEvery: the monikers remembered and the pages kept are as of it.
+func (s *Server) registrations(ctx context.Context) (string, error) {
+	s.regs.mu.Lock()
+	defer s.regs.mu.Unlock()
+	if time.Since(s.regs.at) < registrationsEvery && s.regs.newest != "" {
+		return s.regs.newest, nil
+	}
+	newest, err := s.newestOf(ctx, api.EventsRequest{Kind: ledger.KindRegisterNode.String()})
+	if err != nil {
+		return "", err
+	}
+	s.regs.newest, s.regs.at = newest, time.Now()
+	return newest, nil
+}
+
+// registrationsSeen is the newest registration as last looked up.
+type registrationsSeen struct {
+	mu     sync.Mutex
+	newest string
+	at     time.Time
+}
+
+// nodeVersion is a node page's version: the node's newest event and the newest registration.
+func (s *Server) nodeVersion(r *http.Request) (string, bool) {
+	n, err := parseNode(r.PathValue("key"))
+	if err != nil {
+		return "", false
+	}
+	return s.versionOf(r.Context(), api.EventsRequest{Node: n.String()})
+}
+
+// relationVersion is a relation page's version: the pair's newest event and the newest
+// registration.
+func (s *Server) relationVersion(r *http.Request) (string, bool) {
+	a, err := parseNode(r.PathValue("a"))
+	if err != nil {
+		return "", false
+	}
+	b, err := parseNode(r.PathValue("b"))
+	if err != nil || a == b {
+		return "", false
+	}
+	return s.versionOf(r.Context(), api.EventsRequest{Node: a.String(), Peer: b.String()})
+}
+
+func (s *Server) versionOf(ctx context.Context, req api.EventsRequest) (string, bool) {
+	newest, err := s.newestOf(ctx, req)
+	if err != nil {
+		return "", false
+	}
+	regs, err := s.registrations(ctx)
+	if err != nil {
+		return "", false
+	}
+	return newest + "/" + regs, true
+}
+
+// homeVersion is the home page's: the height it shows.
+func (s *Server) homeVersion(r *http.Request) (string, bool) {
+	st, err := s.c.Status(r.Context())
+	if err != nil {
+		return "", false
+	}
+	return strconv.FormatInt(st.SyncInfo.LatestBlockHeight, 10), true
+}
