@@ -74,7 +74,9 @@ func (p ManagerPolicy) Validate() error {
 
 // AuditLeaves is how many challenged leaves of a shard the schedule asks within the window
 // (reputation.AuditLeaves: 299 for the defaults).
-func (p ManagerPolicy) AuditLeaves() int { return reputation.AuditLeaves(p.AuditLoss, p.AuditConfidence) }
+func (p ManagerPolicy) AuditLeaves() int {
+	return reputation.AuditLeaves(p.AuditLoss, p.AuditConfidence)
+}
 
 // AuditInterval is how long apart two audits of one shard are, each of perAudit leaves
 // (75 min 47 s for the defaults and 16 leaves).
