@@ -35,6 +35,8 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 		return a.queryRelation(req), nil
 	case api.PathEvents:
 		return a.queryEvents(req), nil
+	case api.PathNewest:
+		return a.queryNewest(req), nil
 	case api.PathTx:
 		return a.queryTx(req), nil
 	}
@@ -46,7 +48,7 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	case api.PathParams:
 		return answer(req.Height, api.ParamsView{ChainID: a.chainID, Params: a.params, HistoryFrom: a.store.HistoryFrom()})
 	}
-	return queryErr(api.CodeBadRequest, "unknown query path %q (want /store, /node, /relation, /events, /tx, /params or /trust/…)", req.Path), nil
+	return queryErr(api.CodeBadRequest, "unknown query path %q (want /store, /node, /relation, /events, /events/newest, /tx, /params or /trust/…)", req.Path), nil
 }
 
 // Answer encodes v as a JSON query answer at height (for registered query handlers too).
@@ -142,37 +144,62 @@ func (a *App) queryRelation(req *abcitypes.RequestQuery) *abcitypes.ResponseQuer
 	return r
 }
 
-func (a *App) queryEvents(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
+// eventsFilter decodes an /events or /events/newest request; a failure is the answer to give.
+func eventsFilter(req *abcitypes.RequestQuery) (api.EventsRequest, storage.Filter, *abcitypes.ResponseQuery) {
 	var er api.EventsRequest
 	if err := json.Unmarshal(req.Data, &er); err != nil {
-		return queryErr(api.CodeBadRequest, "/events request is not JSON: %v", err)
-	}
-	if er.Limit == 0 {
-		er.Limit = 50
+		return er, storage.Filter{}, queryErr(api.CodeBadRequest, "%s request is not JSON: %v", req.Path, err)
 	}
 	f := storage.Filter{Newest: er.Newest}
 	if er.Node != "" {
 		n, err := ledger.ParsePubKey(er.Node)
 		if err != nil {
-			return queryErr(api.CodeBadRequest, "node: %v", err)
+			return er, f, queryErr(api.CodeBadRequest, "node: %v", err)
 		}
 		f.Node = &n
 		if er.Peer != "" {
 			p, err := ledger.ParsePubKey(er.Peer)
 			if err != nil {
-				return queryErr(api.CodeBadRequest, "peer: %v", err)
+				return er, f, queryErr(api.CodeBadRequest, "peer: %v", err)
 			}
 			f.Node, f.Pair = nil, &[2]ledger.PubKey{n, p}
 		}
 	} else if er.Peer != "" {
-		return queryErr(api.CodeBadRequest, "peer needs node")
+		return er, f, queryErr(api.CodeBadRequest, "peer needs node")
 	}
 	if er.Kind != "" {
 		k, err := ledger.ParseKind(er.Kind)
 		if err != nil {
-			return queryErr(api.CodeBadRequest, "%v", err)
+			return er, f, queryErr(api.CodeBadRequest, "%v", err)
 		}
 		f.Kind = &k
+	}
+	return er, f, nil
+}
+
+// queryNewest answers /events/newest: the position of the newest event the request's filter
+// matches (api.NewestAnswer), found with one seek per index range.
+func (a *App) queryNewest(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
+	_, f, bad := eventsFilter(req)
+	if bad != nil {
+		return bad
+	}
+	pos, err := a.store.Newest(f)
+	if err != nil {
+		return queryErr(api.CodeInternal, "%v", err)
+	}
+	h, _ := a.store.LastCommit()
+	r, _ := answer(h, api.NewestAnswer{Position: pos})
+	return r
+}
+
+func (a *App) queryEvents(req *abcitypes.RequestQuery) *abcitypes.ResponseQuery {
+	er, f, bad := eventsFilter(req)
+	if bad != nil {
+		return bad
+	}
+	if er.Limit == 0 {
+		er.Limit = 50
 	}
 	page, err := a.store.Events(f, er.Cursor, er.Limit)
 	if err != nil {

@@ -3,12 +3,13 @@ package api
 // Query paths (specs/state.md §5). Data is raw bytes for /store, /node, /relation and /tx, and
 // JSON for /events and /trust/*. Answers are JSON except /store, which returns the raw state value.
 const (
-	PathStore    = "/store"    // data: a state key; with prove, an ICS23 proof (ProofOp type ProofOpType)
-	PathNode     = "/node"     // data: node key (32 bytes) → NodeView
-	PathRelation = "/relation" // data: key A || key B (64 bytes) → RelationView
-	PathEvents   = "/events"   // data: EventsRequest → Page
-	PathTx       = "/tx"       // data: tx hash (32 bytes) → []ledger.EventRecord
-	PathParams   = "/params"   // → ParamsView
+	PathStore    = "/store"         // data: a state key; with prove, an ICS23 proof (ProofOp type ProofOpType)
+	PathNode     = "/node"          // data: node key (32 bytes) → NodeView
+	PathRelation = "/relation"      // data: key A || key B (64 bytes) → RelationView
+	PathEvents   = "/events"        // data: EventsRequest → Page
+	PathNewest   = "/events/newest" // data: EventsRequest (its filter) → NewestAnswer
+	PathTx       = "/tx"            // data: tx hash (32 bytes) → []ledger.EventRecord
+	PathParams   = "/params"        // → ParamsView
 
 	// The trust service's paths: the node computes trust for any observer named, from public
 	// history and its own policy (specs/trust.md). They answer CodeServiceStopped while the

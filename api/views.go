@@ -38,6 +38,13 @@ type EventsRequest struct {
 	Encoding string `json:"encoding,omitempty"`
 }
 
+// NewestAnswer is /events/newest's: the position of the newest event a filter matches (the
+// cursor a newest-first listing would give after it), "" when none does. It names what changed
+// last: a page made of those events is the same while it stays.
+type NewestAnswer struct {
+	Position string `json:"position"`
+}
+
 // EncodingRecords is EventsRequest.Encoding for a binary page.
 const EncodingRecords = "records"
 

@@ -121,17 +121,16 @@ func (s *Server) serveKept(w http.ResponseWriter, r *http.Request, l loader, ver
 
 // newestOf is the position of the newest event the request names ("none" when there is none).
 func (s *Server) newestOf(ctx context.Context, req api.EventsRequest) (string, error) {
-	req.Limit, req.Newest = 1, true
-	page, err := s.c.Events(ctx, req)
+	pos, err := s.c.Newest(ctx, req)
 	switch {
 	case errors.Is(err, api.ErrNotFound):
 		return "none", nil
 	case err != nil:
 		return "", err
-	case len(page.Records) == 0:
+	case pos == "":
 		return "none", nil
 	}
-	return api.CursorAfter(&page.Records[0]), nil
+	return pos, nil
 }
 
 // registrationsEvery is how often the newest registration is looked up: monikers on pages are

@@ -28,6 +28,7 @@ var funcs = template.FuncMap{
 	"zero":        func(k ledger.PubKey) bool { return k.IsZero() },
 	"summary":     summary,
 	"eventsTable": eventsTable,
+	"scoresList":  scoresList,
 	"json": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
@@ -136,5 +137,33 @@ func eventsTable(recs []ledger.EventRecord) template.HTML {
 		b.WriteString("</td></tr>\n")
 	}
 	b.WriteString(`</tbody></table></div>`)
+	return template.HTML(b.String())
+}
+
+// scoresList draws a trust page's list of scores with their reasons, in Go for the same reason
+// as eventsTable. Monikers and reasons are escaped.
+func scoresList(rows []scoreRow) template.HTML {
+	if len(rows) == 0 {
+		return `<p class="muted">Nobody known.</p>`
+	}
+	var b strings.Builder
+	b.Grow(len(rows) * 500)
+	b.WriteString(`<ol class="scores">`)
+	for _, r := range rows {
+		k := r.Score.Subject.String()
+		name := shortHex(k)
+		if r.Moniker != "" {
+			name = template.HTMLEscapeString(r.Moniker)
+		}
+		fmt.Fprintf(&b, `<li><div class="score"><a class="key" href="/node/%s">%s</a> <span class="num">%.3f</span> <span class="muted">confidence %.1f%% · %s</span></div><ul class="reasons">`,
+			k, name, r.Score.Score, 100*r.Score.Confidence, template.HTMLEscapeString(string(r.Score.Status)))
+		for _, reason := range r.Reasons {
+			b.WriteString(`<li>`)
+			b.WriteString(template.HTMLEscapeString(reason))
+			b.WriteString(`</li>`)
+		}
+		b.WriteString(`</ul></li>`)
+	}
+	b.WriteString(`</ol>`)
 	return template.HTML(b.String())
 }

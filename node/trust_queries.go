@@ -47,18 +47,14 @@ func (s *TrustService) Top(observer ledger.PubKey, limit int, least bool) (api.T
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all, err := s.view(observer).All()
+	most, leastOnes, total, err := s.view(observer).Extremes(limit)
 	if err != nil {
 		return api.TopAnswer{}, err
 	}
-	ans := api.TopAnswer{Height: s.height, Observer: observer, Total: len(all)}
+	ans := api.TopAnswer{Height: s.height, Observer: observer, Total: total, Scores: most}
 	if least {
-		for i := len(all) - 1; i >= 0 && len(ans.Scores) < limit; i-- {
-			ans.Scores = append(ans.Scores, all[i])
-		}
-		return ans, nil
+		ans.Scores = leastOnes
 	}
-	ans.Scores = all[:min(limit, len(all))]
 	return ans, nil
 }
 
@@ -76,17 +72,12 @@ func (s *TrustService) View(observer ledger.PubKey, limit int) (api.TrustViewAns
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all, err := s.view(observer).All()
+	most, least, total, err := s.view(observer).Extremes(limit)
 	if err != nil {
 		return api.TrustViewAnswer{}, err
 	}
-	ans := api.TrustViewAnswer{Height: s.height, Observer: observer, Total: len(all), Most: all[:min(limit, len(all))],
-		Least: make([]reputation.Score, 0, min(limit, len(all))), Policy: s.engine.Policy(),
-		Graph: s.engine.Neighbourhood(observer, api.MaxGraphNodes, api.MaxGraphEdges)}
-	for i := len(all) - 1; i >= 0 && len(ans.Least) < limit; i-- {
-		ans.Least = append(ans.Least, all[i])
-	}
-	return ans, nil
+	return api.TrustViewAnswer{Height: s.height, Observer: observer, Total: total, Most: most, Least: least, Policy: s.engine.Policy(),
+		Graph: s.engine.Neighbourhood(observer, api.MaxGraphNodes, api.MaxGraphEdges)}, nil
 }
 
 // Graph is the ego graph of observer's strongest trust edges (reputation.Engine.Neighbourhood).

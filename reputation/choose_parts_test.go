@@ -1,6 +1,9 @@
 package reputation
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 // TestChooseShortcuts: what Choose reads without building explanations (isVetted, served) is
 // what the explained score says, for every node of a synthetic world and several observers
@@ -50,4 +53,39 @@ func servedByExplanation(v *View, s Score) bool {
 		}
 	}
 	return false
+}
+
+// TestExtremes: the most and least trusted that Extremes gives, reasons and all, are All's
+// ends, whichever is asked first.
+func TestExtremes(t *testing.T) {
+	recs, keys := synthetic(300, 30_000, 4)
+	e := loaded(t, recs)
+	for i, observer := range keys[:4] {
+		v := e.View(observer)
+		var most, least []Score
+		var total int
+		var err error
+		if i%2 == 0 { // Extremes before All
+			if most, least, total, err = v.Extremes(20); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := v.All()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 1 {
+			if most, least, total, err = v.Extremes(20); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if total != len(all) || len(most) != 20 || len(least) != 20 {
+			t.Fatalf("%d ranked, %d and %d given, All has %d", total, len(most), len(least), len(all))
+		}
+		for j := range most {
+			if !reflect.DeepEqual(most[j], all[j]) || !reflect.DeepEqual(least[j], all[len(all)-1-j]) {
+				t.Fatalf("observer %d, place %d: Extremes %+v / %+v, All %+v / %+v", i, j, most[j], least[j], all[j], all[len(all)-1-j])
+			}
+		}
+	}
 }

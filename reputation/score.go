@@ -718,16 +718,72 @@ func (v *View) All() ([]Score, error) {
 	return out, nil
 }
 
+// Extremes returns the limit nodes the observer trusts most, best first, and the limit it
+// trusts least, worst first, as All ranks them, and how many All ranks; or ErrStaleView. It
+// ranks everyone without their reasons (a page shows forty of thousands) and writes the
+// reasons of those it returns only.
+func (v *View) Extremes(limit int) (most, least []Score, total int, err error) {
+	if err := v.fresh(); err != nil {
+		return nil, nil, 0, err
+	}
+	if v.all != nil { // ranked already, with reasons
+		n := len(v.all)
+		most, least = slices.Clone(v.all[:min(limit, n)]), make([]Score, 0, min(limit, n))
+		for i := n - 1; i >= 0 && len(least) < limit; i-- {
+			least = append(least, v.all[i])
+		}
+		return most, least, n, nil
+	}
+	// The ends of All's order (score, then key: a total order), kept as the scores go by: a
+	// sort of thousands of large Scores for forty of them was most of a trust page's cost.
+	first := func(a, b *Score) bool { return sortCompare(*a, *b) < 0 }
+	var top, bottom []Score // top best first; bottom worst first
+	n := 0
+	keep := func(list []Score, s Score, first func(a, b *Score) bool) []Score {
+		if len(list) == limit && !first(&s, &list[limit-1]) {
+			return list
+		}
+		at := sort.Search(len(list), func(i int) bool { return first(&s, &list[i]) })
+		if len(list) < limit {
+			list = append(list, Score{})
+		}
+		copy(list[at+1:], list[at:])
+		list[at] = s
+		return list
+	}
+	for i := range v.e.nodes {
+		if int32(i) == v.o {
+			continue
+		}
+		n++
+		if limit <= 0 {
+			continue
+		}
+		s, _ := v.scoreSums(int32(i), false, false)
+		top = keep(top, s, first)
+		bottom = keep(bottom, s, func(a, b *Score) bool { return first(b, a) })
+	}
+	withReason := func(list []Score) []Score {
+		out := make([]Score, 0, len(list))
+		for _, s := range list {
+			out = append(out, v.score(v.e.index[s.Subject], false))
+		}
+		return out
+	}
+	return withReason(top), withReason(bottom), n, nil
+}
+
 // sortScores orders by score, then key. Keys are unique, so the order is total and an unstable
 // sort gives the one answer; pdqsort swaps each Score (a large struct) O(n log n) times where a
 // stable merge sort swapped it O(n log² n) times, which was 40% of a full view's time.
-func sortScores(s []Score) {
-	slices.SortFunc(s, func(a, b Score) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.Subject[:], b.Subject[:])
-	})
+func sortScores(s []Score) { slices.SortFunc(s, sortCompare) }
+
+// sortCompare is sortScores' order: score, highest first, then key.
+func sortCompare(a, b Score) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Subject[:], b.Subject[:])
 }
 
 // better orders by score, highest first, then by key, so rankings never depend on input order.

@@ -240,6 +240,37 @@ func (b *BadgerDB) Iterators(ranges [][2][]byte, reverse bool) ([]corestore.Iter
 	return out, nil
 }
 
+// LastKeys returns, for each prefix, the greatest key under it (nil: none), from one reverse
+// iterator over the prefixes' common prefix: one seek a prefix instead of an iterator each.
+func (b *BadgerDB) LastKeys(prefixes [][]byte) ([][]byte, error) {
+	if len(prefixes) == 0 {
+		return nil, nil
+	}
+	common := prefixes[0]
+	for _, p := range prefixes[1:] {
+		common = commonPrefix(common, p)
+	}
+	out := make([][]byte, len(prefixes))
+	err := b.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Reverse, opts.PrefetchValues, opts.Prefix = true, false, common
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for i, p := range prefixes {
+			end := prefixEnd(p)
+			it.Seek(end) // the greatest key at or below end
+			if it.Valid() && bytes.Equal(it.Item().Key(), end) {
+				it.Next()
+			}
+			if it.ValidForPrefix(p) {
+				out[i] = it.Item().KeyCopy(nil)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // newIteratorIn opens an iterator in txn; ownsTxn: its Close discards txn (close it last).
 func (b *BadgerDB) newIteratorIn(txn *badger.Txn, ownsTxn bool, start, end []byte, reverse bool) (*badgerIterator, error) {
 	if (start != nil && len(start) == 0) || (end != nil && len(end) == 0) {

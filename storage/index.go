@@ -235,6 +235,62 @@ type Filter struct {
 // CursorAfter is the cursor of the listing that continues after rec (as a Page.Next value).
 func CursorAfter(rec *ledger.EventRecord) string { return api.CursorAfter(rec) }
 
+// scanPrefixes are the index ranges whose merge by position lists f's events: the by-node and
+// by-pair indexes are keyed by kind, so a kind filter there is one scan, and no filter one per
+// kind. None (nil) when the nodes named are in no indexed event.
+func (s *AppStore) scanPrefixes(f Filter) ([][]byte, error) {
+	var base []byte
+	switch {
+	case f.Pair != nil:
+		p, ok, err := s.pairPrefix(f.Pair[0], f.Pair[1], nil)
+		if !ok || err != nil {
+			return nil, err
+		}
+		base = p
+	case f.Node != nil:
+		p, ok, err := s.nodePrefix(*f.Node)
+		if !ok || err != nil {
+			return nil, err
+		}
+		base = p
+	}
+	switch {
+	case base != nil && f.Kind != nil:
+		return [][]byte{key(base, []byte{byte(*f.Kind)})}, nil
+	case base != nil:
+		var prefixes [][]byte
+		for _, k := range ledger.AllKinds {
+			prefixes = append(prefixes, key(base, []byte{byte(k)}))
+		}
+		return prefixes, nil
+	case f.Kind != nil:
+		return [][]byte{key(prefixByKind, []byte{byte(*f.Kind)})}, nil
+	}
+	return [][]byte{prefixEvent}, nil
+}
+
+// Newest is the position (as a cursor, api.Position) of the newest event matching f, "" when
+// there is none: what changed last, found with one seek a scan instead of a listing.
+func (s *AppStore) Newest(f Filter) (string, error) {
+	prefixes, err := s.scanPrefixes(f)
+	if prefixes == nil || err != nil {
+		return "", err
+	}
+	lasts, err := s.db.LastKeys(prefixes)
+	if err != nil {
+		return "", err
+	}
+	var newest []byte
+	for _, k := range lasts {
+		if len(k) >= positionLen {
+			if pos := k[len(k)-positionLen:]; bytes.Compare(pos, newest) > 0 {
+				newest = pos
+			}
+		}
+	}
+	return hex.EncodeToString(newest), nil
+}
+
 // Events lists committed events matching f in history order, starting after cursor (a Page.Next
 // value, or "" for the start), at most limit (≤ api.MaxPageSize) of them. It reads committed
 // index entries only, so it may run while a block commits (see AppStore).
@@ -250,35 +306,9 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 		}
 		after = c
 	}
-	// The listing is the merge, by position, of one or more index scans: the by-node and by-pair
-	// indexes are keyed by kind, so a kind filter there is one scan, and no filter one per kind.
-	var base []byte
-	switch {
-	case f.Pair != nil:
-		p, ok, err := s.pairPrefix(f.Pair[0], f.Pair[1], nil)
-		if !ok || err != nil {
-			return api.Page{}, err // nodes in no indexed event have no events
-		}
-		base = p
-	case f.Node != nil:
-		p, ok, err := s.nodePrefix(*f.Node)
-		if !ok || err != nil {
-			return api.Page{}, err
-		}
-		base = p
-	}
-	var prefixes [][]byte
-	switch {
-	case base != nil && f.Kind != nil:
-		prefixes = [][]byte{key(base, []byte{byte(*f.Kind)})}
-	case base != nil:
-		for _, k := range ledger.AllKinds {
-			prefixes = append(prefixes, key(base, []byte{byte(k)}))
-		}
-	case f.Kind != nil:
-		prefixes = [][]byte{key(prefixByKind, []byte{byte(*f.Kind)})}
-	default:
-		prefixes = [][]byte{prefixEvent}
+	prefixes, err := s.scanPrefixes(f)
+	if prefixes == nil || err != nil {
+		return api.Page{}, err // nodes in no indexed event have no events
 	}
 	m, err := s.openMerge(prefixes, after, f.Newest)
 	if err != nil {

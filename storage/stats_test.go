@@ -3,6 +3,7 @@ package storage
 import (
 	"testing"
 
+	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 )
 
@@ -118,6 +119,28 @@ func TestNewestFirstAndCounterparts(t *testing.T) {
 	}
 	if _, err := s.Counterparts(a, "zz", 10); err == nil {
 		t.Fatal("a bad cursor was accepted")
+	}
+	// Newest is the position a newest-first page of one starts with, for every kind of filter.
+	reg, rcpt := ledger.KindRegisterNode, ledger.KindStorageReceipt
+	d := ledger.PubKey{4}
+	for _, f := range []Filter{{}, {Node: &a}, {Node: &b}, {Node: &c}, {Pair: &[2]ledger.PubKey{a, b}}, {Pair: &[2]ledger.PubKey{b, c}},
+		{Kind: &reg}, {Kind: &rcpt}, {Node: &a, Kind: &reg}, {Node: &c, Kind: &rcpt}, {Node: &d}} {
+		got, err := s.Newest(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Newest = true
+		p, err := s.Events(f, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		if len(p.Records) == 1 {
+			want = api.CursorAfter(&p.Records[0])
+		}
+		if got != want {
+			t.Errorf("Newest(%+v) = %q, a page of one starts at %q", f, got, want)
+		}
 	}
 	hits, err := s.SearchMonikers("AL", 10)
 	if err != nil || len(hits) != 2 || hits[0].Moniker != "al" || hits[1].Moniker != "Alice" {
