@@ -98,6 +98,10 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 	// Stripes are read and sealed one ahead of the upload: the CPU seals the next while the
 	// network carries this one (two stripes in memory at most, whatever the file's size).
 	sealedCh := make(chan sealedStripe) // unbuffered: one stripe sealed while one is placed
+	// The sealed stripes' buffers go round: one being placed, one sealed ahead, one being
+	// sealed; a stripe's buffer comes back once putStripe is done with its shards. The heap
+	// then holds them instead of a new 24 MiB a stripe for the collector to find.
+	buffers := make(chan []byte, 3)
 	hash := sha256.New()
 	go func() {
 		defer close(sealedCh)
@@ -112,9 +116,15 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 				return
 			}
 			hash.Write(buf[:n])
-			st, shards, err := stripe.Seal(key, stripeID(id, s), buf[:n], k, m)
+			var sealed []byte
 			select {
-			case sealedCh <- sealedStripe{st: st, shards: shards, err: err}:
+			case sealed = <-buffers:
+			default:
+				sealed = make([]byte, 0, stripe.SealedCap(StripeSize, k, m))
+			}
+			st, shards, err := stripe.SealInto(sealed, key, stripeID(id, s), buf[:n], k, m)
+			select {
+			case sealedCh <- sealedStripe{st: st, shards: shards, buf: sealed, err: err}:
 			case <-ctx.Done():
 				return
 			}
@@ -128,6 +138,10 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 			return rec, c.abandon(rec, ss.err)
 		}
 		sr, err := c.putStripe(ctx, id, len(rec.Stripes), ss, &spread)
+		select {
+		case buffers <- ss.buf: // putStripe has returned: nothing reads its shards any more
+		default:
+		}
 		if err != nil {
 			rec.Stripes = append(rec.Stripes, sr) // what of it was placed goes too
 			return rec, c.abandon(rec, err)
@@ -169,6 +183,7 @@ func (c *Customer) abandon(rec FileRecord, err error) error {
 type sealedStripe struct {
 	st     stripe.Stripe
 	shards [][]byte
+	buf    []byte // the buffer the shards are cut from
 	err    error
 }
 
@@ -278,15 +293,30 @@ func (c *Customer) putStripe(ctx context.Context, id ledger.ID, s int, ss sealed
 func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w io.Writer, progress func(uint64)) error {
 	hash := sha256.New()
 	var written uint64
+	// One set of buffers serves every stripe: each is done with once its plaintext is written
+	// (getShards returns only when every read it started has ended).
+	var bufs [][]byte
+	var joined []byte
 	for s, sr := range rec.Stripes {
 		if sr.K+sr.M != len(sr.Shards) {
 			return fmt.Errorf("file %s stripe %d: %d shards recorded for a %d+%d stripe", rec.ID, s, len(sr.Shards), sr.K, sr.M)
 		}
-		shards, err := c.getShards(ctx, sr, nil)
+		if len(bufs) != len(sr.Shards) {
+			bufs = make([][]byte, len(sr.Shards))
+		}
+		shards, err := c.getShardsInto(ctx, sr, nil, bufs)
 		if err != nil {
 			return fmt.Errorf("stripe %d: %w", s, err)
 		}
-		plain, err := stripe.OpenChecked(key, sr.Stripe, shards) // each matched its commitment
+		for i, sh := range shards {
+			if sh != nil && cap(sh) > cap(bufs[i]) {
+				bufs[i] = sh[:0]
+			}
+		}
+		plain, err := stripe.OpenCheckedInto(joined, key, sr.Stripe, shards) // each matched its commitment
+		if err == nil && cap(plain) > cap(joined) {
+			joined = plain[:0:cap(plain)]
+		}
 		if err != nil {
 			return fmt.Errorf("stripe %d: %w", s, err)
 		}
@@ -309,6 +339,11 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 // slow or failing supplier, and is cancelled once K have arrived. Never more than K+1 shards
 // are read unless some fail.
 func (c *Customer) getShards(ctx context.Context, sr StripeRecord, skip func(i int) bool) ([][]byte, error) {
+	return c.getShardsInto(ctx, sr, skip, make([][]byte, len(sr.Shards)))
+}
+
+// getShardsInto is getShards reading shard i into bufs[i] when its capacity allows.
+func (c *Customer) getShardsInto(ctx context.Context, sr StripeRecord, skip func(i int) bool, bufs [][]byte) ([][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type got struct {
@@ -329,9 +364,9 @@ func (c *Customer) getShards(ctx context.Context, sr StripeRecord, skip func(i i
 		next++
 		inFlight++
 		go func() {
-			var buf bytes.Buffer
+			buf := bytes.NewBuffer(bufs[i][:0])
 			buf.Grow(int(sr.Shards[i].Size))
-			err := c.Get(ctx, sr.Shards[i], &buf)
+			err := c.Get(ctx, sr.Shards[i], buf)
 			results <- got{i, buf.Bytes(), err}
 		}()
 	}

@@ -75,6 +75,18 @@ func checkShape(k, m int) error {
 // cannot be passed off as another stripe), and erasure-codes it into k data and m parity
 // shards of equal length.
 func Seal(key [32]byte, id ledger.ID, plaintext []byte, k, m int) (Stripe, [][]byte, error) {
+	return SealInto(nil, key, id, plaintext, k, m)
+}
+
+// SealedCap is the buffer SealInto needs for a plaintext of n bytes in k+m shards.
+func SealedCap(n, k, m int) int {
+	per := ShardSize(uint64(n), k)
+	return int(max(per*uint64(k+max(m, 1)), uint64(chacha20poly1305.NonceSizeX+n+chacha20poly1305.Overhead)))
+}
+
+// SealInto is Seal into buf when its capacity is SealedCap or more (the shards are then cut
+// from it: the caller may use it again once it is done with them), else into a new buffer.
+func SealInto(buf []byte, key [32]byte, id ledger.ID, plaintext []byte, k, m int) (Stripe, [][]byte, error) {
 	if err := checkShape(k, m); err != nil {
 		return Stripe{}, nil, err
 	}
@@ -87,8 +99,12 @@ func Seal(key [32]byte, id ledger.ID, plaintext []byte, k, m int) (Stripe, [][]b
 	}
 	// Room for the parity shards and the padding too: Split then cuts the shards out of this one
 	// buffer instead of copying into new ones.
-	per := ShardSize(uint64(len(plaintext)), k)
-	sealed := make([]byte, chacha20poly1305.NonceSizeX, max(per*uint64(k+max(m, 1)), uint64(chacha20poly1305.NonceSizeX+len(plaintext)+aead.Overhead())))
+	need := SealedCap(len(plaintext), k, m)
+	sealed := buf[:0]
+	if cap(buf) < need {
+		sealed = make([]byte, 0, need)
+	}
+	sealed = sealed[:chacha20poly1305.NonceSizeX]
 	if _, err := rand.Read(sealed); err != nil {
 		return Stripe{}, nil, err
 	}
@@ -116,14 +132,20 @@ func Seal(key [32]byte, id ledger.ID, plaintext []byte, k, m int) (Stripe, [][]b
 // whose hash is not the stripe's is treated as missing; fewer than K intact shards is
 // ErrTooFewShards, a key that is not the one it was sealed with ErrDecrypt.
 func Open(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
-	return open(key, s, shards, true)
+	return open(nil, key, s, shards, true)
 }
 
 // OpenChecked is Open for shards the caller has checked already (each against a commitment to
 // exactly its bytes): it does not hash them again. A shard that is wrong all the same is caught
 // by the AEAD (ErrDecrypt), not told apart from the others.
 func OpenChecked(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
-	return open(key, s, shards, false)
+	return open(nil, key, s, shards, false)
+}
+
+// OpenCheckedInto is OpenChecked that joins the shards in buf when its capacity allows (the
+// plaintext returned is then a part of buf).
+func OpenCheckedInto(buf []byte, key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
+	return open(buf, key, s, shards, false)
 }
 
 // intact checks the stripe's shape and returns the Reed-Solomon encoder and its work slice: the
@@ -154,7 +176,7 @@ func intact(s Stripe, shards [][]byte, check bool) (reedsolomon.Encoder, [][]byt
 	return enc, work, nil
 }
 
-func open(key [32]byte, s Stripe, shards [][]byte, check bool) ([]byte, error) {
+func open(buf []byte, key [32]byte, s Stripe, shards [][]byte, check bool) ([]byte, error) {
 	enc, work, err := intact(s, shards, check)
 	if err != nil {
 		return nil, err
@@ -162,7 +184,10 @@ func open(key [32]byte, s Stripe, shards [][]byte, check bool) ([]byte, error) {
 	if err := enc.ReconstructData(work); err != nil {
 		return nil, fmt.Errorf("rebuilding stripe %s: %w", s.ID, err)
 	}
-	sealed := make([]byte, 0, s.K*len(work[0]))
+	sealed := buf[:0]
+	if cap(buf) < s.K*len(work[0]) {
+		sealed = make([]byte, 0, s.K*len(work[0]))
+	}
 	for _, d := range work[:s.K] {
 		sealed = append(sealed, d...)
 	}
