@@ -190,3 +190,38 @@ func TestRebuild(t *testing.T) {
 		t.Fatalf("shard 6 of 4+2: %v, want ErrShape", err)
 	}
 }
+
+// TestBuffersGoRound: SealInto and OpenCheckedInto use the buffers given when they are large
+// enough, and a buffer used again for another stripe gives each stripe its own bytes back (a
+// put and a get reuse theirs stripe after stripe, P-9).
+func TestBuffersGoRound(t *testing.T) {
+	key := testKey(t, "alice")
+	sealed := make([]byte, 0, SealedCap(1<<20, 4, 2))
+	joined := make([]byte, 0, 1<<21)
+	for i, n := range []int{1 << 20, 70_001, 1<<20 - 5} {
+		data := testData(n)
+		st, shards, err := SealInto(sealed, key, ledger.ID{byte(i)}, data, 4, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &shards[0][:1][0] != &sealed[:1][0] {
+			t.Fatalf("stripe %d: not sealed into the buffer given", i)
+		}
+		got, err := OpenCheckedInto(joined, key, st, shards)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("stripe %d: %v", i, err)
+		}
+		if &got[:1][0] != &joined[:cap(joined)][24] {
+			t.Fatalf("stripe %d: not joined in the buffer given", i)
+		}
+	}
+	// A buffer too small is left alone.
+	small := make([]byte, 0, 10)
+	st, shards, err := SealInto(small, key, ledger.ID{9}, testData(5000), 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Open(key, st, shards); err != nil || len(got) != 5000 || cap(small) != 10 {
+		t.Fatalf("a small buffer: %v", err)
+	}
+}

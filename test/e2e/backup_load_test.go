@@ -66,7 +66,7 @@ func TestBackupLoad(t *testing.T) {
 		t.Fatalf("the file read back differs (%v)", err)
 	}
 	rate := func(n uint64, d time.Duration) string { return fmt.Sprintf("%.0f MB/s", float64(n)/d.Seconds()/1e6) }
-	t.Logf("%s 4+2 on six supplier processes: customer peak RSS %s before; put %s (%s), peak RSS %s; get %s (%s), peak RSS %s",
+	t.Logf("%s 4+2 on seven supplier processes (six hold it): customer peak RSS %s before; put %s (%s), peak RSS %s; get %s (%s), peak RSS %s",
 		humanize.IBytes(size), humanize.IBytes(idleRSS), putTime.Round(time.Millisecond), rate(size, putTime), humanize.IBytes(putRSS),
 		getTime.Round(time.Millisecond), rate(size, getTime), humanize.IBytes(getRSS))
 
