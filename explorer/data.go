@@ -283,17 +283,33 @@ func (s *Server) loadBlock(r *http.Request) (view, error) {
 		}
 		v.Txs = append(v.Txs, decodeTxView(raw, h, uint32(i), code, log))
 	}
-	// Events the ledger writes itself (misbehaviour from CometBFT's evidence) carry no tx.
-	page, err := s.c.Events(ctx, api.EventsRequest{Kind: ledger.KindMisbehaviorReport.String(), Limit: 1, Cursor: positionBefore(h)})
-	if err == nil && len(page.Records) > 0 && page.Records[0].Height == h {
+	// Events the ledger writes itself (misbehaviour from CometBFT's evidence) carry no tx: the
+	// block's misbehaviour reports, a page at a time (at most blockReportPages), until the next
+	// height.
+	cursor := positionBefore(h)
+pages:
+	for range blockReportPages {
+		page, err := s.c.Events(ctx, api.EventsRequest{Kind: ledger.KindMisbehaviorReport.String(), Limit: MaxRows, Cursor: cursor})
+		if err != nil {
+			break // none at all (api.ErrNotFound), or the node did not answer: the block still shows
+		}
 		for _, rec := range page.Records {
+			if rec.Height != h {
+				break pages
+			}
 			if rec.TxIndex == ledger.ConsensusTxIndex {
 				v.ConsensusEvents = append(v.ConsensusEvents, rec)
 			}
 		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
 	}
 	return v, nil
 }
+
+// blockReportPages bounds the pages of misbehaviour reports a block page reads.
+const blockReportPages = 10
 
 // positionBefore is the listing cursor just before the first event at height h.
 func positionBefore(h int64) string {
