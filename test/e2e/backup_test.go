@@ -157,7 +157,20 @@ func newStorageNetworkOf(t *testing.T, n int, space string, customerEnv ...strin
 	w.cust.mustCLI("tx", "register", "--from", "carol")
 	w.carol = strings.TrimSpace(w.cust.mustCLI("keys", "show", "carol"))
 	waitCatchUp(t, w.cust, []*node{w.v})
+	w.waitSuppliersSee()
 	return w
+}
+
+// waitSuppliersSee waits until every running supplier's own copy of the ledger has committed
+// what the validator has now (a registration just made: a supplier admits a customer only then):
+// a block past it, since a block counts in CometBFT's status before the app commits it.
+func (w storageNetwork) waitSuppliersSee() {
+	h := w.v.height() + 1
+	for _, s := range w.suppliers {
+		if s.cmd != nil {
+			s.waitHeight(h, 90*time.Second)
+		}
+	}
 }
 
 // TestBackupEndToEnd (issue 13): one validator and six storage nodes, each a `trustd start`

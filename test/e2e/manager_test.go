@@ -110,6 +110,7 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 	waitSynced(t, dave)
 	dave.mustCLI("tx", "register", "--from", "dave")
 	waitCatchUp(t, dave, []*node{w.v})
+	w.waitSuppliersSee()
 	var score struct {
 		Score struct {
 			Status string `json:"status"`
