@@ -62,11 +62,13 @@ type BackupAuditResult struct {
 	Height int64         `json:"height"` // where the results were committed (0: none to submit)
 }
 
-// auditPick is one shard an audit round challenges.
+// auditPick is one shard an audit round challenges; next is the ledger's next audit number of
+// its contract when the round began.
 type auditPick struct {
 	contract ledger.ID
 	supplier ledger.PubKey
 	shard    ledger.StorageCommitment
+	next     uint64
 }
 
 // Audit challenges every supplier holding shards of the catalogue on one of them, picked at
@@ -84,7 +86,7 @@ func (s *customerService) Audit(ctx context.Context) (BackupAuditResult, error) 
 		if err != nil {
 			return BackupAuditResult{}, err
 		}
-		picks = append(picks, auditPick{c.contract, c.supplier, c.shards[pick.Int64()]})
+		picks = append(picks, auditPick{c.contract, c.supplier, c.shards[pick.Int64()], c.next})
 	}
 	return s.runAudits(ctx, h, picks, time.Now())
 }
@@ -116,18 +118,20 @@ func (s *customerService) AuditDue(ctx context.Context, now time.Time) (BackupAu
 			}
 		}
 		for _, i := range reputation.DueAudits(last, now.UnixNano(), int64(interval)) {
-			picks = append(picks, auditPick{c.contract, c.supplier, c.shards[i]})
+			picks = append(picks, auditPick{c.contract, c.supplier, c.shards[i], c.next})
 		}
 	}
 	s.mu.Unlock()
 	return s.runAudits(ctx, h, picks, now)
 }
 
-// auditableContract is an open contract of the customer's with the catalogue's shards on it.
+// auditableContract is an open contract of the customer's with the catalogue's shards on it,
+// and the ledger's next audit number of it.
 type auditableContract struct {
 	contract ledger.ID
 	supplier ledger.PubKey
 	shards   []ledger.StorageCommitment
+	next     uint64
 }
 
 // auditable lists the open contracts holding the catalogue's shards, in contract order.
@@ -139,10 +143,11 @@ func (s *customerService) auditable(ctx context.Context, cust *p2p.Customer) []a
 		if !ok {
 			continue
 		}
-		if v, err := s.ledger.Contract(ctx, open.ContractID); err != nil || v.Record == nil || v.Record.Closed {
+		v, err := s.ledger.Contract(ctx, open.ContractID)
+		if err != nil || v.Record == nil || v.Record.Closed {
 			continue
 		}
-		out = append(out, auditableContract{open.ContractID, open.Supplier, shards})
+		out = append(out, auditableContract{open.ContractID, open.Supplier, shards, v.Receipts["audits"].Next})
 	}
 	slices.SortFunc(out, func(a, b auditableContract) int { return bytes.Compare(a.contract[:], b.contract[:]) })
 	return out
@@ -166,12 +171,8 @@ func (s *customerService) runAudits(ctx context.Context, h *p2p.Host, picks []au
 		if silent[pk.contract] {
 			continue
 		}
-		v, err := s.ledger.Contract(ctx, pk.contract)
-		if err != nil {
-			return res, err
-		}
 		s.mu.Lock()
-		number := max(s.audit[pk.contract], v.Receipts["audits"].Next)
+		number := max(s.audit[pk.contract], pk.next)
 		s.audit[pk.contract] = number + 1
 		s.mu.Unlock()
 		var nonce ledger.ID

@@ -419,23 +419,11 @@ func (s *customerService) repairOff(ctx context.Context, cust *p2p.Customer, h *
 // dropUnaccounted deletes the shards a contract's supplier lists that the catalogue does not
 // reference and that are not index headers (what an interrupted repair left there).
 func (s *customerService) dropUnaccounted(ctx context.Context, cust *p2p.Customer, h *p2p.Host, contract ledger.ID) error {
-	var sup ledger.PubKey
-	for _, open := range cust.Contracts() {
-		if open.ContractID == contract {
-			sup = open.Supplier
-		}
-	}
-	to, err := p2p.PeerID(sup)
-	if err != nil {
-		return err
-	}
 	known := map[ledger.ID]bool{}
 	for _, cm := range s.placedShards()[contract] {
 		known[cm.Digest(s.chainID)] = true
 	}
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	list, err := h.ListShards(lctx, to, contract)
-	cancel()
+	list, err := listContract(ctx, cust, h, contract)
 	if err != nil {
 		return err
 	}
@@ -544,9 +532,9 @@ func supplierNamed(cust *p2p.Customer, name string) (ledger.PubKey, error) {
 	return ledger.PubKey{}, fmt.Errorf("%w: %s names %d suppliers; give more digits", ErrAmbiguousID, name, len(found))
 }
 
-// deleteAll asks a contract's supplier to delete every shard it lists (best effort).
-func (s *customerService) deleteAll(ctx context.Context, cust *p2p.Customer, contract ledger.ID, left *[]string) error {
-	h := s.host()
+// listContract asks the supplier of one of the customer's contracts for its list of the
+// shards it holds under it (within 10 s).
+func listContract(ctx context.Context, cust *p2p.Customer, h *p2p.Host, contract ledger.ID) ([]p2p.ShardInfo, error) {
 	var sup ledger.PubKey
 	for _, open := range cust.Contracts() {
 		if open.ContractID == contract {
@@ -554,12 +542,21 @@ func (s *customerService) deleteAll(ctx context.Context, cust *p2p.Customer, con
 		}
 	}
 	to, err := p2p.PeerID(sup)
-	if err != nil || h == nil {
-		return nil
+	if err != nil {
+		return nil, err
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	list, err := h.ListShards(lctx, to, contract)
-	cancel()
+	defer cancel()
+	return h.ListShards(lctx, to, contract)
+}
+
+// deleteAll asks a contract's supplier to delete every shard it lists (best effort).
+func (s *customerService) deleteAll(ctx context.Context, cust *p2p.Customer, contract ledger.ID, left *[]string) error {
+	h := s.host()
+	if h == nil {
+		return nil
+	}
+	list, err := listContract(ctx, cust, h, contract)
 	if err != nil {
 		*left = append(*left, fmt.Sprintf("listing the shards: %v", err))
 		return nil
