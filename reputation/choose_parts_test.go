@@ -14,7 +14,7 @@ func TestChooseShortcuts(t *testing.T) {
 	seen := map[[2]bool]int{} // (vetted, served) pairs met: the world must have each
 	for _, observer := range keys[:5] {
 		v := e.View(observer)
-		vetted := map[int32]bool{}
+		vetted := make([]int8, len(e.nodes))
 		for x := range e.nodes {
 			x := int32(x)
 			full := v.score(x, true)

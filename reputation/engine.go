@@ -31,6 +31,19 @@ type Engine struct {
 	rowDst   [][]int32
 	rowWgt   [][]float64
 	rowFresh []bool
+	// restartBuf, nextBuf and massBuf are a view's scratch vectors, kept so that a view at
+	// every block does not allocate (and collect) three vectors of all nodes.
+	restartBuf, nextBuf, massBuf []float64
+}
+
+// scratch returns (*buf)[:n], zeroed, growing *buf when it is too short.
+func scratch(buf *[]float64, n int) []float64 {
+	if cap(*buf) < n {
+		*buf = make([]float64, n)
+	}
+	s := (*buf)[:n]
+	clear(s)
+	return s
 }
 
 // WarmStartObservers is how many observers' last PageRank vectors an engine keeps to warm-start

@@ -134,7 +134,7 @@ func (e *Engine) View(observer ledger.PubKey) *View {
 			v.wmax = t
 		}
 	}
-	v.typical = typicalMass(v.t, v.o)
+	v.typical = typicalMass(v.t, v.o, scratch(&e.massBuf, len(v.t))[:0])
 	v.conflicts = e.conflicts(v.o)
 	return v
 }
@@ -202,8 +202,8 @@ func (v *View) credibility(j int32) (float64, float64) {
 // typicalMass is the mass-weighted median of t over the nodes other than o: the mass of the
 // node at which, going down from the most trusted, half of their total mass is reached. Many
 // identities with little mass each (a sybil region) do not move it; only mass does.
-func typicalMass(t []float64, o int32) float64 {
-	masses := make([]float64, 0, len(t))
+// masses is scratch room for len(t) values.
+func typicalMass(t []float64, o int32, masses []float64) float64 {
 	total := 0.0
 	for i, x := range t {
 		if int32(i) != o && x > 0 {
@@ -332,7 +332,7 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	if n == 0 {
 		return t, 0
 	}
-	restart := make([]float64, n)
+	restart := scratch(&e.restartBuf, n)
 	var seeds []int32
 	if o >= 0 {
 		seeds = append(seeds, o)
@@ -387,7 +387,7 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 		copy(t, restart)
 	}
 	a := e.policy.Restart
-	next := make([]float64, n)
+	next := scratch(&e.nextBuf, n)
 	for iter := 0; iter < e.policy.MaxIterations; iter++ {
 		for i := range next {
 			next[i] = 0
@@ -426,7 +426,7 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	if everyRestarts := own < 1 && (o < 0 || own > 0); warm && !everyRestarts {
 		clearUnreached(t, restart, dst)
 	}
-	e.warm.Add(observer, append([]float64(nil), t...))
+	e.warm.Add(observer, t) // nothing writes a view's t once it is made
 	return t, float64(1 - own)
 }
 

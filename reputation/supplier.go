@@ -2,10 +2,12 @@ package reputation
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/trustledger/trustledger/ledger"
@@ -49,8 +51,8 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 	// unreliable standard are not tried at all: the observer waits for better ones.
 	floor := 1 - pol.UnreliableFailure
 	var preferred, below, newcomers, entrants, failing []Choice
-	rates := map[ledger.PubKey]float64{} // the newcomers' success rates, their order in the budget
-	vetted := map[int32]bool{}           // recommenders' status, for served
+	rates := make(map[ledger.PubKey]float64, len(candidates)) // the newcomers' success rates, their order in the budget
+	vetted := make([]int8, len(v.e.nodes))                    // recommenders' status, for served: 0 not known yet, 1 vetted, -1 not
 	for _, c := range candidates {
 		if c.Node == v.observer {
 			continue
@@ -157,25 +159,35 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 // identities, since its members are not vetted (§5). vetted caches the recommenders' status.
 // It reads the pairs as score's explanation would list them (the observer's own, then each
 // recommender the observer trusts), without building the explanation.
-func (v *View) served(x int32, vetted map[int32]bool) bool {
+func (v *View) served(x int32, vetted []int8) bool {
 	service := func(c Counts) bool { return c.AuditsPassed+c.AuditsFailed+c.Receipts+c.Expired > 0 }
+	// The answer is yes as soon as one pair says so: first what costs nothing (the observer's
+	// own service, recommenders already known vetted), then the recommenders not known yet.
+	unknown := false
 	for _, pi := range v.e.nodes[x].in {
 		p := &v.e.pairs[pi]
-		if p.n <= 0 || !service(p.counts) {
-			continue
-		}
-		if p.j == v.o {
+		switch {
+		case p.n <= 0 || !service(p.counts):
+		case p.j == v.o:
 			return true
+		case v.wmax == 0 || v.t[p.j] == 0:
+		case vetted[p.j] == 1:
+			return true
+		case vetted[p.j] == 0:
+			unknown = true
 		}
-		if v.wmax == 0 || v.t[p.j] == 0 {
+	}
+	if !unknown {
+		return false
+	}
+	for _, pi := range v.e.nodes[x].in {
+		p := &v.e.pairs[pi]
+		if p.n <= 0 || !service(p.counts) || p.j == v.o || v.wmax == 0 || v.t[p.j] == 0 || vetted[p.j] != 0 {
 			continue
 		}
-		ok, known := vetted[p.j]
-		if !known {
-			ok = v.isVetted(p.j)
-			vetted[p.j] = ok
-		}
-		if ok {
+		vetted[p.j] = -1
+		if v.isVetted(p.j) {
+			vetted[p.j] = 1
 			return true
 		}
 	}
@@ -198,24 +210,38 @@ func multipleOf(slot uint64, share float64) bool {
 // grows with evidence, so an established node that some observers have not vetted yet would
 // outrank every real newcomer (§5).
 func (v *View) shuffleNewcomers(c []Choice, rates map[ledger.PubKey]float64, slot uint64) {
-	tie := make(map[ledger.PubKey][32]byte, len(c))
-	for _, ch := range c {
-		buf := make([]byte, 0, 72)
-		buf = append(buf, v.observer[:]...)
+	// Each key is computed once, not once per comparison; the last tie (the same node offered
+	// twice) is the offer's place in c, so the order is total and SortFunc need not be stable.
+	type keyed struct {
+		rate float64
+		tie  [32]byte
+		at   int
+	}
+	keys := make([]keyed, len(c))
+	buf := make([]byte, 0, 72)
+	for i, ch := range c {
+		buf = append(buf[:0], v.observer[:]...)
 		buf = binary.BigEndian.AppendUint64(buf, slot)
 		buf = append(buf, ch.Node[:]...)
-		tie[ch.Node] = sha256.Sum256(buf)
+		keys[i] = keyed{rate: rates[ch.Node], tie: sha256.Sum256(buf), at: i}
 	}
-	sort.SliceStable(c, func(a, b int) bool {
-		if ra, rb := rates[c[a].Node], rates[c[b].Node]; ra != rb {
-			return ra > rb
+	slices.SortFunc(keys, func(a, b keyed) int {
+		if a.rate != b.rate {
+			return cmp.Compare(b.rate, a.rate)
 		}
-		if c[a].Score != c[b].Score {
-			return c[a].Score > c[b].Score
+		if sa, sb := c[a.at].Score, c[b.at].Score; sa != sb {
+			return cmp.Compare(sb, sa)
 		}
-		ta, tb := tie[c[a].Node], tie[c[b].Node]
-		return bytes.Compare(ta[:], tb[:]) < 0
+		if t := bytes.Compare(a.tie[:], b.tie[:]); t != 0 {
+			return t
+		}
+		return cmp.Compare(a.at, b.at)
 	})
+	sorted := make([]Choice, len(c))
+	for i, k := range keys {
+		sorted[i] = c[k.at]
+	}
+	copy(c, sorted)
 }
 
 func sortChoices(c []Choice) {

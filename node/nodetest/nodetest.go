@@ -8,10 +8,12 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,16 +26,37 @@ import (
 	"github.com/trustledger/trustledger/node/keystore"
 )
 
-// FreePort asks the kernel for an unused loopback port.
+// FreePort returns a loopback port that is free now and that no earlier call in this process
+// returned. It draws from 20000–32767, below Linux's ephemeral range (32768–60999), so neither
+// the kernel's answer to a second ":0" (it gave one port to a node's RPC and metrics alike) nor
+// an outgoing connection of a running node takes the port between this call and the node's bind.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	const low, span = 20000, 12768
+	start := rand.IntN(span)
+	for i := range span {
+		port := low + (start+i)%span
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free loopback port in %d–%d", low, low+span-1)
+	return 0
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // Options adjust the test node.
 type Options struct {
