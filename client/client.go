@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	coretypes "github.com/cometbft/cometbft/rpc/core/types"
+	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 
 	"github.com/trustledger/trustledger/api"
 )
@@ -24,8 +26,9 @@ type Source func() (rpcclient.Client, error)
 // Client reads from and submits to one trustledger node. It is safe for concurrent use.
 type Client struct {
 	src    Source
-	name   string // for messages: the address, or "the in-process node"
-	remote string // the HTTP address, for the light client; "" in process
+	name   string       // for messages: the address, or "the in-process node"
+	remote string       // the HTTP address, for the light client; "" in process
+	http   *http.Client // a Dialed client's HTTP client, for the calls read without CometBFT's JSON (txResults)
 
 	mu      sync.Mutex
 	chainID string // cached: a chain's id never changes
@@ -39,6 +42,9 @@ func New(c rpcclient.Client, name string) *Client {
 // NewFromSource is New for an RPC client that may change between calls (an in-process node).
 func NewFromSource(src Source, name string) *Client { return &Client{src: src, name: name} }
 
+// MaxConnections is how many HTTP connections a Dialed client keeps to its node at most.
+const MaxConnections = 128
+
 // DefaultTimeout bounds each HTTP request of a Dialed client.
 const DefaultTimeout = 30 * time.Second
 
@@ -48,12 +54,25 @@ func Dial(addr string, timeout time.Duration) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	c, err := rpchttp.NewWithTimeout(addr, "/websocket", uint(timeout.Seconds()))
+	hc, err := jsonrpcclient.DefaultHTTPClient(addr)
+	if err != nil {
+		return nil, fmt.Errorf("node address %s: %w", addr, err)
+	}
+	hc.Timeout = timeout
+	// Many callers share one client (a load generator's thousand signers, the explorer's
+	// pages): keep their connections open instead of Go's default of two idle ones, which makes
+	// every other request a new TCP connection, and open at most MaxConnections at a time, well
+	// under the node's [rpc] max_open_connections (900), so that a burst waits for a connection
+	// instead of being refused.
+	if tr, ok := hc.Transport.(*http.Transport); ok {
+		tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = MaxConnections, MaxConnections
+	}
+	c, err := rpchttp.NewWithClient(addr, "/websocket", hc)
 	if err != nil {
 		return nil, fmt.Errorf("node address %s: %w", addr, err)
 	}
 	cl := New(c, addr)
-	cl.remote = addr
+	cl.remote, cl.http = addr, hc
 	return cl, nil
 }
 

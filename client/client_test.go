@@ -223,3 +223,56 @@ func TestContextEndIsNotUnreachable(t *testing.T) {
 		t.Fatalf("status with an ended context: %v, want context.DeadlineExceeded and not ErrUnreachable", err)
 	}
 }
+
+// TestFollowerReadsBlocksPlainly checks the follower's plain-HTTP reading of blocks (only the
+// transactions and their codes and logs, issue 18) against CometBFT's RPC client on the same
+// real node: the same transactions and outcomes at every height, and the node's error for a
+// height it does not have.
+func TestFollowerReadsBlocksPlainly(t *testing.T) {
+	n := nodetest.New(t, nodetest.Options{})
+	c, err := client.Dial(n.Config().RPC.ListenAddress, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	alice := nodetest.Key(t.Name() + " alice")
+	a := keystore.PubKey(alice)
+	s := nodetest.Submitter(t, c, alice)
+	p, err := c.Params(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Blocks with transactions: registrations of new keys and a contract between two of them.
+	var last int64
+	for i := range 3 {
+		k := nodetest.Key(fmt.Sprint(t.Name(), " signer ", i))
+		pk := keystore.PubKey(k)
+		cm := mustCommit(t, nodetest.Submitter(t, c, k), &ledger.RegisterNode{PeerID: ledger.PeerIDOf(pk), Capacity: 1 << 20,
+			PowNonce: ledger.SolvePoW(p.ChainID, pk, int(p.Params.PowDifficulty))})
+		last = cm.Height
+	}
+	first := mustCommit(t, s, &ledger.RegisterNode{PeerID: ledger.PeerIDOf(a), Capacity: 1 << 20,
+		PowNonce: ledger.SolvePoW(p.ChainID, a, int(p.Params.PowDifficulty))})
+	last = max(last, first.Height)
+	sawTx := false
+	for h := int64(1); h <= last; h++ {
+		txs, res, err := c.BlockOutcomes(ctx, h, true)
+		if err != nil {
+			t.Fatalf("height %d, plain: %v", h, err)
+		}
+		wantTxs, wantRes, err := c.BlockOutcomes(ctx, h, false)
+		if err != nil {
+			t.Fatalf("height %d, CometBFT's client: %v", h, err)
+		}
+		if fmt.Sprint(txs) != fmt.Sprint(wantTxs) || fmt.Sprint(res) != fmt.Sprint(wantRes) {
+			t.Fatalf("height %d: plainly %d txs %+v, CometBFT's client %d txs %+v", h, len(txs), res, len(wantTxs), wantRes)
+		}
+		sawTx = sawTx || len(txs) > 0
+	}
+	if !sawTx {
+		t.Fatal("no block with a transaction was compared")
+	}
+	if _, _, err := c.BlockOutcomes(ctx, last+1000, true); err == nil {
+		t.Fatal("a height the node does not have read without error")
+	}
+}

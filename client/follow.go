@@ -2,8 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,31 +150,38 @@ func (f *Follower) catchUp(ctx context.Context, c *Client) error {
 	}
 	latest = min(latest, info.Response.LastBlockHeight)
 	for h := from; h <= latest; h++ {
-		hh := h
-		block, err := rpc.Block(ctx, &hh)
-		if err != nil {
-			return c.wrap(err)
-		}
-		res, err := rpc.BlockResults(ctx, &hh)
-		if err != nil {
+		// The block, its results and its commit are three calls: made at once, they cost one
+		// round trip to the node, not three.
+		var (
+			txs       [][]byte
+			res       []txResult
+			committed time.Time
+			txsErr    error
+			resErr    error
+			wg        sync.WaitGroup
+		)
+		wg.Go(func() { txs, txsErr = c.blockTxs(ctx, h) })
+		wg.Go(func() { res, resErr = c.txResults(ctx, h) })
+		wg.Go(func() { committed = commitTime(ctx, c, h) })
+		wg.Wait()
+		if err := errors.Join(txsErr, resErr); err != nil {
 			return c.wrap(err)
 		}
 		now := time.Now()
-		committed := commitTime(ctx, c, h)
 		if committed.IsZero() || committed.After(now) {
 			committed = now
 		}
 		var tells []func()
 		f.mu.Lock()
-		for i, tx := range block.Block.Txs {
+		for i, tx := range txs {
 			hash := ledger.TxHash(tx)
 			tell, ok := f.waiting[hash]
 			if !ok {
 				continue
 			}
 			info := Commit{Height: h, Time: committed, Seen: now}
-			if i < len(res.TxsResults) {
-				info.Code, info.Log = res.TxsResults[i].Code, res.TxsResults[i].Log
+			if i < len(res) {
+				info.Code, info.Log = res[i].Code, res[i].Log
 			}
 			delete(f.waiting, hash)
 			tells = append(tells, func() { tell(info) })
@@ -205,4 +216,114 @@ func commitTime(ctx context.Context, c *Client, h int64) time.Time {
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
 	return ts[len(ts)/2]
+}
+
+// txResult is the outcome of one transaction of a block.
+type txResult struct {
+	Code uint32 `json:"code"`
+	Log  string `json:"log"`
+}
+
+// txResults is the outcome of each transaction of block h. A Dialed client reads only the codes
+// and logs out of /block_results' JSON: decoding all of it with CometBFT's JSON (every result's
+// events through gogoproto's jsonpb) was nearly half of a load generator's CPU, and made the
+// follower, one goroutine, the ceiling of what it could measure (issue 18).
+func (c *Client) txResults(ctx context.Context, h int64) ([]txResult, error) {
+	if !c.plainHTTP() {
+		rpc, err := c.RPC()
+		if err != nil {
+			return nil, err
+		}
+		res, err := rpc.BlockResults(ctx, &h)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]txResult, len(res.TxsResults))
+		for i, r := range res.TxsResults {
+			out[i] = txResult{Code: r.Code, Log: r.Log}
+		}
+		return out, nil
+	}
+	var res struct {
+		TxsResults []txResult `json:"txs_results"`
+	}
+	err := c.getJSON(ctx, fmt.Sprintf("block_results?height=%d", h), &res)
+	return res.TxsResults, err
+}
+
+// blockTxs is the transactions of block h; a Dialed client reads only them out of /block's JSON.
+func (c *Client) blockTxs(ctx context.Context, h int64) ([][]byte, error) {
+	if !c.plainHTTP() {
+		rpc, err := c.RPC()
+		if err != nil {
+			return nil, err
+		}
+		b, err := rpc.Block(ctx, &h)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]byte, len(b.Block.Txs))
+		for i, tx := range b.Block.Txs {
+			out[i] = tx
+		}
+		return out, nil
+	}
+	var res struct {
+		Block struct {
+			Data struct {
+				Txs [][]byte `json:"txs"` // base64, as encoding/json reads []byte
+			} `json:"data"`
+		} `json:"block"`
+	}
+	err := c.getJSON(ctx, fmt.Sprintf("block?height=%d", h), &res)
+	return res.Block.Data.Txs, err
+}
+
+// plainHTTP reports whether the client can call its node's JSON-RPC with plain HTTP GETs.
+func (c *Client) plainHTTP() bool {
+	return c.http != nil && c.httpBase() != ""
+}
+
+// httpBase is the node's RPC address as an http(s) URL, or "" if it is not one.
+func (c *Client) httpBase() string {
+	base := strings.TrimSuffix(c.remote, "/")
+	if rest, ok := strings.CutPrefix(base, "tcp://"); ok {
+		base = "http://" + rest
+	}
+	if strings.HasPrefix(base, "http://") || strings.HasPrefix(base, "https://") {
+		return base
+	}
+	return ""
+}
+
+// getJSON calls the node's JSON-RPC method with a URI request (path: method?params) and decodes
+// the answer's result into result, or returns the node's error.
+func (c *Client) getJSON(ctx context.Context, path string, result any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.httpBase()+"/"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	// Result holds the caller's pointer, so the answer is decoded into it in one pass.
+	body := struct {
+		Result any `json:"result"`
+		Error  *struct {
+			Message string `json:"message"`
+			Data    string `json:"data"`
+		} `json:"error"`
+	}{Result: result}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch {
+	case body.Error != nil:
+		return fmt.Errorf("%s: %s %s", path, body.Error.Message, body.Error.Data)
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("%s: HTTP %s", path, resp.Status)
+	}
+	return nil
 }

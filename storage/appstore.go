@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
@@ -69,6 +70,8 @@ type AppStore struct {
 	treeMu    sync.RWMutex
 	exportMu  sync.Mutex
 	exporting map[int64]int // versions held open by TreeExports: Prune keeps them
+	// commitTimes is the last Commit's phases (LastCommitTimes).
+	commitTimes CommitTimes
 }
 
 // SetPruning keeps only the last keepRecent state versions (heights); 0 keeps every version.
@@ -239,12 +242,14 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 	if height != s.lastHeight+1 && s.lastHeight != 0 {
 		return nil, fmt.Errorf("commit height %d does not follow %d", height, s.lastHeight)
 	}
+	t0 := time.Now()
 	if err := s.index(records); err != nil {
 		return nil, fmt.Errorf("index height %d: %w", height, err)
 	}
 	if s.tree.Version() == 0 && height > 1 {
 		s.tree.SetInitialVersion(uint64(height))
 	}
+	t1 := time.Now()
 	s.treeMu.Lock()
 	hash, version, err := s.tree.SaveVersion()
 	s.treeMu.Unlock()
@@ -254,6 +259,7 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 	if version != height {
 		return nil, fmt.Errorf("state tree saved version %d for height %d", version, height)
 	}
+	t2 := time.Now()
 	b := s.db.NewBatch()
 	defer b.Close()
 	marker := binary.BigEndian.AppendUint64(nil, uint64(height))
@@ -264,8 +270,17 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 		return nil, fmt.Errorf("write commit marker for height %d: %w", height, err)
 	}
 	s.setLastCommit(height, hash)
+	s.commitTimes = CommitTimes{Index: t1.Sub(t0), Save: t2.Sub(t1), Marker: time.Since(t2)}
 	return hash, nil
 }
+
+// CommitTimes is how long a Commit spent in each of its phases: indexing the block's records,
+// saving the state tree's version, writing the synced commit marker.
+type CommitTimes struct{ Index, Save, Marker time.Duration }
+
+// LastCommitTimes is the phases of the last Commit (the scale tool's per-phase figures). Like
+// Commit, it is called from the block's goroutine.
+func (s *AppStore) LastCommitTimes() CommitTimes { return s.commitTimes }
 
 // committedTree returns the tree as committed at height (0 for the latest commit).
 func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, error) {

@@ -95,14 +95,17 @@ func (k *KV) Result() (int, int, []time.Duration, []time.Duration) {
 }
 
 // TxBytes reports the average encoded size of the ledger's load txs (for a baseline of the same size).
-func (g *Generator) TxBytes() int {
-	evs := make([]ledger.Event, 0, g.EventsPerTx)
-	for e := 0; e < g.EventsPerTx; e++ {
+func (g *Generator) TxBytes() int { return TxBytesFor(g.ChainID, g.EventsPerTx) }
+
+// TxBytesFor is the encoded size of a load tx of events events on chain.
+func TxBytesFor(chain string, events int) int {
+	evs := make([]ledger.Event, 0, events)
+	for e := 0; e < events; e++ {
 		if e%2 == 0 {
 			evs = append(evs, &ledger.StorageReceipt{})
 		} else {
 			evs = append(evs, &ledger.AuditResult{})
 		}
 	}
-	return len((&ledger.Tx{ChainID: g.ChainID, Events: evs}).Encode())
+	return len((&ledger.Tx{ChainID: chain, Events: evs}).Encode())
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustledger/trustledger/client"
@@ -48,6 +49,20 @@ type Generator struct {
 	EventsPerTx int
 	// InFlight is how many txs each signer keeps sent and not yet committed; 1 unless set.
 	InFlight int
+	// inflight, once SetInFlight has set it, overrides InFlight while Run runs.
+	inflight atomic.Int64
+}
+
+// SetInFlight changes how many txs each signer keeps in flight, also while Run runs (a load
+// that steps up until the node saturates).
+func (g *Generator) SetInFlight(n int) { g.inflight.Store(int64(max(n, 1))) }
+
+// window is the number of txs a signer keeps in flight now.
+func (g *Generator) window() int {
+	if n := g.inflight.Load(); n > 0 {
+		return int(n)
+	}
+	return max(g.InFlight, 1)
 }
 
 // New prepares n signers derived from seed, each with a submitter over every endpoint.
@@ -165,7 +180,6 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 // (its submitter resynchronises the sequence with the node).
 func (g *Generator) Run(ctx context.Context) {
 	n := len(g.keys)
-	window := max(g.InFlight, 1)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -192,14 +206,14 @@ func (g *Generator) Run(ctx context.Context) {
 				}
 			}
 			for r := 0; ctx.Err() == nil; r++ {
-				if len(inflight) < window {
+				if len(inflight) < g.window() {
 					p, err := g.send(ctx, i, func(seq uint64) []ledger.Event { return g.loadEvents(i, s, r, seq) })
 					if err != nil {
 						fail(err)
 						continue
 					}
 					inflight = append(inflight, p)
-					if len(inflight) < window {
+					if len(inflight) < g.window() {
 						continue
 					}
 				}

@@ -1,11 +1,15 @@
-// Command scale measures how the ledger's costs grow with history: it builds ledgers of 10^4,
-// 10^5 and 10^6 events through the real state machine and app store (IAVL on badger, indexes),
-// in blocks of 1,000 receipts (signatures counted as verified, as CheckTx would have), then
-// reports apply+commit throughput at that size, query latency of a node's aggregates and of a
-// page of its events, and on-disk bytes per event (as the store sits while running, and after a
-// clean shutdown and a full compaction). It prints a markdown table. -keep-recent sets
-// the state versions kept (as app.toml's [pruning]); SCALE_HEAP_PROFILE=FILE writes a heap
-// profile after each size.
+// Command scale measures how the ledger's costs grow with history: one ledger, built through
+// the real state machine and app store (IAVL on badger, indexes) in blocks of 1,000 bandwidth
+// receipts (signatures counted as verified, as CheckTx would have), grows past each size of
+// -sizes with the same -nodes registered nodes, so the rows differ only in history. At each
+// size it reports apply+commit throughput over the last -window blocks (the mean, and the
+// 10th–90th percentile of single blocks), the time per block of each phase (apply the txs,
+// finish the block, index its records, save the tree's version, write the commit marker, prune
+// old versions), the CPU that other processes used meanwhile, query latency of a node's
+// aggregates and of a page of its events, on-disk bytes per event as the store sits, and the
+// heap. After the last size the store is closed and fully compacted, and its bytes per event
+// are reported again. -keep-recent sets the state versions kept (as app.toml's [pruning]);
+// SCALE_HEAP_PROFILE=FILE writes a heap profile at each size. It prints markdown.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/trustledger/trustledger/ledger"
@@ -29,20 +34,23 @@ import (
 const chain = "scale"
 
 func main() {
-	sizes := flag.String("sizes", "10000,100000,1000000", "ledger sizes in events")
-	nodes := flag.Int("nodes", 10000, "registered nodes (at most a tenth of the events)")
+	sizes := flag.String("sizes", "250000,500000,1000000", "ledger sizes in events at which to measure, ascending")
+	nodes := flag.Int("nodes", 100000, "registered nodes, the same at every size (each registers and opens a contract: two events)")
+	window := flag.Int("window", 20, "blocks measured before each size")
 	keepRecent := flag.Int64("keep-recent", 10, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
 	flag.Parse()
-	fmt.Printf("State versions kept: %d (0: all).\n\n", *keepRecent)
-	fmt.Println("| events in the ledger (nodes) | apply + commit (events/s, last 10 blocks) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event on disk, running | same, compacted: all (tree / indexes / rest) | tree / indexes bytes per event uncompressed | heap after |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
-	for _, s := range strings.Split(*sizes, ",") {
+	var at []int
+	for _, f := range strings.Split(*sizes, ",") {
 		var n int
-		fmt.Sscan(s, &n)
-		if err := run(n, min(*nodes, n/10), *keepRecent); err != nil {
-			fmt.Fprintln(os.Stderr, "scale:", err)
-			os.Exit(1)
+		if _, err := fmt.Sscan(f, &n); err != nil || n <= 2**nodes+*window*1000 || (len(at) > 0 && n <= at[len(at)-1]) {
+			fmt.Fprintf(os.Stderr, "scale: -sizes %q: want ascending sizes above %d (two events a node, then -window blocks of 1,000)\n", *sizes, 2**nodes+*window*1000)
+			os.Exit(2)
 		}
+		at = append(at, n)
+	}
+	if err := run(at, *nodes, *window, *keepRecent); err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
 	}
 }
 
@@ -51,7 +59,14 @@ func key(i int) ledger.PubKey {
 	return ledger.PubKey(sha256.Sum256(binary.BigEndian.AppendUint64([]byte("node"), uint64(i))))
 }
 
-func run(events, nodes int, keepRecent int64) error {
+// phases is the time one block spent in each phase.
+type phases struct{ apply, finish, index, save, marker, prune time.Duration }
+
+func (p phases) total() time.Duration {
+	return p.apply + p.finish + p.index + p.save + p.marker + p.prune
+}
+
+func run(sizes []int, nodes, window int, keepRecent int64) error {
 	dir, err := os.MkdirTemp("", "trustledger-scale-")
 	if err != nil {
 		return err
@@ -71,27 +86,36 @@ func run(events, nodes int, keepRecent int64) error {
 	if err := ledger.InitGenesis(st, chain, params, nil); err != nil {
 		return err
 	}
+	fmt.Printf("One ledger growing with %d registered nodes; state versions kept: %d (0: all); each size measured over its last %d blocks of 1,000 events.\n\n", nodes, keepRecent, window)
+	fmt.Println("| events in the ledger | apply + commit (events/s: mean, p10–p90 of blocks) | per block (ms): apply / finish / index / save / marker / prune | other processes' CPU (cores) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event on disk, running | heap after |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	height := int64(0)
 	seq := make([]uint64, nodes)
-	block := func(txs []*ledger.Tx) (time.Duration, error) {
+	block := func(txs []*ledger.Tx) (phases, error) {
+		var p phases
 		height++
-		start := time.Now()
+		t0 := time.Now()
 		b := ledger.NewBlock(st, chain, params, ledger.BlockInfo{Height: height, Time: 1_700_000_000 + height}, true)
 		for _, tx := range txs {
 			if r := b.ApplyTx(tx.Encode(), tx); r.Code != ledger.CodeOK {
-				return 0, fmt.Errorf("height %d: %s", height, r.Log)
+				return p, fmt.Errorf("height %d: %s", height, r.Log)
 			}
 		}
+		t1 := time.Now()
 		if _, err := b.Finish(); err != nil {
-			return 0, err
+			return p, err
 		}
+		t2 := time.Now()
 		if _, err := st.Commit(height, b.Records()); err != nil {
-			return 0, err
+			return p, err
 		}
+		t3 := time.Now()
 		if err := st.Prune(); err != nil {
-			return 0, err
+			return p, err
 		}
-		return time.Since(start), nil
+		ct := st.LastCommitTimes()
+		p = phases{apply: t1.Sub(t0), finish: t2.Sub(t1), index: ct.Index, save: ct.Save, marker: ct.Marker, prune: time.Since(t3)}
+		return p, nil
 	}
 	// Register every node, then open a contract from node i (customer) to node i+1.
 	for i := 0; i < nodes; i += 1000 {
@@ -118,56 +142,42 @@ func run(events, nodes int, keepRecent int64) error {
 	}
 	rng := rand.New(rand.NewSource(1))
 	number := make([]uint64, nodes) // the last receipt number of node j's contract
-	var last []time.Duration
-	for done := 2 * nodes; done < events; done += 1000 {
-		txs := make([]*ledger.Tx, 0, 1000)
-		for k := 0; k < 1000; k++ {
-			j := rng.Intn(nodes)
-			seq[j]++
-			number[j]++
-			// Countersignatures are random bytes, as real ones are to a compressor.
-			var sig ledger.Sig
-			rng.Read(sig[:])
-			txs = append(txs, &ledger.Tx{ChainID: chain, Signer: key(j), Sequence: seq[j], Events: []ledger.Event{&ledger.BandwidthReceipt{
-				ContractID: contract(j), Number: number[j], Customer: key(j), Supplier: key((j + 1) % nodes), Bytes: uint64(1 + rng.Intn(1<<20)), Countersig: sig}}})
+	done := 2 * nodes
+	for _, size := range sizes {
+		var measured []phases
+		var cpu0 cpuSample
+		for ; done < size; done += 1000 {
+			if cpu0.at.IsZero() && done >= size-window*1000 {
+				cpu0 = readCPU() // the window begins
+			}
+			txs := make([]*ledger.Tx, 0, 1000)
+			for k := 0; k < 1000; k++ {
+				j := rng.Intn(nodes)
+				seq[j]++
+				number[j]++
+				// Countersignatures are random bytes, as real ones are to a compressor.
+				var sig ledger.Sig
+				rng.Read(sig[:])
+				txs = append(txs, &ledger.Tx{ChainID: chain, Signer: key(j), Sequence: seq[j], Events: []ledger.Event{&ledger.BandwidthReceipt{
+					ContractID: contract(j), Number: number[j], Customer: key(j), Supplier: key((j + 1) % nodes), Bytes: uint64(1 + rng.Intn(1<<20)), Countersig: sig}}})
+			}
+			p, err := block(txs)
+			if err != nil {
+				return err
+			}
+			if !cpu0.at.IsZero() {
+				measured = append(measured, p)
+			}
 		}
-		d, err := block(txs)
+		other := readCPU().othersSince(cpu0)
+		row, err := measure(st, rng, nodes, done)
 		if err != nil {
 			return err
 		}
-		last = append(last, d)
-		if len(last) > 10 {
-			last = last[1:]
-		}
+		fmt.Printf("| %d | %s | %s | %.2f | %s |\n", done, rates(measured), perPhase(measured), other, row)
 	}
-	total := time.Duration(0)
-	for _, d := range last {
-		total += d
-	}
-	rate := "-"
-	if len(last) > 0 {
-		rate = fmt.Sprintf("%.0f", float64(1000*len(last))/total.Seconds())
-	}
-	agg := make([]time.Duration, 0, 2000)
-	page := make([]time.Duration, 0, 500)
-	for q := 0; q < 2000; q++ {
-		k := key(rng.Intn(nodes))
-		t0 := time.Now()
-		if _, _, err := st.GetCommitted(0, ledger.NodeKey(k)); err != nil {
-			return err
-		}
-		if _, _, err := st.GetCommitted(0, ledger.NodeAggKey(k)); err != nil {
-			return err
-		}
-		agg = append(agg, time.Since(t0))
-		if q < 500 {
-			t0 = time.Now()
-			if _, err := st.Events(storage.Filter{Node: &k}, "", 50); err != nil {
-				return err
-			}
-			page = append(page, time.Since(t0))
-		}
-	}
+	// Disk once more, after a clean shutdown and a full compaction, which leaves what the ledger
+	// keeps (overwritten state versions and pruned tree nodes gone).
 	tree, err := st.KeyBytes(storage.RegionTree)
 	if err != nil {
 		return err
@@ -176,18 +186,6 @@ func run(events, nodes int, keepRecent int64) error {
 	if err != nil {
 		return err
 	}
-	var ms runtimeMem
-	ms.read()
-	if f := os.Getenv("SCALE_HEAP_PROFILE"); f != "" {
-		if out, err := os.Create(f); err == nil {
-			_ = pprof.WriteHeapProfile(out)
-			out.Close()
-		}
-	}
-	// Disk is measured twice: as the store sits while running (write-ahead memtable files and
-	// not yet compacted tables included), then after a clean shutdown and a full compaction, which
-	// leaves what the ledger keeps (overwritten state versions and pruned tree nodes gone).
-	running := st.DiskBytes()
 	if err := st.Close(); err != nil {
 		return err
 	}
@@ -199,10 +197,114 @@ func run(events, nodes int, keepRecent int64) error {
 	}
 	disk := st.DiskBytes()
 	treeDisk, indexDisk := st.TableBytes()
-	per := func(n int64) float64 { return float64(n) / float64(events) }
-	fmt.Printf("| %d (%d) | %s | %s | %s | %.0f | %.0f (%.0f / %.0f / %.0f) | %.0f / %.0f | %d MiB |\n", events, nodes, rate, quantiles(agg), quantiles(page),
-		per(running), per(disk), per(treeDisk), per(indexDisk), per(disk-treeDisk-indexDisk), per(tree), per(index), ms.heapMiB)
+	per := func(n int64) float64 { return float64(n) / float64(done) }
+	fmt.Printf("\nAt %d events, closed and compacted: %.0f app db bytes per event on disk (tree %.0f, indexes %.0f, rest %.0f); uncompressed, tree %.0f and indexes %.0f bytes per event.\n",
+		done, per(disk), per(treeDisk), per(indexDisk), per(disk-treeDisk-indexDisk), per(tree), per(index))
 	return nil
+}
+
+// measure queries the store at its size and returns the table's last four cells.
+func measure(st *storage.AppStore, rng *rand.Rand, nodes, events int) (string, error) {
+	agg := make([]time.Duration, 0, 2000)
+	page := make([]time.Duration, 0, 500)
+	for q := 0; q < 2000; q++ {
+		k := key(rng.Intn(nodes))
+		t0 := time.Now()
+		if _, _, err := st.GetCommitted(0, ledger.NodeKey(k)); err != nil {
+			return "", err
+		}
+		if _, _, err := st.GetCommitted(0, ledger.NodeAggKey(k)); err != nil {
+			return "", err
+		}
+		agg = append(agg, time.Since(t0))
+		if q < 500 {
+			t0 = time.Now()
+			if _, err := st.Events(storage.Filter{Node: &k}, "", 50); err != nil {
+				return "", err
+			}
+			page = append(page, time.Since(t0))
+		}
+	}
+	var ms runtimeMem
+	ms.read()
+	if f := os.Getenv("SCALE_HEAP_PROFILE"); f != "" {
+		if out, err := os.Create(fmt.Sprintf("%s.%d", f, events)); err == nil {
+			_ = pprof.WriteHeapProfile(out)
+			out.Close()
+		}
+	}
+	return fmt.Sprintf("%s | %s | %.0f | %d MiB", quantiles(agg), quantiles(page), float64(st.DiskBytes())/float64(events), ms.heapMiB), nil
+}
+
+// rates is the measured blocks' events/s: the mean over all, and the 10th–90th percentile of
+// single blocks.
+func rates(ps []phases) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	var total time.Duration
+	per := make([]float64, len(ps))
+	for i, p := range ps {
+		total += p.total()
+		per[i] = 1000 / p.total().Seconds()
+	}
+	sort.Float64s(per)
+	q := func(f float64) float64 { return per[min(len(per)-1, int(f*float64(len(per))))] }
+	return fmt.Sprintf("%.0f (%.0f–%.0f)", float64(1000*len(ps))/total.Seconds(), q(0.1), q(0.9))
+}
+
+// perPhase is the mean time per block of each phase, in ms.
+func perPhase(ps []phases) string {
+	var sum phases
+	for _, p := range ps {
+		sum.apply += p.apply
+		sum.finish += p.finish
+		sum.index += p.index
+		sum.save += p.save
+		sum.marker += p.marker
+		sum.prune += p.prune
+	}
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(max(len(ps), 1)) }
+	return fmt.Sprintf("%.0f / %.0f / %.0f / %.0f / %.0f / %.0f", ms(sum.apply), ms(sum.finish), ms(sum.index), ms(sum.save), ms(sum.marker), ms(sum.prune))
+}
+
+// cpuSample is the CPU time this process and the whole machine (every core's busy time) used
+// so far, with the wall clock it was read at.
+type cpuSample struct {
+	self, machine time.Duration
+	at            time.Time
+}
+
+func readCPU() cpuSample {
+	s := cpuSample{at: time.Now()}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		// The first line adds up every core: user nice system idle iowait irq softirq steal.
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		var busy int64
+		for i := 1; i < len(f) && i <= 8; i++ {
+			if i == 4 || i == 5 {
+				continue // idle and iowait
+			}
+			var v int64
+			fmt.Sscan(f[i], &v)
+			busy += v
+		}
+		s.machine = time.Duration(busy) * time.Second / 100 // USER_HZ
+	}
+	return s
+}
+
+// othersSince is the cores that processes other than this one kept busy since then.
+func (s cpuSample) othersSince(then cpuSample) float64 {
+	wall := s.at.Sub(then.at).Seconds()
+	if wall <= 0 || then.at.IsZero() {
+		return 0
+	}
+	return max(0, ((s.machine-then.machine)-(s.self-then.self)).Seconds()/wall)
 }
 
 func quantiles(d []time.Duration) string {
