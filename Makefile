@@ -30,6 +30,8 @@ test: build vet
 	TRUSTD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags $(TAGS) $(TESTFLAGS) ./...
 	$(GO) test -race -short -tags $(TAGS) -count=1 ./abci ./storage ./node/... ./client ./p2p ./explorer
 	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzCheckTx -fuzztime 400000x ./ledger
+	# Each benchmark of `make bench` once, so that none stops running unnoticed.
+	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -bench . -benchtime 1x ./reputation ./ledger ./ledger/shard ./storage
 	$(GO) test -tags $(TAGS) -count=1 -run '^$$' -fuzz FuzzAuditEvidence -fuzztime 150000x ./ledger
 
 fuzz:

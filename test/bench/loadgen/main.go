@@ -21,9 +21,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/trustledger/trustledger/test/bench/procstat"
 	"github.com/trustledger/trustledger/test/load"
 )
 
@@ -297,41 +297,10 @@ type cpuSample struct {
 	at                  time.Time
 }
 
-// clockTick is the kernel's USER_HZ, the unit of /proc's CPU times (100 on Linux everywhere).
-const clockTick = 100
-
 func readCPU(nodePID int) cpuSample {
-	s := cpuSample{at: time.Now()}
+	s := cpuSample{at: time.Now(), self: procstat.Self(), machine: procstat.Machine()}
 	if nodePID > 0 {
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", nodePID)); err == nil {
-			// Fields after the command name (which may hold spaces, in parentheses): utime and
-			// stime are the 12th and 13th.
-			if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 12 {
-				var u, k int64
-				fmt.Sscan(f[11], &u)
-				fmt.Sscan(f[12], &k)
-				s.node = time.Duration(u+k) * time.Second / clockTick
-			}
-		}
-	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	if b, err := os.ReadFile("/proc/stat"); err == nil {
-		// The first line adds up every core: user nice system idle iowait irq softirq steal ...
-		line := strings.SplitN(string(b), "\n", 2)[0]
-		f := strings.Fields(line)
-		var busy int64
-		for i := 1; i < len(f) && i <= 8; i++ {
-			if i == 4 || i == 5 {
-				continue // idle and iowait
-			}
-			var v int64
-			fmt.Sscan(f[i], &v)
-			busy += v
-		}
-		s.machine = time.Duration(busy) * time.Second / clockTick
+		s.node = procstat.Process(nodePID)
 	}
 	return s
 }

@@ -24,11 +24,11 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/storage"
+	"github.com/trustledger/trustledger/test/bench/procstat"
 )
 
 const chain = "scale"
@@ -276,26 +276,7 @@ type cpuSample struct {
 }
 
 func readCPU() cpuSample {
-	s := cpuSample{at: time.Now()}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	if b, err := os.ReadFile("/proc/stat"); err == nil {
-		// The first line adds up every core: user nice system idle iowait irq softirq steal.
-		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
-		var busy int64
-		for i := 1; i < len(f) && i <= 8; i++ {
-			if i == 4 || i == 5 {
-				continue // idle and iowait
-			}
-			var v int64
-			fmt.Sscan(f[i], &v)
-			busy += v
-		}
-		s.machine = time.Duration(busy) * time.Second / 100 // USER_HZ
-	}
-	return s
+	return cpuSample{self: procstat.Self(), machine: procstat.Machine(), at: time.Now()}
 }
 
 // othersSince is the cores that processes other than this one kept busy since then.
