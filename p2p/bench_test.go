@@ -61,6 +61,50 @@ func BenchmarkPutFile(b *testing.B) {
 	}
 }
 
+// BenchmarkPutFileSlowSupplier (issue 13: a supplier throttled to 1 MB/s raises put time by
+// at most 20%) puts the 256 MiB file 4+2 with a seventh supplier as the spare: all six fast,
+// then one of them taking shards in at 1 MB/s (SupplierConfig.ReceiveRate). Each put stands on
+// fresh suppliers. Compare the two ns/op.
+func BenchmarkPutFileSlowSupplier(b *testing.B) {
+	data := shardData(benchSize, 3)
+	for _, rate := range []int64{0, 1_000_000} {
+		name := "all-fast"
+		if rate > 0 {
+			name = "one-at-1MBps"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(benchSize)
+			moved := 0
+			for i := range b.N {
+				b.StopTimer()
+				w, key := benchWorldWith(b, 7, func(j int, c *SupplierConfig) {
+					if j == 2 {
+						c.ReceiveRate = rate
+					}
+				})
+				spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:]}
+				b.StartTimer()
+				rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{byte(i), 2}, bytes.NewReader(data), spread, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				for _, sr := range rec.Stripes {
+					for _, cm := range sr.Shards {
+						if cm.ContractID == w.contracts[6] {
+							moved++
+						}
+					}
+				}
+				b.StartTimer()
+			}
+			// How many shards a put placed on the spare: the slow supplier's (all 16 of them),
+			// and none when every supplier is fast.
+			b.ReportMetric(float64(moved)/float64(b.N), "shards-on-spare/op")
+		})
+	}
+}
+
 // BenchmarkGetFile reads the 256 MiB file back: four shards a stripe, each checked against its
 // commitment, decoded, decrypted, the whole file's hash checked.
 func BenchmarkGetFile(b *testing.B) {
@@ -81,9 +125,12 @@ func BenchmarkGetFile(b *testing.B) {
 
 // benchWorld is six suppliers and alice's customer side, which countersigns their bandwidth
 // receipts as the supplier service collects them (or reads would stop at MaxUnreceipted).
-func benchWorld(b *testing.B) (supplierSet, [32]byte) {
+func benchWorld(b *testing.B) (supplierSet, [32]byte) { return benchWorldWith(b, 6, nil) }
+
+// benchWorldWith is benchWorld with n suppliers, supplier i's config changed by edit.
+func benchWorldWith(b *testing.B, n int, edit func(i int, c *SupplierConfig)) (supplierSet, [32]byte) {
 	alice := testKey("alice")
-	w := sixSuppliers(b, alice, 4<<30, "bench")
+	w := suppliersWith(b, alice, 4<<30, "bench", n, edit)
 	w.customer.ServeReceipts()
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)

@@ -54,6 +54,9 @@ type SupplierConfig struct {
 	// Journal records each storage commitment and audit answer before it is signed (R-EVID-3):
 	// node/journal's Journal.
 	Journal Journal
+	// ReceiveRate, if not 0, is the most bytes a second the supplier reads of each shard put to
+	// it: a supplier on a slow link, as the long-tail tests and benchmarks need one.
+	ReceiveRate int64
 }
 
 // Journal records that a key is about to sign a statement, or refuses (a second, different

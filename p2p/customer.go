@@ -42,6 +42,7 @@ type Customer struct {
 	journal    Journal
 	now        func() time.Time
 	stallAfter time.Duration // StallAfter; tests shorten it
+	slowAfter  time.Duration // SlowAfter; tests shorten it
 
 	mu        sync.Mutex
 	contracts map[ledger.ID]*customerContract
@@ -79,7 +80,7 @@ type placement struct {
 // NewCustomer returns the customer side of h on chainID; j journals each receipt before it is
 // countersigned (R-EVID-3). It serves receipt requests once ServeReceipts is called.
 func NewCustomer(h *Host, chainID string, j Journal) *Customer {
-	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, stallAfter: StallAfter, contracts: map[ledger.ID]*customerContract{},
+	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, stallAfter: StallAfter, slowAfter: SlowAfter, contracts: map[ledger.ID]*customerContract{},
 		paymentDue: make(chan struct{}, 1)}
 }
 

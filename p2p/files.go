@@ -70,6 +70,16 @@ type Spread struct {
 // shards of its stripe are placed (Storj's long-tail rule: twice the first successes' time).
 const StallAfter = 10 * time.Second
 
+// A shard still in flight SlowFactor times as long as the K-th placed shard of its stripe took,
+// and at least SlowAfter behind it, is on a slow supplier (P-9): it goes on in the background
+// while the file goes on, and the next stripes' shards of that slot go to a spare. Three times
+// the K-th, not the stall rule's two: an honest supplier on a busy machine is often a little
+// behind, and moving its slot costs a spare.
+const (
+	SlowFactor = 3
+	SlowAfter  = 250 * time.Millisecond
+)
+
 // PutFile reads r to its end a stripe at a time, seals each stripe under key and places its
 // shards as spread says, the shards of a stripe in parallel; progress, if set, is told the
 // plaintext bytes placed so far after each stripe. Memory stays about one stripe whatever the
@@ -133,23 +143,55 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 			}
 		}
 	}()
+	// Stripes whose shard on a slow supplier is still in flight (P-9): the file goes on without
+	// waiting for it, and the put waits for them at the end. Each holds its stripe's buffer.
+	var tails []*stripePut
+	fail := func(err error) (FileRecord, error) {
+		for _, sp := range tails {
+			sp.close()
+			rec.Stripes[sp.s] = sp.sr // what of it was placed goes too
+		}
+		return rec, c.abandon(rec, err)
+	}
 	for ss := range sealedCh {
 		if ss.err != nil {
-			return rec, c.abandon(rec, ss.err)
+			return fail(ss.err)
 		}
-		sr, err := c.putStripe(ctx, id, len(rec.Stripes), ss, &spread)
-		select {
-		case buffers <- ss.buf: // putStripe has returned: nothing reads its shards any more
-		default:
-		}
+		sp := c.startStripe(ctx, id, len(rec.Stripes), ss, &spread)
+		err := sp.wait(ctx, true)
+		rec.Stripes = append(rec.Stripes, sp.sr)
 		if err != nil {
-			rec.Stripes = append(rec.Stripes, sr) // what of it was placed goes too
-			return rec, c.abandon(rec, err)
+			sp.close()
+			rec.Stripes[sp.s] = sp.sr
+			return fail(err)
 		}
-		rec.Stripes = append(rec.Stripes, sr)
+		if sp.pending > 0 {
+			tails = append(tails, sp)
+		} else {
+			sp.close()
+			select {
+			case buffers <- ss.buf: // the stripe is placed: nothing reads its shards any more
+			default:
+			}
+		}
 		rec.Size += ss.st.Size
 		if progress != nil {
 			progress(rec.Size)
+		}
+	}
+	// The rest of the file is placed: a shard still in flight on a slow supplier goes to the
+	// spare its slot moved to, which takes it in a fraction of the time the slow one still needs.
+	for _, sp := range tails {
+		sp.moveTails(ctx)
+	}
+	for len(tails) > 0 {
+		sp := tails[0]
+		err := sp.wait(ctx, false)
+		sp.close()
+		rec.Stripes[sp.s] = sp.sr
+		tails = tails[1:]
+		if err != nil {
+			return fail(err)
 		}
 	}
 	copy(rec.Hash[:], hash.Sum(nil)) // the producer has closed the channel: it is done hashing
@@ -192,95 +234,211 @@ func stripeID(id ledger.ID, s int) ledger.ID {
 	return sha256.Sum256(binary.BigEndian.AppendUint32(append([]byte("trustledger stripe\x00"), id[:]...), uint32(s)))
 }
 
-// putStripe places stripe s's shards, in parallel. A shard whose supplier fails, or stalls once
-// K shards are placed (twice their time, at least stallAfter), goes to a spare of spread, which
-// then takes that shard's place for the rest of the file.
-func (c *Customer) putStripe(ctx context.Context, id ledger.ID, s int, ss sealedStripe, spread *Spread) (StripeRecord, error) {
-	sr := StripeRecord{Stripe: ss.st, Shards: make([]ledger.StorageCommitment, len(ss.shards))}
-	type result struct {
-		i, try int
-		cm     ledger.StorageCommitment
-		err    error
+// stripePut is the placing of one stripe's shards, in parallel (P-9). A shard whose supplier
+// fails, or stalls once K shards are placed (twice their time, at least stallAfter), goes to a
+// spare of spread, which then takes that shard's place for the rest of the file. A shard still
+// in flight SlowFactor times the K-th's time (and SlowAfter behind it) is on a slow supplier: when
+// a spare is left, the slot's next shards go to the spare while this one goes on where it is, in
+// the background (a tail), until it is placed, the stall rule moves it, or the rest of the file
+// is placed (then it goes to the spare too: PutFile never waits for a slow supplier).
+type stripePut struct {
+	c      *Customer
+	id     ledger.ID
+	s      int
+	ss     sealedStripe
+	spread *Spread
+	sr     StripeRecord
+
+	results chan stripeResult
+	tries   []int                // the current attempt of each shard; older ones are ignored
+	cancels []context.CancelFunc // each shard's current attempt
+	onto    []ledger.ID          // the contract each shard's current attempt goes to
+	tail    []bool               // left to finish on a slow supplier
+	errs    []error
+	wg      sync.WaitGroup
+
+	placed, pending int
+	start           time.Time
+	kth             time.Duration // when the K-th shard was placed (0: not yet)
+}
+
+type stripeResult struct {
+	i, try int
+	cm     ledger.StorageCommitment
+	err    error
+}
+
+// startStripe launches the puts of stripe s's shards.
+func (c *Customer) startStripe(ctx context.Context, id ledger.ID, s int, ss sealedStripe, spread *Spread) *stripePut {
+	n := len(ss.shards)
+	sp := &stripePut{c: c, id: id, s: s, ss: ss, spread: spread,
+		sr:      StripeRecord{Stripe: ss.st, Shards: make([]ledger.StorageCommitment, n)},
+		results: make(chan stripeResult, 4*n), tries: make([]int, n), cancels: make([]context.CancelFunc, n),
+		onto: make([]ledger.ID, n), tail: make([]bool, n), errs: make([]error, n), pending: n, start: time.Now()}
+	for i := range n {
+		sp.launch(ctx, i)
 	}
-	results := make(chan result, 2*len(ss.shards))
-	tries := make([]int, len(ss.shards)) // the current attempt of each shard; older ones are ignored
-	cancels := make([]context.CancelFunc, len(ss.shards))
-	var wg sync.WaitGroup
-	defer func() {
-		for _, cancel := range cancels {
-			if cancel != nil {
-				cancel()
-			}
+	return sp
+}
+
+func (sp *stripePut) launch(ctx context.Context, i int) {
+	sctx, cancel := context.WithCancel(ctx)
+	sp.cancels[i] = cancel
+	try, contract, data := sp.tries[i], sp.spread.Contracts[i], sp.ss.shards[i]
+	sp.onto[i] = contract
+	sp.wg.Go(func() {
+		cm, err := sp.c.Put(sctx, contract, shardID(sp.id, sp.s, i), bytes.NewReader(data), uint64(len(data)), ShardLeafSize)
+		select {
+		case sp.results <- stripeResult{i, try, cm, err}:
+		case <-sctx.Done(): // given up on: nobody may read this any more
 		}
-		wg.Wait() // every put has returned: nothing writes to results or the record after this
-	}()
-	launch := func(i int) {
-		sctx, cancel := context.WithCancel(ctx)
-		cancels[i] = cancel
-		try, contract, data := tries[i], spread.Contracts[i], ss.shards[i]
-		wg.Go(func() {
-			cm, err := c.Put(sctx, contract, shardID(id, s, i), bytes.NewReader(data), uint64(len(data)), ShardLeafSize)
-			results <- result{i, try, cm, err}
-		})
-	}
-	// retry moves shard i to the next spare; false when none is left.
-	retry := func(i int) bool {
-		if len(spread.Spares) == 0 {
+	})
+}
+
+// retry gives shard i's place to the next spare (a tail goes to the spare its slot moved to
+// already) and puts it there; false when no spare is left.
+func (sp *stripePut) retry(ctx context.Context, i int) bool {
+	if !sp.tail[i] {
+		if len(sp.spread.Spares) == 0 {
 			return false
 		}
-		cancels[i]()
-		// The supplier given up on may have kept the shard anyway: it is asked to delete it, in
-		// the background, so that it claims no storage the customer's records do not show.
-		abandoned := spread.Contracts[i]
-		go func() {
-			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = c.Delete(dctx, abandoned, shardID(id, s, i))
-		}()
-		spread.Contracts[i], spread.Spares = spread.Spares[0], spread.Spares[1:]
-		tries[i]++
-		launch(i)
-		return true
+		sp.spread.Contracts[i], sp.spread.Spares = sp.spread.Spares[0], sp.spread.Spares[1:]
 	}
-	for i := range ss.shards {
-		launch(i)
-	}
-	start := time.Now()
-	var stall <-chan time.Time
-	placed, pending := 0, len(ss.shards)
-	errs := make([]error, len(ss.shards))
-	for pending > 0 {
+	sp.tail[i] = false
+	sp.cancels[i]()
+	// The supplier given up on may have kept the shard anyway: it is asked to delete it, in the
+	// background, so that it claims no storage the customer's records do not show.
+	abandoned, c, shard := sp.onto[i], sp.c, shardID(sp.id, sp.s, i)
+	go func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.Delete(dctx, abandoned, shard)
+	}()
+	sp.tries[i]++
+	sp.launch(ctx, i)
+	return true
+}
+
+// wait takes the shards' results until every shard is placed or has failed for good, or, with
+// tails allowed, until only shards left on slow suppliers are in flight.
+func (sp *stripePut) wait(ctx context.Context, tails bool) error {
+	k := sp.ss.st.K
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for sp.pending > 0 {
+		if tails && sp.onlyTails() {
+			return nil
+		}
+		// The next deadline: the stall rule's, and the slow rule's while tails are allowed.
+		timer.Stop()
+		var at time.Duration
+		if sp.kth > 0 {
+			at = sp.kth + max(2*sp.kth, sp.c.stallAfter)
+			if slow := max(SlowFactor*sp.kth, sp.kth+sp.c.slowAfter); tails && slow < at && sp.slowCandidates() {
+				at = slow
+			}
+			timer.Reset(max(0, at-time.Since(sp.start)))
+		}
 		select {
-		case r := <-results:
-			if r.try != tries[r.i] {
+		case r := <-sp.results:
+			if r.try != sp.tries[r.i] {
 				continue // an attempt given up on
 			}
 			if r.err != nil {
-				if retry(r.i) {
+				if sp.retry(ctx, r.i) {
 					continue
 				}
-				errs[r.i] = fmt.Errorf("stripe %d shard %d: %w", s, r.i, r.err)
-				pending--
+				sp.errs[r.i] = fmt.Errorf("stripe %d shard %d: %w", sp.s, r.i, r.err)
+				sp.pending--
 				continue
 			}
-			sr.Shards[r.i] = r.cm
-			placed++
-			pending--
-			if placed == ss.st.K && pending > 0 {
-				stall = time.After(max(2*time.Since(start), c.stallAfter))
+			sp.sr.Shards[r.i] = r.cm
+			sp.tail[r.i] = false
+			sp.placed++
+			sp.pending--
+			if sp.placed == k && sp.kth == 0 {
+				sp.kth = time.Since(sp.start)
 			}
-		case <-stall:
-			stall = nil
-			for i := range ss.shards {
-				if sr.Shards[i].Size == 0 && errs[i] == nil && !retry(i) {
-					break // no spare left: wait for the slow ones
+		case <-timer.C:
+			since := time.Since(sp.start)
+			if stalled := sp.kth + max(2*sp.kth, sp.c.stallAfter); since >= stalled {
+				for i := range sp.ss.shards {
+					if sp.inFlight(i) && !sp.retry(ctx, i) {
+						break // no spare left: wait for the slow ones
+					}
+				}
+				continue
+			}
+			// Slow, not stalled: the slot's next shards go to a spare; this one finishes here.
+			for i := range sp.ss.shards {
+				if sp.inFlight(i) && !sp.tail[i] && len(sp.spread.Spares) > 0 {
+					sp.spread.Contracts[i], sp.spread.Spares = sp.spread.Spares[0], sp.spread.Spares[1:]
+					sp.tail[i] = true
 				}
 			}
 		case <-ctx.Done():
-			return sr, ctx.Err()
+			return ctx.Err()
 		}
 	}
-	return sr, errors.Join(errs...)
+	return errors.Join(sp.errs...)
+}
+
+// moveTails puts each shard left on a slow supplier on the spare its slot moved to.
+func (sp *stripePut) moveTails(ctx context.Context) {
+	for i := range sp.ss.shards {
+		if sp.inFlight(i) && sp.tail[i] {
+			sp.retry(ctx, i)
+		}
+	}
+}
+
+// inFlight reports whether shard i is neither placed nor failed for good.
+func (sp *stripePut) inFlight(i int) bool { return sp.sr.Shards[i].Size == 0 && sp.errs[i] == nil }
+
+// onlyTails reports whether every shard in flight is a tail.
+func (sp *stripePut) onlyTails() bool {
+	for i := range sp.ss.shards {
+		if sp.inFlight(i) && !sp.tail[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// slowCandidates reports whether the slow rule could move a shard: one in flight that is no
+// tail yet, and a spare to move its slot to.
+func (sp *stripePut) slowCandidates() bool {
+	return len(sp.spread.Spares) > 0 && !sp.onlyTails()
+}
+
+// close gives up on whatever is still in flight and waits until every put has returned: nothing
+// writes to the record after it.
+func (sp *stripePut) close() {
+	for i, cancel := range sp.cancels {
+		if cancel != nil && sp.inFlight(i) {
+			cancel()
+		}
+	}
+	sp.wg.Wait()
+	for _, cancel := range sp.cancels {
+		if cancel != nil {
+			cancel()
+		}
+	}
+	// A put that ended as it was given up on may have placed its shard: recorded, it is deleted
+	// with the rest when the file is abandoned, instead of left on the supplier.
+	for {
+		select {
+		case r := <-sp.results:
+			if r.err == nil && r.try == sp.tries[r.i] && sp.inFlight(r.i) {
+				sp.sr.Shards[r.i] = r.cm
+				sp.placed++
+				sp.pending--
+			}
+		default:
+			return
+		}
+	}
 }
 
 // GetFile writes a file back to w a stripe at a time: for each stripe it asks K+1 suppliers at

@@ -214,6 +214,12 @@ func sixSuppliers(t testing.TB, key ed25519.PrivateKey, space uint64, name strin
 // suppliersOf is sixSuppliers with n suppliers.
 func suppliersOf(t testing.TB, key ed25519.PrivateKey, space uint64, name string, n int) supplierSet {
 	t.Helper()
+	return suppliersWith(t, key, space, name, n, nil)
+}
+
+// suppliersWith is suppliersOf with supplier i's config changed by edit (nil: none changed).
+func suppliersWith(t testing.TB, key ed25519.PrivateKey, space uint64, name string, n int, edit func(i int, c *SupplierConfig)) supplierSet {
+	t.Helper()
 	w := supplierSet{reg: &mapRegistry{reg: map[ledger.PubKey]bool{pub(key): true}}}
 	w.host = newHost(t, key, w.reg)
 	w.customer = NewCustomer(w.host, chain, journal.Open(t.TempDir()))
@@ -221,7 +227,15 @@ func suppliersOf(t testing.TB, key ed25519.PrivateKey, space uint64, name string
 		k := testKey(fmt.Sprintf("supplier %d", i))
 		w.reg.reg[pub(k)] = true
 		h := newHost(t, k, w.reg)
-		w.served = append(w.served, serveSupplier(t, h, Terms{Space: space}))
+		cfg := SupplierConfig{ChainID: chain, Terms: Terms{Space: space}, Dir: t.TempDir(), Journal: journal.Open(t.TempDir())}
+		if edit != nil {
+			edit(i, &cfg)
+		}
+		sup, err := h.ServeSupplier(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.served = append(w.served, sup)
 		connect(t, w.host, h)
 		open, err := w.customer.Offer(context.Background(), h.ID(), offer(key, k, fmt.Sprint(name, " ", i), space, 0, 86400))
 		if err != nil {
@@ -283,6 +297,72 @@ func TestLongTail(t *testing.T) {
 	if !slices.Equal(spread.Contracts, w.contracts[:6]) {
 		t.Fatal("PutFile changed the caller's spread")
 	}
+}
+
+// TestSlowSupplier (P-9, issue 13's long tails): a supplier that takes shards in at 2 MiB/s
+// (its 4 MiB shard of a stripe takes two seconds, where the others take a fraction of one) is
+// slow once its shard is still in flight SlowAfter behind the K-th (shortened here): its shard of
+// the first stripe goes on there in the background while the next stripes' shards of its slot
+// go to the spare, instead of every stripe waiting for it, and once the rest of the file is
+// placed that shard goes to the spare too. The stall rule (StallAfter, long here) never has to
+// move anything; without the slow rule every stripe would wait for the slow supplier and leave
+// its shard there. The slow supplier is asked to delete what it got, and the file reads back
+// whole.
+func TestSlowSupplier(t *testing.T) {
+	alice := testKey("alice")
+	const slow = 3
+	w := suppliersWith(t, alice, 64<<20, "slow supplier", 7, func(i int, c *SupplierConfig) {
+		if i == slow {
+			c.ReceiveRate = 2 << 20
+		}
+	})
+	w.customer.slowAfter = 300 * time.Millisecond
+	w.customer.stallAfter = time.Minute
+	key, err := stripe.Key(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := shardData(3*StripeSize, 12) // three stripes
+	spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:]}
+	var placed []uint64
+	rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{12}, bytes.NewReader(data), spread, func(n uint64) { placed = append(placed, n) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, sr := range rec.Stripes {
+		for i, cm := range sr.Shards {
+			want := w.contracts[i]
+			if i == slow {
+				want = w.contracts[6] // the spare
+			}
+			if cm.ContractID != want || cm.Size == 0 {
+				t.Fatalf("stripe %d shard %d is under contract %s (size %d), want %s", s, i, cm.ContractID, cm.Size, want)
+			}
+		}
+	}
+	if len(placed) != 3 || placed[2] != uint64(len(data)) {
+		t.Fatalf("progress told %v", placed)
+	}
+	if got := getBytes(t, w.customer, key, rec); !bytes.Equal(got, data) {
+		t.Fatal("the file read back is not the file put")
+	}
+	// What it was still taking in is given up on, and nothing of the file stays counted there.
+	held := func() (used uint64, shards int) {
+		for _, sc := range w.served[slow].Contracts() {
+			if sc.Open.ContractID == w.contracts[slow] {
+				return sc.Used, sc.Shards
+			}
+		}
+		return 0, 0
+	}
+	for range 100 {
+		if used, shards := held(); used == 0 && shards == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	used, shards := held()
+	t.Fatalf("the slow supplier still counts %d bytes and %d shards of the file", used, shards)
 }
 
 // TestRepair (P-12, issue 14): a supplier is gone; its shard of each stripe is rebuilt from the

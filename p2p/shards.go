@@ -158,7 +158,11 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 	// Buffered both ways: the tree reads a leaf (1 KiB) at a time, and a write call a leaf would
 	// cost more than the hashing.
 	out := bufio.NewWriterSize(tmp, 1<<20)
-	tree, err := shard.Build(io.TeeReader(bufio.NewReaderSize(io.LimitReader(st, int64(req.Size)), 1<<20), out), req.Size, req.LeafSize)
+	var in io.Reader = io.LimitReader(st, int64(req.Size))
+	if s.cfg.ReceiveRate > 0 {
+		in = &throttled{r: in, rate: s.cfg.ReceiveRate, start: time.Now()}
+	}
+	tree, err := shard.Build(io.TeeReader(bufio.NewReaderSize(in, 1<<20), out), req.Size, req.LeafSize)
 	if err != nil {
 		return refuse(CodeBadRequest, "receiving shard %s: %v", req.ShardID, err)
 	}
@@ -350,4 +354,24 @@ func (h *Host) ListShards(ctx context.Context, to peer.ID, contract ledger.ID) (
 	var out []ShardInfo
 	err := h.request(ctx, to, ProtocolShard, ShardRequest{Op: OpList, ContractID: contract}, &out)
 	return out, err
+}
+
+// throttled reads r at most rate bytes a second, on average since start.
+type throttled struct {
+	r     io.Reader
+	rate  int64
+	start time.Time
+	n     int64
+}
+
+func (t *throttled) Read(p []byte) (int, error) {
+	if len(p) > 32<<10 {
+		p = p[:32<<10] // small reads, so that the rate holds over short spans too
+	}
+	n, err := t.r.Read(p)
+	t.n += int64(n)
+	if due := time.Duration(float64(t.n) / float64(t.rate) * float64(time.Second)); due > time.Since(t.start) {
+		time.Sleep(due - time.Since(t.start))
+	}
+	return n, err
 }

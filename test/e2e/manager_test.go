@@ -32,7 +32,9 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 	}
 	var put trustd.BackupPutResult
 	cust.jsonCLI(&put, "backup", "put", path)
-	if len(put.Suppliers) != 6 {
+	// Six suppliers, or seven if one was slow for a moment and a spare took some of its shards
+	// (specs/p2p.md P-9).
+	if len(put.Suppliers) < 6 || len(put.Suppliers) > 7 {
 		t.Fatalf("put: %+v", put)
 	}
 	byKey := map[string]*storageNode{}
@@ -122,7 +124,7 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 	}
 	var his trustd.BackupPutResult
 	dave.jsonCLI(&his, "backup", "put", path)
-	if slices.Contains(his.Suppliers, bad.pub) || slices.Contains(his.Suppliers, gone.pub) || len(his.Suppliers) != 6 {
+	if slices.Contains(his.Suppliers, bad.pub) || slices.Contains(his.Suppliers, gone.pub) || len(his.Suppliers) < 6 {
 		t.Fatalf("dave's backup went to %v (bad %s, gone %s)", his.Suppliers, bad.pub, gone.pub)
 	}
 }
