@@ -260,6 +260,7 @@ type stripePut struct {
 	placed, pending int
 	start           time.Time
 	kth             time.Duration // when the K-th shard was placed (0: not yet)
+	stalled, slowed bool          // each rule acts once a stripe
 }
 
 type stripeResult struct {
@@ -331,10 +332,9 @@ func (sp *stripePut) wait(ctx context.Context, tails bool) error {
 		}
 		// The next deadline: the stall rule's, and the slow rule's while tails are allowed.
 		timer.Stop()
-		var at time.Duration
-		if sp.kth > 0 {
-			at = sp.kth + max(2*sp.kth, sp.c.stallAfter)
-			if slow := max(SlowFactor*sp.kth, sp.kth+sp.c.slowAfter); tails && slow < at && sp.slowCandidates() {
+		if sp.kth > 0 && !sp.stalled {
+			at := sp.kth + max(2*sp.kth, sp.c.stallAfter)
+			if slow := max(SlowFactor*sp.kth, sp.kth+sp.c.slowAfter); tails && !sp.slowed && slow < at && sp.slowCandidates() {
 				at = slow
 			}
 			timer.Reset(max(0, at-time.Since(sp.start)))
@@ -360,8 +360,8 @@ func (sp *stripePut) wait(ctx context.Context, tails bool) error {
 				sp.kth = time.Since(sp.start)
 			}
 		case <-timer.C:
-			since := time.Since(sp.start)
-			if stalled := sp.kth + max(2*sp.kth, sp.c.stallAfter); since >= stalled {
+			if since := time.Since(sp.start); since >= sp.kth+max(2*sp.kth, sp.c.stallAfter) {
+				sp.stalled = true
 				for i := range sp.ss.shards {
 					if sp.inFlight(i) && !sp.retry(ctx, i) {
 						break // no spare left: wait for the slow ones
@@ -369,7 +369,8 @@ func (sp *stripePut) wait(ctx context.Context, tails bool) error {
 				}
 				continue
 			}
-			// Slow, not stalled: the slot's next shards go to a spare; this one finishes here.
+			// Slow, not stalled: the slot's next shards go to a spare; this one goes on here.
+			sp.slowed = true
 			for i := range sp.ss.shards {
 				if sp.inFlight(i) && !sp.tail[i] && len(sp.spread.Spares) > 0 {
 					sp.spread.Contracts[i], sp.spread.Spares = sp.spread.Spares[0], sp.spread.Spares[1:]

@@ -110,7 +110,7 @@ testnet() {
 		fi
 	done
 	bin/loadgen -rpc tcp://127.0.0.1:27701,tcp://127.0.0.1:27711,tcp://127.0.0.1:27721,tcp://127.0.0.1:27731 \
-		-chain-id bench-testnet -duration "$DURATION" -workers "$WORKERS" -mode ledger -events-per-tx 1 -inflight 2 > "$out/$name.json"
+		-chain-id bench-testnet -duration "$DURATION" -workers "$WORKERS" -mode ledger -events-per-tx 1 -inflight 1 > "$out/$name.json"
 	rss=$(for p in "${pids[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status; done | sort -n | tail -1)
 	kill "${pids[@]}"; wait "${pids[@]}" || true
 	annotate "$out/$name.json" "$rss" "$(du -sk "$out/net/node0/data" | cut -f1)" "$(du -sk "$out/net/node0/data/app.db" | cut -f1)"

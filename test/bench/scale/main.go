@@ -34,8 +34,8 @@ import (
 const chain = "scale"
 
 func main() {
-	sizes := flag.String("sizes", "250000,500000,1000000", "ledger sizes in events at which to measure, ascending")
-	nodes := flag.Int("nodes", 100000, "registered nodes, the same at every size (each registers and opens a contract: two events)")
+	sizes := flag.String("sizes", "100000,300000,1000000", "ledger sizes in events at which to measure, ascending")
+	nodes := flag.Int("nodes", 10000, "registered nodes, the same at every size (each registers and opens a contract: two events)")
 	window := flag.Int("window", 20, "blocks measured before each size")
 	keepRecent := flag.Int64("keep-recent", 10, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
 	flag.Parse()
