@@ -299,8 +299,9 @@ func TestLongTail(t *testing.T) {
 	}
 }
 
-// TestSlowSupplier (P-9, issue 13's long tails): a supplier that takes shards in at 2 MiB/s
-// (its 4 MiB shard of a stripe takes two seconds, where the others take a fraction of one) is
+// TestSlowSupplier (P-9, issue 13's long tails): a supplier that takes shards in at 512 KiB/s
+// (its 4 MiB shard of a stripe takes eight seconds, where the others take a fraction of one, or
+// a second or two under the race detector) is
 // slow once its shard is still in flight SlowAfter behind the K-th (shortened here): its shard of
 // the first stripe goes on there in the background while the next stripes' shards of its slot
 // go to the spare, instead of every stripe waiting for it, and once the rest of the file is
@@ -313,7 +314,7 @@ func TestSlowSupplier(t *testing.T) {
 	const slow = 3
 	w := suppliersWith(t, alice, 64<<20, "slow supplier", 7, func(i int, c *SupplierConfig) {
 		if i == slow {
-			c.ReceiveRate = 2 << 20
+			c.ReceiveRate = 512 << 10
 		}
 	})
 	w.customer.slowAfter = 300 * time.Millisecond
