@@ -411,7 +411,9 @@ func (s *customerService) Put(ctx context.Context, paths []string, progress func
 				progress(BackupProgress{File: f.name, Done: before + n, Total: total})
 			}
 		}
-		rec, err := cust.PutFile(ctx, key, id, r, spread, tell)
+		sp := spread
+		sp.Size = f.size // the slow-supplier rule acts on large files only (specs/p2p.md P-9)
+		rec, err := cust.PutFile(ctx, key, id, r, sp, tell)
 		r.Close()
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", f.path, err)

@@ -82,7 +82,7 @@ func BenchmarkPutFileSlowSupplier(b *testing.B) {
 						c.ReceiveRate = rate
 					}
 				})
-				spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:]}
+				spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:], Size: benchSize}
 				b.StartTimer()
 				rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{byte(i), 2}, bytes.NewReader(data), spread, nil)
 				if err != nil {

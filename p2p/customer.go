@@ -37,12 +37,13 @@ type ReceiptRequest struct {
 // countersigns nothing of what came before, which is safe (it never signs what it cannot
 // check).
 type Customer struct {
-	h          *Host
-	chainID    string
-	journal    Journal
-	now        func() time.Time
-	stallAfter time.Duration // StallAfter; tests shorten it
-	slowAfter  time.Duration // SlowAfter; tests shorten it
+	h           *Host
+	chainID     string
+	journal     Journal
+	now         func() time.Time
+	stallAfter  time.Duration // StallAfter; tests shorten it
+	slowAfter   time.Duration // SlowAfter; tests shorten it
+	slowRuleMin uint64        // SlowRuleMin; tests lower it
 
 	mu        sync.Mutex
 	contracts map[ledger.ID]*customerContract
@@ -80,7 +81,7 @@ type placement struct {
 // NewCustomer returns the customer side of h on chainID; j journals each receipt before it is
 // countersigned (R-EVID-3). It serves receipt requests once ServeReceipts is called.
 func NewCustomer(h *Host, chainID string, j Journal) *Customer {
-	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, stallAfter: StallAfter, slowAfter: SlowAfter, contracts: map[ledger.ID]*customerContract{},
+	return &Customer{h: h, chainID: chainID, journal: j, now: time.Now, stallAfter: StallAfter, slowAfter: SlowAfter, slowRuleMin: SlowRuleMin, contracts: map[ledger.ID]*customerContract{},
 		paymentDue: make(chan struct{}, 1)}
 }
 

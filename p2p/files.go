@@ -64,6 +64,11 @@ type Spread struct {
 	// took, and at least StallAfter). A spare that takes over shard i holds it for the rest of
 	// the file.
 	Spares []ledger.ID
+	// Size is the file's size when the caller knows it (0: unknown). The slow-supplier rule
+	// (P-9) acts only on a file of SlowRuleMin bytes or more: on a smaller one, waiting for a
+	// slow supplier costs seconds at most, and an honest supplier a little behind on a busy
+	// machine would lose its place for nothing.
+	Size uint64
 }
 
 // StallAfter is the least time a shard's put may take before it is retried on a spare, once K
@@ -72,12 +77,13 @@ const StallAfter = 10 * time.Second
 
 // A shard still in flight SlowFactor times as long as the K-th placed shard of its stripe took,
 // and at least SlowAfter behind it, is on a slow supplier (P-9): it goes on in the background
-// while the file goes on, and the next stripes' shards of that slot go to a spare. Three times
-// the K-th, not the stall rule's two: an honest supplier on a busy machine is often a little
-// behind, and moving its slot costs a spare.
+// while the file goes on, and the next stripes' shards of that slot go to a spare. Twice, as in
+// the stall rule (Storj's); only in files of SlowRuleMin or more (Spread.Size).
 const (
-	SlowFactor = 3
+	SlowFactor = 2
 	SlowAfter  = 250 * time.Millisecond
+	// SlowRuleMin is the least file size (Spread.Size) the rule acts on: four stripes.
+	SlowRuleMin = 4 * StripeSize
 )
 
 // PutFile reads r to its end a stripe at a time, seals each stripe under key and places its
@@ -146,6 +152,12 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 	// Stripes whose shard on a slow supplier is still in flight (P-9): the file goes on without
 	// waiting for it, and the put waits for them at the end. Each holds its stripe's buffer.
 	var tails []*stripePut
+	giveBack := func(buf []byte) {
+		select {
+		case buffers <- buf: // its stripe is placed: nothing reads its shards any more
+		default:
+		}
+	}
 	fail := func(err error) (FileRecord, error) {
 		for _, sp := range tails {
 			sp.close()
@@ -169,10 +181,29 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 			tails = append(tails, sp)
 		} else {
 			sp.close()
-			select {
-			case buffers <- ss.buf: // the stripe is placed: nothing reads its shards any more
-			default:
+			giveBack(sp.ss.buf)
+		}
+		// The stripes left with a tail are looked at between stripes: one whose tail is placed
+		// now gives its buffer back; one whose shard failed for good fails the put.
+		left, failed := tails[:0], error(nil)
+		for _, t := range tails {
+			if t != sp {
+				t.poll(ctx)
 			}
+			if t.pending > 0 {
+				left = append(left, t)
+				continue
+			}
+			t.close()
+			rec.Stripes[t.s] = t.sr
+			giveBack(t.ss.buf)
+			if err := errors.Join(t.errs...); err != nil && failed == nil {
+				failed = err
+			}
+		}
+		tails = left
+		if failed != nil {
+			return fail(failed)
 		}
 		rec.Size += ss.st.Size
 		if progress != nil {
@@ -323,7 +354,6 @@ func (sp *stripePut) retry(ctx context.Context, i int) bool {
 // wait takes the shards' results until every shard is placed or has failed for good, or, with
 // tails allowed, until only shards left on slow suppliers are in flight.
 func (sp *stripePut) wait(ctx context.Context, tails bool) error {
-	k := sp.ss.st.K
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for sp.pending > 0 {
@@ -341,32 +371,10 @@ func (sp *stripePut) wait(ctx context.Context, tails bool) error {
 		}
 		select {
 		case r := <-sp.results:
-			if r.try != sp.tries[r.i] {
-				continue // an attempt given up on
-			}
-			if r.err != nil {
-				if sp.retry(ctx, r.i) {
-					continue
-				}
-				sp.errs[r.i] = fmt.Errorf("stripe %d shard %d: %w", sp.s, r.i, r.err)
-				sp.pending--
-				continue
-			}
-			sp.sr.Shards[r.i] = r.cm
-			sp.tail[r.i] = false
-			sp.placed++
-			sp.pending--
-			if sp.placed == k && sp.kth == 0 {
-				sp.kth = time.Since(sp.start)
-			}
+			sp.take(ctx, r)
 		case <-timer.C:
-			if since := time.Since(sp.start); since >= sp.kth+max(2*sp.kth, sp.c.stallAfter) {
-				sp.stalled = true
-				for i := range sp.ss.shards {
-					if sp.inFlight(i) && !sp.retry(ctx, i) {
-						break // no spare left: wait for the slow ones
-					}
-				}
+			if sp.stallDue() {
+				sp.stall(ctx)
 				continue
 			}
 			// Slow, not stalled: the slot's next shards go to a spare; this one goes on here.
@@ -382,6 +390,60 @@ func (sp *stripePut) wait(ctx context.Context, tails bool) error {
 		}
 	}
 	return errors.Join(sp.errs...)
+}
+
+// take records one put's result: a shard placed, or retried elsewhere, or failed for good.
+func (sp *stripePut) take(ctx context.Context, r stripeResult) {
+	if r.try != sp.tries[r.i] {
+		return // an attempt given up on
+	}
+	if r.err != nil {
+		if !sp.retry(ctx, r.i) {
+			sp.errs[r.i] = fmt.Errorf("stripe %d shard %d: %w", sp.s, r.i, r.err)
+			sp.pending--
+		}
+		return
+	}
+	sp.sr.Shards[r.i] = r.cm
+	sp.tail[r.i] = false
+	sp.placed++
+	sp.pending--
+	if sp.placed == sp.ss.st.K && sp.kth == 0 {
+		sp.kth = time.Since(sp.start)
+	}
+}
+
+// stallDue reports whether the stall rule is due and has not acted yet.
+func (sp *stripePut) stallDue() bool {
+	return sp.kth > 0 && !sp.stalled && time.Since(sp.start) >= sp.kth+max(2*sp.kth, sp.c.stallAfter)
+}
+
+// stall gives up on every shard in flight: each goes to a spare (a tail to its slot's).
+func (sp *stripePut) stall(ctx context.Context) {
+	sp.stalled = true
+	for i := range sp.ss.shards {
+		if sp.inFlight(i) && !sp.retry(ctx, i) {
+			break // no spare left: wait for the slow ones
+		}
+	}
+}
+
+// poll takes the results already in, without waiting, and applies the stall rule if it is due:
+// a stripe left with a tail is looked at between the next stripes, so a tail that is placed
+// gives its stripe's buffer back early and one that fails goes elsewhere at once.
+func (sp *stripePut) poll(ctx context.Context) {
+	for sp.pending > 0 {
+		select {
+		case r := <-sp.results:
+			sp.take(ctx, r)
+			continue
+		default:
+		}
+		if sp.stallDue() {
+			sp.stall(ctx)
+		}
+		return
+	}
 }
 
 // moveTails puts each shard left on a slow supplier on the spare its slot moved to.
@@ -406,10 +468,10 @@ func (sp *stripePut) onlyTails() bool {
 	return true
 }
 
-// slowCandidates reports whether the slow rule could move a shard: one in flight that is no
-// tail yet, and a spare to move its slot to.
+// slowCandidates reports whether the slow rule could move a shard: a file large enough, one
+// shard in flight that is no tail yet, and a spare to move its slot to.
 func (sp *stripePut) slowCandidates() bool {
-	return len(sp.spread.Spares) > 0 && !sp.onlyTails()
+	return sp.spread.Size >= sp.c.slowRuleMin && len(sp.spread.Spares) > 0 && !sp.onlyTails()
 }
 
 // close gives up on whatever is still in flight and waits until every put has returned: nothing

@@ -318,13 +318,14 @@ func TestSlowSupplier(t *testing.T) {
 		}
 	})
 	w.customer.slowAfter = 300 * time.Millisecond
+	w.customer.slowRuleMin = 3 * StripeSize // SlowRuleMin is four stripes: three do here
 	w.customer.stallAfter = time.Minute
 	key, err := stripe.Key(alice)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := shardData(3*StripeSize, 12) // three stripes
-	spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:]}
+	spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:], Size: uint64(len(data))}
 	var placed []uint64
 	rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{12}, bytes.NewReader(data), spread, func(n uint64) { placed = append(placed, n) })
 	if err != nil {

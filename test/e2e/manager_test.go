@@ -32,9 +32,7 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 	}
 	var put trustd.BackupPutResult
 	cust.jsonCLI(&put, "backup", "put", path)
-	// Six suppliers, or seven if one was slow for a moment and a spare took some of its shards
-	// (specs/p2p.md P-9).
-	if len(put.Suppliers) < 6 || len(put.Suppliers) > 7 {
+	if len(put.Suppliers) != 6 {
 		t.Fatalf("put: %+v", put)
 	}
 	byKey := map[string]*storageNode{}
@@ -124,7 +122,7 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 	}
 	var his trustd.BackupPutResult
 	dave.jsonCLI(&his, "backup", "put", path)
-	if slices.Contains(his.Suppliers, bad.pub) || slices.Contains(his.Suppliers, gone.pub) || len(his.Suppliers) < 6 {
+	if slices.Contains(his.Suppliers, bad.pub) || slices.Contains(his.Suppliers, gone.pub) || len(his.Suppliers) != 6 {
 		t.Fatalf("dave's backup went to %v (bad %s, gone %s)", his.Suppliers, bad.pub, gone.pub)
 	}
 }
