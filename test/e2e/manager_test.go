@@ -120,6 +120,41 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 	if score.Score.Status != "proven" {
 		t.Fatalf("dave's view of the supplier proven wrong: %+v", score)
 	}
+	// Dave has no experience of his own: he hires suppliers vetted through what others recorded
+	// (carol's audits), and at most one newcomer a placement. The suppliers carol hired as
+	// replacements earn their vetting audit by audit; dave waits until six are vetted in his
+	// view, as a user would wait for enough trusted suppliers (the test's point is whom he
+	// avoids, not how fast replacements are vetted).
+	statusOf := func(pub string) string {
+		var sc struct {
+			Score struct {
+				Status string `json:"status"`
+			} `json:"score"`
+		}
+		dave.jsonCLI(&sc, "trust", "score", pub, "--observer", "dave")
+		return sc.Score.Status
+	}
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		var vetted []string
+		statuses := map[string]string{}
+		for _, s := range w.suppliers {
+			if s == bad || s == gone {
+				continue
+			}
+			st := statusOf(s.pub)
+			statuses[s.pub[:8]] = st
+			if st == "vetted" {
+				vetted = append(vetted, s.pub)
+			}
+		}
+		if len(vetted) >= 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90 s dave holds %d suppliers vetted, want 6: %v", len(vetted), statuses)
+		}
+		t.Logf("dave's view: %v", statuses)
+	}
 	var his trustd.BackupPutResult
 	dave.jsonCLI(&his, "backup", "put", path)
 	if slices.Contains(his.Suppliers, bad.pub) || slices.Contains(his.Suppliers, gone.pub) || len(his.Suppliers) != 6 {
