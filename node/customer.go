@@ -651,8 +651,13 @@ func (s *customerService) hire(ctx context.Context, cust *p2p.Customer, h *p2p.H
 		return opened, err
 	}
 	if len(opened) < atLeast {
-		return opened, fmt.Errorf("%w: %d more needed, %d reachable registered peers left to ask; refusals: %s", ErrTooFewSuppliers,
-			atLeast-len(opened), len(candidates), strings.Join(append(refusals, "none"), "; "))
+		if len(refusals) == 0 {
+			refusals = []string{"none"}
+		}
+		// The candidates left are the ones this node's view does not hire now: newcomers beyond
+		// its newcomer share, or nodes others report below its hire threshold (specs/trust.md §5).
+		return opened, fmt.Errorf("%w: %d more needed; %d more reachable registered peers that this node's trust view does not hire now (newcomers beyond its newcomer share, or below its hire threshold: `trustd trust score PEER` says which); refusals: %s", ErrTooFewSuppliers,
+			atLeast-len(opened), len(candidates), strings.Join(refusals, "; "))
 	}
 	return opened, nil
 }
