@@ -477,17 +477,12 @@ func (sp *stripePut) slowCandidates() bool {
 // close gives up on whatever is still in flight and waits until every put has returned: nothing
 // writes to the record after it.
 func (sp *stripePut) close() {
-	for i, cancel := range sp.cancels {
-		if cancel != nil && sp.inFlight(i) {
-			cancel()
+	for _, cancel := range sp.cancels {
+		if cancel != nil {
+			cancel() // a put that is done ignores it; one in flight returns
 		}
 	}
 	sp.wg.Wait()
-	for _, cancel := range sp.cancels {
-		if cancel != nil {
-			cancel()
-		}
-	}
 	// A put that ended as it was given up on may have placed its shard: recorded, it is deleted
 	// with the rest when the file is abandoned, instead of left on the supplier.
 	for {
