@@ -83,7 +83,17 @@ func (s *AppStore) SetPruning(keepRecent int64) error {
 		return fmt.Errorf("pruning keep_recent %d: use 0 (keep every version) or at least 2", keepRecent)
 	}
 	s.keepRecent = keepRecent
+	s.tree.RecordOrphans(orphanRecords(keepRecent))
 	return nil
+}
+
+// orphanRecords is how many versions' orphan records the tree keeps (third_party/iavl's patch):
+// the kept versions and the one being pruned, none for an archive node.
+func orphanRecords(keepRecent int64) int {
+	if keepRecent == 0 {
+		return 0
+	}
+	return int(keepRecent) + 2
 }
 
 // Prune deletes the versions that fell out of the kept window after the last commit; call it
@@ -126,8 +136,10 @@ func OpenAppStore(dir string) (*AppStore, error) {
 }
 
 func (s *AppStore) newTree() *iavl.MutableTree {
-	return iavl.NewMutableTree(iavldb.NewPrefixDB(s.db, prefixTree), treeCacheSz, false,
+	t := iavl.NewMutableTree(iavldb.NewPrefixDB(s.db, prefixTree), treeCacheSz, false,
 		iavl.NewNopLogger(), iavl.SyncOption(true))
+	t.RecordOrphans(orphanRecords(s.keepRecent))
+	return t
 }
 
 func (s *AppStore) load() error {

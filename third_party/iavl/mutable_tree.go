@@ -780,6 +780,7 @@ func (tree *MutableTree) SaveVersion() ([]byte, int64, error) {
 
 	tree.ndb.resetLatestVersion(version)
 	tree.version = version
+	tree.ndb.recordOrphans(version) // trustledger patch: while both trees' nodes are in the cache
 
 	// set new working tree
 	tree.ImmutableTree = tree.ImmutableTree.clone()

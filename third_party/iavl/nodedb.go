@@ -92,6 +92,11 @@ type nodeDB struct {
 	fastNodeCache       cache.Cache      // Cache for nodes in the fast index that represents only key-value pairs at the latest version.
 	isCommitting        bool             // Flag to indicate that the nodeDB is committing.
 	chCommitting        chan struct{}    // Channel to signal that the committing is done.
+
+	// trustledger patch: orphans recorded when a version is saved (orphan_records.go).
+	orphanMtx     sync.Mutex
+	orphanKeep    int64                 // versions whose records are kept; 0: records off
+	orphanRecords map[int64][]orphanRef // version → the orphans the next version made of it
 }
 
 func newNodeDB(db dbm.DB, cacheSize int, opts Options, lg Logger) *nodeDB {
@@ -447,7 +452,11 @@ func (ndb *nodeDB) deleteVersion(version int64, cache *rootkeyCache) error {
 		return err
 	}
 
-	if err := ndb.traverseOrphans(version, version+1, func(orphan *Node) error {
+	if refs, ok := ndb.takeOrphanRecord(version); ok { // trustledger patch
+		if err := ndb.deleteRecordedOrphans(version, refs); err != nil {
+			return err
+		}
+	} else if err := ndb.traverseOrphans(version, version+1, func(orphan *Node) error {
 		if orphan.nodeKey.nonce == 0 && !orphan.isLegacy {
 			// if the orphan is a reformatted root, it can be a legacy root
 			// so it should be removed from the pruning process.
@@ -578,6 +587,7 @@ func (ndb *nodeDB) DeleteVersionsFrom(fromVersion int64) error {
 		}
 	}
 	ndb.mtx.Unlock()
+	ndb.dropOrphanRecordsFrom(fromVersion) // trustledger patch
 
 	// Delete the legacy versions
 	legacyLatestVersion, err := ndb.getLegacyLatestVersion()

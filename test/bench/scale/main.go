@@ -9,7 +9,8 @@
 // aggregates and of a page of its events, on-disk bytes per event as the store sits, and the
 // heap. After the last size the store is closed and fully compacted, and its bytes per event
 // are reported again. -keep-recent sets the state versions kept (as app.toml's [pruning]);
-// SCALE_HEAP_PROFILE=FILE writes a heap profile at each size. It prints markdown.
+// SCALE_HEAP_PROFILE=FILE writes a heap profile at each size, -cpuprofile FILE a CPU profile of
+// the run. It prints markdown.
 package main
 
 import (
@@ -38,7 +39,19 @@ func main() {
 	nodes := flag.Int("nodes", 10000, "registered nodes, the same at every size (each registers and opens a contract: two events)")
 	window := flag.Int("window", 20, "blocks measured before each size")
 	keepRecent := flag.Int64("keep-recent", 10, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scale: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var at []int
 	for _, f := range strings.Split(*sizes, ",") {
 		var n int
@@ -49,6 +62,7 @@ func main() {
 		at = append(at, n)
 	}
 	if err := run(at, *nodes, *window, *keepRecent); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
