@@ -35,6 +35,7 @@ type Generator struct {
 	keys      []ed25519.PrivateKey
 	subs      []*client.Submitter
 	follow    *client.Follower
+	posts     chan struct{} // one token per broadcast in progress (maxPosts)
 
 	mu      sync.Mutex
 	acks    []Ack
@@ -67,7 +68,7 @@ func (g *Generator) window() int {
 
 // New prepares n signers derived from seed, each with a submitter over every endpoint.
 func New(chainID string, endpoints []string, n int, seed string) (*Generator, error) {
-	g := &Generator{ChainID: chainID, Endpoints: endpoints, EventsPerTx: 2}
+	g := &Generator{ChainID: chainID, Endpoints: endpoints, EventsPerTx: 2, posts: make(chan struct{}, maxPosts)}
 	var clients []*client.Client
 	for _, e := range endpoints {
 		c, err := client.Dial(e, 5*time.Second)
@@ -120,8 +121,19 @@ func (g *Generator) record(p *client.Pending, c client.Commit, err error) (Ack, 
 	return ack, nil
 }
 
+// maxPosts bounds the broadcasts in progress at once, over all signers: a node's RPC serves 900
+// connections (CometBFT's max_open_connections), and 10,000 signers posting at once had most of
+// their requests time out waiting for one.
+const maxPosts = 500
+
 func (g *Generator) send(ctx context.Context, i int, build func(seq uint64) []ledger.Event) (*client.Pending, error) {
+	select {
+	case g.posts <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	p, err := g.subs[i].SubmitBuilt(ctx, build)
+	<-g.posts
 	if err == nil {
 		g.mu.Lock()
 		g.sent++
@@ -129,6 +141,9 @@ func (g *Generator) send(ctx context.Context, i int, build func(seq uint64) []le
 	}
 	return p, err
 }
+
+// setupConcurrency is how many signers Setup registers or contracts at a time.
+const setupConcurrency = 500
 
 // submit sends events for signer i and waits for their commit.
 func (g *Generator) submit(ctx context.Context, i int, evs ...ledger.Event) (Ack, error) {
@@ -142,14 +157,19 @@ func (g *Generator) submit(ctx context.Context, i int, evs ...ledger.Event) (Ack
 
 // Setup registers every signer (proof of work at difficulty) and opens a contract from signer i
 // (customer) to signer i+1 (supplier), countersigned.
+// At most setupConcurrency signers are set up at once: a node's RPC serves 900 connections
+// (CometBFT's max_open_connections), and 10,000 signers at once made most requests time out.
 func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 	n := len(g.keys)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	slots := make(chan struct{}, setupConcurrency)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			reg := &ledger.RegisterNode{PeerID: ledger.PeerIDOf(g.pub(i)), Capacity: 1 << 30,
 				PowNonce: ledger.SolvePoW(g.ChainID, g.pub(i), difficulty)}
 			_, errs[i] = g.submit(ctx, i, reg)
@@ -163,6 +183,8 @@ func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			s := (i + 1) % n
 			open := &ledger.ContractOpen{ContractID: g.contractID(i), Customer: g.pub(i), Supplier: g.pub(s),
 				Bytes: 1 << 30, DurationSeconds: 30 * 86400, PricePerGiBMonth: 4000}
