@@ -121,6 +121,9 @@ func (g *Generator) record(p *client.Pending, c client.Commit, err error) (Ack, 
 	return ack, nil
 }
 
+// setupConcurrency is how many signers Setup registers or contracts at a time.
+const setupConcurrency = 500
+
 // maxPosts bounds the broadcasts in progress at once, over all signers: a node's RPC serves 900
 // connections (CometBFT's max_open_connections), and 10,000 signers posting at once had most of
 // their requests time out waiting for one.
@@ -142,9 +145,6 @@ func (g *Generator) send(ctx context.Context, i int, build func(seq uint64) []le
 	return p, err
 }
 
-// setupConcurrency is how many signers Setup registers or contracts at a time.
-const setupConcurrency = 500
-
 // submit sends events for signer i and waits for their commit.
 func (g *Generator) submit(ctx context.Context, i int, evs ...ledger.Event) (Ack, error) {
 	p, err := g.send(ctx, i, func(uint64) []ledger.Event { return evs })
@@ -156,9 +156,9 @@ func (g *Generator) submit(ctx context.Context, i int, evs ...ledger.Event) (Ack
 }
 
 // Setup registers every signer (proof of work at difficulty) and opens a contract from signer i
-// (customer) to signer i+1 (supplier), countersigned.
-// At most setupConcurrency signers are set up at once: a node's RPC serves 900 connections
-// (CometBFT's max_open_connections), and 10,000 signers at once made most requests time out.
+// (customer) to signer i+1 (supplier), countersigned. At most setupConcurrency signers are set up
+// at once, each until its tx commits, so that setup txs stay well within a node's mempool (5,000
+// txs by default) however many signers there are; send bounds the broadcasts themselves.
 func (g *Generator) Setup(ctx context.Context, difficulty int) error {
 	n := len(g.keys)
 	var wg sync.WaitGroup

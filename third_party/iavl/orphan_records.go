@@ -61,8 +61,8 @@ func (ndb *nodeDB) recordOrphans(version int64) {
 		}
 		refs = append(refs, ref)
 		return nil
-	}); err != nil {
-		ndb.takeOrphanRecord(version - 1)
+	}); err != nil || legacy {
+		ndb.takeOrphanRecord(version - 1) // no record: pruning version-1 walks the trees
 		return
 	}
 	ndb.orphanMtx.Lock()
@@ -70,9 +70,7 @@ func (ndb *nodeDB) recordOrphans(version int64) {
 	if ndb.orphanRecords == nil {
 		ndb.orphanRecords = map[int64][]orphanRef{}
 	}
-	if !legacy {
-		ndb.orphanRecords[version-1] = refs
-	}
+	ndb.orphanRecords[version-1] = refs
 	for v := range ndb.orphanRecords {
 		if v <= version-1-ndb.orphanKeep {
 			delete(ndb.orphanRecords, v)

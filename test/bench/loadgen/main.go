@@ -71,9 +71,6 @@ type step struct {
 	OtherCores float64 `json:"other_cores"`
 }
 
-// seed is -seed: what the signers' keys derive from.
-var seed *string
-
 func main() {
 	mode := flag.String("mode", "ledger", "ledger or kvstore")
 	rpc := flag.String("rpc", "tcp://127.0.0.1:26657", "node RPC; in ledger mode a comma-separated list spreads the signers over several nodes")
@@ -90,7 +87,7 @@ func main() {
 	p99Limit := flag.Duration("p99-limit", 2*time.Second, "with -saturate: the commit p99 beyond which the node counts as saturated")
 	nodePID := flag.Int("node-pid", 0, "the node's process id, to report the CPU it used (0: not reported)")
 	cpuProfile := flag.String("cpuprofile", "", "write the generator's own CPU profile to this file")
-	seed = flag.String("seed", "loadgen", "what the signers' keys derive from (ledger mode): another seed makes other signers, to load a node a run has loaded before")
+	seed := flag.String("seed", "loadgen", "what the signers' keys derive from (ledger mode): another seed makes other signers, to load a node a run has loaded before")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -115,9 +112,9 @@ func main() {
 			}
 			mult = append(mult, m)
 		}
-		r, err = runSaturated(*mode, *rpc, *chain, *pow, *workers, *inflight, *events, *size, mult, *stepFor, *p99Limit, *nodePID)
+		r, err = runSaturated(*mode, *rpc, *chain, *seed, *pow, *workers, *inflight, *events, *size, mult, *stepFor, *p99Limit, *nodePID)
 	} else {
-		r, err = run(*mode, *rpc, *chain, *pow, *workers, *inflight, *events, *size, *duration, *nodePID)
+		r, err = run(*mode, *rpc, *chain, *seed, *pow, *workers, *inflight, *events, *size, *duration, *nodePID)
 	}
 	if err != nil {
 		pprof.StopCPUProfile()
@@ -128,9 +125,9 @@ func main() {
 	fmt.Println(string(b))
 }
 
-func run(mode, rpc, chain string, pow, workers, inflight, events, size int, d time.Duration, nodePID int) (*result, error) {
+func run(mode, rpc, chain, seed string, pow, workers, inflight, events, size int, d time.Duration, nodePID int) (*result, error) {
 	r := &result{Mode: mode, Workers: workers, InFlight: inflight, EventsPerTx: events}
-	g, err := load.New(chain, strings.Split(rpc, ","), workers, *seed)
+	g, err := load.New(chain, strings.Split(rpc, ","), workers, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +191,7 @@ func quantileMs(d []time.Duration, p float64) float64 {
 
 // runSaturated steps the offered load up (mult × inflight per signer, or mult × workers ×
 // inflight kvstore workers) and returns the best step within p99Limit, with every step.
-func runSaturated(mode, rpc, chain string, pow, workers, inflight, events, size int, mult []int, stepFor, p99Limit time.Duration, nodePID int) (*result, error) {
+func runSaturated(mode, rpc, chain, seed string, pow, workers, inflight, events, size int, mult []int, stepFor, p99Limit time.Duration, nodePID int) (*result, error) {
 	const settle = 3 * time.Second // after a step up, before measuring: the new txs reach their first commits
 	r := &result{Mode: mode, Workers: workers, EventsPerTx: events}
 	ctx, stop := context.WithCancel(context.Background())
@@ -205,7 +202,7 @@ func runSaturated(mode, rpc, chain string, pow, workers, inflight, events, size 
 	var done chan struct{}
 	switch mode {
 	case "ledger":
-		g, err := load.New(chain, strings.Split(rpc, ","), workers, *seed)
+		g, err := load.New(chain, strings.Split(rpc, ","), workers, seed)
 		if err != nil {
 			return nil, err
 		}
