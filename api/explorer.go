@@ -12,7 +12,7 @@ const (
 	PathCounterparts = "/counterparts" // data: CounterpartsRequest (JSON) → CounterpartsPage
 	PathSearch       = "/search"       // data: SearchRequest (JSON) → SearchAnswer
 	PathTrustGraph   = "/trust/graph"  // data: GraphRequest (JSON) → GraphAnswer
-	PathTrustView    = "/trust/view"   // data: TrustViewRequest (JSON) → TrustViewAnswer
+	PathTrustView    = "/trust/view"   // data: TrustViewRequest (JSON) → TrustViewAnswer (JSON, or binary on request)
 )
 
 // NetworkTotals are the whole network's figures after a block, derived from its events (as of
@@ -125,6 +125,8 @@ type GraphAnswer struct {
 type TrustViewRequest struct {
 	Observer string `json:"observer"`
 	Limit    int    `json:"limit,omitempty"`
+	// Encoding EncodingBinary asks for the answer in binary (EncodeTrustView); empty: JSON.
+	Encoding string `json:"encoding,omitempty"`
 }
 
 // TrustViewAnswer is the answer to /trust/view.

@@ -3,9 +3,11 @@ package client_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -157,6 +159,21 @@ func scenario(t *testing.T, c *client.Client) {
 	}
 	if _, err := c.TrustTop(ctx, a, 0); !errors.Is(err, api.ErrBadRequest) {
 		t.Fatalf("top with limit 0: %v, want api.ErrBadRequest", err)
+	}
+	// The trust page's view in binary is the JSON answer, field for field.
+	tv, err := c.TrustView(ctx, a, 5)
+	if err != nil || tv.Total < 1 || tv.Most[0].Subject != b || tv.Graph.Center != a || tv.Policy.Lambda == 0 {
+		t.Fatalf("trust view: %+v %v", tv, err)
+	}
+	data, _ := json.Marshal(api.TrustViewRequest{Observer: a.String(), Limit: 5})
+	res, err := c.Query(ctx, api.PathTrustView, data, 0, false)
+	var viaJSON api.TrustViewAnswer
+	if err != nil || json.Unmarshal(res.Value, &viaJSON) != nil || !reflect.DeepEqual(viaJSON, tv) {
+		t.Fatalf("trust view in JSON %+v (%v)\nin binary %+v", viaJSON, err, tv)
+	}
+	data, _ = json.Marshal(api.TrustViewRequest{Observer: a.String(), Encoding: "xml"})
+	if _, err := c.Query(ctx, api.PathTrustView, data, 0, false); !errors.Is(err, api.ErrBadRequest) {
+		t.Fatalf("trust view in xml: %v, want api.ErrBadRequest", err)
 	}
 	if pol, err := c.TrustPolicy(ctx); err != nil || pol.Lambda == 0 {
 		t.Fatalf("policy: %+v %v", pol, err)

@@ -232,10 +232,16 @@ func (c *Client) TrustGraph(ctx context.Context, observer ledger.PubKey, maxNode
 // TrustView is what a page on observer's trust shows, from one view: its limit (0: 20) most and
 // least trusted, its ego graph at the caps, and the node's trust policy.
 func (c *Client) TrustView(ctx context.Context, observer ledger.PubKey, limit int) (api.TrustViewAnswer, error) {
-	data, _ := json.Marshal(api.TrustViewRequest{Observer: observer.String(), Limit: limit})
-	var ans api.TrustViewAnswer
-	_, err := c.queryJSON(ctx, api.PathTrustView, data, &ans)
-	return ans, err
+	data, _ := json.Marshal(api.TrustViewRequest{Observer: observer.String(), Limit: limit, Encoding: api.EncodingBinary})
+	res, err := c.Query(ctx, api.PathTrustView, data, 0, false)
+	if err != nil {
+		return api.TrustViewAnswer{}, err
+	}
+	ans, err := api.DecodeTrustView(res.Value)
+	if err != nil {
+		return api.TrustViewAnswer{}, fmt.Errorf("node answered %s with %w", api.PathTrustView, err)
+	}
+	return ans, nil
 }
 
 // Stats is the network's totals after its latest block with events, and the activity of the

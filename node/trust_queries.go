@@ -196,6 +196,12 @@ func (s *TrustService) queryView(req *abcitypes.RequestQuery) *abcitypes.Respons
 	if err == nil {
 		ans, err = s.View(o, vr.Limit)
 	}
+	if err == nil && vr.Encoding == api.EncodingBinary {
+		return &abcitypes.ResponseQuery{Value: api.EncodeTrustView(ans), Height: ans.Height}
+	}
+	if err == nil && vr.Encoding != "" {
+		err = fmt.Errorf("encoding %q: want %q or none (JSON): %w", vr.Encoding, api.EncodingBinary, api.ErrBadRequest)
+	}
 	return s.answer(func() int64 { return ans.Height }, ans, err)
 }
 
