@@ -72,6 +72,7 @@ type AppStore struct {
 	exporting map[int64]int // versions held open by TreeExports: Prune keeps them
 	// commitTimes is the last Commit's phases (LastCommitTimes).
 	commitTimes CommitTimes
+	newest      newestMemo // Newest's answers for nodes and pairs
 }
 
 // SetPruning keeps only the last keepRecent state versions (heights); 0 keeps every version.

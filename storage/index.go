@@ -184,6 +184,7 @@ func (s *AppStore) index(records []ledger.EventRecord) (err error) {
 	if err := b.Write(); err != nil {
 		return err
 	}
+	s.newest.touched(records)
 	s.stats = st
 	return nil
 }
@@ -272,6 +273,19 @@ func (s *AppStore) scanPrefixes(f Filter) ([][]byte, error) {
 // Newest is the position (as a cursor, api.Position) of the newest event matching f, "" when
 // there is none: what changed last, found with one seek a scan instead of a listing.
 func (s *AppStore) Newest(f Filter) (string, error) {
+	kept, found, gen := s.newest.get(f)
+	if found {
+		return kept, nil
+	}
+	newest, err := s.readNewest(f)
+	if err == nil {
+		s.newest.put(f, gen, newest)
+	}
+	return newest, err
+}
+
+// readNewest is Newest read from the indexes.
+func (s *AppStore) readNewest(f Filter) (string, error) {
 	prefixes, err := s.scanPrefixes(f)
 	if prefixes == nil || err != nil {
 		return "", err
@@ -520,6 +534,7 @@ func (s *AppStore) deleteIndexAbove(height int64) error {
 			}
 		}
 	}
+	defer s.newest.forget()
 	return b.WriteSync()
 }
 
@@ -543,6 +558,7 @@ func (s *AppStore) ReplaceIndex(src *AppStore) error {
 		}
 	}
 	it.Close()
+	defer s.newest.forget() // answers read meanwhile are dropped at the end too
 	if err := del.Write(); err != nil {
 		return err
 	}
