@@ -734,21 +734,27 @@ func (v *View) Extremes(limit int) (most, least []Score, total int, err error) {
 		}
 		return most, least, n, nil
 	}
-	// The ends of All's order (score, then key: a total order), kept as the scores go by: a
-	// sort of thousands of large Scores for forty of them was most of a trust page's cost.
-	first := func(a, b *Score) bool { return sortCompare(*a, *b) < 0 }
-	var top, bottom []Score // top best first; bottom worst first
+	// The ends of All's order (score, then key: a total order), kept as the scores go by, as
+	// (score, node) pairs: a sort of thousands of large Scores for forty of them was most of a
+	// trust page's cost, and inserting Scores into the ends, then, half of what was left.
+	type ranked struct {
+		score float64
+		x     int32
+	}
+	first := func(a, b ranked) bool { return better(a.score, v.e.nodes[a.x].key, b.score, v.e.nodes[b.x].key) }
+	last := func(a, b ranked) bool { return first(b, a) }
+	var top, bottom []ranked // top best first; bottom worst first
 	n := 0
-	keep := func(list []Score, s Score, first func(a, b *Score) bool) []Score {
-		if len(list) == limit && !first(&s, &list[limit-1]) {
+	keep := func(list []ranked, r ranked, first func(a, b ranked) bool) []ranked {
+		if len(list) == limit && !first(r, list[limit-1]) {
 			return list
 		}
-		at := sort.Search(len(list), func(i int) bool { return first(&s, &list[i]) })
+		at := sort.Search(len(list), func(i int) bool { return first(r, list[i]) })
 		if len(list) < limit {
-			list = append(list, Score{})
+			list = append(list, ranked{})
 		}
 		copy(list[at+1:], list[at:])
-		list[at] = s
+		list[at] = r
 		return list
 	}
 	for i := range v.e.nodes {
@@ -760,13 +766,14 @@ func (v *View) Extremes(limit int) (most, least []Score, total int, err error) {
 			continue
 		}
 		s, _ := v.scoreSums(int32(i), false, false)
-		top = keep(top, s, first)
-		bottom = keep(bottom, s, func(a, b *Score) bool { return first(b, a) })
+		r := ranked{s.Score, int32(i)}
+		top = keep(top, r, first)
+		bottom = keep(bottom, r, last)
 	}
-	withReason := func(list []Score) []Score {
+	withReason := func(list []ranked) []Score {
 		out := make([]Score, 0, len(list))
-		for _, s := range list {
-			out = append(out, v.score(v.e.index[s.Subject], false))
+		for _, r := range list {
+			out = append(out, v.score(r.x, false))
 		}
 		return out
 	}
