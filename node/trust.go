@@ -29,6 +29,11 @@ type History interface {
 // is evicted when another is needed, one at a time.
 const ViewCacheSize = 64
 
+// WarmStartBytes is the memory the engine may keep last PageRank vectors in, to start each
+// observer's next view from its last (reputation.Engine.SetWarmStartBytes): 8,000 observers at
+// 1,000 nodes, 83 at 100,000.
+const WarmStartBytes = 64 << 20
+
 // TrustService keeps the node's reputation engine current and answers the /trust/* queries.
 //
 // Commits reach it through OnCommit, which only queues them (it runs inside the app's Commit and
@@ -161,6 +166,7 @@ func (s *TrustService) catchUp(ctx context.Context, policy reputation.Policy, h0
 		if err != nil {
 			return err
 		}
+		e.SetWarmStartBytes(WarmStartBytes)
 		last, err := s.replay(ctx, e, position{}, h0)
 		if err != nil {
 			return err

@@ -23,6 +23,9 @@ type Engine struct {
 	// warm holds the last PageRank vector of the most recent observers, to warm-start their next
 	// view; bounded (WarmStartObservers), least recently used evicted one at a time.
 	warm *simplelru.LRU[ledger.PubKey, []float64]
+	// warmBytes, once set (SetWarmStartBytes), sizes warm to the observers whose vectors fit in
+	// it, WarmStartObservers at least; warmSize is its size now.
+	warmBytes, warmSize int
 	// successStep, failureStep and dropLevel are the drop rule's constants (§2.1).
 	successStep, failureStep, dropLevel float64
 	// rowDst and rowWgt are each node's positive out-edges, normalised (PageRank's rows, §3);
@@ -49,6 +52,24 @@ func scratch(buf *[]float64, n int) []float64 {
 // WarmStartObservers is how many observers' last PageRank vectors an engine keeps to warm-start
 // their next view (each is 8 bytes a node: 51 MiB at 100,000 nodes).
 const WarmStartObservers = 64
+
+// SetWarmStartBytes lets the engine keep the last PageRank vectors of as many observers as fit
+// in bytes (at least WarmStartObservers), instead of WarmStartObservers: a node whose explorer
+// shows the views of many observers computes each again from its last vector, in a few
+// iterations instead of up to MaxIterations. A warm start changes a view only within
+// PageRank's tolerance (§3).
+func (e *Engine) SetWarmStartBytes(bytes int) { e.warmBytes = bytes }
+
+// sizeWarm sets warm's size for n nodes.
+func (e *Engine) sizeWarm(n int) {
+	if e.warmBytes <= 0 || n == 0 {
+		return
+	}
+	if want := max(WarmStartObservers, e.warmBytes/(8*n)); want != e.warmSize {
+		e.warm.Resize(want)
+		e.warmSize = want
+	}
+}
 
 type nodeState struct {
 	key    ledger.PubKey

@@ -360,6 +360,39 @@ func TestWarmStartCacheIsBounded(t *testing.T) {
 	}
 }
 
+// TestWarmStartBytes: with SetWarmStartBytes the engine keeps as many observers' vectors as fit
+// (here all of them), and a warm-started view goes on converging where the last one stopped: on
+// a ring, where MaxIterations stops a cold start about 10^-4 from the limit, a third view is
+// within 10^-8 of it.
+func TestWarmStartBytes(t *testing.T) {
+	h := &history{t: t}
+	n := 3 * WarmStartObservers
+	for i := 0; i < n; i++ {
+		h.serve(node(fmt.Sprint("customer", i)), node("supplier"), 1)
+		h.serve(node("supplier"), node(fmt.Sprint("customer", (i+1)%n)), 1)
+	}
+	e := h.engine(DefaultPolicy())
+	exact := DefaultPolicy()
+	exact.MaxIterations = 5000
+	limit := h.engine(exact)
+	e.SetWarmStartBytes(1 << 20) // n+1 nodes: far more than n vectors fit
+	for round := 0; round < 2; round++ {
+		for i := 0; i < n; i++ {
+			e.View(node(fmt.Sprint("customer", i)))
+		}
+	}
+	if got := e.warm.Len(); got != n {
+		t.Fatalf("%d warm vectors, want all %d observers'", got, n)
+	}
+	o := node("customer7")
+	warmView, limitView := e.View(o), limit.View(o)
+	for i := range warmView.t {
+		if math.Abs(warmView.t[i]-limitView.t[i]) > 1e-8 {
+			t.Fatalf("node %d: warm mass %v, the limit %v", i, warmView.t[i], limitView.t[i])
+		}
+	}
+}
+
 // TestRescoreKeepsTrustReadsEvidence: a rescored view answers (it is fresh), keeps the old
 // PageRank mass (a node that appeared since has none), and reads the newest direct evidence.
 func TestRescoreKeepsTrustReadsEvidence(t *testing.T) {

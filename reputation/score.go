@@ -426,6 +426,7 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	if everyRestarts := own < 1 && (o < 0 || own > 0); warm && !everyRestarts {
 		clearUnreached(t, restart, dst)
 	}
+	e.sizeWarm(n)
 	e.warm.Add(observer, t) // nothing writes a view's t once it is made
 	return t, float64(1 - own)
 }
