@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trustledger/trustledger/api"
@@ -234,24 +235,50 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, l loader) {
 }
 
 func (s *Server) render(w http.ResponseWriter, code int, v view) {
-	a, err := s.htmlAnswer(v)
+	buf, err := s.draw(v)
 	if err != nil {
 		s.logError("explorer template failed", "page", v.page(), "err", err)
 		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", a.contentType)
+	defer drawn(buf)
+	w.Header().Set("Content-Type", htmlType)
 	w.WriteHeader(code)
-	_, _ = w.Write(a.body)
+	_, _ = w.Write(buf.Bytes())
 }
 
-// htmlAnswer draws a page.
+const htmlType = "text/html; charset=utf-8"
+
+// htmlAnswer draws a page to keep.
 func (s *Server) htmlAnswer(v view) (*keptAnswer, error) {
-	var buf bytes.Buffer
-	if err := s.pages[v.page()].ExecuteTemplate(&buf, "base.html", v); err != nil {
+	buf, err := s.draw(v)
+	if err != nil {
 		return nil, err
 	}
-	return &keptAnswer{contentType: "text/html; charset=utf-8", body: buf.Bytes()}, nil
+	defer drawn(buf)
+	return &keptAnswer{contentType: htmlType, body: bytes.Clone(buf.Bytes())}, nil
+}
+
+// pageBuffers are the buffers pages are drawn in, reused: growing a new one to a page's size
+// for every answer was the explorer's largest allocation under load.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// draw draws a page into a buffer that the caller gives back with drawn.
+func (s *Server) draw(v view) (*bytes.Buffer, error) {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := s.pages[v.page()].ExecuteTemplate(buf, "base.html", v); err != nil {
+		drawn(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// drawn gives a buffer back; one grown past 1 MiB is let go.
+func drawn(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		pageBuffers.Put(buf)
+	}
 }
 
 // jsonAnswer is a page's data as JSON.
