@@ -27,6 +27,41 @@ type pageCache struct {
 	byKey    map[string]*list.Element
 	hits     uint64
 	misses   uint64
+	// drawing holds the answers being drawn, by key: a hundred visitors of a page that just
+	// changed (the home page at each new block) wait for one drawing instead of each drawing it.
+	drawing map[string]*drawingAnswer
+}
+
+// drawingAnswer is an answer one visitor is drawing; done closes when it is kept (a is set) or
+// could not be (a stays nil, and those who waited draw it themselves).
+type drawingAnswer struct {
+	done chan struct{}
+	a    *keptAnswer
+}
+
+// startDrawing returns the answer being drawn for key, and whether the caller is to draw it (and
+// then call doneDrawing).
+func (c *pageCache) startDrawing(key string) (*drawingAnswer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.drawing[key]; ok {
+		return d, false
+	}
+	if c.drawing == nil {
+		c.drawing = map[string]*drawingAnswer{}
+	}
+	d := &drawingAnswer{done: make(chan struct{})}
+	c.drawing[key] = d
+	return d, true
+}
+
+// doneDrawing ends the drawing of key with answer a (nil: none to share).
+func (c *pageCache) doneDrawing(key string, d *drawingAnswer, a *keptAnswer) {
+	c.mu.Lock()
+	delete(c.drawing, key)
+	c.mu.Unlock()
+	d.a = a
+	close(d.done)
 }
 
 // keptAnswer is one answer as sent.
@@ -94,7 +129,31 @@ func (s *Server) serveKept(w http.ResponseWriter, r *http.Request, l loader, ver
 			_, _ = w.Write(a.body)
 			return
 		}
+		d, drawer := s.cache.startDrawing(key)
+		if !drawer {
+			select {
+			case <-d.done:
+			case <-r.Context().Done():
+				return // the visitor left
+			}
+			if d.a != nil {
+				w.Header().Set("Content-Type", d.a.contentType)
+				_, _ = w.Write(d.a.body)
+				return
+			}
+			ok = false // it could not be drawn for us: draw it here, as if not kept
+		} else {
+			var drew *keptAnswer
+			defer func() { s.cache.doneDrawing(key, d, drew) }()
+			s.drawKept(w, r, l, key, asJSON, &drew)
+			return
+		}
 	}
+	s.drawKept(w, r, l, "", asJSON, nil)
+}
+
+// drawKept loads and draws a page and answers with it; with a key it keeps it and sets *drew.
+func (s *Server) drawKept(w http.ResponseWriter, r *http.Request, l loader, key string, asJSON bool, drew **keptAnswer) {
 	v, loaded := s.load(w, r, l)
 	if !loaded {
 		return
@@ -111,9 +170,10 @@ func (s *Server) serveKept(w http.ResponseWriter, r *http.Request, l loader, ver
 		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if ok {
+	if key != "" {
 		a.key = key
 		s.cache.put(a)
+		*drew = a
 	}
 	w.Header().Set("Content-Type", a.contentType)
 	_, _ = w.Write(a.body)

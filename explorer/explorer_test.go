@@ -287,4 +287,27 @@ func TestKeptPagesAreNeverStale(t *testing.T) {
 	if _, _, after := get(t, relURL); !strings.Contains(after, res.Hash.String()[:16]) {
 		t.Fatalf("the relation page after carol's fourth audit does not link its tx %s", res.Hash)
 	}
+	// Many visitors at once of a page that just changed (carol's, in HTML and JSON) wait for one
+	// drawing of it and all get the new page.
+	for _, u := range []string{w.srv.URL + "/node/" + w.carol.String(), w.srv.URL + "/api/node/" + w.carol.String()} {
+		bodies := make([]string, 30)
+		var wg sync.WaitGroup
+		for i := range bodies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, _, body := get(t, u)
+				if code != http.StatusOK {
+					t.Errorf("%s: %d", u, code)
+				}
+				bodies[i] = body
+			}()
+		}
+		wg.Wait()
+		for i, b := range bodies {
+			if b != bodies[0] || !strings.Contains(b, res.Hash.String()[:16]) {
+				t.Fatalf("%s, visitor %d of 30: not the new page (%d bytes, first %d)", u, i, len(b), len(bodies[0]))
+			}
+		}
+	}
 }
