@@ -225,3 +225,17 @@ func benchmarkTick(b *testing.B, hire bool) {
 		}
 	}
 }
+
+// BenchmarkExtremes: a trust page's ranking, the 20 most and least trusted of 10,000 nodes,
+// from a view already computed (the explorer's trust page, issue 15).
+func BenchmarkExtremes(b *testing.B) {
+	recs, keys := synthetic(10_000, 1_000_000, 2)
+	e := loaded(b, recs)
+	v := e.View(keys[0])
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		if most, _, _, err := v.Extremes(20); err != nil || len(most) != 20 {
+			b.Fatal(len(most), err)
+		}
+	}
+}

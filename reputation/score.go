@@ -766,8 +766,7 @@ func (v *View) Extremes(limit int) (most, least []Score, total int, err error) {
 		if limit <= 0 {
 			continue
 		}
-		s, _ := v.scoreSums(int32(i), false, false)
-		r := ranked{s.Score, int32(i)}
+		r := ranked{v.scoreOnly(int32(i)), int32(i)}
 		top = keep(top, r, first)
 		bottom = keep(bottom, r, last)
 	}
@@ -779,6 +778,22 @@ func (v *View) Extremes(limit int) (most, least []Score, total int, err error) {
 		return out
 	}
 	return withReason(top), withReason(bottom), n, nil
+}
+
+// scoreOnly is scoreSums(x, false, false).Score for a node other than the observer, without
+// the rest of the Score: what Extremes ranks every node by.
+func (v *View) scoreOnly(x int32) float64 {
+	if v.e.nodes[x].proof != nil {
+		return 0
+	}
+	pol := v.e.policy
+	ev := v.sums(x, nil)
+	rRec := 0.0
+	if ev.mass > 0 {
+		rRec = ev.sum / ev.mass
+	}
+	k := pol.BaselineStrength
+	return (float64(ev.nDirect*ev.qDirect) + float64(ev.mass*rRec) + float64(k*pol.Baseline)) / (ev.nDirect + ev.mass + k)
 }
 
 // sortScores orders by score, then key. Keys are unique, so the order is total and an unstable
