@@ -50,8 +50,11 @@ type TrustService struct {
 	mu     sync.Mutex // guards engine, views, last, height
 	engine *reputation.Engine
 	views  *simplelru.LRU[ledger.PubKey, *reputation.View]
-	last   position // the last record applied
-	height int64    // the last block applied (blocks without events count)
+	// answers keeps /trust/view's answers with the view they came from: a trust page asked
+	// again before the engine moves on costs nothing more (nil until the first).
+	answers *simplelru.LRU[viewAnswerKey, viewAnswer]
+	last    position // the last record applied
+	height  int64    // the last block applied (blocks without events count)
 
 	serving atomic.Bool
 
@@ -61,6 +64,16 @@ type TrustService struct {
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
+}
+
+type viewAnswerKey struct {
+	observer ledger.PubKey
+	limit    int
+}
+
+type viewAnswer struct {
+	view *reputation.View
+	ans  api.TrustViewAnswer
 }
 
 type committed struct {
@@ -173,7 +186,7 @@ func (s *TrustService) catchUp(ctx context.Context, policy reputation.Policy, h0
 		}
 		views, _ := simplelru.NewLRU[ledger.PubKey, *reputation.View](ViewCacheSize, nil)
 		s.mu.Lock()
-		s.engine, s.views, s.last, s.height = e, views, last, h0
+		s.engine, s.views, s.answers, s.last, s.height = e, views, nil, last, h0
 		s.mu.Unlock()
 		return nil
 	}

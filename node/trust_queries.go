@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/trustledger/trustledger/abci"
 	"github.com/trustledger/trustledger/api"
@@ -59,7 +60,9 @@ func (s *TrustService) Top(observer ledger.PubKey, limit int, least bool) (api.T
 }
 
 // View is what a page on observer's trust shows, from one view under one hold of the lock: its
-// limit most and least trusted, its ego graph at the caps, and the policy.
+// limit most and least trusted, its ego graph at the caps, and the policy. An answer is kept
+// with its view until the engine moves on, so asking again is free; callers share its lists
+// and must not change them.
 func (s *TrustService) View(observer ledger.PubKey, limit int) (api.TrustViewAnswer, error) {
 	if limit == 0 {
 		limit = 20
@@ -72,12 +75,24 @@ func (s *TrustService) View(observer ledger.PubKey, limit int) (api.TrustViewAns
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	most, least, total, err := s.view(observer).Extremes(limit)
+	v := s.view(observer)
+	key := viewAnswerKey{observer, limit}
+	if s.answers == nil {
+		s.answers, _ = simplelru.NewLRU[viewAnswerKey, viewAnswer](ViewCacheSize, nil)
+	}
+	if kept, ok := s.answers.Get(key); ok && kept.view == v {
+		ans := kept.ans
+		ans.Height = s.height // the same view, maybe blocks without events later
+		return ans, nil
+	}
+	most, least, total, err := v.Extremes(limit)
 	if err != nil {
 		return api.TrustViewAnswer{}, err
 	}
-	return api.TrustViewAnswer{Height: s.height, Observer: observer, Total: total, Most: most, Least: least, Policy: s.engine.Policy(),
-		Graph: s.engine.Neighbourhood(observer, api.MaxGraphNodes, api.MaxGraphEdges)}, nil
+	ans := api.TrustViewAnswer{Height: s.height, Observer: observer, Total: total, Most: most, Least: least, Policy: s.engine.Policy(),
+		Graph: s.engine.Neighbourhood(observer, api.MaxGraphNodes, api.MaxGraphEdges)}
+	s.answers.Add(key, viewAnswer{view: v, ans: ans})
+	return ans, nil
 }
 
 // Graph is the ego graph of observer's strongest trust edges (reputation.Engine.Neighbourhood).

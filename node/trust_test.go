@@ -181,3 +181,36 @@ func maxOf(ds []time.Duration) time.Duration {
 	}
 	return m
 }
+
+// TestTrustViewAnswerKept: a /trust/view answer asked again before the engine applies anything
+// is the one kept (the same lists), and one asked after an event is computed anew.
+func TestTrustViewAnswerKept(t *testing.T) {
+	n := nodetest.New(t, nodetest.Options{})
+	recs, keys := synthetic(200, 5_000)
+	if err := n.Trust().ApplyForTest(recs); err != nil {
+		t.Fatal(err)
+	}
+	o := keys[0]
+	first, err := n.Trust().View(o, 5)
+	if err != nil || len(first.Most) != 5 {
+		t.Fatalf("view: %+v %v", first, err)
+	}
+	again, err := n.Trust().View(o, 5)
+	if err != nil || &again.Most[0] != &first.Most[0] {
+		t.Fatalf("asked again with nothing new: computed anew (%v)", err)
+	}
+	other, err := n.Trust().View(o, 6)
+	if err != nil || len(other.Most) != 6 {
+		t.Fatalf("another limit: %+v %v", other, err)
+	}
+	var fresh ledger.PubKey
+	fresh[0] = 0xaa
+	ev := &ledger.ContractOpen{Customer: fresh, Supplier: keys[1]}
+	if err := n.Trust().ApplyForTest([]ledger.EventRecord{{Subject: keys[1], Counterparty: fresh, Kind: ev.Kind(), Event: ev}}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := n.Trust().View(o, 5)
+	if err != nil || &after.Most[0] == &first.Most[0] || after.Total != first.Total+1 {
+		t.Fatalf("after a new node: total %d (was %d), same lists %v, %v", after.Total, first.Total, &after.Most[0] == &first.Most[0], err)
+	}
+}
