@@ -151,24 +151,33 @@ func TestExplorerInBrowser(t *testing.T) {
 		})
 	}
 	// at waits until the tab shows path (after a click starts a navigation), then its footer.
+	// at waits to be at path with the page loaded. Asked while the browser is between two pages,
+	// it answers "Inspected target navigated or closed" (seen once in CI): that is waited out too.
 	at := func(path string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			deadline := time.Now().Add(10 * time.Second)
+			navigating := func(err error) bool {
+				return err != nil && strings.Contains(err.Error(), "navigated or closed") && time.Now().Before(deadline)
+			}
 			for {
 				loc, err := chromedp.Location()(ctx, tg)
+				if navigating(err) {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
 				if err != nil {
 					return err
 				}
 				if u, _ := url.Parse(loc); u != nil && u.Path == path {
-					break
+					if _, err := chromedp.WaitReady(chromedp.CSS("footer"))(ctx, tg); !navigating(err) {
+						return err
+					}
 				}
 				if time.Now().After(deadline) {
 					return fmt.Errorf("still at %s, not %s", loc, path)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			_, err := chromedp.WaitReady(chromedp.CSS("footer"))(ctx, tg)
-			return err
 		})
 	}
 	// click clicks the first element that selector matches and waits to be at path. A node the
