@@ -115,48 +115,51 @@ func (c *pageCache) put(a *keptAnswer) {
 type versionFunc func(r *http.Request) (version string, ok bool)
 
 // serveKept answers from the cache when the page's version has not moved, else loads and draws
-// it (HTML, or JSON when asJSON) and keeps it. Only answers of 200 are kept.
+// it (HTML, or JSON when asJSON) and keeps it; visitors who ask while it is being drawn wait for
+// that drawing. Only answers of 200 are kept.
 func (s *Server) serveKept(w http.ResponseWriter, r *http.Request, l loader, version versionFunc, asJSON bool) {
 	ver, ok := version(r)
+	if !ok {
+		s.drawAnswer(w, r, l, asJSON) // no version to keep it under
+		return
+	}
 	key := "h"
 	if asJSON {
 		key = "j"
 	}
 	key += r.URL.RequestURI() + "\x00" + ver
-	if ok {
-		if a, hit := s.cache.get(key); hit {
-			w.Header().Set("Content-Type", a.contentType)
-			_, _ = w.Write(a.body)
-			return
-		}
-		d, drawer := s.cache.startDrawing(key)
-		if !drawer {
-			select {
-			case <-d.done:
-			case <-r.Context().Done():
-				return // the visitor left
-			}
-			if d.a != nil {
-				w.Header().Set("Content-Type", d.a.contentType)
-				_, _ = w.Write(d.a.body)
-				return
-			}
-			ok = false // it could not be drawn for us: draw it here, as if not kept
-		} else {
-			var drew *keptAnswer
-			defer func() { s.cache.doneDrawing(key, d, drew) }()
-			s.drawKept(w, r, l, key, asJSON, &drew)
-			return
-		}
+	if a, hit := s.cache.get(key); hit {
+		send(w, a)
+		return
 	}
-	s.drawKept(w, r, l, "", asJSON, nil)
+	d, drawer := s.cache.startDrawing(key)
+	if drawer {
+		var a *keptAnswer
+		defer func() { s.cache.doneDrawing(key, d, a) }()
+		if a = s.drawAnswer(w, r, l, asJSON); a != nil {
+			a.key = key
+			s.cache.put(a)
+		}
+		return
+	}
+	select {
+	case <-d.done:
+	case <-r.Context().Done():
+		return // the visitor left
+	}
+	if d.a != nil {
+		send(w, d.a)
+		return
+	}
+	s.drawAnswer(w, r, l, asJSON) // it could not be drawn for us: draw it here
 }
 
-// drawKept loads and draws a page and answers with it; with a key it keeps it and sets *drew.
-func (s *Server) drawKept(w http.ResponseWriter, r *http.Request, l loader, key string, asJSON bool, drew **keptAnswer) {
+// drawAnswer loads and draws a page and answers with it; on failure it has answered with the
+// error and returns nil.
+func (s *Server) drawAnswer(w http.ResponseWriter, r *http.Request, l loader, asJSON bool) *keptAnswer {
 	v, loaded := s.load(w, r, l)
 	if !loaded {
-		return
+		return nil
 	}
 	var a *keptAnswer
 	var err error
@@ -168,13 +171,14 @@ func (s *Server) drawKept(w http.ResponseWriter, r *http.Request, l loader, key 
 	if err != nil {
 		s.logError("explorer page failed", "page", v.page(), "err", err)
 		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
-		return
+		return nil
 	}
-	if key != "" {
-		a.key = key
-		s.cache.put(a)
-		*drew = a
-	}
+	send(w, a)
+	return a
+}
+
+// send answers with a.
+func send(w http.ResponseWriter, a *keptAnswer) {
 	w.Header().Set("Content-Type", a.contentType)
 	_, _ = w.Write(a.body)
 }

@@ -634,17 +634,12 @@ func (v *View) scoreSums(x int32, explain, reasons bool) (Score, evidenceSums) {
 		rec = &s
 	}
 	ev := v.sums(x, rec)
-	nDirect, qDirect, mass, sum, own := ev.nDirect, ev.qDirect, ev.mass, ev.sum, ev.own
-	rRec := 0.0
-	if mass > 0 {
-		rRec = sum / mass
-		if explain {
-			s.Recommendation = &Recommended{Rate: rRec, Mass: mass}
-		}
+	nDirect, qDirect, mass, own := ev.nDirect, ev.qDirect, ev.mass, ev.own
+	var rRec, total float64
+	s.Score, rRec, total = ev.blend(pol)
+	if mass > 0 && explain {
+		s.Recommendation = &Recommended{Rate: rRec, Mass: mass}
 	}
-	k := pol.BaselineStrength
-	total := nDirect + mass + k
-	s.Score = (float64(nDirect*qDirect) + float64(mass*rRec) + float64(k*pol.Baseline)) / total
 	s.Confidence = (nDirect + mass) / total
 	s.Rate = pol.Baseline
 	if nDirect+mass > 0 {
@@ -786,14 +781,20 @@ func (v *View) scoreOnly(x int32) float64 {
 	if v.e.nodes[x].proof != nil {
 		return 0
 	}
-	pol := v.e.policy
-	ev := v.sums(x, nil)
-	rRec := 0.0
+	score, _, _ := v.sums(x, nil).blend(v.e.policy)
+	return score
+}
+
+// blend is §4.4's score of the evidence, with the recommenders' rate r (0 without them) and the
+// weight of everything, the baseline's included.
+func (ev evidenceSums) blend(pol Policy) (score, rRec, total float64) {
 	if ev.mass > 0 {
 		rRec = ev.sum / ev.mass
 	}
 	k := pol.BaselineStrength
-	return (float64(ev.nDirect*ev.qDirect) + float64(ev.mass*rRec) + float64(k*pol.Baseline)) / (ev.nDirect + ev.mass + k)
+	total = ev.nDirect + ev.mass + k
+	score = (float64(ev.nDirect*ev.qDirect) + float64(ev.mass*rRec) + float64(k*pol.Baseline)) / total
+	return score, rRec, total
 }
 
 // sortScores orders by score, then key. Keys are unique, so the order is total and an unstable
