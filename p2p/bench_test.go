@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 
@@ -29,6 +31,8 @@ func BenchmarkRawStream(b *testing.B) {
 	buf := make([]byte, 1<<20)
 	b.SetBytes(benchSize)
 	b.ResetTimer()
+	cpu := startCPU()
+	defer cpu.report(b)
 	for range b.N {
 		s, err := from.h.NewStream(context.Background(), to.ID(), "/bench/1")
 		if err != nil {
@@ -54,6 +58,8 @@ func BenchmarkPutFile(b *testing.B) {
 	data := shardData(benchSize, 3)
 	b.SetBytes(benchSize)
 	b.ResetTimer()
+	cpu := startCPU()
+	defer cpu.report(b)
 	for i := range b.N {
 		if _, err := w.customer.PutFile(context.Background(), key, ledger.ID{byte(i), 1}, bytes.NewReader(data), Spread{Contracts: w.contracts, K: 4, M: 2}, nil); err != nil {
 			b.Fatal(err)
@@ -116,11 +122,32 @@ func BenchmarkGetFile(b *testing.B) {
 	}
 	b.SetBytes(benchSize)
 	b.ResetTimer()
+	cpu := startCPU()
+	defer cpu.report(b)
 	for range b.N {
 		if err := w.customer.GetFile(context.Background(), key, rec, io.Discard, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// cpuMeter reports, at the end of a benchmark, how many cores the process kept busy while the
+// timer ran (user and system time over wall time): what is left of the two cores is waiting.
+type cpuMeter struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU() cpuMeter { return cpuMeter{time.Now(), processCPU()} }
+
+func (m cpuMeter) report(b *testing.B) {
+	b.ReportMetric((processCPU()-m.cpu).Seconds()/time.Since(m.wall).Seconds(), "cores")
 }
 
 // benchWorld is six suppliers and alice's customer side, which countersigns their bandwidth

@@ -117,6 +117,15 @@ func (c *Customer) contract(id ledger.ID) (*customerContract, error) {
 
 // Put is Host.PutShard under one of the customer's contracts, and records the placement.
 func (c *Customer) Put(ctx context.Context, contract, id ledger.ID, data io.ReaderAt, size uint64, leafSize uint32) (ledger.StorageCommitment, error) {
+	root, err := shardRoot(data, size, leafSize)
+	if err != nil {
+		return ledger.StorageCommitment{}, err
+	}
+	return c.PutWithRoot(ctx, contract, id, data, size, leafSize, root)
+}
+
+// PutWithRoot is Put for a shard whose tree root is known already (Host.PutShardWithRoot).
+func (c *Customer) PutWithRoot(ctx context.Context, contract, id ledger.ID, data io.ReaderAt, size uint64, leafSize uint32, root ledger.ID) (ledger.StorageCommitment, error) {
 	cc, err := c.contract(contract)
 	if err != nil {
 		return ledger.StorageCommitment{}, err
@@ -125,7 +134,7 @@ func (c *Customer) Put(ctx context.Context, contract, id ledger.ID, data io.Read
 	if err != nil {
 		return ledger.StorageCommitment{}, err
 	}
-	cm, err := c.h.PutShard(ctx, to, c.chainID, contract, id, data, size, leafSize)
+	cm, err := c.h.PutShardWithRoot(ctx, to, c.chainID, contract, id, data, size, leafSize, root)
 	if err != nil {
 		return cm, err
 	}

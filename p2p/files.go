@@ -20,8 +20,9 @@ import (
 // shards of 4 MiB).
 const StripeSize = 16 << 20
 
-// ShardLeafSize is the leaf size of the shards' commitments (specs/audit.md).
-const ShardLeafSize = 1024
+// ShardLeafSize is the leaf size of the shards' commitments (specs/audit.md): the stripes' too,
+// so a stripe's hash of a shard is the root its supplier commits to (P-9).
+const ShardLeafSize = stripe.LeafSize
 
 // FileRecord is what a customer keeps of a file it backed up: its stripes, and for each shard
 // where it is and the supplier's commitment to it (P-9). With the key it gives the file back.
@@ -260,6 +261,16 @@ type sealedStripe struct {
 	err    error
 }
 
+// putShardOf places shard i of stripe st, data, as shard id under contract: with the stripe's
+// hash of it as the commitment's root when the stripe names its shards by their trees (it was
+// computed when the stripe was sealed), else hashed again.
+func (c *Customer) putShardOf(ctx context.Context, contract ledger.ID, st stripe.Stripe, i int, id ledger.ID, data []byte) (ledger.StorageCommitment, error) {
+	if st.LeafSize == ShardLeafSize {
+		return c.PutWithRoot(ctx, contract, id, bytes.NewReader(data), uint64(len(data)), ShardLeafSize, st.Hashes[i])
+	}
+	return c.Put(ctx, contract, id, bytes.NewReader(data), uint64(len(data)), ShardLeafSize)
+}
+
 // stripeID names stripe s of file id: the stripe's AEAD binds it, so stripes cannot be swapped.
 func stripeID(id ledger.ID, s int) ledger.ID {
 	return sha256.Sum256(binary.BigEndian.AppendUint32(append([]byte("trustledger stripe\x00"), id[:]...), uint32(s)))
@@ -319,7 +330,7 @@ func (sp *stripePut) launch(ctx context.Context, i int) {
 	try, contract, data := sp.tries[i], sp.spread.Contracts[i], sp.ss.shards[i]
 	sp.onto[i] = contract
 	sp.wg.Go(func() {
-		cm, err := sp.c.Put(sctx, contract, shardID(sp.id, sp.s, i), bytes.NewReader(data), uint64(len(data)), ShardLeafSize)
+		cm, err := sp.c.putShardOf(sctx, contract, sp.ss.st, i, shardID(sp.id, sp.s, i), data)
 		select {
 		case sp.results <- stripeResult{i, try, cm, err}:
 		case <-sctx.Done(): // given up on: nobody may read this any more
@@ -506,49 +517,77 @@ func (sp *stripePut) close() {
 // far. Each stripe is authenticated before it is written, and the whole file's hash is checked
 // at the end: what w received is the file only when GetFile returns nil. ErrFileLost says which
 // stripe had too few shards.
+//
+// A stripe is decrypted, hashed and written while the next one's shards are read: two stripes'
+// sealed bytes are held at a time, whatever the file's size. w and progress are called from one
+// goroutine at a time, in the file's order, and never after GetFile returns.
 func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w io.Writer, progress func(uint64)) error {
 	hash := sha256.New()
 	var written uint64
-	// One set of buffers serves every stripe: each is done with once its plaintext is written
-	// (getShards returns only when every read it started has ended).
+	// One set of buffers for the shards serves every stripe (each is done with once its stripe
+	// is joined; getShards returns only when every read it started has ended), and two for the
+	// joined stripes go round: one being decrypted and written while the next is joined.
 	var bufs [][]byte
-	var joined []byte
-	for s, sr := range rec.Stripes {
-		if sr.K+sr.M != len(sr.Shards) {
-			return fmt.Errorf("file %s stripe %d: %d shards recorded for a %d+%d stripe", rec.ID, s, len(sr.Shards), sr.K, sr.M)
-		}
-		if len(bufs) != len(sr.Shards) {
-			bufs = make([][]byte, len(sr.Shards))
-		}
-		shards, err := c.getShardsInto(ctx, sr, nil, bufs)
-		if err != nil {
-			return fmt.Errorf("stripe %d: %w", s, err)
-		}
-		for i, sh := range shards {
-			if sh != nil && cap(sh) > cap(bufs[i]) {
-				bufs[i] = sh[:0]
-			}
-		}
-		plain, err := stripe.OpenCheckedInto(joined, key, sr.Stripe, shards) // each matched its commitment
-		if err == nil && cap(plain) > cap(joined) {
-			joined = plain[:0:cap(plain)]
+	var joined [2][]byte
+	finished := make(chan error, 1)
+	finished <- nil // no stripe before the first
+	finish := func(s int, sr StripeRecord, sealed []byte) {
+		plain, err := stripe.Decrypt(key, sr.Stripe, sealed)
+		if err == nil {
+			hash.Write(plain)
+			_, err = w.Write(plain)
 		}
 		if err != nil {
-			return fmt.Errorf("stripe %d: %w", s, err)
-		}
-		hash.Write(plain)
-		if _, err := w.Write(plain); err != nil {
-			return err
+			finished <- fmt.Errorf("stripe %d: %w", s, err)
+			return
 		}
 		written += uint64(len(plain))
 		if progress != nil {
 			progress(written)
 		}
+		finished <- nil
+	}
+	for s, sr := range rec.Stripes {
+		sealed, err := c.readStripe(ctx, sr, &bufs, joined[s%2])
+		if prev := <-finished; prev != nil {
+			return prev
+		}
+		if err != nil {
+			return fmt.Errorf("file %s stripe %d: %w", rec.ID, s, err)
+		}
+		if cap(sealed) > cap(joined[s%2]) {
+			joined[s%2] = sealed[:0]
+		}
+		go finish(s, sr, sealed)
+	}
+	if err := <-finished; err != nil {
+		return err
 	}
 	if written != rec.Size || !bytes.Equal(hash.Sum(nil), rec.Hash[:]) {
 		return fmt.Errorf("file %s: the bytes read back are not the file that was put", rec.ID)
 	}
 	return nil
+}
+
+// readStripe reads K intact shards of a stripe into bufs (made again when the stripe has another
+// shape) and joins its sealed bytes, in joined when its capacity allows.
+func (c *Customer) readStripe(ctx context.Context, sr StripeRecord, bufs *[][]byte, joined []byte) ([]byte, error) {
+	if sr.K+sr.M != len(sr.Shards) {
+		return nil, fmt.Errorf("%d shards recorded for a %d+%d stripe", len(sr.Shards), sr.K, sr.M)
+	}
+	if len(*bufs) != len(sr.Shards) {
+		*bufs = make([][]byte, len(sr.Shards))
+	}
+	shards, err := c.getShardsInto(ctx, sr, nil, *bufs)
+	if err != nil {
+		return nil, err
+	}
+	for i, sh := range shards {
+		if sh != nil && cap(sh) > cap((*bufs)[i]) {
+			(*bufs)[i] = sh[:0]
+		}
+	}
+	return stripe.JoinChecked(joined, sr.Stripe, shards) // each matched its commitment
 }
 
 // getShards reads K intact shards of a stripe, K+1 requests in flight: the spare one covers a

@@ -1,7 +1,6 @@
 package p2p
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -74,7 +73,7 @@ func (c *Customer) Repair(ctx context.Context, rec FileRecord, from, to ledger.I
 			return out, fmt.Errorf("file %s stripe %d: %w", rec.ID, s, err)
 		}
 		for j, i := range lost {
-			cm, err := c.Put(ctx, to, sr.Shards[i].ShardID, bytes.NewReader(rebuilt[j]), uint64(len(rebuilt[j])), ShardLeafSize)
+			cm, err := c.putShardOf(ctx, to, sr.Stripe, i, sr.Shards[i].ShardID, rebuilt[j])
 			if err != nil {
 				return out, fmt.Errorf("file %s stripe %d shard %d onto %s: %w", rec.ID, s, i, toPeer, err)
 			}

@@ -156,8 +156,9 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	defer tmp.Close()
 	// Buffered both ways: the tree reads a leaf (1 KiB) at a time, and a write call a leaf would
-	// cost more than the hashing.
-	out := bufio.NewWriterSize(tmp, 1<<20)
+	// cost more than the hashing. The file is written around the page cache where it can be
+	// (shardfile.go).
+	out := newShardWriter(tmp)
 	var in io.Reader = io.LimitReader(st, int64(req.Size))
 	if s.cfg.ReceiveRate > 0 {
 		in = &throttled{r: in, rate: s.cfg.ReceiveRate, start: time.Now()}
@@ -223,7 +224,7 @@ func (s *Supplier) get(ag *agreement, req ShardRequest, st network.Stream, hostC
 		st.Reset()
 		return done
 	}
-	if _, err := io.CopyN(st, f, int64(h.commitment.Size)); err != nil {
+	if err := copyShard(st, f, int64(h.commitment.Size)); err != nil {
 		st.Reset()
 		return done
 	}
@@ -275,16 +276,32 @@ func (s *Supplier) list(ag *agreement) Reply {
 // against what was sent. The customer keeps the commitment: it is what audits and any
 // evidence rest on.
 func (h *Host) PutShard(ctx context.Context, to peer.ID, chainID string, contract, id ledger.ID, data io.ReaderAt, size uint64, leafSize uint32) (ledger.StorageCommitment, error) {
+	root, err := shardRoot(data, size, leafSize)
+	if err != nil {
+		return ledger.StorageCommitment{}, err
+	}
+	return h.PutShardWithRoot(ctx, to, chainID, contract, id, data, size, leafSize, root)
+}
+
+// shardRoot is the root of the commitment tree of size bytes of data in leaves of leafSize.
+func shardRoot(data io.ReaderAt, size uint64, leafSize uint32) (ledger.ID, error) {
+	var root ledger.ID
+	tree, err := shard.Build(io.NewSectionReader(data, 0, int64(size)), size, leafSize)
+	if err != nil {
+		return root, err
+	}
+	copy(root[:], tree.Root())
+	return root, nil
+}
+
+// PutShardWithRoot is PutShard for a shard whose tree root the caller has computed already (a
+// stripe's shards are named by theirs, P-9): the bytes are read once, to send. A wrong root is
+// refused by the supplier (CodeMismatch).
+func (h *Host) PutShardWithRoot(ctx context.Context, to peer.ID, chainID string, contract, id ledger.ID, data io.ReaderAt, size uint64, leafSize uint32, root ledger.ID) (ledger.StorageCommitment, error) {
 	supplier, err := KeyOf(to)
 	if err != nil {
 		return ledger.StorageCommitment{}, err
 	}
-	tree, err := shard.Build(io.NewSectionReader(data, 0, int64(size)), size, leafSize)
-	if err != nil {
-		return ledger.StorageCommitment{}, err
-	}
-	var root ledger.ID
-	copy(root[:], tree.Root())
 	var c ledger.StorageCommitment
 	req := ShardRequest{Op: OpPut, ContractID: contract, ShardID: id, Size: size, LeafSize: leafSize, Root: root}
 	err = h.exchange(ctx, to, ProtocolShard, req, func(s network.Stream) error {

@@ -1,6 +1,7 @@
 package stripe
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/crypto/hkdf"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/ledger/shard"
 )
 
 // Bounds of a stripe's shape: at least one data shard, at most 64 shards in all.
@@ -31,8 +33,8 @@ var (
 )
 
 // Stripe describes one encrypted, erasure-coded piece of a customer's data: what its index
-// keeps to get the bytes back. Hashes name each shard (SHA-256), so a damaged shard is known
-// before it is used.
+// keeps to get the bytes back. Hashes name each shard, so a damaged shard is known before it is
+// used.
 type Stripe struct {
 	ID     ledger.ID   `json:"id"`
 	K      int         `json:"k"`
@@ -40,6 +42,35 @@ type Stripe struct {
 	Size   uint64      `json:"size"`   // plaintext bytes
 	Sealed uint64      `json:"sealed"` // nonce, ciphertext and tag: what the shards split
 	Hashes []ledger.ID `json:"hashes"` // of each of the K+M shards
+	// LeafSize, when set, says each hash is the root of the shard's commitment tree with
+	// leaves of this size (ledger/shard, specs/audit.md): the root its supplier signs, so a
+	// put sends it without hashing the shard again. 0 (stripes sealed before): plain SHA-256.
+	LeafSize uint32 `json:"leaf_size,omitempty"`
+}
+
+// LeafSize is the leaf size of the trees Seal names shards by: the storage exchange's
+// commitments' (1 KiB).
+const LeafSize = shard.DefaultLeafSize
+
+// HashShard is the hash the stripe names a shard of its by: its tree root, or its SHA-256 for
+// a stripe without a leaf size.
+func (s Stripe) HashShard(sh []byte) (ledger.ID, error) {
+	if s.LeafSize == 0 {
+		return sha256.Sum256(sh), nil
+	}
+	var id ledger.ID
+	t, err := shard.Build(bytes.NewReader(sh), uint64(len(sh)), s.LeafSize)
+	if err != nil {
+		return id, fmt.Errorf("%w: %v", ErrShape, err)
+	}
+	copy(id[:], t.Root())
+	return id, nil
+}
+
+// matches reports whether sh is shard i of the stripe.
+func (s Stripe) matches(i int, sh []byte) bool {
+	h, err := s.HashShard(sh)
+	return err == nil && h == s.Hashes[i]
 }
 
 // Key derives the customer's backup key from its node key (HKDF-SHA256 over the seed): with the
@@ -121,9 +152,11 @@ func SealInto(buf []byte, key [32]byte, id ledger.ID, plaintext []byte, k, m int
 		return Stripe{}, nil, err
 	}
 	shards = shards[:k+m]
-	s := Stripe{ID: id, K: k, M: m, Size: uint64(len(plaintext)), Sealed: uint64(len(sealed)), Hashes: make([]ledger.ID, k+m)}
+	s := Stripe{ID: id, K: k, M: m, Size: uint64(len(plaintext)), Sealed: uint64(len(sealed)), Hashes: make([]ledger.ID, k+m), LeafSize: LeafSize}
 	for i, sh := range shards {
-		s.Hashes[i] = sha256.Sum256(sh)
+		if s.Hashes[i], err = s.HashShard(sh); err != nil {
+			return Stripe{}, nil, err
+		}
 	}
 	return s, shards, nil
 }
@@ -142,12 +175,6 @@ func OpenChecked(key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
 	return open(nil, key, s, shards, false)
 }
 
-// OpenCheckedInto is OpenChecked that joins the shards in buf when its capacity allows (the
-// plaintext returned is then a part of buf).
-func OpenCheckedInto(buf []byte, key [32]byte, s Stripe, shards [][]byte) ([]byte, error) {
-	return open(buf, key, s, shards, false)
-}
-
 // intact checks the stripe's shape and returns the Reed-Solomon encoder and its work slice: the
 // shards given (each checked against the stripe's hash when check is set; nil for the others),
 // at least K of them, and room for the phantom parity shard of M = 0.
@@ -161,7 +188,7 @@ func intact(s Stripe, shards [][]byte, check bool) (reedsolomon.Encoder, [][]byt
 	work := make([][]byte, s.K+max(s.M, 1))
 	n := 0
 	for i, sh := range shards {
-		if sh != nil && (!check || sha256.Sum256(sh) == s.Hashes[i]) {
+		if sh != nil && (!check || s.matches(i, sh)) {
 			work[i] = sh
 			n++
 		}
@@ -177,6 +204,23 @@ func intact(s Stripe, shards [][]byte, check bool) (reedsolomon.Encoder, [][]byt
 }
 
 func open(buf []byte, key [32]byte, s Stripe, shards [][]byte, check bool) ([]byte, error) {
+	sealed, err := join(buf, s, shards, check)
+	if err != nil {
+		return nil, err
+	}
+	return Decrypt(key, s, sealed)
+}
+
+// JoinChecked rebuilds the stripe's missing data shards from the shards given (in order, nil
+// for those missing; each checked by the caller against a commitment to exactly its bytes) and
+// joins its sealed bytes, in buf when its capacity allows: what Decrypt opens. The shards may
+// be used again once it returns. OpenChecked is JoinChecked and then Decrypt; apart, the
+// decryption of one stripe can go on while the next one's shards are read.
+func JoinChecked(buf []byte, s Stripe, shards [][]byte) ([]byte, error) {
+	return join(buf, s, shards, false)
+}
+
+func join(buf []byte, s Stripe, shards [][]byte, check bool) ([]byte, error) {
 	enc, work, err := intact(s, shards, check)
 	if err != nil {
 		return nil, err
@@ -194,7 +238,15 @@ func open(buf []byte, key [32]byte, s Stripe, shards [][]byte, check bool) ([]by
 	if uint64(len(sealed)) < s.Sealed || s.Sealed < chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
 		return nil, fmt.Errorf("%w: the shards hold %d bytes, the stripe says %d", ErrShape, len(sealed), s.Sealed)
 	}
-	sealed = sealed[:s.Sealed]
+	return sealed[:s.Sealed], nil
+}
+
+// Decrypt opens a stripe's sealed bytes (JoinChecked's) in place: the plaintext returned is a
+// part of sealed. ErrDecrypt when they are not what was sealed under key for this stripe.
+func Decrypt(key [32]byte, s Stripe, sealed []byte) ([]byte, error) {
+	if uint64(len(sealed)) != s.Sealed || len(sealed) < chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
+		return nil, fmt.Errorf("%w: %d sealed bytes, the stripe says %d", ErrShape, len(sealed), s.Sealed)
+	}
 	aead, err := chacha20poly1305.NewX(key[:])
 	if err != nil {
 		return nil, err
@@ -254,7 +306,7 @@ func Rebuild(s Stripe, shards [][]byte, want []int) ([][]byte, error) {
 	}
 	out := make([][]byte, len(want))
 	for j, i := range want {
-		if sha256.Sum256(work[i]) != s.Hashes[i] {
+		if !s.matches(i, work[i]) {
 			return nil, fmt.Errorf("stripe %s shard %d: %w", s.ID, i, ErrRebuilt)
 		}
 		out[j] = work[i]

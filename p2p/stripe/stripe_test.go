@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/ledger/shard"
 )
 
 func testData(n int) []byte {
@@ -78,6 +79,52 @@ func TestAnyKShardsGiveTheBytesBack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHashesAreCommitmentRoots (P-9): a stripe names each shard by the root of its commitment
+// tree (the root its supplier signs, leaves of LeafSize), and a stripe sealed before, named by
+// SHA-256 with no leaf size, still opens and still tells a damaged shard.
+func TestHashesAreCommitmentRoots(t *testing.T) {
+	key := testKey(t, "alice")
+	plain := testData(70_000)
+	s, shards, err := Seal(key, ledger.ID{3}, plain, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.LeafSize != shard.DefaultLeafSize {
+		t.Fatalf("leaf size %d, want %d", s.LeafSize, shard.DefaultLeafSize)
+	}
+	for i, sh := range shards {
+		tree, err := shard.Build(bytes.NewReader(sh), uint64(len(sh)), s.LeafSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(tree.Root(), s.Hashes[i][:]) {
+			t.Fatalf("shard %d: hash %s is not its tree root %x", i, s.Hashes[i], tree.Root())
+		}
+	}
+	old := s
+	old.LeafSize, old.Hashes = 0, make([]ledger.ID, len(shards))
+	for i, sh := range shards {
+		old.Hashes[i] = sha256.Sum256(sh)
+	}
+	damaged := slices.Clone(shards)
+	damaged[0] = slices.Clone(shards[0])
+	damaged[0][5] ^= 1
+	damaged[2] = nil
+	for _, st := range []Stripe{s, old} {
+		if got, err := Open(key, st, damaged); err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("leaf size %d: one damaged and one missing of 4+2: %v", st.LeafSize, err)
+		}
+		if _, err := Rebuild(st, damaged, []int{0}); err != nil {
+			t.Fatalf("leaf size %d: rebuilding the damaged shard: %v", st.LeafSize, err)
+		}
+		damaged[4] = nil
+		if _, err := Open(key, st, damaged); !errors.Is(err, ErrTooFewShards) {
+			t.Fatalf("leaf size %d: the damaged shard was taken: %v", st.LeafSize, err)
+		}
+		damaged[4] = shards[4]
 	}
 }
 
@@ -191,7 +238,7 @@ func TestRebuild(t *testing.T) {
 	}
 }
 
-// TestBuffersGoRound: SealInto and OpenCheckedInto use the buffers given when they are large
+// TestBuffersGoRound: SealInto and JoinChecked use the buffers given when they are large
 // enough, and a buffer used again for another stripe gives each stripe its own bytes back (a
 // put and a get reuse theirs stripe after stripe, P-9).
 func TestBuffersGoRound(t *testing.T) {
@@ -207,7 +254,12 @@ func TestBuffersGoRound(t *testing.T) {
 		if &shards[0][:1][0] != &sealed[:1][0] {
 			t.Fatalf("stripe %d: not sealed into the buffer given", i)
 		}
-		got, err := OpenCheckedInto(joined, key, st, shards)
+		shards[1] = nil // rebuilt from the parity
+		sealed, err := JoinChecked(joined, st, shards)
+		if err != nil {
+			t.Fatalf("stripe %d: %v", i, err)
+		}
+		got, err := Decrypt(key, st, sealed)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("stripe %d: %v", i, err)
 		}
@@ -215,9 +267,25 @@ func TestBuffersGoRound(t *testing.T) {
 			t.Fatalf("stripe %d: not joined in the buffer given", i)
 		}
 	}
+	// Decrypt refuses sealed bytes of another length than the stripe's, and any changed byte.
+	st, shards, err := Seal(key, ledger.ID{7}, testData(5000), 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := JoinChecked(nil, st, shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decrypt(key, st, whole[:len(whole)-1]); !errors.Is(err, ErrShape) {
+		t.Fatalf("one byte short: %v, want ErrShape", err)
+	}
+	whole[100] ^= 1
+	if _, err := Decrypt(key, st, whole); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("a changed byte: %v, want ErrDecrypt", err)
+	}
 	// A buffer too small is left alone.
 	small := make([]byte, 0, 10)
-	st, shards, err := SealInto(small, key, ledger.ID{9}, testData(5000), 4, 2)
+	st, shards, err = SealInto(small, key, ledger.ID{9}, testData(5000), 4, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
