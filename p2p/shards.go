@@ -153,8 +153,12 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 	if err != nil {
 		return refuse(CodeFailed, "shard file: %v", err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	defer tmp.Close()
+	defer func() {
+		tmp.Close()
+		if !kept {
+			os.Remove(tmp.Name())
+		}
+	}()
 	// Buffered both ways: the tree reads a leaf (1 KiB) at a time, and a write call a leaf would
 	// cost more than the hashing. The file is written around the page cache where it can be
 	// (shardfile.go).
