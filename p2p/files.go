@@ -578,13 +578,20 @@ func (c *Customer) readStripe(ctx context.Context, sr StripeRecord, bufs *[][]by
 	if len(*bufs) != len(sr.Shards) {
 		*bufs = make([][]byte, len(sr.Shards))
 	}
+	// Room for every shard, those not read too: a data shard that is not among the first K to
+	// arrive is rebuilt in its buffer instead of in a new one.
+	for i, cm := range sr.Shards {
+		if uint64(cap((*bufs)[i])) < cm.Size {
+			(*bufs)[i] = make([]byte, 0, cm.Size)
+		}
+	}
 	shards, err := c.getShardsInto(ctx, sr, nil, *bufs)
 	if err != nil {
 		return nil, err
 	}
 	for i, sh := range shards {
-		if sh != nil && cap(sh) > cap((*bufs)[i]) {
-			(*bufs)[i] = sh[:0]
+		if sh == nil {
+			shards[i] = (*bufs)[i][:0]
 		}
 	}
 	return stripe.JoinChecked(joined, sr.Stripe, shards) // each matched its commitment

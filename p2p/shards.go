@@ -1,7 +1,6 @@
 package p2p
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -163,11 +162,14 @@ func (s *Supplier) put(ag *agreement, req ShardRequest, st network.Stream) Reply
 	// cost more than the hashing. The file is written around the page cache where it can be
 	// (shardfile.go).
 	out := newShardWriter(tmp)
+	defer out.Release()
 	var in io.Reader = io.LimitReader(st, int64(req.Size))
 	if s.cfg.ReceiveRate > 0 {
 		in = &throttled{r: in, rate: s.cfg.ReceiveRate, start: time.Now()}
 	}
-	tree, err := shard.Build(io.TeeReader(bufio.NewReaderSize(in, 1<<20), out), req.Size, req.LeafSize)
+	br := pooledReader(in)
+	tree, err := shard.Build(io.TeeReader(br, out), req.Size, req.LeafSize)
+	releaseReader(br)
 	if err != nil {
 		return refuse(CodeBadRequest, "receiving shard %s: %v", req.ShardID, err)
 	}
@@ -289,13 +291,7 @@ func (h *Host) PutShard(ctx context.Context, to peer.ID, chainID string, contrac
 
 // shardRoot is the root of the commitment tree of size bytes of data in leaves of leafSize.
 func shardRoot(data io.ReaderAt, size uint64, leafSize uint32) (ledger.ID, error) {
-	var root ledger.ID
-	tree, err := shard.Build(io.NewSectionReader(data, 0, int64(size)), size, leafSize)
-	if err != nil {
-		return root, err
-	}
-	copy(root[:], tree.Root())
-	return root, nil
+	return shard.Root(io.NewSectionReader(data, 0, int64(size)), size, leafSize)
 }
 
 // PutShardWithRoot is PutShard for a shard whose tree root the caller has computed already (a
@@ -349,12 +345,14 @@ func (h *Host) GetShard(ctx context.Context, to peer.ID, c ledger.StorageCommitm
 		s.Reset()
 		return fmt.Errorf("get shard %s: the supplier has %d bytes, the commitment %d: %w", c.ShardID, info.Size, c.Size, ErrShardMismatch)
 	}
-	tree, err := shard.Build(io.TeeReader(bufio.NewReaderSize(io.LimitReader(s, int64(c.Size)), 1<<20), w), c.Size, c.LeafSize)
+	br := pooledReader(io.LimitReader(s, int64(c.Size)))
+	root, err := shard.Root(io.TeeReader(br, w), c.Size, c.LeafSize)
+	releaseReader(br)
 	if err != nil {
 		s.Reset()
 		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, err)
 	}
-	if !bytes.Equal(tree.Root(), c.Root[:]) {
+	if root != c.Root {
 		s.Reset()
 		return fmt.Errorf("get shard %s from %s: %w", c.ShardID, to, ErrShardMismatch)
 	}

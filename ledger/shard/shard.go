@@ -59,17 +59,11 @@ func LeafLen(size uint64, leafSize uint32, index uint64) int {
 // LeafHash is RFC 6962's hash of a leaf: SHA-256(0x00 || leaf).
 func LeafHash(leaf []byte) []byte { return hasher.HashLeaf(leaf) }
 
-// builder hashes as RFC 6962 does (rfc6962.DefaultHasher), without a hasher allocation per
-// hash: Build's hot loop. It is not safe for concurrent use.
+// builder hashes interior nodes as RFC 6962 does (rfc6962.DefaultHasher), without a hasher
+// allocation per hash: Build's hot loop (leaves are hashed where they are read). It is not
+// safe for concurrent use.
 type builder struct {
-	leaf []byte // 0x00 || leaf
 	node [65]byte
-}
-
-func (b *builder) hashLeaf(leaf []byte) []byte {
-	b.leaf = append(append(b.leaf[:0], 0), leaf...)
-	h := sha256.Sum256(b.leaf)
-	return h[:]
 }
 
 func (b *builder) hashChildren(l, r []byte) []byte {
@@ -78,6 +72,51 @@ func (b *builder) hashChildren(l, r []byte) []byte {
 	copy(b.node[33:], r)
 	h := sha256.Sum256(b.node[:])
 	return h[:]
+}
+
+// Root reads the size bytes of a shard from r and returns its tree hash, the same as Build's
+// Root, keeping nothing else: what a customer checks a shard against or names it by (a put's,
+// a get's), with no allocation per leaf. It holds one perfect subtree's hash per level on a
+// stack (RFC 6962's tree is the perfect subtrees of the leaf count's binary digits, folded
+// from the right).
+func Root(r io.Reader, size uint64, leafSize uint32) ([32]byte, error) {
+	var root [32]byte
+	if err := CheckShape(size, leafSize); err != nil {
+		return root, err
+	}
+	var (
+		stack  [MaxPath + 1][32]byte
+		height [MaxPath + 1]int
+		top    int
+		node   [65]byte
+	)
+	node[0] = 1
+	children := func(l, r *[32]byte) [32]byte {
+		copy(node[1:33], l[:])
+		copy(node[33:], r[:])
+		return sha256.Sum256(node[:])
+	}
+	buf := make([]byte, 1+leafSize) // 0x00 || leaf: read in place, hashed as it lies
+	leaves := LeafCount(size, leafSize)
+	for i := uint64(0); i < leaves; i++ {
+		leaf := buf[:1+LeafLen(size, leafSize, i)]
+		if _, err := io.ReadFull(r, leaf[1:]); err != nil {
+			return root, fmt.Errorf("read leaf %d of %d: %w", i, leaves, err)
+		}
+		h, level := sha256.Sum256(leaf), 0
+		for top > 0 && height[top-1] == level {
+			top--
+			h = children(&stack[top], &h)
+			level++
+		}
+		stack[top], height[top] = h, level
+		top++
+	}
+	root = stack[top-1]
+	for top--; top > 0; top-- {
+		root = children(&stack[top-1], &root)
+	}
+	return root, nil
 }
 
 // Verify checks that leaf is leaf number index of the shard of size bytes and leaf size
@@ -134,7 +173,7 @@ func Build(r io.Reader, size uint64, leafSize uint32) (*Tree, error) {
 	}
 	t := &Tree{Size: size, LeafSize: leafSize, leaves: LeafCount(size, leafSize)}
 	tailStart := t.tailStart()
-	hb := &builder{leaf: make([]byte, 0, leafSize+1)}
+	hb := &builder{}
 	rf := &compact.RangeFactory{Hash: hb.hashChildren}
 	rng := rf.NewEmptyRange(0)
 	keep := func(id compact.NodeID, h []byte) {
@@ -147,13 +186,14 @@ func Build(r io.Reader, size uint64, leafSize uint32) (*Tree, error) {
 		}
 		t.levels[l] = append(t.levels[l], h)
 	}
-	buf := make([]byte, leafSize)
+	buf := make([]byte, 1+leafSize) // 0x00 || leaf: read in place, hashed as it lies
 	for i := uint64(0); i < t.leaves; i++ {
-		leaf := buf[:LeafLen(size, leafSize, i)]
-		if _, err := io.ReadFull(r, leaf); err != nil {
+		leaf := buf[:1+LeafLen(size, leafSize, i)]
+		if _, err := io.ReadFull(r, leaf[1:]); err != nil {
 			return nil, fmt.Errorf("read leaf %d of %d: %w", i, t.leaves, err)
 		}
-		h := hb.hashLeaf(leaf)
+		sum := sha256.Sum256(leaf)
+		h := sum[:]
 		if i >= tailStart {
 			t.tail = append(t.tail, h)
 		}

@@ -43,6 +43,53 @@ func shardBytes(n int, seed int64) []byte {
 	return b
 }
 
+// TestRootAgainstModel: Root is the RFC's tree hash and Build's root, for shards of 1 to
+// 300 leaves with and without a short last leaf and in every leaf size; it refuses the shapes
+// Build refuses and a reader that ends early; it allocates nothing per leaf.
+func TestRootAgainstModel(t *testing.T) {
+	for _, leafSize := range []uint32{64, 128, 1024} {
+		for leaves := 1; leaves <= 300; leaves++ {
+			for _, short := range []int{0, 17} {
+				size := leaves*int(leafSize) - short
+				data := shardBytes(size, int64(leaves))
+				root, err := Root(bytes.NewReader(data), uint64(size), leafSize)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := mth(split(data, int(leafSize))); !bytes.Equal(root[:], want) {
+					t.Fatalf("%d leaves of %d, %d short: root %x, the RFC's %x", leaves, leafSize, short, root, want)
+				}
+				if leaves%50 == 0 {
+					tree, err := Build(bytes.NewReader(data), uint64(size), leafSize)
+					if err != nil || !bytes.Equal(tree.Root(), root[:]) {
+						t.Fatalf("%d leaves of %d: Build's root %x, Root's %x (%v)", leaves, leafSize, tree.Root(), root, err)
+					}
+				}
+			}
+		}
+	}
+	data := shardBytes(10_000, 1)
+	if _, err := Root(bytes.NewReader(data), 10_000, 100); !errors.Is(err, ErrBadLeafSize) {
+		t.Fatalf("leaf size 100: %v, want ErrBadLeafSize", err)
+	}
+	if _, err := Root(bytes.NewReader(data), 0, 1024); !errors.Is(err, ErrBadSize) {
+		t.Fatalf("size 0: %v, want ErrBadSize", err)
+	}
+	if _, err := Root(bytes.NewReader(data[:9_000]), 10_000, 1024); err == nil {
+		t.Fatal("a reader 1,000 bytes short gave a root")
+	}
+	big := shardBytes(1<<20, 2)
+	r := bytes.NewReader(big)
+	if allocs := testing.AllocsPerRun(5, func() {
+		r.Reset(big)
+		if _, err := Root(r, 1<<20, 1024); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs > 3 {
+		t.Fatalf("Root of 1,024 leaves allocated %.0f times, want a few whatever the leaf count", allocs)
+	}
+}
+
 // TestTreeAgainstModel: for shards of 1 to 70 leaves (some with a short last leaf), the root is
 // the RFC's, every leaf's path verifies, and a changed leaf, another index or another leaf's
 // path does not.

@@ -58,13 +58,11 @@ func (s Stripe) HashShard(sh []byte) (ledger.ID, error) {
 	if s.LeafSize == 0 {
 		return sha256.Sum256(sh), nil
 	}
-	var id ledger.ID
-	t, err := shard.Build(bytes.NewReader(sh), uint64(len(sh)), s.LeafSize)
+	root, err := shard.Root(bytes.NewReader(sh), uint64(len(sh)), s.LeafSize)
 	if err != nil {
-		return id, fmt.Errorf("%w: %v", ErrShape, err)
+		return ledger.ID{}, fmt.Errorf("%w: %v", ErrShape, err)
 	}
-	copy(id[:], t.Root())
-	return id, nil
+	return root, nil
 }
 
 // matches reports whether sh is shard i of the stripe.
@@ -188,9 +186,12 @@ func intact(s Stripe, shards [][]byte, check bool) (reedsolomon.Encoder, [][]byt
 	work := make([][]byte, s.K+max(s.M, 1))
 	n := 0
 	for i, sh := range shards {
-		if sh != nil && (!check || s.matches(i, sh)) {
+		switch {
+		case len(sh) > 0 && (!check || s.matches(i, sh)):
 			work[i] = sh
 			n++
+		case len(sh) == 0 && cap(sh) > 0:
+			work[i] = sh // missing, with room to rebuild it in (the caller's to use again)
 		}
 	}
 	if n < s.K {
@@ -212,7 +213,8 @@ func open(buf []byte, key [32]byte, s Stripe, shards [][]byte, check bool) ([]by
 }
 
 // JoinChecked rebuilds the stripe's missing data shards from the shards given (in order, nil
-// for those missing; each checked by the caller against a commitment to exactly its bytes) and
+// or empty for those missing; each checked by the caller against a commitment to exactly its
+// bytes; a missing shard given as an empty slice with room is rebuilt in that memory) and
 // joins its sealed bytes, in buf when its capacity allows: what Decrypt opens. The shards may
 // be used again once it returns. OpenChecked is JoinChecked and then Decrypt; apart, the
 // decryption of one stripe can go on while the next one's shards are read.
