@@ -47,6 +47,9 @@ func (c *Customer) Repair(ctx context.Context, rec FileRecord, from, to ledger.I
 			}
 		}
 	}
+	// One set of shard buffers serves every stripe: a stripe's rebuilt shards are placed before
+	// the next one is read.
+	var bufs [][]byte
 	for s, sr := range out.Stripes {
 		var lost []int
 		for i, cm := range sr.Shards {
@@ -64,9 +67,20 @@ func (c *Customer) Repair(ctx context.Context, rec FileRecord, from, to ledger.I
 			continue
 		}
 		isLost := func(i int) bool { return out.Stripes[s].Shards[i].ContractID == from }
-		have, err := c.getShards(ctx, sr, isLost)
+		if len(bufs) != len(sr.Shards) {
+			bufs = make([][]byte, len(sr.Shards))
+		}
+		for i, cm := range sr.Shards {
+			if uint64(cap(bufs[i])) < cm.Size {
+				bufs[i] = make([]byte, 0, cm.Size)
+			}
+		}
+		have, err := c.getShardsInto(ctx, sr, isLost, bufs)
 		if err != nil {
 			return out, fmt.Errorf("file %s stripe %d: %w", rec.ID, s, err)
+		}
+		for _, i := range lost {
+			have[i] = bufs[i][:0] // rebuilt there
 		}
 		rebuilt, err := stripe.Rebuild(sr.Stripe, have, lost)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 
@@ -183,6 +184,11 @@ func TestSupplierOutlivesItsHost(t *testing.T) {
 	second := newHost(t, bob, reg)
 	if err := supplier.Serve(second); err != nil {
 		t.Fatal(err)
+	}
+	// Until the customer has seen the first host's connection close, a connect to the second
+	// (the same peer id) finds the dead one and dials nothing.
+	for i := 0; i < 500 && customer.h.Network().Connectedness(second.ID()) == network.Connected; i++ {
+		time.Sleep(10 * time.Millisecond)
 	}
 	connect(t, customer, second)
 	if list, err := customer.ListShards(ctx, second.ID(), open.ContractID); err != nil || len(list) != 1 || list[0].Commitment != c {

@@ -290,14 +290,18 @@ var ErrRebuilt = errors.New("a rebuilt shard does not match the stripe's hash of
 // Rebuild computes the shards at positions want from any K intact others (shards in order,
 // nil for those missing; each is checked against the stripe's hashes), and checks each rebuilt
 // one against its hash too: what a repair puts on a new supplier is exactly the shard that was
-// lost. No key is needed.
+// lost. No key is needed. A wanted shard given as an empty slice with room is rebuilt in that
+// memory (the result is then that slice); one given with bytes is rebuilt elsewhere, its bytes
+// left alone.
 func Rebuild(s Stripe, shards [][]byte, want []int) ([][]byte, error) {
 	given := slices.Clone(shards)
 	for _, i := range want {
 		if i < 0 || i >= len(given) {
 			return nil, fmt.Errorf("%w: no shard %d in a %d+%d stripe", ErrShape, i, s.K, s.M)
 		}
-		given[i] = nil // rebuilt even if given: the point is to compute it
+		if len(given[i]) > 0 {
+			given[i] = nil // rebuilt even if given: the point is to compute it
+		}
 	}
 	enc, work, err := intact(s, given, true)
 	if err != nil {
