@@ -307,7 +307,11 @@ func Rebuild(s Stripe, shards [][]byte, want []int) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := enc.Reconstruct(work); err != nil {
+	required := make([]bool, len(work)) // only these: the others missing are left missing
+	for _, i := range want {
+		required[i] = true
+	}
+	if err := enc.ReconstructSome(work, required); err != nil {
 		return nil, fmt.Errorf("rebuilding stripe %s: %w", s.ID, err)
 	}
 	out := make([][]byte, len(want))

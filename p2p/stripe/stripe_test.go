@@ -228,7 +228,24 @@ func TestRebuild(t *testing.T) {
 			}
 		}
 	}
-	have := slices.Clone(shards)
+	// A wanted shard given as room is rebuilt there; a shard given with bytes is left alone
+	// (and rebuilt elsewhere); a missing one not wanted does not stop it.
+	s3, shards3, err := Seal(key, sha256.Sum256([]byte("rebuild 3+3")), testData(100_000), 3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := slices.Clone(shards3)
+	room := make([]byte, 0, len(shards3[1]))
+	given := slices.Clone(shards3[2])
+	have[1], have[2], have[5] = room, given, nil
+	got, err := Rebuild(s3, have, []int{1, 2})
+	if err != nil || !bytes.Equal(got[0], shards3[1]) || !bytes.Equal(got[1], shards3[2]) {
+		t.Fatalf("rebuilding 1 and 2: %v", err)
+	}
+	if &got[0][0] != &room[:1][0] || &got[1][0] == &given[0] || !bytes.Equal(given, shards3[2]) {
+		t.Fatal("shard 1 was not rebuilt in the room given, or shard 2 was rebuilt over the bytes given")
+	}
+	have = slices.Clone(shards)
 	have[0], have[1], have[2] = nil, nil, nil
 	if _, err := Rebuild(s, have, []int{0}); !errors.Is(err, ErrTooFewShards) {
 		t.Fatalf("three lost of 4+2: %v, want ErrTooFewShards", err)
