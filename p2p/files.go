@@ -526,9 +526,28 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 	var written uint64
 	// One set of buffers for the shards serves every stripe (each is done with once its stripe
 	// is joined; getShards returns only when every read it started has ended), and two for the
-	// joined stripes go round: one being decrypted and written while the next is joined.
+	// joined stripes go round: one being decrypted and written while the next is joined. They
+	// are mapped outside the Go heap (bigbuf.go) and unmapped when GetFile returns, once
+	// nothing reads or writes them: every return below waits for the last finish first.
 	var bufs [][]byte
 	var joined [2][]byte
+	var shardMax, shardsMax, joinedMax uint64
+	for _, sr := range rec.Stripes {
+		shardsMax = max(shardsMax, uint64(len(sr.Shards)))
+		for _, cm := range sr.Shards {
+			shardMax = max(shardMax, cm.Size)
+			joinedMax = max(joinedMax, uint64(sr.K)*cm.Size)
+		}
+	}
+	if shardsMax*shardMax+2*joinedMax <= 4*stripe.MaxSize { // else the heap, as the record says
+		mem := newStripeMemory(int(shardsMax*shardMax + 2*joinedMax))
+		defer mem.release()
+		bufs = make([][]byte, shardsMax)
+		for i := range bufs {
+			bufs[i] = mem.carve(int(shardMax))
+		}
+		joined[0], joined[1] = mem.carve(int(joinedMax)), mem.carve(int(joinedMax))
+	}
 	finished := make(chan error, 1)
 	finished <- nil // no stripe before the first
 	finish := func(s int, sr StripeRecord, sealed []byte) {
