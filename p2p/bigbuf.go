@@ -1,12 +1,12 @@
 package p2p
 
-// A get holds a stripe's shards and two joined stripes at a time (56 MiB for 16 MiB stripes of
-// 4+2) for as long as it runs. On the Go heap they count twice: the collector lets the heap
-// grow to twice what is live before it runs, and these buffers were a third of a customer's
-// live heap (beside about 100 MiB of its badger memtables), so a get's peak RSS was the
-// buffers, plus as much again of garbage. Mapped outside the heap (bigbuf_linux.go)
-// they count once. The memory is given back when the get ends; nothing may hold a slice of it
-// after that.
+// A put holds a stripe being read and three sealed ones (88 MiB for 16 MiB stripes of 4+2), a
+// get a stripe's shards and two joined stripes (56 MiB), for as long as it runs. On the Go heap
+// they count twice: the collector lets the heap grow to twice what is live before it runs, and
+// these buffers were up to half of a customer's live heap (beside about 100 MiB of its badger
+// memtables); after a put they stayed as garbage until the next collection, under the get's.
+// Mapped outside the heap (bigbuf_linux.go) they count once, and are given back the moment the
+// transfer ends; nothing may hold a slice of them after that.
 
 // stripeMemory is memory for a transfer's buffers, outside the Go heap where the system allows.
 type stripeMemory struct {

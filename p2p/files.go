@@ -116,20 +116,43 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 	// network carries this one (two stripes in memory at most, whatever the file's size).
 	sealedCh := make(chan sealedStripe) // unbuffered: one stripe sealed while one is placed
 	// The sealed stripes' buffers go round: one being placed, one sealed ahead, one being
-	// sealed; a stripe's buffer comes back once putStripe is done with its shards. The heap
-	// then holds them instead of a new 24 MiB a stripe for the collector to find.
+	// sealed; a stripe's buffer comes back once putStripe is done with its shards (instead of a
+	// new 24 MiB a stripe for the collector to find). They and the plaintext's buffer are
+	// mapped outside the Go heap (bigbuf.go) and unmapped when PutFile returns, once the sealer
+	// has stopped and every shard's put has ended (each stripe is closed on every path out).
 	buffers := make(chan []byte, 3)
+	sealedCap := stripe.SealedCap(StripeSize, k, m)
+	mem := newStripeMemory(min(StripeSize+3*sealedCap, 4*stripe.MaxSize))
+	for range 3 {
+		if b := mem.carve(sealedCap); b != nil {
+			buffers <- b
+		}
+	}
+	sealerDone := make(chan struct{})
+	defer func() {
+		cancel()
+		<-sealerDone
+		mem.release()
+	}()
 	hash := sha256.New()
 	go func() {
+		defer close(sealerDone)
 		defer close(sealedCh)
-		buf := make([]byte, StripeSize) // Seal copies the plaintext: one buffer serves every stripe
+		buf := mem.carve(StripeSize) // Seal copies the plaintext: one buffer serves every stripe
+		if buf == nil {
+			buf = make([]byte, 0, StripeSize)
+		}
+		buf = buf[:StripeSize]
 		for s := 0; ; s++ {
 			n, err := io.ReadFull(r, buf)
 			switch {
 			case errors.Is(err, io.EOF) && s > 0:
 				return // the file ended on a stripe's boundary
 			case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
-				sealedCh <- sealedStripe{err: fmt.Errorf("reading stripe %d: %w", s, err)}
+				select {
+				case sealedCh <- sealedStripe{err: fmt.Errorf("reading stripe %d: %w", s, err)}:
+				case <-ctx.Done():
+				}
 				return
 			}
 			hash.Write(buf[:n])
@@ -137,7 +160,7 @@ func (c *Customer) PutFile(ctx context.Context, key [32]byte, id ledger.ID, r io
 			select {
 			case sealed = <-buffers:
 			default:
-				sealed = make([]byte, 0, stripe.SealedCap(StripeSize, k, m))
+				sealed = make([]byte, 0, sealedCap)
 			}
 			st, shards, err := stripe.SealInto(sealed, key, stripeID(id, s), buf[:n], k, m)
 			select {
