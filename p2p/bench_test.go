@@ -3,6 +3,7 @@ package p2p
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"syscall"
 	"testing"
@@ -14,8 +15,12 @@ import (
 	"github.com/trustledger/trustledger/p2p/stripe"
 )
 
-// benchSize is the file each benchmark moves: 256 MiB, sixteen stripes.
-const benchSize = 256 << 20
+// benchMiB is the size of the file each benchmark moves: 256 MiB (sixteen stripes) unless
+// -p2p.bench-mib says otherwise (1024: the 1 GiB file of issue 13's memory and slow-supplier
+// targets).
+var benchMiB = flag.Int("p2p.bench-mib", 256, "the file size the exchange's benchmarks move, in MiB")
+
+func benchBytes() int { return *benchMiB << 20 }
 
 // BenchmarkRawStream is the ceiling the exchange is measured against (issue 13): one libp2p
 // stream (TCP, Noise, yamux) on loopback between two hosts, writing 256 MiB that the other
@@ -29,7 +34,7 @@ func BenchmarkRawStream(b *testing.B) {
 	})
 	connect(b, from, to)
 	buf := make([]byte, 1<<20)
-	b.SetBytes(benchSize)
+	b.SetBytes(int64(benchBytes()))
 	b.ResetTimer()
 	cpu := startCPU()
 	defer cpu.report(b)
@@ -38,7 +43,7 @@ func BenchmarkRawStream(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for n := 0; n < benchSize; n += len(buf) {
+		for n := 0; n < benchBytes(); n += len(buf) {
 			if _, err := s.Write(buf); err != nil {
 				b.Fatal(err)
 			}
@@ -55,8 +60,8 @@ func BenchmarkRawStream(b *testing.B) {
 // sent and committed (fsync) by each supplier.
 func BenchmarkPutFile(b *testing.B) {
 	w, key := benchWorld(b)
-	data := shardData(benchSize, 3)
-	b.SetBytes(benchSize)
+	data := shardData(benchBytes(), 3)
+	b.SetBytes(int64(benchBytes()))
 	b.ResetTimer()
 	cpu := startCPU()
 	defer cpu.report(b)
@@ -72,14 +77,14 @@ func BenchmarkPutFile(b *testing.B) {
 // then one of them taking shards in at 1 MB/s (SupplierConfig.ReceiveRate). Each put stands on
 // fresh suppliers. Compare the two ns/op.
 func BenchmarkPutFileSlowSupplier(b *testing.B) {
-	data := shardData(benchSize, 3)
+	data := shardData(benchBytes(), 3)
 	for _, rate := range []int64{0, 1_000_000} {
 		name := "all-fast"
 		if rate > 0 {
 			name = "one-at-1MBps"
 		}
 		b.Run(name, func(b *testing.B) {
-			b.SetBytes(benchSize)
+			b.SetBytes(int64(benchBytes()))
 			moved := 0
 			for i := range b.N {
 				b.StopTimer()
@@ -88,7 +93,7 @@ func BenchmarkPutFileSlowSupplier(b *testing.B) {
 						c.ReceiveRate = rate
 					}
 				})
-				spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:], Size: benchSize}
+				spread := Spread{Contracts: w.contracts[:6], K: 4, M: 2, Spares: w.contracts[6:], Size: uint64(benchBytes())}
 				b.StartTimer()
 				rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{byte(i), 2}, bytes.NewReader(data), spread, nil)
 				if err != nil {
@@ -115,12 +120,12 @@ func BenchmarkPutFileSlowSupplier(b *testing.B) {
 // commitment, decoded, decrypted, the whole file's hash checked.
 func BenchmarkGetFile(b *testing.B) {
 	w, key := benchWorld(b)
-	data := shardData(benchSize, 3)
+	data := shardData(benchBytes(), 3)
 	rec, err := w.customer.PutFile(context.Background(), key, ledger.ID{1}, bytes.NewReader(data), Spread{Contracts: w.contracts, K: 4, M: 2}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(benchSize)
+	b.SetBytes(int64(benchBytes()))
 	b.ResetTimer()
 	cpu := startCPU()
 	defer cpu.report(b)
