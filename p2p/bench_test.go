@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/trustledger/trustledger/ledger"
 	"github.com/trustledger/trustledger/p2p/stripe"
+	"github.com/trustledger/trustledger/test/bench/procstat"
 )
 
 // benchMiB is the size of the file each benchmark moves: 256 MiB (sixteen stripes) unless
@@ -23,7 +23,7 @@ var benchMiB = flag.Int("p2p.bench-mib", 256, "the file size the exchange's benc
 func benchBytes() int { return *benchMiB << 20 }
 
 // BenchmarkRawStream is the ceiling the exchange is measured against (issue 13): one libp2p
-// stream (TCP, Noise, yamux) on loopback between two hosts, writing 256 MiB that the other
+// stream (TCP, Noise, yamux) on loopback between two hosts, writing the file's size that the other
 // side reads and discards.
 func BenchmarkRawStream(b *testing.B) {
 	reg := &mapRegistry{reg: map[ledger.PubKey]bool{}}
@@ -113,7 +113,7 @@ func BenchmarkPutFileSlowSupplier(b *testing.B) {
 	b.ReportMetric(float64(moved)/float64(b.N), "shards-on-spare/op")
 }
 
-// BenchmarkGetFile reads the 256 MiB file back: four shards a stripe, each checked against its
+// BenchmarkGetFile reads the file back: four shards a stripe, each checked against its
 // commitment, decoded, decrypted, the whole file's hash checked.
 func BenchmarkGetFile(b *testing.B) {
 	w, key := benchWorld(b)
@@ -140,16 +140,10 @@ type cpuMeter struct {
 	cpu  time.Duration
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU() cpuMeter { return cpuMeter{time.Now(), processCPU()} }
+func startCPU() cpuMeter { return cpuMeter{time.Now(), procstat.Self()} }
 
 func (m cpuMeter) report(b *testing.B) {
-	b.ReportMetric((processCPU()-m.cpu).Seconds()/time.Since(m.wall).Seconds(), "cores")
+	b.ReportMetric((procstat.Self()-m.cpu).Seconds()/time.Since(m.wall).Seconds(), "cores")
 }
 
 // benchWorld is six suppliers and alice's customer side, which countersigns their bandwidth

@@ -548,7 +548,7 @@ func (c *Customer) GetFile(ctx context.Context, key [32]byte, rec FileRecord, w 
 	hash := sha256.New()
 	var written uint64
 	// One set of buffers for the shards serves every stripe (each is done with once its stripe
-	// is joined; getShards returns only when every read it started has ended), and two for the
+	// is joined; getShardsInto returns only when every read it started has ended), and two for the
 	// joined stripes go round: one being decrypted and written while the next is joined. They
 	// are mapped outside the Go heap (bigbuf.go) and unmapped when GetFile returns, once
 	// nothing reads or writes them: every return below waits for the last finish first.
@@ -617,17 +617,27 @@ func (c *Customer) readStripe(ctx context.Context, sr StripeRecord, bufs *[][]by
 	if sr.K+sr.M != len(sr.Shards) {
 		return nil, fmt.Errorf("%d shards recorded for a %d+%d stripe", len(sr.Shards), sr.K, sr.M)
 	}
+	shards, err := c.readShardsInto(ctx, sr, nil, bufs)
+	if err != nil {
+		return nil, err
+	}
+	return stripe.JoinChecked(joined, sr.Stripe, shards) // each matched its commitment
+}
+
+// readShardsInto is getShardsInto after giving every shard of sr a buffer in bufs with room for
+// it (made again when the stripe has another shape, or a buffer is too small), those not read
+// too: a shard not read comes back as its empty buffer, room for stripe.JoinChecked or
+// stripe.Rebuild to rebuild it in instead of in new memory.
+func (c *Customer) readShardsInto(ctx context.Context, sr StripeRecord, skip func(i int) bool, bufs *[][]byte) ([][]byte, error) {
 	if len(*bufs) != len(sr.Shards) {
 		*bufs = make([][]byte, len(sr.Shards))
 	}
-	// Room for every shard, those not read too: a data shard that is not among the first K to
-	// arrive is rebuilt in its buffer instead of in a new one.
 	for i, cm := range sr.Shards {
 		if uint64(cap((*bufs)[i])) < cm.Size {
 			(*bufs)[i] = make([]byte, 0, cm.Size)
 		}
 	}
-	shards, err := c.getShardsInto(ctx, sr, nil, *bufs)
+	shards, err := c.getShardsInto(ctx, sr, skip, *bufs)
 	if err != nil {
 		return nil, err
 	}
@@ -636,17 +646,13 @@ func (c *Customer) readStripe(ctx context.Context, sr StripeRecord, bufs *[][]by
 			shards[i] = (*bufs)[i][:0]
 		}
 	}
-	return stripe.JoinChecked(joined, sr.Stripe, shards) // each matched its commitment
+	return shards, nil
 }
 
-// getShards reads K intact shards of a stripe, K+1 requests in flight: the spare one covers a
-// slow or failing supplier, and is cancelled once K have arrived. Never more than K+1 shards
-// are read unless some fail.
-func (c *Customer) getShards(ctx context.Context, sr StripeRecord, skip func(i int) bool) ([][]byte, error) {
-	return c.getShardsInto(ctx, sr, skip, make([][]byte, len(sr.Shards)))
-}
-
-// getShardsInto is getShards reading shard i into bufs[i] when its capacity allows.
+// getShardsInto reads K intact shards of a stripe, shard i into bufs[i] when its capacity
+// allows, K+1 requests in flight: the spare one covers a slow or failing supplier, and is
+// cancelled once K have arrived. Never more than K+1 shards are read unless some fail; skip
+// names shards not to ask for. It returns once every read it started has ended.
 func (c *Customer) getShardsInto(ctx context.Context, sr StripeRecord, skip func(i int) bool, bufs [][]byte) ([][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

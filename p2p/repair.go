@@ -67,20 +67,9 @@ func (c *Customer) Repair(ctx context.Context, rec FileRecord, from, to ledger.I
 			continue
 		}
 		isLost := func(i int) bool { return out.Stripes[s].Shards[i].ContractID == from }
-		if len(bufs) != len(sr.Shards) {
-			bufs = make([][]byte, len(sr.Shards))
-		}
-		for i, cm := range sr.Shards {
-			if uint64(cap(bufs[i])) < cm.Size {
-				bufs[i] = make([]byte, 0, cm.Size)
-			}
-		}
-		have, err := c.getShardsInto(ctx, sr, isLost, bufs)
+		have, err := c.readShardsInto(ctx, sr, isLost, &bufs) // the lost ones come back as room to rebuild them in
 		if err != nil {
 			return out, fmt.Errorf("file %s stripe %d: %w", rec.ID, s, err)
-		}
-		for _, i := range lost {
-			have[i] = bufs[i][:0] // rebuilt there
 		}
 		rebuilt, err := stripe.Rebuild(sr.Stripe, have, lost)
 		if err != nil {

@@ -10,14 +10,15 @@ import (
 
 // A supplier's shards are written once, read back rarely (a customer's get, an audit's few
 // leaves) and are cold long before then: they go to disk around the page cache where the file
-// system allows it (O_DIRECT, shardfile_linux.go). On this project's VMs a buffered write of a
-// 4 MiB shard and its fsync cost about four times the CPU of a direct one (BENCHMARKS.md), and
+// system allows it (O_DIRECT, shardfile_linux.go). On this project's VMs buffered writes of
+// 4 MiB shards and their fsyncs cost about ten times the system CPU of direct ones
+// (BENCHMARKS.md), and
 // the backups a supplier keeps for strangers no longer evict its own cached files.
 //
-// Direct I/O moves whole blocks from aligned memory: the files are written and read through
-// one aligned buffer of shardIOSize bytes, and a shard's last, partial block is written after
-// direct I/O is turned off for the file. Where direct I/O is refused (tmpfs, other systems)
-// the same code writes and reads through the page cache.
+// Direct I/O moves whole blocks from aligned memory: a file is written through one aligned
+// buffer of shardIOSize bytes, and a shard's last, partial block is written after direct I/O
+// is turned off for the file. Where direct I/O is refused (other systems, file systems without
+// it) the same code writes through the page cache. Reads always go through it (copyShard).
 
 // shardIOSize is the buffer a shard file is written and read through: 1 MiB, a multiple of
 // any block size direct I/O asks for.
@@ -45,8 +46,8 @@ var (
 	readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, shardIOSize) }}
 )
 
-// pooledReader is a buffered reader of r from the pool; give it back with readBuffers.Put
-// once nothing reads it.
+// pooledReader is a buffered reader of r from the pool; give it back with releaseReader once
+// nothing reads it.
 func pooledReader(r io.Reader) *bufio.Reader {
 	br := readBuffers.Get().(*bufio.Reader)
 	br.Reset(r)
