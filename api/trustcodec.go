@@ -25,7 +25,7 @@ const trustViewVersion = 1
 // and lists with their lengths first, optional parts behind a presence byte; the policy as
 // JSON). DecodeTrustView reads it back exactly (TestTrustViewCodec fills every field).
 func EncodeTrustView(a TrustViewAnswer) []byte {
-	w := &binWriter{b: make([]byte, 0, 4096)}
+	w := &binWriter{b: make([]byte, 0, trustViewSize(&a))}
 	w.byte(trustViewVersion)
 	w.varint(a.Height)
 	w.key(a.Observer)
@@ -55,6 +55,22 @@ func EncodeTrustView(a TrustViewAnswer) []byte {
 	pol, _ := json.Marshal(a.Policy) // a struct of numbers: it always encodes
 	w.bytes(pol)
 	return w.b
+}
+
+// trustViewSize is about the size of a's encoding, a little more rather than less: grown from a
+// guess, the buffer was the trust page's largest allocation.
+func trustViewSize(a *TrustViewAnswer) int {
+	n := 1024 // header and policy
+	for _, list := range [][]reputation.Score{a.Most, a.Least} {
+		for i := range list {
+			s := &list[i]
+			n += 256 + len(s.Status) + len(s.Reason) + 96*len(s.Recommenders) + 48*len(s.Ignored)
+			if s.Proof != nil {
+				n += 32 + len(s.Proof.Kind) + len(s.Proof.By)
+			}
+		}
+	}
+	return n + 40*len(a.Graph.Nodes) + 112*len(a.Graph.Edges)
 }
 
 // DecodeTrustView parses EncodeTrustView's bytes; a short, long or malformed input is an error

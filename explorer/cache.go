@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
+
 	"github.com/trustledger/trustledger/api"
 	"github.com/trustledger/trustledger/ledger"
 )
@@ -169,8 +171,7 @@ func (s *Server) drawAnswer(w http.ResponseWriter, r *http.Request, l loader, as
 		a, err = s.htmlAnswer(v)
 	}
 	if err != nil {
-		s.logError("explorer page failed", "page", v.page(), "err", err)
-		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
+		s.drawFailed(w, v, err)
 		return nil
 	}
 	send(w, a)
@@ -261,9 +262,55 @@ func (s *Server) versionOf(ctx context.Context, req api.EventsRequest) (string, 
 
 // homeVersion is the home page's: the height it shows.
 func (s *Server) homeVersion(r *http.Request) (string, bool) {
-	st, err := s.c.Status(r.Context())
+	st, err := s.latestStatus(r.Context())
 	if err != nil {
 		return "", false
 	}
 	return strconv.FormatInt(st.SyncInfo.LatestBlockHeight, 10), true
+}
+
+// statusEvery is how often the node's status (the latest height) is looked up for the home
+// page, and statusStale how old the one remembered may be while a lookup is under way. CometBFT
+// answers a status under its block store's lock, which saving a block holds until the block is
+// on disk (tens of milliseconds under load): the home page's visitors do not wait for that.
+// A new block is on the home page within statusEvery plus the time it takes to save, well
+// inside the 2 s that issue 15 asks.
+const (
+	statusEvery = 100 * time.Millisecond
+	statusStale = 2 * time.Second
+)
+
+// statusSeen is the node's status as last looked up.
+type statusSeen struct {
+	mu      sync.Mutex
+	st      *coretypes.ResultStatus
+	at      time.Time
+	looking bool // a lookup is under way
+}
+
+// latestStatus is the node's status looked up at most statusEvery ago, or, while another
+// visitor's lookup is under way, at most statusStale ago.
+func (s *Server) latestStatus(ctx context.Context) (*coretypes.ResultStatus, error) {
+	seen := &s.status
+	seen.mu.Lock()
+	if seen.st != nil {
+		if age := time.Since(seen.at); age < statusEvery || (seen.looking && age < statusStale) {
+			st := seen.st
+			seen.mu.Unlock()
+			return st, nil
+		}
+	}
+	seen.looking = true
+	seen.mu.Unlock()
+	st, err := s.c.Status(ctx)
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	seen.looking = false
+	if err != nil {
+		return nil, err
+	}
+	if seen.st == nil || st.SyncInfo.LatestBlockHeight >= seen.st.SyncInfo.LatestBlockHeight {
+		seen.st, seen.at = st, time.Now()
+	}
+	return st, nil
 }

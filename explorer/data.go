@@ -53,7 +53,7 @@ const latestBlocks = 10
 
 func (s *Server) loadHome(r *http.Request) (view, error) {
 	ctx := r.Context()
-	st, err := s.c.Status(ctx)
+	st, err := s.latestStatus(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -660,7 +660,7 @@ func (s *Server) loadTrust(r *http.Request) (view, error) {
 		in  []reputation.Score
 		out *[]scoreRow
 	}{{tv.Most, &v.Most}, {tv.Least, &v.Least}} {
-		*list.out = []scoreRow{}
+		*list.out = make([]scoreRow, 0, len(list.in))
 		for _, sc := range list.in {
 			name(sc.Subject)
 			*list.out = append(*list.out, scoreRow{Score: sc, Moniker: names[sc.Subject], Reasons: reputation.Explain(sc, pol, name, 3)})

@@ -146,24 +146,51 @@ func scoresList(rows []scoreRow) template.HTML {
 	if len(rows) == 0 {
 		return `<p class="muted">Nobody known.</p>`
 	}
+	size := 32
+	for _, r := range rows {
+		size += 400 + len(r.Moniker)
+		for _, reason := range r.Reasons {
+			size += 16 + len(reason) + len(reason)/8 // room for a few escapes
+		}
+	}
 	var b strings.Builder
-	b.Grow(len(rows) * 500)
+	b.Grow(size)
+	var num [32]byte
 	b.WriteString(`<ol class="scores">`)
 	for _, r := range rows {
 		k := r.Score.Subject.String()
-		name := shortHex(k)
+		b.WriteString(`<li><div class="score"><a class="key" href="/node/`)
+		b.WriteString(k)
+		b.WriteString(`">`)
 		if r.Moniker != "" {
-			name = template.HTMLEscapeString(r.Moniker)
+			escapeTo(&b, r.Moniker)
+		} else {
+			b.WriteString(shortHex(k))
 		}
-		fmt.Fprintf(&b, `<li><div class="score"><a class="key" href="/node/%s">%s</a> <span class="num">%.3f</span> <span class="muted">confidence %.1f%% · %s</span></div><ul class="reasons">`,
-			k, name, r.Score.Score, 100*r.Score.Confidence, template.HTMLEscapeString(string(r.Score.Status)))
+		b.WriteString(`</a> <span class="num">`)
+		b.Write(strconv.AppendFloat(num[:0], r.Score.Score, 'f', 3, 64))
+		b.WriteString(`</span> <span class="muted">confidence `)
+		b.Write(strconv.AppendFloat(num[:0], 100*r.Score.Confidence, 'f', 1, 64))
+		b.WriteString(`% · `)
+		escapeTo(&b, r.Score.Status)
+		b.WriteString(`</span></div><ul class="reasons">`)
 		for _, reason := range r.Reasons {
 			b.WriteString(`<li>`)
-			b.WriteString(template.HTMLEscapeString(reason))
+			escapeTo(&b, reason)
 			b.WriteString(`</li>`)
 		}
 		b.WriteString(`</ul></li>`)
 	}
 	b.WriteString(`</ol>`)
 	return template.HTML(b.String())
+}
+
+// escapeTo writes s to b escaped as html/template escapes text; a string with nothing to escape
+// (most of them) is written as it is, without a copy.
+func escapeTo(b *strings.Builder, s string) {
+	if strings.IndexAny(s, "<>&'\"\x00") < 0 {
+		b.WriteString(s)
+		return
+	}
+	b.WriteString(template.HTMLEscapeString(s))
 }

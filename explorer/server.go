@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -32,14 +33,18 @@ const (
 
 // Server serves the explorer of one node. It is safe for concurrent use.
 type Server struct {
-	c        *client.Client
-	pages    map[string]*template.Template
-	live     *liveFeed
-	home     homeCache
-	names    nameCache
-	regs     registrationsSeen
-	cache    *pageCache
-	logError func(msg string, keyvals ...any)
+	c      *client.Client
+	pages  map[string]*template.Template
+	live   *liveFeed
+	home   homeCache
+	names  nameCache
+	regs   registrationsSeen
+	status statusSeen
+	cache  *pageCache
+	costly gate
+	// costlyWait bounds a visitor's wait for a turn at costly (pageTimeout).
+	costlyWait time.Duration
+	logError   func(msg string, keyvals ...any)
 }
 
 // New returns the explorer of the node c reads; logError (nil: none) hears what fails on the
@@ -48,7 +53,8 @@ func New(c *client.Client, logError func(msg string, keyvals ...any)) (*Server, 
 	if logError == nil {
 		logError = func(string, ...any) {}
 	}
-	s := &Server{c: c, pages: map[string]*template.Template{}, cache: newPageCache(cacheBytes), logError: logError}
+	s := &Server{c: c, pages: map[string]*template.Template{}, cache: newPageCache(cacheBytes),
+		costly: newGate(runtime.GOMAXPROCS(0)), costlyWait: pageTimeout, logError: logError}
 	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {
 		return nil, err
@@ -160,7 +166,8 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, api.ErrBadRequest):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, api.ErrServiceStopped), errors.Is(err, client.ErrUnreachable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, api.ErrServiceStopped), errors.Is(err, client.ErrUnreachable), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, errBusy):
 		return http.StatusServiceUnavailable, err.Error()
 	}
 	return http.StatusInternalServerError, err.Error()
@@ -201,7 +208,14 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, l loader) (view, b
 	return v, true
 }
 
+// serveHTML answers with a page no cache keeps (the trust page, a block, a tx, a search); it is
+// loaded and drawn within the costly gate.
 func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
+	leave, ok := s.enterCostly(w, r)
+	if !ok {
+		return
+	}
+	defer leave()
 	v, ok := s.load(w, r, l)
 	if !ok {
 		return
@@ -210,7 +224,31 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
 		http.Redirect(w, r, sv.Hits[0].URL, http.StatusSeeOther) // one answer: go there
 		return
 	}
-	s.render(w, http.StatusOK, v)
+	buf, err := s.draw(v)
+	leave() // drawn: sending it is no work for the cores
+	if err != nil {
+		s.drawFailed(w, v, err)
+		return
+	}
+	defer drawn(buf)
+	w.Header().Set("Content-Type", htmlType)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// enterCostly waits its turn at the costly gate, within costlyWait; leave (which may be called
+// more than once) gives the turn back. When the wait fails it has answered (503 after
+// costlyWait; nothing when the visitor left) and ok is false.
+func (s *Server) enterCostly(w http.ResponseWriter, r *http.Request) (leave func(), ok bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.costlyWait)
+	defer cancel()
+	if err := s.costly.enter(ctx); err != nil {
+		if r.Context().Err() == nil {
+			s.fail(w, r, fmt.Errorf("%w: %d pages were being drawn for all of %s", errBusy, cap(s.costly), s.costlyWait))
+		}
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(s.costly.leave) }, true
 }
 
 // serveLatest is the home page's latest-blocks table alone, for the live refresh.
@@ -229,22 +267,41 @@ func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, l loader) {
-	if v, ok := s.load(w, r, l); ok {
-		writeJSON(w, http.StatusOK, v)
+	leave, ok := s.enterCostly(w, r)
+	if !ok {
+		return
 	}
+	defer leave()
+	v, ok := s.load(w, r, l)
+	if !ok {
+		return
+	}
+	a, err := jsonAnswer(v)
+	leave()
+	if err != nil {
+		s.drawFailed(w, v, err)
+		return
+	}
+	send(w, a)
 }
 
 func (s *Server) render(w http.ResponseWriter, code int, v view) {
 	buf, err := s.draw(v)
 	if err != nil {
-		s.logError("explorer template failed", "page", v.page(), "err", err)
-		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
+		s.drawFailed(w, v, err)
 		return
 	}
 	defer drawn(buf)
 	w.Header().Set("Content-Type", htmlType)
 	w.WriteHeader(code)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// drawFailed answers that page v could not be drawn (a template's or the JSON encoder's
+// error: a bug, logged).
+func (s *Server) drawFailed(w http.ResponseWriter, v view, err error) {
+	s.logError("explorer page failed", "page", v.page(), "err", err)
+	http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
 }
 
 const htmlType = "text/html; charset=utf-8"

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	dbm "github.com/cometbft/cometbft-db"
+	abcicli "github.com/cometbft/cometbft/abci/client"
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/blocksync"
 	cfg "github.com/cometbft/cometbft/config"
@@ -134,7 +135,7 @@ func (c *consensusService) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	dbs := &dbSet{}
 	c.hush.Store(false)
-	n, err := nm.NewNodeWithContext(ctx, &conf, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(c.app),
+	n, err := nm.NewNodeWithContext(ctx, &conf, pv, nodeKey, sideBySideQueries{c.app},
 		nm.DefaultGenesisDocProviderFunc(&conf), dbs.provide, metricsProvider(c.conf.Instrumentation), hushable{c.logger, &c.hush})
 	if err != nil {
 		cancel()
@@ -223,4 +224,28 @@ func (c *consensusService) rpc() (rpcclient.Client, error) {
 		return nil, fmt.Errorf("service %s is stopped on this node: %w", ServiceConsensus, api.ErrServiceStopped)
 	}
 	return c.local, nil
+}
+
+// sideBySideQueries connects CometBFT to the app in-process as its connection-synchronised
+// local client does (each connection holds its own mutex over its calls), except that queries
+// take no mutex: the app answers them side by side (abci.App.Query reads committed state and
+// indexes outside its lock, and the trust service's queries lock what they read). Behind one
+// mutex, every query waited for the one ahead of it, so an explorer page's cheap lookups
+// (a node's newest event) queued behind trust views being computed.
+type sideBySideQueries struct{ app abcitypes.Application }
+
+var _ proxy.ClientCreator = sideBySideQueries{}
+
+func (c sideBySideQueries) NewABCIClient() (abcicli.Client, error) {
+	return unlockedQueries{abcicli.NewLocalClient(nil, c.app), c.app}, nil
+}
+
+// unlockedQueries is a local client whose Query calls the app directly.
+type unlockedQueries struct {
+	abcicli.Client
+	app abcitypes.Application
+}
+
+func (q unlockedQueries) Query(ctx context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
+	return q.app.Query(ctx, req)
 }

@@ -24,7 +24,7 @@ var (
 	explorerClients  = flag.String("explorer.clients", "100,10", "with -explorer.load: concurrent HTTP clients, one run per number")
 	explorerDuration = flag.Duration("explorer.duration", 30*time.Second, "with -explorer.load: how long the clients ask")
 	explorerSigners  = flag.Int("explorer.signers", 1000, "with -explorer.load: signers of the load (each hires the next)")
-	explorerProfile  = flag.String("explorer.cpuprofile", "", "with -explorer.load: write the node's CPU profile of the measured run to this file")
+	explorerProfile  = flag.String("explorer.cpuprofile", "", "with -explorer.load: write the node's CPU profile of the measured run to this file, its allocations to FILE.allocs")
 )
 
 // TestExplorerLoad is issue 15's performance run (by hand: `go test ./test/e2e -run
@@ -136,21 +136,24 @@ func measurePages(t *testing.T, pages []loadPage, clients int, pprofAddr, profil
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	var wg sync.WaitGroup
 	if profile != "" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			secs := int(explorerDuration.Seconds()) - 2
-			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
-			if err != nil {
-				t.Errorf("profile: %v", err)
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if err := os.WriteFile(profile, b, 0o644); err != nil {
-				t.Error(err)
-			}
-		}()
+		// The node's CPU profile, and beside it the allocations over the same seconds.
+		secs := int(explorerDuration.Seconds()) - 2
+		for _, p := range []struct{ path, file string }{{"profile", profile}, {"allocs", profile + ".allocs"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", pprofAddr, p.path, secs))
+				if err != nil {
+					t.Errorf("profile: %v", err)
+					return
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if err := os.WriteFile(p.file, b, 0o644); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
 	}
 	measured := time.Now()
 	for c := 0; c < clients; c++ {
