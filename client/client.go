@@ -16,6 +16,7 @@ import (
 	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 
 	"github.com/trustledger/trustledger/api"
+	"github.com/trustledger/trustledger/ledger"
 )
 
 // Source gives the RPC client for one call: a fixed one for a remote node, or the current local
@@ -30,8 +31,15 @@ type Client struct {
 	remote string       // the HTTP address, for the light client; "" in process
 	http   *http.Client // a Dialed client's HTTP client, for the calls read without CometBFT's JSON (txResults)
 
+	trust TrustViewer // in process: the node's trust service, asked directly (NewInProcess)
+
 	mu      sync.Mutex
 	chainID string // cached: a chain's id never changes
+}
+
+// TrustViewer answers TrustView in the node's own process (node.TrustService).
+type TrustViewer interface {
+	View(observer ledger.PubKey, limit int) (api.TrustViewAnswer, error)
 }
 
 // New wraps an RPC client (HTTP or local); name says where it points, for messages.
@@ -41,6 +49,13 @@ func New(c rpcclient.Client, name string) *Client {
 
 // NewFromSource is New for an RPC client that may change between calls (an in-process node).
 func NewFromSource(src Source, name string) *Client { return &Client{src: src, name: name} }
+
+// NewInProcess is NewFromSource for a client in the node's own process, which asks trust
+// views of trust directly: the same answer as the /trust/view query, without encoding it for
+// the query and decoding it again (the explorer's trust page asks one per visit).
+func NewInProcess(src Source, name string, trust TrustViewer) *Client {
+	return &Client{src: src, name: name, trust: trust}
+}
 
 // IdleConnections is how many idle HTTP connections a Dialed client keeps to its node.
 const IdleConnections = 256

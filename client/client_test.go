@@ -160,16 +160,26 @@ func scenario(t *testing.T, c *client.Client) {
 	if _, err := c.TrustTop(ctx, a, 0); !errors.Is(err, api.ErrBadRequest) {
 		t.Fatalf("top with limit 0: %v, want api.ErrBadRequest", err)
 	}
-	// The trust page's view in binary is the JSON answer, field for field.
+	// The trust page's view is the JSON answer, field for field.
 	tv, err := c.TrustView(ctx, a, 5)
 	if err != nil || tv.Total < 1 || tv.Most[0].Subject != b || tv.Graph.Center != a || tv.Policy.Lambda == 0 {
 		t.Fatalf("trust view: %+v %v", tv, err)
+	}
+	// In process the view comes from the trust service directly; through the RPC, as remote
+	// clients ask it, in binary: the same view.
+	rpc, err := c.RPC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaBinary, err := client.New(rpc, "the in-process RPC").TrustView(ctx, a, 5)
+	if err != nil || !reflect.DeepEqual(viaBinary, tv) {
+		t.Fatalf("trust view in binary %+v (%v)\nin process %+v", viaBinary, err, tv)
 	}
 	data, _ := json.Marshal(api.TrustViewRequest{Observer: a.String(), Limit: 5})
 	res, err := c.Query(ctx, api.PathTrustView, data, 0, false)
 	var viaJSON api.TrustViewAnswer
 	if err != nil || json.Unmarshal(res.Value, &viaJSON) != nil || !reflect.DeepEqual(viaJSON, tv) {
-		t.Fatalf("trust view in JSON %+v (%v)\nin binary %+v", viaJSON, err, tv)
+		t.Fatalf("trust view in JSON %+v (%v)\nin process %+v", viaJSON, err, tv)
 	}
 	data, _ = json.Marshal(api.TrustViewRequest{Observer: a.String(), Encoding: "xml"})
 	if _, err := c.Query(ctx, api.PathTrustView, data, 0, false); !errors.Is(err, api.ErrBadRequest) {

@@ -230,8 +230,15 @@ func (c *Client) TrustGraph(ctx context.Context, observer ledger.PubKey, maxNode
 }
 
 // TrustView is what a page on observer's trust shows, from one view: its limit (0: 20) most and
-// least trusted, its ego graph at the caps, and the node's trust policy.
+// least trusted, its ego graph at the caps, and the node's trust policy. Its lists may be shared
+// with other callers: do not change them.
 func (c *Client) TrustView(ctx context.Context, observer ledger.PubKey, limit int) (api.TrustViewAnswer, error) {
+	if c.trust != nil {
+		if err := ctx.Err(); err != nil {
+			return api.TrustViewAnswer{}, err
+		}
+		return c.trust.View(observer, limit)
+	}
 	data, _ := json.Marshal(api.TrustViewRequest{Observer: observer.String(), Limit: limit, Encoding: api.EncodingBinary})
 	res, err := c.Query(ctx, api.PathTrustView, data, 0, false)
 	if err != nil {

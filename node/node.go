@@ -299,5 +299,5 @@ func (n *Node) Backups() Backups { return n.customer }
 // whichever CometBFT node that is after restarts; while consensus is stopped its calls return
 // errors wrapping api.ErrServiceStopped.
 func (n *Node) Client() *client.Client {
-	return client.NewFromSource(n.consensus.rpc, "the in-process node")
+	return client.NewInProcess(n.consensus.rpc, "the in-process node", n.trust)
 }
