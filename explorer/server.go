@@ -211,15 +211,11 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, l loader) (view, b
 // serveHTML answers with a page no cache keeps (the trust page, a block, a tx, a search); it is
 // loaded and drawn within the costly gate.
 func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
-	leave, ok := s.enterCostly(w, r)
+	v, leave, ok := s.loadCostly(w, r, l)
 	if !ok {
 		return
 	}
 	defer leave()
-	v, ok := s.load(w, r, l)
-	if !ok {
-		return
-	}
 	if sv, ok := v.(searchView); ok && len(sv.Hits) == 1 {
 		http.Redirect(w, r, sv.Hits[0].URL, http.StatusSeeOther) // one answer: go there
 		return
@@ -235,20 +231,26 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, l loader) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// enterCostly waits its turn at the costly gate, within costlyWait; leave (which may be called
-// more than once) gives the turn back. When the wait fails it has answered (503 after
-// costlyWait; nothing when the visitor left) and ok is false.
-func (s *Server) enterCostly(w http.ResponseWriter, r *http.Request) (leave func(), ok bool) {
+// loadCostly waits its turn at the costly gate, within costlyWait, and loads the page there;
+// leave (which may be called more than once) gives the turn back. When the wait or the load
+// fails it has answered (503 after costlyWait; nothing when the visitor left; the loader's
+// error), the turn is back and ok is false.
+func (s *Server) loadCostly(w http.ResponseWriter, r *http.Request, l loader) (v view, leave func(), ok bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.costlyWait)
 	defer cancel()
 	if err := s.costly.enter(ctx); err != nil {
 		if r.Context().Err() == nil {
 			s.fail(w, r, fmt.Errorf("%w: %d pages were being drawn for all of %s", errBusy, cap(s.costly), s.costlyWait))
 		}
-		return nil, false
+		return nil, nil, false
 	}
 	var once sync.Once
-	return func() { once.Do(s.costly.leave) }, true
+	leave = func() { once.Do(s.costly.leave) }
+	if v, ok = s.load(w, r, l); !ok {
+		leave()
+		return nil, nil, false
+	}
+	return v, leave, true
 }
 
 // serveLatest is the home page's latest-blocks table alone, for the live refresh.
@@ -267,15 +269,11 @@ func (s *Server) serveLatest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, l loader) {
-	leave, ok := s.enterCostly(w, r)
+	v, leave, ok := s.loadCostly(w, r, l)
 	if !ok {
 		return
 	}
 	defer leave()
-	v, ok := s.load(w, r, l)
-	if !ok {
-		return
-	}
 	a, err := jsonAnswer(v)
 	leave()
 	if err != nil {
