@@ -329,6 +329,10 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 		return api.Page{}, err
 	}
 	defer m.close()
+	// The events the index entries point at, read in one transaction made after the scans
+	// were opened, so it sees every event they index.
+	events := s.db.NewReader()
+	defer events.Close()
 	var page api.Page
 	var prev *ledger.EventRecord
 	for {
@@ -336,19 +340,19 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 		if !ok {
 			break
 		}
+		if len(page.Records) == limit {
+			page.Next = hex.EncodeToString(position(&page.Records[len(page.Records)-1]))
+			break
+		}
 		pos := k[len(k)-positionLen:]
 		raw := v
 		if !bytes.HasPrefix(k, prefixEvent) {
-			if raw, err = s.db.Get(key(prefixEvent, pos)); err != nil {
+			if raw, err = events.Get(key(prefixEvent, pos)); err != nil {
 				return api.Page{}, err
 			}
 			if raw == nil {
 				return api.Page{}, fmt.Errorf("index entry %x points at a missing event", k)
 			}
-		}
-		if len(page.Records) == limit {
-			page.Next = hex.EncodeToString(position(&page.Records[len(page.Records)-1]))
-			break
 		}
 		rec, err := s.decodeRecord(pos, raw, prev)
 		if err != nil {
