@@ -64,24 +64,18 @@ func (b *BadgerDB) Get(key []byte) ([]byte, error) {
 	if len(key) == 0 {
 		return nil, errKeyEmpty
 	}
-	r := b.NewReader()
-	defer r.Close()
-	return r.Get(key)
+	var val []byte
+	err := b.db.View(func(txn *badger.Txn) error {
+		var err error
+		val, err = txnGet(txn, key)
+		return err
+	})
+	return val, err
 }
 
-// Reader reads keys in one read transaction, which is cheaper than one per Get when a caller
-// reads many (a page of events). It sees what was committed when it was made; Close it.
-type Reader struct{ txn *badger.Txn }
-
-// NewReader returns a Reader of what is committed now.
-func (b *BadgerDB) NewReader() *Reader { return &Reader{txn: b.db.NewTransaction(false)} }
-
-// Get is BadgerDB.Get within the reader's transaction.
-func (r *Reader) Get(key []byte) ([]byte, error) {
-	if len(key) == 0 {
-		return nil, errKeyEmpty
-	}
-	item, err := r.txn.Get(key)
+// txnGet reads key in txn: nil when it is absent, a copy of its value (never nil) when not.
+func txnGet(txn *badger.Txn, key []byte) ([]byte, error) {
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -95,8 +89,18 @@ func (r *Reader) Get(key []byte) ([]byte, error) {
 	return val, err
 }
 
-// Close ends the reader's transaction.
-func (r *Reader) Close() { r.txn.Discard() }
+// Reader reads keys in the transaction of a set of scans (Iterators): what they see, while
+// they are open. Cheaper than one transaction per Get when a caller reads many (a page of
+// events).
+type Reader struct{ txn *badger.Txn }
+
+// Get is BadgerDB.Get within the scans' transaction.
+func (r Reader) Get(key []byte) ([]byte, error) {
+	if len(key) == 0 {
+		return nil, errKeyEmpty
+	}
+	return txnGet(r.txn, key)
+}
 
 func (b *BadgerDB) Has(key []byte) (bool, error) {
 	v, err := b.Get(key)
@@ -236,8 +240,9 @@ func (b *BadgerDB) newIterator(start, end []byte, reverse bool) (*badgerIterator
 }
 
 // Iterators opens iterators over several ranges in one read transaction (one snapshot), for a
-// merge of index scans, forward or in reverse; close each.
-func (b *BadgerDB) Iterators(ranges [][2][]byte, reverse bool) ([]corestore.Iterator, error) {
+// merge of index scans, forward or in reverse, and a Reader of keys in the same transaction
+// (valid until the iterators are closed); close each iterator.
+func (b *BadgerDB) Iterators(ranges [][2][]byte, reverse bool) ([]corestore.Iterator, Reader, error) {
 	txn := b.db.NewTransaction(false)
 	out := make([]corestore.Iterator, 0, len(ranges))
 	for i, r := range ranges {
@@ -249,11 +254,11 @@ func (b *BadgerDB) Iterators(ranges [][2][]byte, reverse bool) ([]corestore.Iter
 			if i == 0 {
 				txn.Discard()
 			}
-			return nil, err
+			return nil, Reader{}, err
 		}
 		out = append(out, it)
 	}
-	return out, nil
+	return out, Reader{txn: txn}, nil
 }
 
 // LastKeys returns, for each prefix, the greatest key under it (nil: none), from one reverse

@@ -329,10 +329,6 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 		return api.Page{}, err
 	}
 	defer m.close()
-	// The events the index entries point at, read in one transaction made after the scans
-	// were opened, so it sees every event they index.
-	events := s.db.NewReader()
-	defer events.Close()
 	var page api.Page
 	var prev *ledger.EventRecord
 	for {
@@ -347,7 +343,7 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 		pos := k[len(k)-positionLen:]
 		raw := v
 		if !bytes.HasPrefix(k, prefixEvent) {
-			if raw, err = events.Get(key(prefixEvent, pos)); err != nil {
+			if raw, err = m.events.Get(key(prefixEvent, pos)); err != nil { // in the scans' transaction: one for the page
 				return api.Page{}, err
 			}
 			if raw == nil {
@@ -368,6 +364,7 @@ func (s *AppStore) Events(f Filter, cursor string, limit int) (api.Page, error) 
 // first (or, reverse, highest first).
 type merge struct {
 	its     []corestore.Iterator
+	events  Reader
 	reverse bool
 	err     error
 }
@@ -384,11 +381,11 @@ func (s *AppStore) openMerge(prefixes [][]byte, cursor []byte, reverse bool) (*m
 			ranges[i][0] = key(p, cursor, []byte{0})
 		}
 	}
-	its, err := s.db.Iterators(ranges, reverse)
+	its, events, err := s.db.Iterators(ranges, reverse)
 	if err != nil {
 		return nil, err
 	}
-	return &merge{its: its, reverse: reverse}, nil
+	return &merge{its: its, events: events, reverse: reverse}, nil
 }
 
 // next returns the entry with the first position, in the merge's order, among the scans'

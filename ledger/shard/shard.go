@@ -96,14 +96,8 @@ func Root(r io.Reader, size uint64, leafSize uint32) ([32]byte, error) {
 		copy(node[33:], r[:])
 		return sha256.Sum256(node[:])
 	}
-	buf := make([]byte, 1+leafSize) // 0x00 || leaf: read in place, hashed as it lies
-	leaves := LeafCount(size, leafSize)
-	for i := uint64(0); i < leaves; i++ {
-		leaf := buf[:1+LeafLen(size, leafSize, i)]
-		if _, err := io.ReadFull(r, leaf[1:]); err != nil {
-			return root, fmt.Errorf("read leaf %d of %d: %w", i, leaves, err)
-		}
-		h, level := sha256.Sum256(leaf), 0
+	err := hashLeaves(r, size, leafSize, func(_ uint64, h [32]byte) error {
+		level := 0
 		for top > 0 && height[top-1] == level {
 			top--
 			h = children(&stack[top], &h)
@@ -111,12 +105,33 @@ func Root(r io.Reader, size uint64, leafSize uint32) ([32]byte, error) {
 		}
 		stack[top], height[top] = h, level
 		top++
+		return nil
+	})
+	if err != nil {
+		return root, err
 	}
 	root = stack[top-1]
 	for top--; top > 0; top-- {
 		root = children(&stack[top-1], &root)
 	}
 	return root, nil
+}
+
+// hashLeaves reads the leaves of a shard of size bytes from r and gives each one's RFC 6962
+// leaf hash to each, in order; it stops at each's first error.
+func hashLeaves(r io.Reader, size uint64, leafSize uint32, each func(i uint64, h [32]byte) error) error {
+	buf := make([]byte, 1+leafSize) // 0x00 || leaf: read in place, hashed as it lies
+	leaves := LeafCount(size, leafSize)
+	for i := uint64(0); i < leaves; i++ {
+		leaf := buf[:1+LeafLen(size, leafSize, i)]
+		if _, err := io.ReadFull(r, leaf[1:]); err != nil {
+			return fmt.Errorf("read leaf %d of %d: %w", i, leaves, err)
+		}
+		if err := each(i, sha256.Sum256(leaf)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Verify checks that leaf is leaf number index of the shard of size bytes and leaf size
@@ -186,20 +201,15 @@ func Build(r io.Reader, size uint64, leafSize uint32) (*Tree, error) {
 		}
 		t.levels[l] = append(t.levels[l], h)
 	}
-	buf := make([]byte, 1+leafSize) // 0x00 || leaf: read in place, hashed as it lies
-	for i := uint64(0); i < t.leaves; i++ {
-		leaf := buf[:1+LeafLen(size, leafSize, i)]
-		if _, err := io.ReadFull(r, leaf[1:]); err != nil {
-			return nil, fmt.Errorf("read leaf %d of %d: %w", i, t.leaves, err)
-		}
-		sum := sha256.Sum256(leaf)
+	err := hashLeaves(r, size, leafSize, func(i uint64, sum [32]byte) error {
 		h := sum[:]
 		if i >= tailStart {
 			t.tail = append(t.tail, h)
 		}
-		if err := rng.Append(h, keep); err != nil {
-			return nil, err
-		}
+		return rng.Append(h, keep)
+	})
+	if err != nil {
+		return nil, err
 	}
 	root, err := rng.GetRootHash(nil)
 	if err != nil {
