@@ -18,7 +18,7 @@ import (
 const EncodingBinary = "binary"
 
 // trustViewVersion is the first byte of EncodeTrustView's bytes; a decoder refuses any other.
-const trustViewVersion = 1
+const trustViewVersion = 2 // 2: Score.Avoided after Eligible
 
 // EncodeTrustView is a /trust/view answer in binary: a version byte, then every field in
 // declaration order (integers as uvarints, floats as their IEEE 754 bits, big-endian, strings
@@ -151,6 +151,7 @@ func (w *binWriter) score(s *reputation.Score) {
 	w.string(s.Status)
 	w.bool(s.Vetted)
 	w.bool(s.Eligible)
+	w.bool(s.Avoided)
 	w.string(s.Reason)
 	w.bool(s.Proof != nil)
 	if p := s.Proof; p != nil {
@@ -303,7 +304,7 @@ func (r *binReader) score(s *reputation.Score) {
 	s.Subject = r.key()
 	s.Score, s.Confidence, s.Rate = r.float(), r.float(), r.float()
 	s.Status = r.string()
-	s.Vetted, s.Eligible = r.bool(), r.bool()
+	s.Vetted, s.Eligible, s.Avoided = r.bool(), r.bool(), r.bool()
 	s.Reason = r.string()
 	if r.bool() {
 		s.Proof = &reputation.Proof{Height: r.varint(), Kind: r.string(), By: r.string()}

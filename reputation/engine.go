@@ -36,7 +36,7 @@ type Engine struct {
 	rowFresh []bool
 	// restartBuf, nextBuf and massBuf are a view's scratch vectors, kept so that a view at
 	// every block does not allocate (and collect) three vectors of all nodes.
-	restartBuf, nextBuf, massBuf []float64
+	restartBuf, nextBuf, massBuf, passBuf []float64
 }
 
 // scratch returns (*buf)[:n], zeroed, growing *buf when it is too short.
@@ -105,9 +105,15 @@ type pairState struct {
 	j, x int32
 	// drop is the drop rule's statistic (§2.1): the log-likelihood ratio of "unreliable" to
 	// "reliable" accumulated over j's observations of x, never below 0. j drops x at dropLevel.
-	drop          float64
-	succ          float64 // decayed real successes: succ/n is the evidence-only success rate
-	n             float64 // decayed real evidence
+	drop float64
+	succ float64 // decayed real successes: succ/n is the evidence-only success rate
+	n    float64 // decayed real evidence
+	// paid is the part of succ (and n) that acknowledged payments make: evidence about x as a
+	// payer, not about how it stores data (§5 reads the rest, x's service). verdict is n when
+	// the drop statistic first reached the drop level (0 before): what j's verdict on x rests
+	// on; observations after it add nothing to its weight (§4.3). Both are float32, rounded
+	// at each step (deterministic, T-4): a pair is kept for every relation in history.
+	paid, verdict float32
 	countersigned bool
 	counts        Counts
 	first, last   int64
@@ -167,6 +173,10 @@ func (e *Engine) observe(p *pairState, s, f float64, height int64) {
 	p.drop = max(0, p.drop+float64(s*e.successStep)+float64(f*e.failureStep))
 	p.succ = float64(l*p.succ) + s
 	p.n = float64(l*p.n) + s + f
+	p.paid = float32(l * float64(p.paid))
+	if p.verdict == 0 && p.drop >= e.dropLevel {
+		p.verdict = float32(p.n)
+	}
 	p.last = height
 	e.rowChanged(p.j)
 }
@@ -246,6 +256,7 @@ func (e *Engine) Apply(r *ledger.EventRecord) error {
 		p.countersigned = true
 		p.counts.Payments++
 		e.observe(p, pol.PaymentWeight, 0, r.Height)
+		p.paid = float32(float64(p.paid) + pol.PaymentWeight)
 	case *ledger.MisbehaviorReport:
 		if ev.Misconduct == ledger.MisconductDoubleSignedRcpt && len(ev.Evidence) > 0 {
 			// The ledger accepted it only with verified evidence of two conflicting receipts
@@ -300,6 +311,17 @@ func (p *pairState) rate() float64 {
 		return 0
 	}
 	return p.succ / p.n
+}
+
+// service is the pair's evidence of x's service, without its payments: the decayed amount and
+// its success rate (0, 0 when there is none).
+func (p *pairState) service() (n, rate float64) {
+	paid := float64(p.paid)
+	n = p.n - paid
+	if n <= 1e-6*p.n { // payments only, up to paid's rounding
+		return 0, 0
+	}
+	return n, max(0, p.succ-paid) / n
 }
 
 // dropped reports whether the pair's drop statistic reached the drop level: j has seen enough

@@ -141,6 +141,47 @@ func TestTransitiveTrustAndNoPath(t *testing.T) {
 	}
 }
 
+// TestDiscreditedRecommenderPassesLessMass (specs/trust.md §3, §4.3): a spy serves o well and
+// vouches for two members of a collective; o tried one member and dropped it. The spy's record
+// of that member contradicts o's verdict, so in o's PageRank the spy passes on only its
+// credibility's share of its mass (1/31 at one pair's worth of conflict): the other member,
+// whom only the spy vouches for, keeps about 1/31 of the mass it had, and the mass withheld
+// returns to the restart (the vector still sums to 1).
+func TestDiscreditedRecommenderPassesLessMass(t *testing.T) {
+	o, spy, good, m1, m2 := node("o"), node("spy"), node("good"), node("m1"), node("m2")
+	h := &history{t: t}
+	h.serve(o, spy, 40)
+	h.serve(o, good, 40)
+	h.serve(spy, m1, 20)
+	h.serve(spy, m2, 20)
+	h.contract(o, m1)
+	for i := 0; i < 10; i++ {
+		h.audit(o, m1, false)
+	}
+	mass := func(p Policy) (map[ledger.PubKey]float64, float64) {
+		v := h.engine(p).View(o)
+		out, total := map[ledger.PubKey]float64{}, 0.0
+		for _, k := range []ledger.PubKey{o, spy, good, m1, m2} {
+			out[k] = scoreOf(t, v, k).Trust
+			total += out[k]
+		}
+		return out, total
+	}
+	off := DefaultPolicy()
+	off.ConflictPenalty = 0
+	with, total := mass(DefaultPolicy())
+	without, _ := mass(off)
+	if math.Abs(total-1) > 1e-9 {
+		t.Errorf("trust mass sums to %v, want 1", total)
+	}
+	if ratio := with[m2] / without[m2]; ratio > 1.0/25 || ratio < 1.0/40 {
+		t.Errorf("m2's mass %.5f with the spy discredited, %.5f without: ratio %.4f, want about 1/31", with[m2], without[m2], ratio)
+	}
+	if with[spy] < without[spy]*0.99 || with[good] < without[good]*0.99 {
+		t.Errorf("what o's own experience gives the spy (%.4f, was %.4f) and good (%.4f, was %.4f) should not fall", with[spy], without[spy], with[good], without[good])
+	}
+}
+
 // TestSybilMassDoesNotGrowWithSybils: a sybil region behind one attack edge gets the same total
 // trust mass with 100 and 1,000 identities that vouch for each other.
 func TestSybilMassDoesNotGrowWithSybils(t *testing.T) {

@@ -27,7 +27,7 @@ import (
 //	prove C S                 C's failed audit of S with evidence (a proof, T-3)
 //	pay X J [N]               X pays J, who acknowledges it, N times (evidence of J about X)
 //	register X                X registers
-//	expect O S FIELD=VALUE... O's score of S: status, eligible, vetted, drop (ShouldDrop),
+//	expect O S FIELD=VALUE... O's score of S: status, eligible, vetted, avoided, drop (ShouldDrop),
 //	                          rate (3 decimals), conflicts.R (recommender R's conflicts with O,
 //	                          2 decimals, or none when R is not a recommender)
 //	choose O N SLOT CANDS... = WANT...   O's choice of N among CANDS at slot SLOT: a number,
@@ -178,6 +178,8 @@ func runScenario(t *testing.T, path string) {
 					got = strconv.FormatBool(s.Eligible)
 				case "vetted":
 					got = strconv.FormatBool(s.Vetted)
+				case "avoided":
+					got = strconv.FormatBool(s.Avoided)
 				case "drop":
 					got = strconv.FormatBool(dropOf(t, v, key(args[1])).Drop)
 				case "rate":

@@ -27,7 +27,11 @@ type Score struct {
 	Vetted   bool   `json:"vetted"`
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason,omitempty"` // what the status means here, in words
-	Proof    *Proof `json:"proof,omitempty"`
+	// Avoided: eligible, but the supplier policy does not try it: its rate is at or below the
+	// unreliable standard and so is most of the evidence of its service (§5), the observer's
+	// own deciding once it vets the subject alone.
+	Avoided bool   `json:"avoided,omitempty"`
+	Proof   *Proof `json:"proof,omitempty"`
 	// Trust is the subject's personalised PageRank mass from the observer (sums to 1 over nodes).
 	Trust float64 `json:"trust_mass"`
 	// PublicShare is the share of the observer's PageRank restart spread over every node
@@ -128,14 +132,14 @@ func (e *Engine) View(observer ledger.PubKey) *View {
 	if i, ok := e.index[observer]; ok {
 		v.o = i
 	}
-	v.t, v.public = e.pagerank(observer, v.o)
+	v.conflicts = e.conflicts(v.o)
+	v.t, v.public = e.pagerank(observer, v.o, v.conflicts)
 	for i, t := range v.t {
 		if int32(i) != v.o && t > v.wmax {
 			v.wmax = t
 		}
 	}
 	v.typical = typicalMass(v.t, v.o, scratch(&e.massBuf, len(v.t))[:0])
-	v.conflicts = e.conflicts(v.o)
 	return v
 }
 
@@ -326,7 +330,7 @@ func (e *Engine) refreshRows() {
 
 // pagerank returns the observer's trust vector and the share of its restart spread over
 // everyone (the cold start of §3.1).
-func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) {
+func (e *Engine) pagerank(observer ledger.PubKey, o int32, conflicts map[int32]float64) ([]float64, float64) {
 	n := len(e.nodes)
 	t := make([]float64, n)
 	if n == 0 {
@@ -388,6 +392,10 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	}
 	a := e.policy.Restart
 	next := scratch(&e.nextBuf, n)
+	// A recommender whose records contradict the observer's own verdicts passes on only its
+	// credibility's share of its mass (§3, §4.3); the rest returns to the restart, as a
+	// dangling node's does.
+	pass := e.passShares(conflicts, n)
 	for iter := 0; iter < e.policy.MaxIterations; iter++ {
 		for i := range next {
 			next[i] = 0
@@ -402,6 +410,10 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 			if len(row) == 0 {
 				dangling += tj
 				continue
+			}
+			if pass != nil && pass[j] < 1 {
+				dangling += float64(tj * (1 - pass[j]))
+				tj = float64(tj * pass[j])
 			}
 			for k, x := range row {
 				next[x] += float64(tj * w[k])
@@ -429,6 +441,24 @@ func (e *Engine) pagerank(observer ledger.PubKey, o int32) ([]float64, float64) 
 	e.sizeWarm(n)
 	e.warm.Add(observer, t) // nothing writes a view's t once it is made
 	return t, float64(1 - own)
+}
+
+// passShares is, per node, the share of its mass it passes on in the observer's PageRank: its
+// credibility (§4.3), 1 for every node without conflicts. nil when no node has any.
+func (e *Engine) passShares(conflicts map[int32]float64, n int) []float64 {
+	if len(conflicts) == 0 {
+		return nil
+	}
+	pass := scratch(&e.passBuf, n)
+	for i := range pass {
+		pass[i] = 1
+	}
+	for j, c := range conflicts { // each entry sets its own node: the order does not matter
+		if int(j) < n {
+			pass[j] = 1 / float64(1+float64(e.policy.ConflictPenalty*c))
+		}
+	}
+	return pass
 }
 
 // clearUnreached zeroes t on the nodes that no edge path of rows reaches from a node with a
@@ -516,7 +546,7 @@ type evidenceSums struct {
 // sums adds up the evidence of node x; with s not nil (an explanation) it records the parts in
 // s: the observer's own, each recommender, the claims ignored.
 func (v *View) sums(x int32, s *Score) evidenceSums {
-	e, pol := v.e, v.e.policy
+	e := v.e
 	node := &e.nodes[x]
 	var ev evidenceSums
 	for _, pi := range node.in {
@@ -538,27 +568,102 @@ func (v *View) sums(x int32, s *Score) evidenceSums {
 			}
 			continue
 		}
-		if v.wmax == 0 || v.t[p.j] == 0 {
+		w, ok := v.recommenderWeight(p)
+		if !ok {
 			continue
 		}
-		cred, conflicts := v.credibility(p.j)
-		w := float64(v.t[p.j]/v.wmax) * cred
-		weight := float64(w * math.Min(p.n, pol.EdgeCap))
+		weight := float64(w * e.counted(p, p.n))
 		dropped := e.dropped(p)
-		if dropped {
-			q = 0 // its own drop rule gave its verdict: it recommends against x
-		} else if half := e.dropLevel / 2; p.drop > half {
-			// More than halfway to its verdict: its recent audits say x fails, whatever its long
-			// record says; its rate counts less, down to 0 at the drop level.
-			q *= float64((e.dropLevel - p.drop) / half)
-		}
+		q = e.recommendedRate(p, q)
 		ev.mass += weight
 		ev.sum += float64(weight * q)
 		if s != nil {
+			_, conflicts := v.credibility(p.j)
 			s.Recommenders = append(s.Recommenders, Recommender{Node: e.nodes[p.j].key, Weight: w, Rate: q, Evidence: p.n, Counts: p.counts, Dropped: dropped, DropEvidence: p.drop, Conflicts: conflicts})
 		}
 	}
 	return ev
+}
+
+// counted is how much of pair p's evidence n a recommendation counts (§4.3): at most EdgeCap
+// observations, and once j's own drop rule dropped x, no more than its verdict rested on: a
+// customer that goes on auditing a supplier it dropped (a slanderer does; an honest customer
+// fires it) adds nothing to its verdict's weight.
+func (e *Engine) counted(p *pairState, n float64) float64 {
+	if p.verdict > 0 && e.dropped(p) {
+		n = min(n, float64(p.verdict))
+	}
+	return math.Min(n, e.policy.EdgeCap)
+}
+
+// recommenderWeight is w_j of §4.3 for the recommender of pair p: its trust mass relative to
+// the most trusted node's, discounted by its credibility; false when it carries no weight.
+func (v *View) recommenderWeight(p *pairState) (float64, bool) {
+	if p.j == v.o || v.wmax == 0 || v.t[p.j] == 0 {
+		return 0, false
+	}
+	cred, _ := v.credibility(p.j)
+	return float64(v.t[p.j]/v.wmax) * cred, true
+}
+
+// recommendedRate is pair p's success rate q as a recommendation counts it (§4.3): 0 once j's
+// own drop rule dropped x (its verdict), less the nearer j's drop statistic is to the drop
+// level past halfway (its recent audits say x fails, whatever its long record says).
+func (e *Engine) recommendedRate(p *pairState, q float64) float64 {
+	if e.dropped(p) {
+		return 0
+	}
+	if half := e.dropLevel / 2; p.drop > half {
+		return q * float64((e.dropLevel-p.drop)/half)
+	}
+	return q
+}
+
+// avoids reports whether the supplier policy leaves node x, with sums ev and this rate,
+// untried (§5), and the share of the evidence of its service at or below the unreliable
+// standard: the observer's own success rate decides once its own evidence vets x; before
+// that, the rate and most of the evidence of its service must both be at or below the
+// standard. When only a minority of that evidence is (one slanderer at full weight among
+// honest customers drags the mean down), the observer's own audits decide, within the newcomer
+// budget (T-3). The service pass runs only for a rate at or below the standard.
+func (v *View) avoids(x int32, ev evidenceSums, rate float64) (bool, float64) {
+	pol := v.e.policy
+	floor := 1 - pol.UnreliableFailure
+	if ev.nDirect >= pol.VettingEvidence {
+		return ev.qDirect <= floor, 0
+	}
+	if rate > floor {
+		return false, 0
+	}
+	service, low := v.serviceSums(x)
+	return low > float64(service/2), safeRatio(low, service)
+}
+
+// serviceSums adds up the evidence of node x's service, payments left out: the observer's own
+// and its recommenders' weighted as in sums, each pair counting its rate as a recommendation
+// does, and the part of it whose rate is at or below the unreliable standard.
+func (v *View) serviceSums(x int32) (service, low float64) {
+	e, pol := v.e, v.e.policy
+	for _, pi := range e.nodes[x].in {
+		p := &e.pairs[pi]
+		n, q := p.service()
+		if n == 0 {
+			continue
+		}
+		w := 1.0
+		if p.j != v.o {
+			var ok bool
+			if w, ok = v.recommenderWeight(p); !ok {
+				continue
+			}
+		}
+		amount := float64(w * e.counted(p, n))
+		service += amount
+		if e.recommendedRate(p, q) <= 1-pol.UnreliableFailure {
+			low += amount
+		}
+	}
+	return service, low
 }
 
 // vets reports whether evidence ev and trust mass vet a node: enough experience of the
@@ -602,12 +707,12 @@ func (v *View) isVetted(x int32) bool {
 			continue
 		case p.j == v.o:
 			nDirect = p.n
-		case v.wmax == 0 || v.t[p.j] == 0:
-			continue
 		default:
-			cred, _ := v.credibility(p.j)
-			w := float64(v.t[p.j]/v.wmax) * cred
-			mass += float64(w * math.Min(p.n, pol.EdgeCap))
+			w, ok := v.recommenderWeight(p)
+			if !ok {
+				continue
+			}
+			mass += float64(w * e.counted(p, p.n))
 		}
 		if nDirect >= pol.VettingEvidence || nDirect+mass >= pol.VettingEvidence {
 			return true
@@ -678,6 +783,17 @@ func (v *View) scoreSums(x int32, explain, reasons bool) (Score, evidenceSums) {
 		s.Status, s.Eligible = StatusStranger, true
 		if reasons {
 			s.Reason = "no evidence from you or anyone you trust; hired only within the entry share of the newcomer budget"
+		}
+	}
+	if s.Status == StatusVetted || s.Status == StatusNewcomer {
+		var low float64
+		s.Avoided, low = v.avoids(x, ev, s.Rate)
+		if s.Avoided && reasons {
+			s.Reason = fmt.Sprintf("its success rate %.4f and %.0f%% of the evidence of its service are at or below the unreliable standard %.2f: not tried",
+				s.Rate, 100*low, 1-pol.UnreliableFailure)
+			if nDirect >= pol.VettingEvidence {
+				s.Reason = fmt.Sprintf("your own success rate of it, %.4f, is at or below the unreliable standard %.2f: not tried", qDirect, 1-pol.UnreliableFailure)
+			}
 		}
 	}
 	if explain {

@@ -47,9 +47,9 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 		return nil, err
 	}
 	pol := v.e.policy
-	// Candidates whose success rate, with what trusted nodes report, is at or below the
-	// unreliable standard are not tried at all: the observer waits for better ones.
-	floor := 1 - pol.UnreliableFailure
+	// Candidates the view avoids (their rate and most of the evidence of their service at or
+	// below the unreliable standard, Score.Avoided) are not tried: the observer waits for
+	// better ones.
 	var preferred, below, newcomers, entrants, failing []Choice
 	rates := make(map[ledger.PubKey]float64, len(candidates)) // the newcomers' success rates, their order in the budget
 	vetted := make([]int8, len(v.e.nodes))                    // recommenders' status, for served: 0 not known yet, 1 vetted, -1 not
@@ -76,7 +76,7 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 			switch {
 			case rate >= pol.HireThreshold:
 				preferred = append(preferred, ch)
-			case rate > floor:
+			case !s.Avoided:
 				ch.Explored = true
 				below = append(below, ch)
 			}
@@ -84,7 +84,7 @@ func (v *View) Choose(candidates []Candidate, n int, slot uint64) ([]Choice, err
 			ch.Explored = true
 			rates[c.Node] = s.Rate
 			switch {
-			case s.Rate <= floor:
+			case s.Avoided:
 			case !v.served(x, vetted):
 				// Known only as a payer: nothing yet says how it stores data, and a fresh key
 				// that paid once looks the same. It enters through the entry share with the

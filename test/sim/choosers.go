@@ -24,6 +24,10 @@ type Chooser interface {
 	// HeldIneligible lists the nodes the observer's view holds ineligible (the choosers without
 	// eligibility of their own only drop, which the world counts).
 	HeldIneligible(w *World, observer int) []ledger.PubKey
+	// Avoided lists the nodes the observer's view, though it holds them eligible, would not try
+	// on what others report (Score.Avoided without the observer's own vetting evidence); the
+	// choosers without such a rule avoid nobody.
+	Avoided(w *World, observer int) []ledger.PubKey
 	// Vetted reports whether the observer's view holds the node vetted.
 	Vetted(w *World, observer int, k ledger.PubKey) bool
 }
@@ -102,6 +106,16 @@ func (o *ours) HeldIneligible(w *World, observer int) []ledger.PubKey {
 	var out []ledger.PubKey
 	for _, s := range must(o.view(w, observer).All()) {
 		if !s.Eligible {
+			out = append(out, s.Subject)
+		}
+	}
+	return out
+}
+
+func (o *ours) Avoided(w *World, observer int) []ledger.PubKey {
+	var out []ledger.PubKey
+	for _, s := range must(o.view(w, observer).All()) {
+		if s.Avoided && (s.Direct == nil || s.Direct.Evidence < reputation.DefaultPolicy().VettingEvidence) {
 			out = append(out, s.Subject)
 		}
 	}
@@ -225,6 +239,7 @@ func (et *eigenTrust) SybilShares(w *World, _ int) (mass, scores float64) {
 }
 
 func (et *eigenTrust) HeldIneligible(*World, int) []ledger.PubKey { return nil }
+func (et *eigenTrust) Avoided(*World, int) []ledger.PubKey        { return nil }
 func (et *eigenTrust) Vetted(*World, int, ledger.PubKey) bool     { return false }
 
 // random picks uniformly among candidates.
@@ -250,6 +265,7 @@ func (r *random) SybilShares(w *World, _ int) (mass, scores float64) {
 }
 
 func (r *random) HeldIneligible(*World, int) []ledger.PubKey { return nil }
+func (r *random) Avoided(*World, int) []ledger.PubKey        { return nil }
 func (r *random) Vetted(*World, int, ledger.PubKey) bool     { return false }
 
 func (r *random) Choose(w *World, c int, cands []reputation.Candidate, n int, _ uint64) []ledger.PubKey {

@@ -40,11 +40,14 @@ func TestQualityGoals(t *testing.T) {
 			t.Run(sc.Name, func(t *testing.T) {
 				t.Parallel()
 				m := Run(small, sc, newOurs())
-				t.Logf("bad placements %.3f (steady %.3f), failed audits %.3f (steady %.3f), honest pairs ever dropped %.4f",
-					m.BadShare(), m.SteadyBadShare(), m.FailShare(), m.SteadyFailShare(), m.PairsDroppedShare())
+				t.Logf("bad placements %.3f (steady %.3f), failed audits %.3f (steady %.3f), honest pairs ever dropped %.4f, avoided on others' word %.4f",
+					m.BadShare(), m.SteadyBadShare(), m.FailShare(), m.SteadyFailShare(), m.PairsDroppedShare(), m.AvoidedShare())
 				// Issue 17: honest pairs ever dropped or held ineligible ≤ 0.1%, in every world.
 				if m.PairsDroppedShare() > 0.001 {
 					t.Errorf("honest pairs ever dropped %.4f (%d of %d), goal ≤ 0.001", m.PairsDroppedShare(), m.PairsDropped, m.HonestPairs)
+				}
+				if !sc.Slander && sc.Name != "slanderers 30%" && m.AvoidedShare() > 0.02 {
+					t.Errorf("honest pairs avoided on others' word %.4f in a world without slander, want ≤ 0.02", m.AvoidedShare())
 				}
 				if steadyFailGoal[sc.Name] && m.SteadyFailShare() > 0.05 {
 					t.Errorf("steady failed-audit share %.3f, goal ≤ 0.05", m.SteadyFailShare())
@@ -61,6 +64,11 @@ func TestQualityGoals(t *testing.T) {
 				case sc.Name == "slanderers 30%":
 					if m.WrongDropRate() > 0.01 {
 						t.Errorf("wrongly dropped honest suppliers %.4f, goal ≤ 0.01", m.WrongDropRate())
+					}
+					// specs/trust.md §4.7: a slanderer among honest customers keeps no supplier
+					// from being tried (0.23 of pairs were avoided when the mean alone decided).
+					if m.AvoidedShare() > 0.05 {
+						t.Errorf("honest pairs avoided on others' word %.4f, want ≤ 0.05", m.AvoidedShare())
 					}
 				case sc.Name == "turned suppliers (always fail)":
 					for _, a := range m.TurnedDropAudits {
@@ -103,7 +111,7 @@ func TestTable(t *testing.T) {
 	}
 	cfg := Config{Nodes: 200, Rounds: 150, Slots: 4, Refresh: 5, Seed: 7, Term: 30, Capacity: 8}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| scenario | chooser | bad placements (steady) | failed audits (steady) | honest wrongly dropped | honest pairs ever dropped | turned: audits to drop (median) | sybil mass / scores | rank corr. | newcomer vetted after: placements / rounds (median) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| scenario | chooser | bad placements (steady) | failed audits (steady) | honest wrongly dropped | honest pairs ever dropped | honest pairs avoided on others' word (steady) | turned: audits to drop (median) | sybil mass / scores | rank corr. | newcomer vetted after: placements / rounds (median) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, sc := range Scenarios() {
 		if !strings.Contains(sc.Name, *only) {
 			continue
@@ -114,8 +122,8 @@ func TestTable(t *testing.T) {
 			if len(m.VettingRounds) > 0 && ch.Name() == "trustledger" {
 				vetting = median(m.VettingPlacements) + " / " + median(m.VettingRounds)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.3f (%.3f) | %.3f (%.3f) | %.3f | %.4f | %s | %.4f / %.4f | %.2f | %s |\n", sc.Name, ch.Name(),
-				m.BadShare(), m.SteadyBadShare(), m.FailShare(), m.SteadyFailShare(), m.WrongDropRate(), m.PairsDroppedShare(),
+			fmt.Fprintf(&b, "| %s | %s | %.3f (%.3f) | %.3f (%.3f) | %.3f | %.4f | %.4f | %s | %.4f / %.4f | %.2f | %s |\n", sc.Name, ch.Name(),
+				m.BadShare(), m.SteadyBadShare(), m.FailShare(), m.SteadyFailShare(), m.WrongDropRate(), m.PairsDroppedShare(), m.AvoidedShare(),
 				median(m.TurnedDropAudits), m.SybilMass, m.SybilScoreShare, m.RankCorrelation, vetting)
 		}
 	}

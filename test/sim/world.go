@@ -86,6 +86,10 @@ type Metrics struct {
 	// HonestPairs is the number of (honest customer, honest supplier) pairs; PairsDropped those in
 	// which the customer ever dropped the supplier or held it ineligible (checked at every refresh).
 	HonestPairs, PairsDropped int
+	// AvoidedPairs of AvoidChecks: at each refresh in steady state, the (honest customer,
+	// honest supplier) pairs checked and those in which the customer's view avoided the supplier
+	// on others' word (eligible, never tried: Score.Avoided, without its own vetting evidence).
+	AvoidChecks, AvoidedPairs int
 	TurnedDropAudits          []int   // per customer that used a turned supplier: its audits after the turn until it dropped it (-1: never)
 	SybilMass                 float64 // sybils' share of honest observers' trust mass (averaged)
 	SybilScoreShare           float64 // sybils' share of the sum of honest observers' published scores (averaged)
@@ -103,6 +107,7 @@ func (m Metrics) WrongDropRate() float64 {
 }
 func (m Metrics) SteadyBadShare() float64  { return ratio(m.Steady.BadPlacements, m.Steady.Placements) }
 func (m Metrics) SteadyFailShare() float64 { return ratio(m.Steady.FailedAudits, m.Steady.Audits) }
+func (m Metrics) AvoidedShare() float64    { return ratio(m.AvoidedPairs, m.AvoidChecks) }
 func (m Metrics) PairsDroppedShare() float64 {
 	return ratio(m.PairsDropped, m.HonestPairs)
 }
@@ -262,6 +267,18 @@ func (w *World) checkViews(r int) {
 		for _, k := range w.chooser.HeldIneligible(w, c) {
 			if s := w.index(k); w.Nodes[s].honestSupplier(w.cfg.Rounds) {
 				w.heldOut[[2]int{c, s}] = true
+			}
+		}
+		if w.steady(r) {
+			for s, n := range w.Nodes {
+				if s != c && n.honestSupplier(w.cfg.Rounds) {
+					w.metrics.AvoidChecks++
+				}
+			}
+			for _, k := range w.chooser.Avoided(w, c) {
+				if s := w.index(k); w.Nodes[s].honestSupplier(w.cfg.Rounds) {
+					w.metrics.AvoidedPairs++
+				}
 			}
 		}
 	}
