@@ -28,8 +28,8 @@ type Score struct {
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason,omitempty"` // what the status means here, in words
 	// Avoided: eligible, but the supplier policy does not try it: its rate is at or below the
-	// unreliable standard and so is most of the evidence of its service (§5), the observer's
-	// own deciding once it vets the subject alone.
+	// unreliable standard and so is most of the evidence of its service (§4.7), the
+	// observer's own deciding once it vets the subject alone.
 	Avoided bool   `json:"avoided,omitempty"`
 	Proof   *Proof `json:"proof,omitempty"`
 	// Trust is the subject's personalised PageRank mass from the observer (sums to 1 over nodes).
@@ -200,7 +200,13 @@ func (v *View) credibility(j int32) (float64, float64) {
 	if c == 0 {
 		return 1, 0
 	}
-	return 1 / float64(1+float64(v.e.policy.ConflictPenalty*c)), c
+	return v.e.policy.credibility(c), c
+}
+
+// credibility is the factor 1/(1 + ConflictPenalty·c) by which a recommender with conflicts c
+// is discounted (§4.3), in its recommendations and in the mass it forwards (§3).
+func (p Policy) credibility(c float64) float64 {
+	return 1 / float64(1+float64(p.ConflictPenalty*c))
 }
 
 // typicalMass is the mass-weighted median of t over the nodes other than o: the mass of the
@@ -455,7 +461,7 @@ func (e *Engine) passShares(conflicts map[int32]float64, n int) []float64 {
 	}
 	for j, c := range conflicts { // each entry sets its own node: the order does not matter
 		if int(j) < n {
-			pass[j] = 1 / float64(1+float64(e.policy.ConflictPenalty*c))
+			pass[j] = e.policy.credibility(c)
 		}
 	}
 	return pass
