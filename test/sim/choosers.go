@@ -114,8 +114,9 @@ func (o *ours) HeldIneligible(w *World, observer int) []ledger.PubKey {
 
 func (o *ours) Avoided(w *World, observer int) []ledger.PubKey {
 	var out []ledger.PubKey
+	own := w.engine.Policy().VettingEvidence // with this much of its own, its own audits decide
 	for _, s := range must(o.view(w, observer).All()) {
-		if s.Avoided && (s.Direct == nil || s.Direct.Evidence < reputation.DefaultPolicy().VettingEvidence) {
+		if s.Avoided && (s.Direct == nil || s.Direct.Evidence < own) {
 			out = append(out, s.Subject)
 		}
 	}

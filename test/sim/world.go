@@ -260,7 +260,13 @@ func (w *World) steady(r int) bool { return r >= w.cfg.Rounds/3 }
 // checkViews records, at a refresh, which honest suppliers each honest customer holds
 // ineligible, and which honest newcomers the sampled observers now hold vetted.
 func (w *World) checkViews(r int) {
-	for c := range w.Nodes {
+	honestSuppliers := 0 // the honest suppliers each honest customer's check covers, itself aside
+	for _, n := range w.Nodes {
+		if n.honestSupplier(w.cfg.Rounds) {
+			honestSuppliers++
+		}
+	}
+	for c, nc := range w.Nodes {
 		if !w.honestObserver(c) {
 			continue
 		}
@@ -270,10 +276,9 @@ func (w *World) checkViews(r int) {
 			}
 		}
 		if w.steady(r) {
-			for s, n := range w.Nodes {
-				if s != c && n.honestSupplier(w.cfg.Rounds) {
-					w.metrics.AvoidChecks++
-				}
+			w.metrics.AvoidChecks += honestSuppliers
+			if nc.honestSupplier(w.cfg.Rounds) {
+				w.metrics.AvoidChecks--
 			}
 			for _, k := range w.chooser.Avoided(w, c) {
 				if s := w.index(k); w.Nodes[s].honestSupplier(w.cfg.Rounds) {
