@@ -948,10 +948,10 @@ func better(sa float64, ka ledger.PubKey, sb float64, kb ledger.PubKey) bool {
 // (the observer's own aside) sits on nodes holding at least this much.
 func (v *View) Typical() float64 { return v.typical }
 
-// safeRatio is a/b, or 0 when b is 0.
 // fixed formats x with prec decimals, as fmt's %.<prec>f does.
 func fixed(x float64, prec int) string { return strconv.FormatFloat(x, 'f', prec, 64) }
 
+// safeRatio is a/b, or 0 when b is 0.
 func safeRatio(a, b float64) float64 {
 	if b == 0 {
 		return 0
