@@ -2,7 +2,6 @@ package reputation
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 )
@@ -88,18 +87,6 @@ func TestExplainSaysWhyARecommenderCountsLess(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("explanation lacks %q:\n%s", want, text)
-		}
-	}
-}
-
-// The newcomer reason is built with fixed instead of fmt (it is the most common reason of
-// all): the figures read the same as %.1f and %.2f print them.
-func TestFixedFormatsAsFmt(t *testing.T) {
-	for _, x := range []float64{0, 0.05, 0.15, 1.25, 2.675, 19.99, 137.456, 1e9, math.Inf(1)} {
-		for _, prec := range []int{1, 2, 4} {
-			if got, want := fixed(x, prec), fmt.Sprintf("%.*f", prec, x); got != want {
-				t.Errorf("fixed(%v, %d) = %q, fmt gives %q", x, prec, got, want)
-			}
 		}
 	}
 }

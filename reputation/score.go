@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 
 	"github.com/trustledger/trustledger/ledger"
 )
@@ -784,10 +783,7 @@ func (v *View) scoreSums(x int32, explain, reasons bool) (Score, evidenceSums) {
 	case nDirect+mass > 0:
 		s.Status, s.Eligible = StatusNewcomer, true
 		if reasons {
-			// The most common reason of all (most nodes are newcomers to any one observer): built
-			// without fmt, whose formatting was about a fifth of an explained score's instructions.
-			s.Reason = "evidence " + fixed(nDirect+mass, 1) + ", trust mass " + fixed(safeRatio(s.Trust, v.typical), 2) +
-				" of a typical node's; hired only within the newcomer budget (its entry share until you or a node you vetted has audited it)"
+			s.Reason = fmt.Sprintf("evidence %.1f, trust mass %.2f of a typical node's; hired only within the newcomer budget (its entry share until you or a node you vetted has audited it)", nDirect+mass, safeRatio(s.Trust, v.typical))
 		}
 	default:
 		s.Status, s.Eligible = StatusStranger, true
@@ -947,9 +943,6 @@ func better(sa float64, ka ledger.PubKey, sb float64, kb ledger.PubKey) bool {
 // Typical is the trust mass of a typical trusted node in this view (§4.5): half of the mass
 // (the observer's own aside) sits on nodes holding at least this much.
 func (v *View) Typical() float64 { return v.typical }
-
-// fixed formats x with prec decimals, as fmt's %.<prec>f does.
-func fixed(x float64, prec int) string { return strconv.FormatFloat(x, 'f', prec, 64) }
 
 // safeRatio is a/b, or 0 when b is 0.
 func safeRatio(a, b float64) float64 {
