@@ -17,8 +17,10 @@ import (
 	"github.com/trustledger/trustledger/storage"
 )
 
-// AppVersion is the application protocol version reported in Info.
-const AppVersion = 1
+// AppVersion is the application protocol version reported in Info. It changes with the rules or
+// the state's layout (2: the state keyed by node, specs/state.md §2), since the same blocks then
+// give other app hashes.
+const AppVersion = 2
 
 // Version is the software version reported in Info.
 var Version = "0.1.0"

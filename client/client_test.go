@@ -201,8 +201,11 @@ func scenario(t *testing.T, c *client.Client) {
 	if _, _, err := v.Node(ctx, keystore.PubKey(nodetest.Key("nobody"))); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("proved absence: %v, want api.ErrNotFound", err)
 	}
-	if _, ver, err := v.Contract(ctx, contract); err != nil || !ver.Verified || ver.Note != "" {
-		t.Fatalf("proved contract: %+v %v", ver, err)
+	if cv, ver, err := v.Contract(ctx, contract); err != nil || !ver.Verified || ver.Note != "" || cv.Record == nil || cv.Record.Customer != a {
+		t.Fatalf("proved contract: %+v %+v %v", cv, ver, err)
+	}
+	if _, ver, err := v.Contract(ctx, ledger.ID{2}); !errors.Is(err, api.ErrNotFound) || !ver.Verified {
+		t.Fatalf("proved absence of a contract: %+v %v, want verified and api.ErrNotFound", ver, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -272,10 +273,33 @@ func (v *Verifier) Relation(ctx context.Context, a, b ledger.PubKey) (api.Relati
 
 // Contract is Client.Contract, proved.
 func (v *Verifier) Contract(ctx context.Context, id ledger.ID) (api.ContractView, Verification, error) {
-	vals, ver, err := v.Keys(ctx, ledger.ContractKey(id))
+	// Where the record is comes from its parties (ContractIDKey), which never change once
+	// written: read them plainly, then prove them and the record together.
+	raw, _, err := v.c.Store(ctx, ledger.ContractIDKey(id), 0)
+	if err != nil {
+		return api.ContractView{}, Verification{}, err
+	}
+	keys := [][]byte{ledger.ContractIDKey(id)}
+	var parties ledger.ContractParties
+	if raw != nil {
+		if parties, err = ledger.DecodeContractParties(raw); err != nil {
+			return api.ContractView{}, Verification{}, fmt.Errorf("contract %s: %w", id, err)
+		}
+		keys = append(keys, ledger.ContractKey(id, parties.Customer, parties.Supplier))
+	}
+	vals, ver, err := v.Keys(ctx, keys...)
 	if err != nil {
 		return api.ContractView{}, ver, err
 	}
-	cv, err := decodeContract(id, vals[0].Value, fmt.Sprintf(" (absence verified at height %d)", ver.Height))
+	if !bytes.Equal(vals[0].Value, raw) {
+		return api.ContractView{}, ver, fmt.Errorf("%w: contract %s: the node named its parties %x, its proof says %x", api.ErrProofInvalid, id, raw, vals[0].Value)
+	}
+	var record []byte
+	if len(vals) > 1 {
+		if record = vals[1].Value; record == nil {
+			return api.ContractView{}, ver, fmt.Errorf("contract %s: its parties are in the state at height %d but not its record", id, ver.Height)
+		}
+	}
+	cv, err := decodeContract(id, record, fmt.Sprintf(" (absence verified at height %d)", ver.Height))
 	return cv, ver, err
 }

@@ -66,16 +66,33 @@ func (c *Client) Store(ctx context.Context, key []byte, height int64) ([]byte, i
 
 // Contract is a contract's record and receipt numbers; one never opened wraps api.ErrNotFound.
 func (c *Client) Contract(ctx context.Context, id ledger.ID) (api.ContractView, error) {
-	raw, _, err := c.Store(ctx, ledger.ContractKey(id), 0)
+	raw, height, err := c.Store(ctx, ledger.ContractIDKey(id), 0)
 	if err != nil {
 		return api.ContractView{}, err
+	}
+	if raw == nil {
+		return api.ContractView{}, notOpened(id, "")
+	}
+	parties, err := ledger.DecodeContractParties(raw)
+	if err != nil {
+		return api.ContractView{}, fmt.Errorf("contract %s: %w", id, err)
+	}
+	if raw, _, err = c.Store(ctx, ledger.ContractKey(id, parties.Customer, parties.Supplier), height); err != nil {
+		return api.ContractView{}, err
+	}
+	if raw == nil {
+		return api.ContractView{}, fmt.Errorf("contract %s: its parties are in the state at height %d but not its record", id, height)
 	}
 	return decodeContract(id, raw, "")
 }
 
+func notOpened(id ledger.ID, verified string) error {
+	return fmt.Errorf("contract %s was never opened%s: %w", id, verified, api.ErrNotFound)
+}
+
 func decodeContract(id ledger.ID, raw []byte, verified string) (api.ContractView, error) {
 	if raw == nil {
-		return api.ContractView{}, fmt.Errorf("contract %s was never opened%s: %w", id, verified, api.ErrNotFound)
+		return api.ContractView{}, notOpened(id, verified)
 	}
 	r, err := ledger.DecodeContractRecord(raw)
 	if err != nil {

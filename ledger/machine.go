@@ -222,8 +222,9 @@ func (v *txView) requireNode(k PubKey, role string, i int, kind Kind) error {
 	return nil
 }
 
-func (v *txView) contract(id ID) (*ContractRecord, error) {
-	raw := v.get(ContractKey(id))
+// contract reads the record of contract id between customer and supplier; nil if there is none.
+func (v *txView) contract(id ID, customer, supplier PubKey) (*ContractRecord, error) {
+	raw := v.get(ContractKey(id, customer, supplier))
 	if raw == nil {
 		return nil, v.b.err
 	}
@@ -234,18 +235,35 @@ func (v *txView) contract(id ID) (*ContractRecord, error) {
 	return rec, nil
 }
 
+// parties reads who the contract id is between; nil if it was never opened.
+func (v *txView) parties(id ID) (*ContractParties, error) {
+	raw := v.get(ContractIDKey(id))
+	if raw == nil {
+		return nil, v.b.err
+	}
+	p, err := DecodeContractParties(raw)
+	if err != nil {
+		return nil, fmt.Errorf("corrupt contract parties %s: %w", id, err)
+	}
+	return &p, nil
+}
+
 // openContract returns the contract named by a receipt or audit, checking it is open and that the
 // event names the same customer and supplier (R-CON-3).
 func (v *txView) openContract(id ID, customer, supplier PubKey, i int, kind Kind) (*ContractRecord, error) {
-	c, err := v.contract(id)
+	c, err := v.contract(id, customer, supplier)
 	if err != nil {
 		return nil, err
 	}
 	if c == nil {
-		return nil, reject(CodeUnknownContract, "event %d (%s): contract %s was never opened", i, kind, id)
-	}
-	if c.Customer != customer || c.Supplier != supplier {
-		return nil, reject(CodeNotAParty, "event %d (%s): contract %s is between customer %s and supplier %s", i, kind, id, c.Customer, c.Supplier)
+		p, err := v.parties(id)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, reject(CodeUnknownContract, "event %d (%s): contract %s was never opened", i, kind, id)
+		}
+		return nil, reject(CodeNotAParty, "event %d (%s): contract %s is between customer %s and supplier %s", i, kind, id, p.Customer, p.Supplier)
 	}
 	if c.Closed {
 		return nil, reject(CodeContractClosed, "event %d (%s): contract %s was closed (%s) at height %d", i, kind, id, c.CloseReason, c.ClosedHeight)
@@ -277,7 +295,7 @@ func (v *txView) recordNumber(id ID, customer, supplier PubKey, number uint64, i
 	case err != nil:
 		return nil, reject(CodeInvalidField, "event %d (%s): %v", i, kind, err)
 	}
-	v.set(ContractKey(id), c.Encode())
+	v.set(ContractKey(id, customer, supplier), c.Encode())
 	return c, nil
 }
 
@@ -359,17 +377,25 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 			return err
 		}
 		h := contentHash(ev)
-		prev, err := v.contract(ev.ContractID)
+		p, err := v.parties(ev.ContractID)
 		if err != nil {
 			return err
 		}
-		if prev != nil {
+		if p != nil {
+			prev, err := v.contract(ev.ContractID, p.Customer, p.Supplier)
+			if err == nil && prev == nil {
+				err = fmt.Errorf("contract %s: its parties are recorded but not its record", ev.ContractID)
+			}
+			if err != nil {
+				return err
+			}
 			if prev.ContentHash == h {
 				return reject(CodeAlreadyExists, "event %d (contract_open): contract %s was already opened at height %d", i, ev.ContractID, prev.OpenedHeight)
 			}
 			return reject(CodeIDConflict, "event %d (contract_open): contract id %s is taken by a different contract (height %d)", i, ev.ContractID, prev.OpenedHeight)
 		}
-		v.set(ContractKey(ev.ContractID), (&ContractRecord{Customer: ev.Customer, Supplier: ev.Supplier,
+		v.set(ContractIDKey(ev.ContractID), ContractParties{Customer: ev.Customer, Supplier: ev.Supplier}.Encode())
+		v.set(ContractKey(ev.ContractID, ev.Customer, ev.Supplier), (&ContractRecord{Customer: ev.Customer, Supplier: ev.Supplier,
 			Bytes: ev.Bytes, DurationSeconds: ev.DurationSeconds, PricePerGiBMonth: ev.PricePerGiBMonth,
 			OpenedHeight: b.info.Height, OpenedTime: b.info.Time, ContentHash: h}).Encode())
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) { a.ContractsOpened = addSat(a.ContractsOpened, 1) })
@@ -386,7 +412,7 @@ func (v *txView) applyEvent(tx *Tx, i int, rec *EventRecord) error {
 			return reject(CodeNotAParty, "event %d (contract_close): only the supplier %s may quit", i, ev.Supplier)
 		}
 		c.Closed, c.CloseReason, c.ClosedHeight = true, ev.Reason, b.info.Height
-		v.set(ContractKey(ev.ContractID), c.Encode())
+		v.set(ContractKey(ev.ContractID, ev.Customer, ev.Supplier), c.Encode())
 		return v.bump(ev.Supplier, ev.Customer, func(a *Aggregate) {
 			switch ev.Reason {
 			case CloseExpired:

@@ -135,6 +135,11 @@ func TestRejections(t *testing.T) {
 			c.Bytes = 7
 			return [][]byte{w.tx(w.alice, countersigned(c, w.bob)).Encode()}
 		}, CodeIDConflict, "taken by a different contract"},
+		{"contract id taken by a contract between other parties", func(w *world) [][]byte {
+			c := w.open(w.contract)
+			c.Customer = pub(w.carol)
+			return [][]byte{w.tx(w.carol, countersigned(c, w.bob)).Encode()}
+		}, CodeIDConflict, "taken by a different contract"},
 		{"contract opened twice", func(w *world) [][]byte {
 			return [][]byte{w.tx(w.alice, countersigned(w.open(w.contract), w.bob)).Encode()}
 		}, CodeAlreadyExists, "already opened"},

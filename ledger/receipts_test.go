@@ -80,7 +80,7 @@ func TestReceiptsOutOfOrder(t *testing.T) {
 	if r := w.block(w.tx(w.bob, countersigned(w.receipt(3, 7), w.alice)).Encode())[0]; r.Code != CodeReplayedReceipt {
 		t.Fatalf("receipt 3 again: got %s (%s), want replayed_receipt", r.Code, r.Log)
 	}
-	raw, err := w.store.Get(ContractKey(w.contract))
+	raw, err := w.store.Get(ContractKey(w.contract, pub(w.alice), pub(w.bob)))
 	if err != nil {
 		t.Fatal(err)
 	}

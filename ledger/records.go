@@ -39,6 +39,25 @@ type ContractRecord struct {
 	Audits            NumberWindow `json:"audits"`
 }
 
+// ContractParties is a contract's customer and supplier, as stored at ContractIDKey: where its
+// record is (ContractKey), written once when the contract is opened.
+type ContractParties struct {
+	Customer PubKey `json:"customer"`
+	Supplier PubKey `json:"supplier"`
+}
+
+// Encode returns the canonical bytes: customer then supplier.
+func (p ContractParties) Encode() []byte { return cat(p.Customer[:], p.Supplier[:]) }
+
+// DecodeContractParties parses ContractParties.
+func DecodeContractParties(b []byte) (ContractParties, error) {
+	d := &decoder{buf: b}
+	var p ContractParties
+	d.fixed(p.Customer[:])
+	d.fixed(p.Supplier[:])
+	return p, d.finish("contract parties")
+}
+
 // NumberWindowSize is how far below the highest recorded number a receipt or audit may still
 // arrive (out of order) and be recorded.
 const NumberWindowSize = 64

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -137,41 +138,30 @@ func (s *AppStore) totalsFromState(height int64) (api.NetworkTotals, error) {
 	if err != nil {
 		return t, err
 	}
-	scan := func(prefix []byte, fn func(v []byte) error) error {
-		it, err := tree.Iterator(prefix, prefixEnd(prefix), true)
-		if err != nil {
-			return err
-		}
-		defer it.Close()
-		for ; it.Valid(); it.Next() {
-			if err := fn(it.Value()); err != nil {
-				return fmt.Errorf("state key %x: %w", it.Key(), err)
-			}
-		}
-		return it.Error()
+	// Everything summed lives under the nodes' keys: one scan, each value read by its key's part.
+	it, err := tree.Iterator(ledger.NodeKeyPrefix(), prefixEnd(ledger.NodeKeyPrefix()), true)
+	if err != nil {
+		return t, err
 	}
-	err = scan(ledger.NodeKeyPrefix(), func(v []byte) error {
-		r, err := ledger.DecodeNodeRecord(v)
-		if err == nil {
-			t.Nodes++
-			t.SpaceOffered += r.Capacity
-		}
-		return err
-	})
-	if err == nil {
-		err = scan(ledger.ContractKeyPrefix(), func(v []byte) error {
-			r, err := ledger.DecodeContractRecord(v)
-			if err == nil && !r.Closed {
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		part, _ := ledger.ParseNodeKey(it.Key())
+		switch part {
+		case ledger.PartRecord:
+			var r *ledger.NodeRecord
+			if r, err = ledger.DecodeNodeRecord(it.Value()); err == nil {
+				t.Nodes++
+				t.SpaceOffered += r.Capacity
+			}
+		case ledger.PartContract:
+			var r *ledger.ContractRecord
+			if r, err = ledger.DecodeContractRecord(it.Value()); err == nil && !r.Closed {
 				t.ContractsOpen++
 				t.SpaceContracted += r.Bytes
 			}
-			return err
-		})
-	}
-	if err == nil {
-		err = scan(ledger.NodeAggKeyPrefix(), func(v []byte) error {
-			a, err := ledger.DecodeAggregate(v)
-			if err == nil {
+		case ledger.PartAggregate:
+			var a *ledger.Aggregate
+			if a, err = ledger.DecodeAggregate(it.Value()); err == nil {
 				t.AuditsPassed += a.AuditsPassed
 				t.AuditsFailed += a.AuditsFailed
 				t.BytesServed += a.BandwidthBytes
@@ -179,10 +169,14 @@ func (s *AppStore) totalsFromState(height int64) (api.NetworkTotals, error) {
 				t.AmountPaid += a.AmountPaid
 				t.Reports += a.ReportsReceived
 			}
-			return err
-		})
+		case ledger.PartUnknown:
+			err = errors.New("not a key of the state's layout")
+		}
+		if err != nil {
+			return t, fmt.Errorf("state key %x: %w", it.Key(), err)
+		}
 	}
-	if err != nil {
+	if err := it.Error(); err != nil {
 		return t, err
 	}
 	raw, err := tree.Get(ledger.LogTotalKey())
@@ -240,7 +234,7 @@ func (s *AppStore) indexStats(records []ledger.EventRecord, b corestore.Batch) (
 			totals.ContractsOpen++
 			totals.SpaceContracted += ev.Bytes
 		case *ledger.ContractClose:
-			raw, err := s.tree.Get(ledger.ContractKey(ev.ContractID))
+			raw, err := s.tree.Get(ledger.ContractKey(ev.ContractID, ev.Customer, ev.Supplier))
 			if err != nil {
 				return nil, err
 			}
@@ -553,6 +547,9 @@ func (s *AppStore) migrateIndex() error {
 			return err
 		}
 		for ; nit.Valid(); nit.Next() {
+			if part, _ := ledger.ParseNodeKey(nit.Key()); part != ledger.PartRecord {
+				continue
+			}
 			r, err := ledger.DecodeNodeRecord(nit.Value())
 			if err != nil {
 				nit.Close()

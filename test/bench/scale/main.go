@@ -166,14 +166,17 @@ func run(sizes []int, nodes, window int, keepRecent int64) error {
 			}
 			txs := make([]*ledger.Tx, 0, 1000)
 			for k := 0; k < 1000; k++ {
+				// The supplier submits the receipt, countersigned by its customer, as the
+				// exchange's suppliers do (p2p/supplier_receipts.go).
 				j := rng.Intn(nodes)
-				seq[j]++
+				supplier := (j + 1) % nodes
+				seq[supplier]++
 				number[j]++
 				// Countersignatures are random bytes, as real ones are to a compressor.
 				var sig ledger.Sig
 				rng.Read(sig[:])
-				txs = append(txs, &ledger.Tx{ChainID: chain, Signer: key(j), Sequence: seq[j], Events: []ledger.Event{&ledger.BandwidthReceipt{
-					ContractID: contract(j), Number: number[j], Customer: key(j), Supplier: key((j + 1) % nodes), Bytes: uint64(1 + rng.Intn(1<<20)), Countersig: sig}}})
+				txs = append(txs, &ledger.Tx{ChainID: chain, Signer: key(supplier), Sequence: seq[supplier], Events: []ledger.Event{&ledger.BandwidthReceipt{
+					ContractID: contract(j), Number: number[j], Customer: key(j), Supplier: key(supplier), Bytes: uint64(1 + rng.Intn(1<<20)), Countersig: sig}}})
 			}
 			p, err := block(txs)
 			if err != nil {
