@@ -12,6 +12,7 @@ import (
 
 	trustd "github.com/trustledger/trustledger/node"
 	"github.com/trustledger/trustledger/node/nodetest"
+	"github.com/trustledger/trustledger/reputation"
 )
 
 // TestSupplierManagerEndToEnd (issue 14): one validator and eight storage nodes as real
@@ -123,15 +124,21 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 	// Dave has no experience of his own: he hires suppliers vetted through what others recorded
 	// (carol's audits), and at most one newcomer a placement. The suppliers carol hired as
 	// replacements earn their vetting audit by audit; dave waits until six are vetted in his
-	// view, as a user would wait for enough trusted suppliers (the test's point is whom he
-	// avoids, not how fast replacements are vetted).
+	// view with a success rate at the hire threshold (vetted first, the rate then climbs as
+	// audits pass: a put hires at most one below it), as a user would wait for enough trusted
+	// suppliers (the test's point is whom he avoids, not how fast replacements are vetted).
+	hireAt := reputation.DefaultPolicy().HireThreshold
 	statusOf := func(pub string) string {
 		var sc struct {
 			Score struct {
-				Status string `json:"status"`
+				Status string  `json:"status"`
+				Rate   float64 `json:"rate"`
 			} `json:"score"`
 		}
 		dave.jsonCLI(&sc, "trust", "score", pub, "--observer", "dave")
+		if sc.Score.Status == "vetted" && sc.Score.Rate < hireAt {
+			return fmt.Sprintf("vetted, rate %.3f", sc.Score.Rate)
+		}
 		return sc.Score.Status
 	}
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
@@ -151,7 +158,7 @@ func TestSupplierManagerEndToEnd(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s dave holds %d suppliers vetted, want 6: %v", len(vetted), statuses)
+			t.Fatalf("after 90 s dave holds %d suppliers vetted at the hire threshold, want 6: %v", len(vetted), statuses)
 		}
 		t.Logf("dave's view: %v", statuses)
 	}
