@@ -126,6 +126,12 @@ func scenario(t *testing.T, c *client.Client) {
 	if _, err := c.Contract(ctx, ledger.ID{2}); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("unknown contract: %v, want api.ErrNotFound", err)
 	}
+	if of, err := c.ContractOf(ctx, open); err != nil || !reflect.DeepEqual(of, cv) {
+		t.Fatalf("contract of its contract_open: %+v %v, want %+v", of, err, cv)
+	}
+	if _, err := c.ContractOf(ctx, &ledger.ContractOpen{ContractID: contract, Customer: b, Supplier: a}); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("contract between other parties: %v, want api.ErrNotFound", err)
+	}
 	if _, err := c.Tx(ctx, ledger.ID{3}); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("unknown tx: %v, want api.ErrNotFound", err)
 	}

@@ -297,7 +297,7 @@ func (v *Verifier) Contract(ctx context.Context, id ledger.ID) (api.ContractView
 	var record []byte
 	if len(vals) > 1 {
 		if record = vals[1].Value; record == nil {
-			return api.ContractView{}, ver, fmt.Errorf("contract %s: its parties are in the state at height %d but not its record", id, ver.Height)
+			return api.ContractView{}, ver, missingRecord(id, ver.Height)
 		}
 	}
 	cv, err := decodeContract(id, record, fmt.Sprintf(" (absence verified at height %d)", ver.Height))

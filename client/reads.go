@@ -65,6 +65,8 @@ func (c *Client) Store(ctx context.Context, key []byte, height int64) ([]byte, i
 }
 
 // Contract is a contract's record and receipt numbers; one never opened wraps api.ErrNotFound.
+// It reads where the record is (the contract's parties) first; ContractOf, for a caller that
+// holds the contract_open, reads the record alone.
 func (c *Client) Contract(ctx context.Context, id ledger.ID) (api.ContractView, error) {
 	raw, height, err := c.Store(ctx, ledger.ContractIDKey(id), 0)
 	if err != nil {
@@ -77,17 +79,34 @@ func (c *Client) Contract(ctx context.Context, id ledger.ID) (api.ContractView, 
 	if err != nil {
 		return api.ContractView{}, fmt.Errorf("contract %s: %w", id, err)
 	}
-	if raw, _, err = c.Store(ctx, ledger.ContractKey(id, parties.Customer, parties.Supplier), height); err != nil {
-		return api.ContractView{}, err
+	cv, err := c.contractAt(ctx, id, parties.Customer, parties.Supplier, height)
+	if errors.Is(err, api.ErrNotFound) {
+		return cv, missingRecord(id, height)
 	}
-	if raw == nil {
-		return api.ContractView{}, fmt.Errorf("contract %s: its parties are in the state at height %d but not its record", id, height)
+	return cv, err
+}
+
+// ContractOf is Client.Contract of the contract open opened, in one read: its parties say where
+// its record is. A contract never opened between them wraps api.ErrNotFound.
+func (c *Client) ContractOf(ctx context.Context, open *ledger.ContractOpen) (api.ContractView, error) {
+	return c.contractAt(ctx, open.ContractID, open.Customer, open.Supplier, 0)
+}
+
+func (c *Client) contractAt(ctx context.Context, id ledger.ID, customer, supplier ledger.PubKey, height int64) (api.ContractView, error) {
+	raw, _, err := c.Store(ctx, ledger.ContractKey(id, customer, supplier), height)
+	if err != nil {
+		return api.ContractView{}, err
 	}
 	return decodeContract(id, raw, "")
 }
 
 func notOpened(id ledger.ID, verified string) error {
 	return fmt.Errorf("contract %s was never opened%s: %w", id, verified, api.ErrNotFound)
+}
+
+// missingRecord: the state names the contract's parties but holds no record for them.
+func missingRecord(id ledger.ID, height int64) error {
+	return fmt.Errorf("contract %s: its parties are in the state at height %d but not its record", id, height)
 }
 
 func decodeContract(id ledger.ID, raw []byte, verified string) (api.ContractView, error) {

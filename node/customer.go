@@ -489,7 +489,7 @@ func (s *customerService) spread(ctx context.Context, cust *p2p.Customer, need u
 		if err != nil || free < need {
 			continue
 		}
-		v, err := s.ledger.Contract(ctx, open.ContractID)
+		v, err := s.ledger.ContractOf(ctx, &open)
 		if err != nil || v.Record == nil || v.Record.Closed || uint64(v.Record.OpenedTime)+open.DurationSeconds < uint64(now)+3600 {
 			continue // not in the ledger (yet), closed, or ending within the hour
 		}

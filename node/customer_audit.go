@@ -143,7 +143,7 @@ func (s *customerService) auditable(ctx context.Context, cust *p2p.Customer) []a
 		if !ok {
 			continue
 		}
-		v, err := s.ledger.Contract(ctx, open.ContractID)
+		v, err := s.ledger.ContractOf(ctx, &open)
 		if err != nil || v.Record == nil || v.Record.Closed {
 			continue
 		}
@@ -394,7 +394,7 @@ func (s *customerService) supplierStates(ctx context.Context, cust *p2p.Customer
 		shards, ok := placed[open.ContractID]
 		if !ok {
 			// A spare: listed while the ledger has it open.
-			if v, err := s.ledger.Contract(ctx, open.ContractID); err != nil || v.Record == nil || v.Record.Closed {
+			if v, err := s.ledger.ContractOf(ctx, &open); err != nil || v.Record == nil || v.Record.Closed {
 				continue
 			}
 		}

@@ -126,7 +126,7 @@ func (s *customerService) Suppliers(ctx context.Context) ([]HiredSupplier, error
 	}
 	out := []HiredSupplier{}
 	for _, open := range cust.Contracts() {
-		v, err := s.ledger.Contract(ctx, open.ContractID)
+		v, err := s.ledger.ContractOf(ctx, &open)
 		if err != nil || v.Record == nil || v.Record.Closed {
 			continue
 		}
@@ -219,7 +219,7 @@ func (s *customerService) Fire(ctx context.Context, supplier, reason string) (Fi
 		if open.Supplier != who {
 			continue
 		}
-		if v, err := s.ledger.Contract(ctx, open.ContractID); err == nil && v.Record != nil && !v.Record.Closed {
+		if v, err := s.ledger.ContractOf(ctx, &open); err == nil && v.Record != nil && !v.Record.Closed {
 			fired = &open
 			break
 		}
@@ -579,7 +579,7 @@ func (s *customerService) replacement(ctx context.Context, cust *p2p.Customer, h
 		if d, err := s.trust.ShouldDrop(h.Key(), open.Supplier); err != nil || d.Drop {
 			continue // a spare the view drops is no place for a repair
 		}
-		v, err := s.ledger.Contract(ctx, open.ContractID)
+		v, err := s.ledger.ContractOf(ctx, &open)
 		if err != nil || v.Record == nil || v.Record.Closed {
 			continue
 		}

@@ -109,7 +109,7 @@ func (s *managerService) Check(ctx context.Context) ([]FireResult, error) {
 		if slices.ContainsFunc(suppliers, func(b BackupSupplier) bool { return b.contract == open.ContractID }) {
 			continue
 		}
-		if v, err := s.customer.ledger.Contract(rctx, open.ContractID); err == nil && v.Record != nil && !v.Record.Closed {
+		if v, err := s.customer.ledger.ContractOf(rctx, &open); err == nil && v.Record != nil && !v.Record.Closed {
 			suppliers = append(suppliers, BackupSupplier{Supplier: open.Supplier.String(), Contract: open.ContractID.String(), contract: open.ContractID})
 		}
 	}

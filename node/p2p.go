@@ -251,7 +251,7 @@ func ledgerOpenContracts(ctx context.Context, c *client.Client, key ledger.PubKe
 		if !ok {
 			continue
 		}
-		v, err := c.Contract(ctx, open.ContractID)
+		v, err := c.ContractOf(ctx, open)
 		if err != nil {
 			return err
 		}
