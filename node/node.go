@@ -95,13 +95,10 @@ func Open(home Home, o Options) (n *Node, err error) {
 			n.closeAll()
 		}
 	}()
-	if n.store, err = storage.OpenAppStore(AppDB(conf)); err != nil {
+	if n.store, err = storage.OpenAppStore(AppDB(conf), storage.KeepRecent(appConf.Pruning.KeepRecent)); err != nil {
 		return nil, fmt.Errorf("open application state: %w", err)
 	}
 	n.closers = append(n.closers, n.store.Close)
-	if err := n.store.SetPruning(appConf.Pruning.KeepRecent); err != nil {
-		return nil, err
-	}
 	abci.SetHeapSoftLimit(appConf.Memory.SoftLimitMiB)
 	if n.app, err = abci.NewApp(n.store, logger.With("module", "trustledger"), abci.NewMetrics(n.registry)); err != nil {
 		return nil, err

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cosmos/iavl"
-	iavldb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
 	"github.com/dgraph-io/badger/v4"
 
@@ -24,11 +22,14 @@ import (
 //	i…          the IAVL tree (merkleized state; its root is the app hash)
 //	m/commit    the commit marker: height (8 bytes) and app hash, written last and synced
 //	m/layout    the layout version of this database (u32), written when it is created
+//	m/tree      the kind of state tree ("memory" or "iavl", tree.go), written when it is created
+//	w/…         the memory tree's write log (tree_mem.go)
 //	x/…         the browsing indexes, derived from committed blocks (see index.go)
 var (
 	prefixTree  = []byte("i")
 	keyCommit   = []byte("m/commit")
 	keyLayout   = []byte("m/layout")
+	keyTree     = []byte("m/tree")
 	treeCacheSz = 300_000
 )
 
@@ -57,7 +58,7 @@ var ErrCorrupt = errors.New("application state does not match its commit marker"
 type AppStore struct {
 	dir        string
 	db         *BadgerDB
-	tree       *iavl.MutableTree
+	tree       stateTree
 	commitMu   sync.RWMutex // guards lastHeight and lastHash for LastCommit's concurrent callers
 	lastHeight int64
 	lastHash   []byte
@@ -75,28 +76,6 @@ type AppStore struct {
 	newest      newestMemo // Newest's answers for nodes and pairs
 }
 
-// SetPruning keeps only the last keepRecent state versions (heights); 0 keeps every version.
-// Older versions are deleted after each commit: their state can no longer be read or proven
-// at those heights, while the latest state, the event history and the indexes are untouched.
-// keepRecent must be 0 or at least 2 (a rollback needs the previous version).
-func (s *AppStore) SetPruning(keepRecent int64) error {
-	if keepRecent < 0 || keepRecent == 1 {
-		return fmt.Errorf("pruning keep_recent %d: use 0 (keep every version) or at least 2", keepRecent)
-	}
-	s.keepRecent = keepRecent
-	s.tree.RecordOrphans(orphanRecords(keepRecent))
-	return nil
-}
-
-// orphanRecords is how many versions' orphan records the tree keeps (third_party/iavl's patch):
-// the kept versions and the one being pruned, none for an archive node.
-func orphanRecords(keepRecent int64) int {
-	if keepRecent == 0 {
-		return 0
-	}
-	return int(keepRecent) + 2
-}
-
 // Prune deletes the versions that fell out of the kept window after the last commit; call it
 // after Commit (a failure leaves the commit intact). A version held open by a snapshot being
 // written (ExportAt) and the ones after it are not deleted; a later call deletes them. (iavl
@@ -112,7 +91,7 @@ func (s *AppStore) Prune() error {
 	}
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
-	if err := s.tree.DeleteVersionsTo(to); err != nil {
+	if err := s.tree.deleteVersionsTo(to); err != nil {
 		return fmt.Errorf("prune state versions up to %d: %w", to, err)
 	}
 	return nil
@@ -120,30 +99,61 @@ func (s *AppStore) Prune() error {
 
 var _ ledger.Store = (*AppStore)(nil)
 
+// Option is a setting of OpenAppStore.
+type Option func(*openOptions)
+
+type openOptions struct {
+	keepRecent int64
+	keepSet    bool
+	onDisk     bool
+}
+
+// OnDiskTree makes a new database keep its state tree in iavl on disk even when it prunes (the
+// scale tool's comparison; an existing database keeps its kind).
+func OnDiskTree() Option { return func(o *openOptions) { o.onDisk = true } }
+
+// DefaultKeepRecent is how many state versions a store keeps when opened without KeepRecent over
+// a database whose tree is in memory (app.toml's default too).
+const DefaultKeepRecent = 10
+
+// KeepRecent keeps only the last n state versions (heights); 0 keeps every version (an archive
+// node). Older versions are deleted after each commit (Prune): their state can no longer be read
+// or proven at those heights, while the latest state, the event history and the indexes are
+// untouched. n must be 0 or at least 2 (a rollback needs the previous version). A new database
+// with n > 0 keeps its tree in memory (tree_mem.go); an archive's, or one created before that
+// kind existed, is iavl on disk.
+func KeepRecent(n int64) Option {
+	return func(o *openOptions) { o.keepRecent, o.keepSet = n, true }
+}
+
 // OpenAppStore opens the store in dir, loading the tree at the height of the commit marker. A
 // tree version saved after the marker (a crash inside Commit) is discarded, so the store always
-// reopens at a state it reported committed, and CometBFT replays from there.
-func OpenAppStore(dir string) (*AppStore, error) {
+// reopens at a state it reported committed, and CometBFT replays from there. Without KeepRecent,
+// a new database is an archive.
+func OpenAppStore(dir string, opts ...Option) (*AppStore, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.keepRecent < 0 || o.keepRecent == 1 {
+		return nil, fmt.Errorf("pruning keep_recent %d: use 0 (keep every version) or at least 2", o.keepRecent)
+	}
 	db, err := OpenBadger(filepath.Clean(dir))
 	if err != nil {
 		return nil, err
 	}
-	s := &AppStore{dir: filepath.Clean(dir), db: db}
-	if err := s.load(); err != nil {
+	s := &AppStore{dir: filepath.Clean(dir), db: db, keepRecent: o.keepRecent}
+	if err := s.load(o); err != nil {
+		if s.tree != nil {
+			s.tree.close()
+		}
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *AppStore) newTree() *iavl.MutableTree {
-	t := iavl.NewMutableTree(iavldb.NewPrefixDB(s.db, prefixTree), treeCacheSz, false,
-		iavl.NewNopLogger(), iavl.SyncOption(true))
-	t.RecordOrphans(orphanRecords(s.keepRecent))
-	return t
-}
-
-func (s *AppStore) load() error {
+func (s *AppStore) load(o openOptions) error {
 	raw, err := s.db.Get(keyCommit)
 	if err != nil {
 		return fmt.Errorf("read commit marker: %w", err)
@@ -159,34 +169,92 @@ func (s *AppStore) load() error {
 	if err := s.checkLayout(height); err != nil {
 		return err
 	}
-	s.tree = s.newTree()
-	latest, err := s.tree.Load()
+	kind, err := s.treeKind(height, o)
 	if err != nil {
-		return fmt.Errorf("load state tree: %w", err)
+		return err
 	}
-	switch {
-	case latest > height && height == 0:
-		if err := s.tree.DeleteVersionsFrom(1); err != nil {
-			return fmt.Errorf("discard uncommitted tree versions: %w", err)
-		}
-		s.tree = s.newTree()
-		if _, err := s.tree.Load(); err != nil {
-			return fmt.Errorf("reload state tree: %w", err)
-		}
-	case latest > height:
-		if err := s.tree.LoadVersionForOverwriting(height); err != nil {
-			return fmt.Errorf("roll state tree back to committed height %d: %w", height, err)
-		}
-	case latest < height:
-		return fmt.Errorf("%w: marker says height %d but the tree ends at %d", ErrCorrupt, height, latest)
+	if err := s.openTree(kind); err != nil {
+		return err
 	}
-	if height > 0 && !bytes.Equal(s.tree.Hash(), hash) {
-		return fmt.Errorf("%w: tree hash %X at height %d, marker %X", ErrCorrupt, s.tree.Hash(), height, hash)
+	switch t := s.tree.(type) {
+	case *memTree:
+		err = t.load(height)
+	case *iavlTree:
+		err = t.load(height, s.keepRecent)
+	}
+	if err != nil {
+		return err
+	}
+	if height > 0 {
+		if got := s.tree.WorkingHash(); !bytes.Equal(got, hash) {
+			return fmt.Errorf("%w: tree hash %X at height %d, marker %X", ErrCorrupt, got, height, hash)
+		}
 	}
 	s.setLastCommit(height, hash)
 	if err := s.migrateIndex(); err != nil {
 		return fmt.Errorf("build the explorer's indexes: %w", err)
 	}
+	return nil
+}
+
+// treeKind reads which kind of state tree the database holds (keyTree), deciding it for a new
+// one: memory when it prunes, iavl for an archive. A database from before the marker is iavl.
+func (s *AppStore) treeKind(height int64, o openOptions) (string, error) {
+	raw, err := s.db.Get(keyTree)
+	if err != nil {
+		return "", fmt.Errorf("read the state tree's kind: %w", err)
+	}
+	kind := string(raw)
+	switch {
+	case raw == nil && (height > 0 || s.hasIAVLNodes()):
+		kind = treeKindIAVL
+	case raw == nil && o.keepRecent > 0 && !o.onDisk:
+		kind = treeKindMemory
+	case raw == nil:
+		kind = treeKindIAVL
+	case kind != treeKindIAVL && kind != treeKindMemory:
+		return "", fmt.Errorf("%w: unknown state tree kind %q", ErrCorrupt, raw)
+	}
+	if kind == treeKindMemory {
+		if o.keepSet && o.keepRecent == 0 {
+			return "", fmt.Errorf("application database %s keeps its state tree in memory, with the last heights only; "+
+				"an archive node ([pruning] keep_recent = 0) needs a database created as one: start a new home, or keep keep_recent above 1", s.dir)
+		}
+		if !o.keepSet {
+			s.keepRecent = DefaultKeepRecent
+		}
+	}
+	if raw == nil {
+		if err := s.db.Set(keyTree, []byte(kind)); err != nil {
+			return "", fmt.Errorf("record the state tree's kind: %w", err)
+		}
+	}
+	return kind, nil
+}
+
+func (s *AppStore) hasIAVLNodes() bool {
+	found := false
+	_ = s.db.Badger().View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixTree, PrefetchValues: false})
+		defer it.Close()
+		it.Rewind()
+		found = it.Valid()
+		return nil
+	})
+	return found
+}
+
+// openTree opens an empty tree of the kind (load fills it).
+func (s *AppStore) openTree(kind string) error {
+	if kind == treeKindMemory {
+		t, err := openMemTree(s.db, s.dir, s.keepRecent)
+		if err != nil {
+			return err
+		}
+		s.tree = t
+		return nil
+	}
+	s.tree = openIAVLTree(s.db, s.keepRecent)
 	return nil
 }
 
@@ -218,7 +286,10 @@ func (s *AppStore) checkLayout(height int64) error {
 }
 
 // Close releases the database.
-func (s *AppStore) Close() error { return s.db.Close() }
+func (s *AppStore) Close() error {
+	s.tree.close()
+	return s.db.Close()
+}
 
 // LastCommit returns the height and app hash of the last commit (0 and nil before the first).
 func (s *AppStore) LastCommit() (int64, []byte) {
@@ -237,10 +308,7 @@ func (s *AppStore) setLastCommit(height int64, hash []byte) {
 func (s *AppStore) Get(key []byte) ([]byte, error) { return s.tree.Get(key) }
 
 // Set writes into the working state.
-func (s *AppStore) Set(key, value []byte) error {
-	_, err := s.tree.Set(key, value)
-	return err
-}
+func (s *AppStore) Set(key, value []byte) error { return s.tree.Set(key, value) }
 
 // DiscardWorking drops the working state's writes since the last commit (a block finalized but
 // never committed, when consensus stops between the two and will replay the block).
@@ -260,7 +328,7 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 		return nil, fmt.Errorf("index height %d: %w", height, err)
 	}
 	if s.tree.Version() == 0 && height > 1 {
-		s.tree.SetInitialVersion(uint64(height))
+		s.tree.SetInitialVersion(height)
 	}
 	t1 := time.Now()
 	s.treeMu.Lock()
@@ -279,10 +347,16 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 	if err := b.Set(keyCommit, append(marker, hash...)); err != nil {
 		return nil, err
 	}
+	if err := s.tree.persist(b, height); err != nil {
+		return nil, fmt.Errorf("commit height %d: %w", height, err)
+	}
 	if err := b.WriteSync(); err != nil {
 		return nil, fmt.Errorf("write commit marker for height %d: %w", height, err)
 	}
 	s.setLastCommit(height, hash)
+	if m, ok := s.tree.(*memTree); ok {
+		m.afterCommit()
+	}
 	s.commitTimes = CommitTimes{Index: t1.Sub(t0), Save: t2.Sub(t1), Marker: time.Since(t2)}
 	return hash, nil
 }
@@ -296,7 +370,7 @@ type CommitTimes struct{ Index, Save, Marker time.Duration }
 func (s *AppStore) LastCommitTimes() CommitTimes { return s.commitTimes }
 
 // committedTree returns the tree as committed at height (0 for the latest commit).
-func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, error) {
+func (s *AppStore) committedTree(height int64) (treeView, int64, error) {
 	last, _ := s.LastCommit()
 	if height == 0 {
 		height = last
@@ -308,7 +382,7 @@ func (s *AppStore) committedTree(height int64) (*iavl.ImmutableTree, int64, erro
 		return nil, 0, fmt.Errorf("the state at height %d is pruned: this node keeps the last %d heights (app.toml [pruning] keep_recent; 0 keeps all)",
 			height, s.keepRecent)
 	}
-	t, err := s.tree.GetImmutable(height)
+	t, err := s.tree.view(height)
 	if err != nil {
 		return nil, 0, fmt.Errorf("state at height %d: %w", height, err)
 	}
@@ -340,7 +414,7 @@ func (s *AppStore) Prove(height int64, key []byte) ([]byte, *ics23.CommitmentPro
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	p, err := t.GetProof(key)
+	p, err := t.Proof(key)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("prove key %x at height %d: %w", key, h, err)
 	}
@@ -353,8 +427,13 @@ func (s *AppStore) Size() int64 { return s.tree.Size() }
 // DiskBytes reports the blocks the application database occupies on disk (what du counts:
 // badger's preallocated files only as far as they are written).
 func (s *AppStore) DiskBytes() int64 {
+	return diskBytes(s.dir) + diskBytes(checkpointDir(s.dir))
+}
+
+// diskBytes is what du counts under dir.
+func diskBytes(dir string) int64 {
 	total := int64(0)
-	_ = filepath.WalkDir(s.dir, func(_ string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
 		}
@@ -381,15 +460,15 @@ func (s *AppStore) Rollback(height int64) ([]byte, error) {
 	if height < 1 || height >= s.lastHeight {
 		return nil, fmt.Errorf("cannot roll back to height %d: the last commit is %d", height, s.lastHeight)
 	}
-	if err := s.tree.LoadVersionForOverwriting(height); err != nil {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := s.tree.rollbackTo(height, b); err != nil {
 		return nil, fmt.Errorf("roll state tree back to %d: %w", height, err)
 	}
 	if err := s.deleteIndexAbove(height); err != nil {
 		return nil, err
 	}
-	hash := s.tree.Hash()
-	b := s.db.NewBatch()
-	defer b.Close()
+	hash := s.tree.WorkingHash()
 	if err := b.Set(keyCommit, append(binary.BigEndian.AppendUint64(nil, uint64(height)), hash...)); err != nil {
 		return nil, err
 	}
@@ -425,8 +504,10 @@ func (s *AppStore) KeyBytes(r Region) (int64, error) {
 
 // TableBytes attributes badger's on-disk tables (compressed, as stored) to regions: a table
 // counts for a region when its smallest and largest keys both lie in it. What is not attributed
-// (tables spanning regions, memtable logs, the manifest) is DiskBytes minus the two.
+// (tables spanning regions, memtable logs, the manifest) is DiskBytes minus the two. A memory
+// tree's checkpoints count as the tree's.
 func (s *AppStore) TableBytes() (tree, index int64) {
+	tree = diskBytes(checkpointDir(s.dir))
 	for _, t := range s.db.Badger().Tables() {
 		switch {
 		case bytes.HasPrefix(t.Left, []byte(RegionTree)) && bytes.HasPrefix(t.Right, []byte(RegionTree)):

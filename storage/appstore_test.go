@@ -14,9 +14,16 @@ import (
 	"github.com/trustledger/trustledger/ledger"
 )
 
-func openStore(t *testing.T, dir string) *AppStore {
+// forTreeKinds runs a test against a store of each kind of state tree.
+func forTreeKinds(t *testing.T, test func(t *testing.T, opts []Option)) {
+	for _, k := range treeKinds {
+		t.Run(k.name, func(t *testing.T) { test(t, k.opts) })
+	}
+}
+
+func openStore(t *testing.T, dir string, opts ...Option) *AppStore {
 	t.Helper()
-	s, err := OpenAppStore(dir)
+	s, err := OpenAppStore(dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,9 +42,11 @@ func receiptRecord(h int64, tx, event uint32, txHash ledger.ID, supplier, custom
 
 // TestAppStoreAgainstMap writes random keys over many versions, and after every commit (and
 // after reopening) compares each committed version with a map model of that version.
-func TestAppStoreAgainstMap(t *testing.T) {
+func TestAppStoreAgainstMap(t *testing.T) { forTreeKinds(t, testAppStoreAgainstMap) }
+
+func testAppStoreAgainstMap(t *testing.T, opts []Option) {
 	dir := t.TempDir()
-	s := openStore(t, dir)
+	s := openStore(t, dir, opts...)
 	rng := rand.New(rand.NewSource(7))
 	models := []map[string]string{{}}
 	hashes := [][]byte{nil}
@@ -76,7 +85,7 @@ func TestAppStoreAgainstMap(t *testing.T) {
 	}
 	check(s)
 	s.Close()
-	s = openStore(t, dir)
+	s = openStore(t, dir, opts...)
 	defer s.Close()
 	if h, hash := s.LastCommit(); h != 15 || !bytes.Equal(hash, hashes[15]) {
 		t.Fatalf("reopened at %d %X, want 15 %X", h, hash, hashes[15])
@@ -86,9 +95,11 @@ func TestAppStoreAgainstMap(t *testing.T) {
 
 // TestCrashBetweenSaveAndMarker saves a tree version without its marker, as a crash inside Commit
 // would, and checks the store reopens at the marker with the version discarded.
-func TestCrashBetweenSaveAndMarker(t *testing.T) {
+func TestCrashBetweenSaveAndMarker(t *testing.T) { forTreeKinds(t, testCrashBetweenSaveAndMarker) }
+
+func testCrashBetweenSaveAndMarker(t *testing.T, opts []Option) {
 	dir := t.TempDir()
-	s := openStore(t, dir)
+	s := openStore(t, dir, opts...)
 	_ = s.Set([]byte("a"), []byte("1"))
 	hash1, err := s.Commit(1, nil)
 	if err != nil {
@@ -100,7 +111,7 @@ func TestCrashBetweenSaveAndMarker(t *testing.T) {
 	}
 	s.Close()
 
-	s = openStore(t, dir)
+	s = openStore(t, dir, opts...)
 	if h, hash := s.LastCommit(); h != 1 || !bytes.Equal(hash, hash1) {
 		t.Fatalf("reopened at %d %X, want 1 %X", h, hash, hash1)
 	}
@@ -113,27 +124,31 @@ func TestCrashBetweenSaveAndMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s = openStore(t, dir)
+	s = openStore(t, dir, opts...)
 	defer s.Close()
 	if v, _ := s.Get([]byte("a")); string(v) != "3" {
 		t.Fatalf("a = %q, want 3", v)
 	}
 }
 
-func TestUncommittedWritesVanish(t *testing.T) {
+func TestUncommittedWritesVanish(t *testing.T) { forTreeKinds(t, testUncommittedWritesVanish) }
+
+func testUncommittedWritesVanish(t *testing.T, opts []Option) {
 	dir := t.TempDir()
-	s := openStore(t, dir)
+	s := openStore(t, dir, opts...)
 	_ = s.Set([]byte("a"), []byte("1"))
 	s.Close()
-	s = openStore(t, dir)
+	s = openStore(t, dir, opts...)
 	defer s.Close()
 	if v, _ := s.Get([]byte("a")); v != nil {
 		t.Fatalf("uncommitted write survived: %q", v)
 	}
 }
 
-func TestProofs(t *testing.T) {
-	s := openStore(t, t.TempDir())
+func TestProofs(t *testing.T) { forTreeKinds(t, testProofs) }
+
+func testProofs(t *testing.T, opts []Option) {
+	s := openStore(t, t.TempDir(), opts...)
 	defer s.Close()
 	for i := 0; i < 50; i++ {
 		_ = s.Set([]byte(fmt.Sprintf("k%02d", i)), []byte(fmt.Sprintf("v%02d", i)))
@@ -336,9 +351,11 @@ func TestLayoutMarker(t *testing.T) {
 	}
 }
 
-func TestRollback(t *testing.T) {
+func TestRollback(t *testing.T) { forTreeKinds(t, testRollback) }
+
+func testRollback(t *testing.T, opts []Option) {
 	dir := t.TempDir()
-	s := openStore(t, dir)
+	s := openStore(t, dir, opts...)
 	var hashes [][]byte
 	for h := int64(1); h <= 3; h++ {
 		_ = s.Set([]byte("k"), []byte{byte(h)})
@@ -364,7 +381,7 @@ func TestRollback(t *testing.T) {
 		t.Fatal("tx index of height 3 survived the rollback")
 	}
 	s.Close()
-	s = openStore(t, dir)
+	s = openStore(t, dir, opts...)
 	defer s.Close()
 	if h, hh := s.LastCommit(); h != 1 || !bytes.Equal(hh, hashes[0]) {
 		t.Fatalf("reopened at %d", h)

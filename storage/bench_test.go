@@ -14,14 +14,11 @@ import (
 // keys with 40-byte values (a payment id's unique record), committed and pruned (10 versions kept),
 // on a tree that already holds 100,000 such keys.
 func BenchmarkTreeWrites(b *testing.B) {
-	s, err := OpenAppStore(b.TempDir())
+	s, err := OpenAppStore(b.TempDir(), KeepRecent(10), OnDiskTree())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.SetPruning(10); err != nil {
-		b.Fatal(err)
-	}
 	rng := rand.New(rand.NewSource(1))
 	height := int64(0)
 	block := func() {

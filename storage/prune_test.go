@@ -32,11 +32,8 @@ func treeNodes(t *testing.T, s *AppStore) int {
 // stored than without pruning, a one-block rollback still works, and the store reopens.
 func TestPruning(t *testing.T) {
 	build := func(keep int64) *AppStore {
-		s := openStore(t, t.TempDir())
+		s := openStore(t, t.TempDir(), KeepRecent(keep), OnDiskTree())
 		t.Cleanup(func() { s.Close() })
-		if err := s.SetPruning(keep); err != nil {
-			t.Fatal(err)
-		}
 		for h := int64(1); h <= 30; h++ {
 			for i := 0; i < 50; i++ {
 				if err := s.Set([]byte(fmt.Sprintf("k%03d", (int(h)*7+i)%200)), []byte(fmt.Sprintf("v%d", h))); err != nil {
@@ -79,7 +76,8 @@ func TestPruning(t *testing.T) {
 		t.Fatalf("reopened at %d", h)
 	}
 	for _, bad := range []int64{-1, 1} {
-		if err := re.SetPruning(bad); err == nil {
+		if s, err := OpenAppStore(t.TempDir(), KeepRecent(bad)); err == nil {
+			s.Close()
 			t.Fatalf("keep_recent %d accepted", bad)
 		}
 	}
@@ -89,11 +87,9 @@ func TestPruning(t *testing.T) {
 // commits and prunes that would delete it, without an error; once the export is closed, the next
 // prune deletes it and the versions held back behind it.
 func TestPruneKeepsExportedVersion(t *testing.T) {
-	s := openStore(t, t.TempDir())
+	s := openStore(t, t.TempDir(), KeepRecent(3), OnDiskTree())
 	defer s.Close()
-	if err := s.SetPruning(3); err != nil {
-		t.Fatal(err)
-	}
+	tree := s.tree.(*iavlTree).t
 	commit := func(h int64) {
 		t.Helper()
 		if err := s.Set([]byte(fmt.Sprintf("k%02d", h%7)), []byte(fmt.Sprint(h))); err != nil {
@@ -116,10 +112,10 @@ func TestPruneKeepsExportedVersion(t *testing.T) {
 	for h := int64(6); h <= 15; h++ {
 		commit(h)
 	}
-	if !s.tree.VersionExists(5) || !s.tree.VersionExists(6) {
+	if !tree.VersionExists(5) || !tree.VersionExists(6) {
 		t.Fatal("the exported version (or one after it) was deleted while held")
 	}
-	if s.tree.VersionExists(4) {
+	if tree.VersionExists(4) {
 		t.Fatal("a version before the export was kept")
 	}
 	var buf bytes.Buffer
@@ -129,7 +125,7 @@ func TestPruneKeepsExportedVersion(t *testing.T) {
 	exp.Close()
 	exp.Close() // twice is harmless
 	commit(16)
-	if s.tree.VersionExists(5) || s.tree.VersionExists(12) || !s.tree.VersionExists(14) {
+	if tree.VersionExists(5) || tree.VersionExists(12) || !tree.VersionExists(14) {
 		t.Fatal("after the export closed, the next prune did not catch up")
 	}
 }

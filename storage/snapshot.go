@@ -8,7 +8,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/cosmos/iavl"
+	"github.com/trustledger/trustledger/storage/memtree"
 )
 
 // State-sync snapshots of the state tree (specs/state.md §6). A snapshot of height H is the IAVL
@@ -40,7 +40,7 @@ var ErrSnapshotHash = errors.New("restored state does not match the trusted app 
 // serialisation (Commit), write it from any goroutine, then Close it. Until then Prune keeps
 // its version.
 type TreeExport struct {
-	tree    *iavl.ImmutableTree
+	tree    treeView
 	Height  int64
 	release sync.Once
 	s       *AppStore
@@ -87,51 +87,73 @@ func (s *AppStore) oldestExport() int64 {
 
 // WriteTo streams the tree's nodes to w in the snapshot format.
 func (e *TreeExport) WriteTo(w io.Writer) (int64, error) {
-	exp, err := e.tree.Export()
-	if err != nil {
-		return 0, fmt.Errorf("export state at height %d: %w", e.Height, err)
-	}
-	defer exp.Close()
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var n int64
-	var hdr []byte
-	for {
-		node, err := exp.Next()
-		if errors.Is(err, iavl.ErrorExportDone) {
-			break
-		}
-		if err != nil {
-			return n, fmt.Errorf("export state at height %d: %w", e.Height, err)
-		}
-		hdr = append(hdr[:0], byte(node.Height))
-		hdr = binary.AppendUvarint(hdr, uint64(node.Version))
-		hdr = binary.AppendUvarint(hdr, uint64(len(node.Key)))
-		if _, err := bw.Write(hdr); err != nil {
-			return n, err
-		}
-		if _, err := bw.Write(node.Key); err != nil {
-			return n, err
-		}
-		n += int64(len(hdr) + len(node.Key))
-		if node.Height == 0 {
-			hdr = binary.AppendUvarint(hdr[:0], uint64(len(node.Value)))
-			if _, err := bw.Write(hdr); err != nil {
-				return n, err
-			}
-			if _, err := bw.Write(node.Value); err != nil {
-				return n, err
-			}
-			n += int64(len(hdr) + len(node.Value))
-		}
+	var buf []byte
+	err := e.tree.Export(func(node memtree.ExportNode) error {
+		buf = appendExportNode(buf[:0], node)
+		n += int64(len(buf))
+		_, err := bw.Write(buf)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("export state at height %d: %w", e.Height, err)
 	}
 	return n, bw.Flush()
+}
+
+// appendExportNode appends a node in the snapshot format to b.
+func appendExportNode(b []byte, node memtree.ExportNode) []byte {
+	b = append(b, byte(node.Height))
+	b = binary.AppendUvarint(b, uint64(node.Version))
+	b = binary.AppendUvarint(b, uint64(len(node.Key)))
+	b = append(b, node.Key...)
+	if node.Height == 0 {
+		b = binary.AppendUvarint(b, uint64(len(node.Value)))
+		b = append(b, node.Value...)
+	}
+	return b
+}
+
+// readExportNodes decodes a stream of nodes in the snapshot format and passes each to add.
+func readExportNodes(r io.Reader, maxVersion int64, add func(memtree.ExportNode) error) error {
+	var buf []byte
+	chunk := make([]byte, 1<<20)
+	for nodes := 0; ; {
+		n, err := r.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		for {
+			node, used, derr := decodeExportNode(buf, maxVersion)
+			if derr != nil {
+				return fmt.Errorf("node %d: %w", nodes, derr)
+			}
+			if used == 0 {
+				break
+			}
+			if aerr := add(*node); aerr != nil {
+				return fmt.Errorf("node %d: %w", nodes, aerr)
+			}
+			nodes++
+			buf = buf[used:]
+		}
+		buf = append(chunk[len(chunk):], buf...) // keep the partial node, not the chunk
+		if errors.Is(err, io.EOF) {
+			if len(buf) != 0 {
+				return fmt.Errorf("stream ends inside a node (%d bytes left)", len(buf))
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // Restorer rebuilds the state tree of an empty store from a snapshot stream written to it in
 // pieces (the chunks, in order). Nothing is visible until Finish checks the app hash.
 type Restorer struct {
 	s      *AppStore
-	imp    *iavl.Importer
+	imp    treeImporter
 	height int64
 	buf    []byte // bytes of a node split across chunks
 	nodes  int64
@@ -149,7 +171,7 @@ func (s *AppStore) Restore(height int64) (*Restorer, error) {
 	if err := s.wipe(); err != nil {
 		return nil, err
 	}
-	imp, err := s.tree.Import(height)
+	imp, err := s.tree.importer(height)
 	if err != nil {
 		return nil, fmt.Errorf("start import of height %d: %w", height, err)
 	}
@@ -159,17 +181,31 @@ func (s *AppStore) Restore(height int64) (*Restorer, error) {
 // wipe deletes the tree, the indexes and the markers, and opens an empty tree: what a restore
 // starts from and what an aborted restore leaves.
 func (s *AppStore) wipe() error {
-	for _, p := range [][]byte{prefixTree, []byte("x/"), []byte("m/")} {
+	kind := treeKindIAVL
+	if m, ok := s.tree.(*memTree); ok {
+		kind = treeKindMemory
+		if err := m.wipe(); err != nil {
+			return fmt.Errorf("clear the state tree's checkpoints: %w", err)
+		}
+	}
+	for _, p := range [][]byte{prefixTree, prefixWriteLog, []byte("x/"), []byte("m/")} {
 		if err := s.db.Badger().DropPrefix(p); err != nil {
 			return fmt.Errorf("clear application database: %w", err)
 		}
 	}
 	s.stats = nil
-	s.tree = s.newTree()
-	if _, err := s.tree.Load(); err != nil {
-		return fmt.Errorf("open empty state tree: %w", err)
+	if err := s.openTree(kind); err != nil {
+		return err
+	}
+	if it, ok := s.tree.(*iavlTree); ok {
+		if err := it.load(0, s.keepRecent); err != nil {
+			return fmt.Errorf("open empty state tree: %w", err)
+		}
 	}
 	s.setLastCommit(0, nil)
+	if err := s.db.Set(keyTree, []byte(kind)); err != nil {
+		return err
+	}
 	return s.checkLayout(0) // marks the emptied database with this layout again
 }
 
@@ -200,18 +236,10 @@ func (r *Restorer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// add passes a node to the importer, which panics on some malformed structures.
-func (r *Restorer) add(n *iavl.ExportNode) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed tree: %v", p)
-		}
-	}()
-	return r.imp.Add(n)
-}
+func (r *Restorer) add(n *memtree.ExportNode) error { return r.imp.Add(*n) }
 
 // decodeExportNode reads one node from b; used is 0 if b holds only part of one.
-func decodeExportNode(b []byte, maxVersion int64) (*iavl.ExportNode, int, error) {
+func decodeExportNode(b []byte, maxVersion int64) (*memtree.ExportNode, int, error) {
 	if len(b) == 0 {
 		return nil, 0, nil
 	}
@@ -245,7 +273,7 @@ func decodeExportNode(b []byte, maxVersion int64) (*iavl.ExportNode, int, error)
 	if len(b)-off < int(klen) {
 		return nil, 0, nil
 	}
-	node := &iavl.ExportNode{Height: height, Version: int64(version), Key: append([]byte(nil), b[off:off+int(klen)]...)}
+	node := &memtree.ExportNode{Height: height, Version: int64(version), Key: append([]byte(nil), b[off:off+int(klen)]...)}
 	off += int(klen)
 	if height == 0 {
 		vlen, ok, err := uv(maxSnapshotValue, "value length")
@@ -281,11 +309,11 @@ func (r *Restorer) finish(appHash []byte) error {
 	}
 	imp := r.imp
 	r.imp = nil
-	if err := commitImport(imp); err != nil {
+	if err := imp.commit(); err != nil {
 		return fmt.Errorf("commit restored state: %w", err)
 	}
 	s := r.s
-	if got := s.tree.Hash(); string(got) != string(appHash) {
+	if got := s.tree.WorkingHash(); string(got) != string(appHash) {
 		return fmt.Errorf("%w: height %d hashes to %X, trusted app hash %X", ErrSnapshotHash, r.height, got, appHash)
 	}
 	b := s.db.NewBatch()
@@ -308,15 +336,6 @@ func (r *Restorer) finish(appHash []byte) error {
 		return fmt.Errorf("build the explorer's indexes of restored height %d: %w", r.height, err)
 	}
 	return nil
-}
-
-func commitImport(imp *iavl.Importer) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed tree: %v", p)
-		}
-	}()
-	return imp.Commit()
 }
 
 // Abort discards a restore in progress and leaves the store empty.

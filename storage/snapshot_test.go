@@ -12,16 +12,16 @@ import (
 )
 
 // snapshotSource commits heights 1..n of random writes (and deletes) and returns the store.
-func snapshotSource(t *testing.T, n int64) *AppStore {
+func snapshotSource(t *testing.T, n int64, opts ...Option) *AppStore {
 	t.Helper()
-	s := openStore(t, t.TempDir())
+	s := openStore(t, t.TempDir(), opts...)
 	t.Cleanup(func() { s.Close() })
 	rng := rand.New(rand.NewSource(11))
 	for h := int64(1); h <= n; h++ {
 		for i := 0; i < 60; i++ {
 			k := []byte(fmt.Sprintf("k%04d", rng.Intn(400)))
 			if rng.Intn(8) == 0 {
-				if _, _, err := s.tree.Remove(k); err != nil {
+				if err := s.tree.Remove(k); err != nil {
 					t.Fatal(err)
 				}
 				continue
@@ -84,10 +84,29 @@ func restoreChunks(t *testing.T, dst *AppStore, ss *SnapshotStore, info Snapshot
 	return r.Finish(appHash)
 }
 
+// treeKinds are the two kinds of state tree (tree.go), as a store is opened for each.
+var treeKinds = []struct {
+	name string
+	opts []Option
+}{
+	{"iavl", nil},
+	{"memory", []Option{KeepRecent(20)}},
+}
+
 // TestSnapshotRoundTrip: a snapshot cut into chunks smaller than a node restores into an empty
-// store with the same app hash and contents, and both stores then commit identical next blocks.
+// store with the same app hash and contents, and both stores then commit identical next blocks,
+// and the restored one reopens at the next block. Snapshots go from either kind of state tree
+// to either (the format is iavl's export, which the memory tree writes and reads too).
 func TestSnapshotRoundTrip(t *testing.T) {
-	src := snapshotSource(t, 12)
+	for _, from := range treeKinds {
+		for _, to := range treeKinds {
+			t.Run(from.name+" to "+to.name, func(t *testing.T) { snapshotRoundTrip(t, from.opts, to.opts) })
+		}
+	}
+}
+
+func snapshotRoundTrip(t *testing.T, from, to []Option) {
+	src := snapshotSource(t, 12, from...)
 	_, appHash := src.LastCommit()
 	for _, chunk := range []int{7, 1000, 1 << 20} {
 		t.Run(fmt.Sprint("chunk ", chunk), func(t *testing.T) {
@@ -95,8 +114,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			if _, again := takeSnapshot(t, src, 12, chunk); !bytes.Equal(again.Hash, info.Hash) {
 				t.Fatal("two snapshots of the same height differ")
 			}
-			dst := openStore(t, t.TempDir())
-			defer dst.Close()
+			dir := t.TempDir()
+			dst := openStore(t, dir, to...)
+			defer func() { dst.Close() }()
 			if err := restoreChunks(t, dst, ss, info, appHash, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +132,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 				}
 			}
 			// The restored store goes on like the source, and survives a reopen.
-			src2 := snapshotSource(t, 12)
+			src2 := snapshotSource(t, 12, from...)
 			for _, s := range []*AppStore{src2, dst} {
 				if err := s.Set([]byte("next"), []byte("block")); err != nil {
 					t.Fatal(err)
@@ -125,6 +145,14 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			h2, err := dst.Commit(13, nil)
 			if err != nil || !bytes.Equal(h1, h2) {
 				t.Fatalf("height 13 after restore: %X %v, source %X", h2, err, h1)
+			}
+			dst.Close()
+			dst = openStore(t, dir, to...)
+			if h, hash := dst.LastCommit(); h != 13 || !bytes.Equal(hash, h1) {
+				t.Fatalf("reopened at %d %X, want 13 %X", h, hash, h1)
+			}
+			if v, _, err := dst.GetCommitted(12, []byte("k0001")); err != nil || !bytes.Equal(v, func() []byte { v, _, _ := src.GetCommitted(12, []byte("k0001")); return v }()) {
+				t.Fatalf("height 12 after the reopen: %q %v", v, err)
 			}
 		})
 	}

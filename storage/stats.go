@@ -139,29 +139,24 @@ func (s *AppStore) totalsFromState(height int64) (api.NetworkTotals, error) {
 		return t, err
 	}
 	// Everything summed lives under the nodes' keys: one scan, each value read by its key's part.
-	it, err := tree.Iterator(ledger.NodeKeyPrefix(), prefixEnd(ledger.NodeKeyPrefix()), true)
-	if err != nil {
-		return t, err
-	}
-	defer it.Close()
-	for ; it.Valid(); it.Next() {
-		part, _ := ledger.ParseNodeKey(it.Key())
+	err = tree.Iterate(ledger.NodeKeyPrefix(), prefixEnd(ledger.NodeKeyPrefix()), func(key, value []byte) (err error) {
+		part, _ := ledger.ParseNodeKey(key)
 		switch part {
 		case ledger.PartRecord:
 			var r *ledger.NodeRecord
-			if r, err = ledger.DecodeNodeRecord(it.Value()); err == nil {
+			if r, err = ledger.DecodeNodeRecord(value); err == nil {
 				t.Nodes++
 				t.SpaceOffered += r.Capacity
 			}
 		case ledger.PartContract:
 			var r *ledger.ContractRecord
-			if r, err = ledger.DecodeContractRecord(it.Value()); err == nil && !r.Closed {
+			if r, err = ledger.DecodeContractRecord(value); err == nil && !r.Closed {
 				t.ContractsOpen++
 				t.SpaceContracted += r.Bytes
 			}
 		case ledger.PartAggregate:
 			var a *ledger.Aggregate
-			if a, err = ledger.DecodeAggregate(it.Value()); err == nil {
+			if a, err = ledger.DecodeAggregate(value); err == nil {
 				t.AuditsPassed += a.AuditsPassed
 				t.AuditsFailed += a.AuditsFailed
 				t.BytesServed += a.BandwidthBytes
@@ -173,10 +168,11 @@ func (s *AppStore) totalsFromState(height int64) (api.NetworkTotals, error) {
 			err = errors.New("not a key of the state's layout")
 		}
 		if err != nil {
-			return t, fmt.Errorf("state key %x: %w", it.Key(), err)
+			return fmt.Errorf("state key %x: %w", key, err)
 		}
-	}
-	if err := it.Error(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return t, err
 	}
 	raw, err := tree.Get(ledger.LogTotalKey())
@@ -208,7 +204,11 @@ func (s *AppStore) indexStats(records []ledger.EventRecord, b corestore.Batch) (
 		case *ledger.RegisterNode:
 			before, seen := registered[r.Signer]
 			if !seen && s.lastHeight > 0 {
-				raw, err := s.tree.GetVersioned(ledger.NodeKey(r.Signer), s.lastHeight)
+				view, err := s.tree.view(s.lastHeight)
+				if err != nil {
+					return nil, err
+				}
+				raw, err := view.Get(ledger.NodeKey(r.Signer))
 				if err != nil {
 					return nil, err
 				}
@@ -542,28 +542,23 @@ func (s *AppStore) migrateIndex() error {
 		if err != nil {
 			return err
 		}
-		nit, err := tree.Iterator(ledger.NodeKeyPrefix(), prefixEnd(ledger.NodeKeyPrefix()), true)
+		err = tree.Iterate(ledger.NodeKeyPrefix(), prefixEnd(ledger.NodeKeyPrefix()), func(k, value []byte) error {
+			if part, _ := ledger.ParseNodeKey(k); part != ledger.PartRecord {
+				return nil
+			}
+			r, err := ledger.DecodeNodeRecord(value)
+			if err != nil {
+				return fmt.Errorf("node record %x: %w", k, err)
+			}
+			if m := foldMoniker(r.Moniker); m != "" {
+				node := k[len(ledger.NodeKeyPrefix()):]
+				return b.Set(key(prefixMoniker, []byte(m), []byte{0}, node), empty)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		for ; nit.Valid(); nit.Next() {
-			if part, _ := ledger.ParseNodeKey(nit.Key()); part != ledger.PartRecord {
-				continue
-			}
-			r, err := ledger.DecodeNodeRecord(nit.Value())
-			if err != nil {
-				nit.Close()
-				return fmt.Errorf("node record %x: %w", nit.Key(), err)
-			}
-			if m := foldMoniker(r.Moniker); m != "" {
-				node := nit.Key()[len(ledger.NodeKeyPrefix()):]
-				if err := b.Set(key(prefixMoniker, []byte(m), []byte{0}, node), empty); err != nil {
-					nit.Close()
-					return err
-				}
-			}
-		}
-		nit.Close()
 	}
 	if err := b.Set(keyIndexVersion, binary.BigEndian.AppendUint32(nil, indexVersion)); err != nil {
 		return err

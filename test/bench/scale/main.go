@@ -39,6 +39,7 @@ func main() {
 	nodes := flag.Int("nodes", 10000, "registered nodes, the same at every size (each registers and opens a contract: two events)")
 	window := flag.Int("window", 20, "blocks measured before each size")
 	keepRecent := flag.Int64("keep-recent", 10, "state versions kept (app.toml [pruning] keep_recent; 0 keeps all)")
+	tree := flag.String("tree", "memory", "the state tree's kind when it prunes: memory (a node's) or disk (iavl, as before)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -61,7 +62,11 @@ func main() {
 		}
 		at = append(at, n)
 	}
-	if err := run(at, *nodes, *window, *keepRecent); err != nil {
+	if *tree != "memory" && *tree != "disk" {
+		fmt.Fprintf(os.Stderr, "scale: -tree %q: use memory or disk\n", *tree)
+		os.Exit(2)
+	}
+	if err := run(at, *nodes, *window, *keepRecent, *tree == "disk"); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
@@ -80,27 +85,32 @@ func (p phases) total() time.Duration {
 	return p.apply + p.finish + p.index + p.save + p.marker + p.prune
 }
 
-func run(sizes []int, nodes, window int, keepRecent int64) error {
+func run(sizes []int, nodes, window int, keepRecent int64, onDisk bool) error {
 	dir, err := os.MkdirTemp("", "trustledger-scale-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	st, err := storage.OpenAppStore(filepath.Join(dir, "app.db"))
+	opts := []storage.Option{storage.KeepRecent(keepRecent)}
+	if onDisk {
+		opts = append(opts, storage.OnDiskTree())
+	}
+	st, err := storage.OpenAppStore(filepath.Join(dir, "app.db"), opts...)
 	if err != nil {
 		return err
 	}
 	defer func() { st.Close() }()
-	if err := st.SetPruning(keepRecent); err != nil {
-		return err
-	}
 	params := ledger.DefaultParams()
 	params.PowDifficulty = 0
 	params.MaxTxsPerSignerPerBlock = 1 << 30
 	if err := ledger.InitGenesis(st, chain, params, nil); err != nil {
 		return err
 	}
-	fmt.Printf("One ledger growing with %d registered nodes; state versions kept: %d (0: all); each size measured over its last %d blocks of 1,000 events.\n\n", nodes, keepRecent, window)
+	kind := "in memory"
+	if onDisk || keepRecent == 0 {
+		kind = "iavl on disk"
+	}
+	fmt.Printf("One ledger growing with %d registered nodes; state versions kept: %d (0: all), the tree %s; each size measured over its last %d blocks of 1,000 events.\n\n", nodes, keepRecent, kind, window)
 	fmt.Println("| events in the ledger | apply + commit (events/s: mean, p10–p90 of blocks) | per block (ms): apply / finish / index / save / marker / prune | other processes' CPU (cores) | node aggregates query p50 / p99 | first page of a node's events p50 / p99 | app db bytes per event on disk, running | heap after |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	height := int64(0)
@@ -206,7 +216,7 @@ func run(sizes []int, nodes, window int, keepRecent int64) error {
 	if err := st.Close(); err != nil {
 		return err
 	}
-	if st, err = storage.OpenAppStore(filepath.Join(dir, "app.db")); err != nil {
+	if st, err = storage.OpenAppStore(filepath.Join(dir, "app.db"), opts...); err != nil {
 		return err
 	}
 	if err := st.Flatten(); err != nil {
