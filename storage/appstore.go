@@ -17,13 +17,13 @@ import (
 	"github.com/trustledger/trustledger/ledger"
 )
 
-// Key layout of the application database (specs/state.md §4). One badger database holds:
+// Key layout of the application database (specs/state.md §4). One badger database holds (a
+// memory tree's write log and checkpoints are files beside it, tree_mem.go):
 //
 //	i…          the IAVL tree (merkleized state; its root is the app hash)
 //	m/commit    the commit marker: height (8 bytes) and app hash, written last and synced
 //	m/layout    the layout version of this database (u32), written when it is created
 //	m/tree      the kind of state tree ("memory" or "iavl", tree.go), written when it is created
-//	w/…         the memory tree's write log (tree_mem.go)
 //	x/…         the browsing indexes, derived from committed blocks (see index.go)
 var (
 	prefixTree  = []byte("i")

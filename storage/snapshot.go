@@ -188,7 +188,7 @@ func (s *AppStore) wipe() error {
 			return fmt.Errorf("clear the state tree's checkpoints: %w", err)
 		}
 	}
-	for _, p := range [][]byte{prefixTree, prefixWriteLog, []byte("x/"), []byte("m/")} {
+	for _, p := range [][]byte{prefixTree, []byte("x/"), []byte("m/")} {
 		if err := s.db.Badger().DropPrefix(p); err != nil {
 			return fmt.Errorf("clear application database: %w", err)
 		}
@@ -197,10 +197,15 @@ func (s *AppStore) wipe() error {
 	if err := s.openTree(kind); err != nil {
 		return err
 	}
-	if it, ok := s.tree.(*iavlTree); ok {
-		if err := it.load(0, s.keepRecent); err != nil {
-			return fmt.Errorf("open empty state tree: %w", err)
-		}
+	var err error
+	switch t := s.tree.(type) {
+	case *iavlTree:
+		err = t.load(0, s.keepRecent)
+	case *memTree:
+		err = t.load(0)
+	}
+	if err != nil {
+		return fmt.Errorf("open empty state tree: %w", err)
 	}
 	s.setLastCommit(0, nil)
 	if err := s.db.Set(keyTree, []byte(kind)); err != nil {

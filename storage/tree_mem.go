@@ -16,7 +16,6 @@ import (
 
 	corestore "cosmossdk.io/core/store"
 	ics23 "github.com/cosmos/ics23/go"
-	"github.com/dgraph-io/badger/v4"
 
 	"github.com/trustledger/trustledger/storage/memtree"
 )
@@ -24,8 +23,8 @@ import (
 // The memory kind of state tree (specs/state.md §4.2). The tree lives in memory (memtree); what
 // makes it durable is
 //
-//	w/<height u64>  the block's tree writes in the order they were made, written in the batch
-//	                that writes the block's commit marker (so one exists exactly when the other does)
+//	<dir>.tree/<version>.log   the write log (treelog.go): each block's tree writes in the order
+//	                they were made, appended and fsynced before the block's commit marker
 //	<dir>.tree/<version>.tree  checkpoints: a whole version in the snapshot stream format behind a
 //	                header, written from a saved version while blocks go on, fsynced, then renamed
 //
@@ -35,8 +34,6 @@ import (
 // checkpoints are deleted. A checkpoint is written when the writes logged since the last one
 // outnumber the tree's keys (the replay at a restart then costs about as much as the checkpoint's
 // import), of the oldest version kept, so that a restart still has keep_recent versions to read.
-var prefixWriteLog = []byte("w/")
-
 const checkpointMagic = "TLTREE01"
 
 // minCheckpointWrites keeps a small tree from writing a checkpoint every few blocks (a variable
@@ -49,10 +46,6 @@ const (
 	opRemove byte = 'd'
 )
 
-func writeLogKey(version int64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte(nil), prefixWriteLog...), uint64(version))
-}
-
 type memTree struct {
 	t          *memtree.Tree
 	db         *BadgerDB
@@ -62,6 +55,8 @@ type memTree struct {
 	saved      []byte // the writes of the version SaveVersion saved last, for persist
 	savedAt    int64
 	logged     int64 // writes logged since the newest checkpoint's version (about)
+	log        *treeLog
+	truncate   int64 // a rollback's height whose later records are still to be cut (0: none)
 
 	mu         sync.Mutex // guards checkpoint and err against the writer goroutine
 	checkpoint int64      // newest checkpoint on disk (0: none)
@@ -123,16 +118,16 @@ func (m *memTree) SaveVersion() ([]byte, int64, error) {
 	return hash, v, nil
 }
 
-// persist logs the saved version's writes in the marker's batch, and reports a checkpoint that
-// failed since the last commit (the log is kept, so nothing is lost; the next one retries).
-func (m *memTree) persist(b corestore.Batch, version int64) error {
+// persist appends the saved version's writes to the log (fsynced: the marker follows), and
+// reports a checkpoint that failed since the last commit (the log is kept, so nothing is lost).
+func (m *memTree) persist(_ corestore.Batch, version int64) error {
 	if m.savedAt != version {
 		return fmt.Errorf("state tree saved version %d, the commit is of %d", m.savedAt, version)
 	}
-	if m.saved == nil {
-		m.saved = []byte{}
+	if err := m.cutRolledBack(); err != nil {
+		return err
 	}
-	if err := b.Set(writeLogKey(version), m.saved); err != nil {
+	if err := m.log.append(version, m.saved); err != nil {
 		return err
 	}
 	m.logged += int64(countOps(m.saved))
@@ -282,7 +277,7 @@ func (m *memTree) writeCheckpoint(view *memtree.View) error {
 
 // dropBefore deletes the log entries up to v and the checkpoints older than v.
 func (m *memTree) dropBefore(v int64) error {
-	if err := m.deleteLog(0, v); err != nil {
+	if err := m.log.dropThrough(v); err != nil {
 		return err
 	}
 	versions, err := m.checkpoints()
@@ -298,36 +293,6 @@ func (m *memTree) dropBefore(v int64) error {
 	}
 	return nil
 }
-
-// deleteLog deletes the log entries of versions from..to.
-func (m *memTree) deleteLog(from, to int64) error {
-	var keys [][]byte
-	err := m.db.Badger().View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixWriteLog})
-		defer it.Close()
-		for it.Seek(writeLogKey(from)); it.Valid(); it.Next() {
-			k := it.Item().KeyCopy(nil)
-			if logVersion(k) > to {
-				break
-			}
-			keys = append(keys, k)
-		}
-		return nil
-	})
-	if err != nil || len(keys) == 0 {
-		return err
-	}
-	b := m.db.NewBatch()
-	defer b.Close()
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return b.Write()
-}
-
-func logVersion(key []byte) int64 { return int64(binary.BigEndian.Uint64(key[len(prefixWriteLog):])) }
 
 func checkpointName(v int64) string { return fmt.Sprintf("%020d.tree", v) }
 
@@ -382,11 +347,8 @@ func (m *memTree) load(height int64) error {
 			base = c
 		}
 	}
-	if err := m.deleteLog(height+1, 1<<62); err != nil {
-		return err
-	}
 	if height == 0 {
-		return nil
+		return m.openLog(0, 0)
 	}
 	if base > 0 {
 		t, err := readCheckpoint(filepath.Join(m.dir, checkpointName(base)), base)
@@ -395,36 +357,41 @@ func (m *memTree) load(height int64) error {
 		}
 		m.t, m.checkpoint = t, base
 	}
-	next := base + 1
-	err = m.db.Badger().View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixWriteLog})
-		defer it.Close()
-		for it.Seek(writeLogKey(next)); it.Valid(); it.Next() {
-			v := logVersion(it.Item().Key())
-			if base == 0 && next == 1 { // no checkpoint: the log starts at the chain's first height
-				next = v
-				m.t.SetInitialVersion(v)
-			}
-			if v != next {
-				return fmt.Errorf("%w: the state tree's write log jumps from %d to %d", ErrCorrupt, next-1, v)
-			}
-			entry, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if err := m.replay(v, entry); err != nil {
-				return err
-			}
-			next++
-		}
-		return nil
-	})
-	if err != nil {
+	if err := m.openLog(height, base); err != nil {
 		return err
 	}
 	if got := m.t.Version(); got != height {
 		return fmt.Errorf("%w: marker says height %d but the state tree's checkpoint and log end at %d", ErrCorrupt, height, got)
 	}
+	return nil
+}
+
+// openLog opens the write log cut after height, replaying its records above base.
+func (m *memTree) openLog(height, base int64) error {
+	first := true
+	log, err := openTreeLog(m.dir, height, base, func(v int64, entry []byte) error {
+		if first && base == 0 { // no checkpoint: the log starts at the chain's first height
+			m.t.SetInitialVersion(v)
+		}
+		first = false
+		return m.replay(v, entry)
+	})
+	if err != nil {
+		return fmt.Errorf("open the state tree's write log: %w", err)
+	}
+	m.log = log
+	return nil
+}
+
+// cutRolledBack cuts the log after a rollback's height, once its marker is written.
+func (m *memTree) cutRolledBack() error {
+	if m.truncate == 0 {
+		return nil
+	}
+	if err := m.log.truncateAfter(m.truncate); err != nil {
+		return fmt.Errorf("cut the state tree's write log after rolled-back height %d: %w", m.truncate, err)
+	}
+	m.truncate = 0
 	return nil
 }
 
@@ -509,9 +476,10 @@ func (v memView) Iterate(start, end []byte, fn func(key, value []byte) error) er
 
 func (m *memTree) deleteVersionsTo(v int64) error { return m.t.DeleteVersionsTo(v) }
 
-// rollbackTo keeps version v and drops the later ones from memory and, in the marker's batch,
-// from the log. It cannot go below the newest checkpoint (the log under it is gone).
-func (m *memTree) rollbackTo(v int64, b corestore.Batch) error {
+// rollbackTo keeps version v and drops the later ones from memory, and from the log once the
+// marker is written (at the next commit or the close; an open cuts what is above the marker
+// anyway). It cannot go below the newest checkpoint (the log under it is gone).
+func (m *memTree) rollbackTo(v int64, _ corestore.Batch) error {
 	m.writer.Wait()
 	m.mu.Lock()
 	cp := m.checkpoint
@@ -519,16 +487,10 @@ func (m *memTree) rollbackTo(v int64, b corestore.Batch) error {
 	if v < cp {
 		return fmt.Errorf("%w: roll back to %d: the state tree is checkpointed at %d, and its writes before that are no longer kept", memtree.ErrVersionNotFound, v, cp)
 	}
-	_, newest := m.t.Versions()
 	if err := m.t.LoadVersionForOverwriting(v); err != nil {
 		return err
 	}
-	m.working, m.saved = nil, nil
-	for h := v + 1; h <= newest; h++ {
-		if err := b.Delete(writeLogKey(h)); err != nil {
-			return err
-		}
-	}
+	m.working, m.saved, m.truncate = nil, nil, v
 	return nil
 }
 
@@ -576,12 +538,21 @@ func (m *memTree) close() error {
 		close(m.stop)
 	}
 	m.writer.Wait()
-	return nil
+	if m.log == nil {
+		return nil
+	}
+	err := m.cutRolledBack()
+	return errors.Join(err, m.log.close())
 }
 
-// wipe deletes every checkpoint (the log is under the database's prefixes, dropped with them).
+// wipe deletes every checkpoint and the log.
 func (m *memTree) wipe() error {
 	m.writer.Wait()
+	if m.log != nil {
+		if err := m.log.removeAll(); err != nil {
+			return err
+		}
+	}
 	versions, err := m.checkpoints()
 	if err != nil {
 		return err
