@@ -15,6 +15,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/trustledger/trustledger/ledger"
+	"github.com/trustledger/trustledger/storage/memtree"
 )
 
 // Key layout of the application database (specs/state.md §4). One badger database holds (a
@@ -119,9 +120,9 @@ const DefaultKeepRecent = 10
 // KeepRecent keeps only the last n state versions (heights); 0 keeps every version (an archive
 // node). Older versions are deleted after each commit (Prune): their state can no longer be read
 // or proven at those heights, while the latest state, the event history and the indexes are
-// untouched. n must be 0 or at least 2 (a rollback needs the previous version). A new database
-// with n > 0 keeps its tree in memory (tree_mem.go); an archive's, or one created before that
-// kind existed, is iavl on disk.
+// untouched. n must be 0 or at least 2 (a rollback needs the previous version). With n > 0 the
+// tree is kept in memory (tree_mem.go; a database whose tree is iavl on disk, an archive's or
+// one created before, is moved into memory at the open); an archive's is iavl on disk.
 func KeepRecent(n int64) Option {
 	return func(o *openOptions) { o.keepRecent, o.keepSet = n, true }
 }
@@ -190,11 +191,71 @@ func (s *AppStore) load(o openOptions) error {
 			return fmt.Errorf("%w: tree hash %X at height %d, marker %X", ErrCorrupt, got, height, hash)
 		}
 	}
+	if kind == treeKindIAVL && o.keepRecent > 0 && !o.onDisk {
+		if err := s.moveTreeToMemory(height); err != nil {
+			return fmt.Errorf("move the state tree of height %d into memory: %w", height, err)
+		}
+	} else if kind == treeKindMemory && s.hasIAVLNodes() { // a move cut short after its switch
+		if err := s.db.Badger().DropPrefix(prefixTree); err != nil {
+			return fmt.Errorf("delete the iavl nodes of a tree moved into memory: %w", err)
+		}
+	}
 	s.setLastCommit(height, hash)
 	if err := s.migrateIndex(); err != nil {
 		return fmt.Errorf("build the explorer's indexes: %w", err)
 	}
 	return nil
+}
+
+// moveTreeToMemory turns a database whose tree is iavl into one whose tree is in memory, for a
+// node that prunes: the committed version is exported into a memory tree (the same nodes, so
+// the same hash) and written as its checkpoint, the kind switched, then iavl's nodes deleted.
+// Older versions are not carried over: until keep_recent more heights commit, fewer are
+// readable. A crash before the switch leaves the iavl tree (the move starts again); after it,
+// the open finds the checkpoint and deletes what is left of iavl's nodes.
+func (s *AppStore) moveTreeToMemory(height int64) error {
+	m, err := openMemTree(s.db, s.dir, s.keepRecent)
+	if err != nil {
+		return err
+	}
+	if err := m.openLog(height, height); err != nil {
+		return err
+	}
+	if height > 0 {
+		view, err := s.tree.view(height)
+		if err != nil {
+			return err
+		}
+		im, err := memtree.NewImporter(height)
+		if err != nil {
+			return err
+		}
+		if err := view.Export(im.Add); err != nil {
+			return err
+		}
+		t, err := im.Tree()
+		if err != nil {
+			return err
+		}
+		mv, err := t.View(height)
+		if err != nil {
+			return err
+		}
+		if err := m.writeCheckpoint(mv); err != nil {
+			return err
+		}
+		m.t = t
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(keyTree, []byte(treeKindMemory)); err != nil {
+		return err
+	}
+	if err := b.WriteSync(); err != nil {
+		return err
+	}
+	s.tree = m
+	return s.db.Badger().DropPrefix(prefixTree)
 }
 
 // treeKind reads which kind of state tree the database holds (keyTree), deciding it for a new

@@ -126,20 +126,24 @@ func TestMemoryTreeCheckpoints(t *testing.T) {
 	}
 }
 
-// TestTreeKindIsTheDatabases: a database keeps the kind of tree it was created with: one created
-// pruning is in memory and refuses to open as an archive; one created as an archive stays iavl
-// when later opened pruning; opened without KeepRecent, each keeps its kind.
+// TestTreeKindIsTheDatabases: a database created pruning keeps its tree in memory and refuses to
+// open as an archive; an archive stays iavl when opened without KeepRecent, and opened pruning
+// its tree moves into memory (the same hash and values, iavl's nodes gone), and stays there.
 func TestTreeKindIsTheDatabases(t *testing.T) {
 	mem, archive := t.TempDir(), t.TempDir()
+	hashes := map[string][]byte{}
 	for _, c := range []struct {
 		dir  string
 		opts []Option
 	}{{mem, []Option{KeepRecent(5)}}, {archive, nil}} {
 		s := openStore(t, c.dir, c.opts...)
-		_ = s.Set([]byte("a"), []byte("1"))
-		if _, err := s.Commit(1, nil); err != nil {
-			t.Fatal(err)
+		for h := int64(1); h <= 3; h++ {
+			_ = s.Set(fmt.Appendf(nil, "k%d", h), []byte("1"))
+			if _, err := s.Commit(h, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
+		_, hashes[c.dir] = s.LastCommit()
 		s.Close()
 	}
 	if s, err := OpenAppStore(mem, KeepRecent(0)); err == nil {
@@ -150,13 +154,24 @@ func TestTreeKindIsTheDatabases(t *testing.T) {
 		dir  string
 		opts []Option
 		want string
-	}{{mem, nil, "*storage.memTree"}, {archive, []Option{KeepRecent(5)}, "*storage.iavlTree"}, {archive, nil, "*storage.iavlTree"}} {
+	}{
+		{mem, nil, "*storage.memTree"},
+		{archive, nil, "*storage.iavlTree"},
+		{archive, []Option{KeepRecent(5)}, "*storage.memTree"},
+		{archive, nil, "*storage.memTree"},
+	} {
 		s := openStore(t, c.dir, c.opts...)
 		if got := fmt.Sprintf("%T", s.tree); got != c.want {
 			t.Fatalf("%s opened with %d options: %s, want %s", c.dir, len(c.opts), got, c.want)
 		}
-		if v, _, err := s.GetCommitted(1, []byte("a")); err != nil || string(v) != "1" {
-			t.Fatalf("a = %q %v", v, err)
+		if _, hash := s.LastCommit(); !bytes.Equal(hash, hashes[c.dir]) {
+			t.Fatalf("%s: app hash %X, want %X", c.dir, hash, hashes[c.dir])
+		}
+		if v, _, err := s.GetCommitted(3, []byte("k2")); err != nil || string(v) != "1" {
+			t.Fatalf("k2 = %q %v", v, err)
+		}
+		if c.want == "*storage.memTree" && s.hasIAVLNodes() {
+			t.Fatal("iavl's nodes left after the move into memory")
 		}
 		s.Close()
 	}
