@@ -58,7 +58,7 @@ type memTree struct {
 	log        *treeLog
 	truncate   int64 // a rollback's height whose later records are still to be cut (0: none)
 
-	mu         sync.Mutex // guards checkpoint and err against the writer goroutine
+	mu         sync.Mutex // guards checkpoint, writing and writerErr against the writer goroutine
 	checkpoint int64      // newest checkpoint on disk (0: none)
 	writerErr  error      // the last checkpoint writer's failure, reported by the next Commit
 	writer     sync.WaitGroup
