@@ -44,7 +44,7 @@ const Layout = 4
 // ErrCorrupt is returned by OpenAppStore when the stored tree does not match its commit marker.
 var ErrCorrupt = errors.New("application state does not match its commit marker")
 
-// AppStore is the application's persistent state: an IAVL tree on badger whose version is the
+// AppStore is the application's persistent state: a state tree (tree.go) whose version is the
 // block height, plus the event indexes. Writes go to the working tree and stay in memory until
 // Commit, so a block that is finalized but never committed leaves no trace on disk.
 //
@@ -408,7 +408,7 @@ func (s *AppStore) Commit(height int64, records []ledger.EventRecord) ([]byte, e
 	if err := b.Set(keyCommit, append(marker, hash...)); err != nil {
 		return nil, err
 	}
-	if err := s.tree.persist(b, height); err != nil {
+	if err := s.tree.persist(height); err != nil {
 		return nil, fmt.Errorf("commit height %d: %w", height, err)
 	}
 	if err := b.WriteSync(); err != nil {
@@ -523,7 +523,7 @@ func (s *AppStore) Rollback(height int64) ([]byte, error) {
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := s.tree.rollbackTo(height, b); err != nil {
+	if err := s.tree.rollbackTo(height); err != nil {
 		return nil, fmt.Errorf("roll state tree back to %d: %w", height, err)
 	}
 	if err := s.deleteIndexAbove(height); err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	corestore "cosmossdk.io/core/store"
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
@@ -35,13 +34,13 @@ type stateTree interface {
 	Version() int64
 	SetInitialVersion(v int64)
 	SaveVersion() ([]byte, int64, error)
-	// persist adds to b, the batch that writes the commit marker of version, what the version
-	// needs on disk beyond what SaveVersion wrote.
-	persist(b corestore.Batch, version int64) error
+	// persist writes what the saved version needs on disk beyond what SaveVersion wrote,
+	// before the commit marker of version is written.
+	persist(version int64) error
 	view(version int64) (treeView, error)
 	deleteVersionsTo(v int64) error
-	// rollbackTo makes version v the newest; b is the batch that rewrites the marker.
-	rollbackTo(v int64, b corestore.Batch) error
+	// rollbackTo makes version v the newest (the caller then rewrites the marker).
+	rollbackTo(v int64) error
 	// importer starts an import of version v into this tree, which must be empty.
 	importer(v int64) (treeImporter, error)
 	close() error
@@ -130,18 +129,16 @@ func (it *iavlTree) Remove(key []byte) error {
 	_, _, err := it.t.Remove(key)
 	return err
 }
-func (it *iavlTree) WorkingHash() []byte                  { return it.t.WorkingHash() }
-func (it *iavlTree) Rollback()                            { it.t.Rollback() }
-func (it *iavlTree) Size() int64                          { return it.t.Size() }
-func (it *iavlTree) Version() int64                       { return it.t.Version() }
-func (it *iavlTree) SetInitialVersion(v int64)            { it.t.SetInitialVersion(uint64(v)) }
-func (it *iavlTree) SaveVersion() ([]byte, int64, error)  { return it.t.SaveVersion() }
-func (it *iavlTree) persist(corestore.Batch, int64) error { return nil }
-func (it *iavlTree) deleteVersionsTo(v int64) error       { return it.t.DeleteVersionsTo(v) }
-func (it *iavlTree) rollbackTo(v int64, _ corestore.Batch) error {
-	return it.t.LoadVersionForOverwriting(v)
-}
-func (it *iavlTree) close() error { return nil }
+func (it *iavlTree) WorkingHash() []byte                 { return it.t.WorkingHash() }
+func (it *iavlTree) Rollback()                           { it.t.Rollback() }
+func (it *iavlTree) Size() int64                         { return it.t.Size() }
+func (it *iavlTree) Version() int64                      { return it.t.Version() }
+func (it *iavlTree) SetInitialVersion(v int64)           { it.t.SetInitialVersion(uint64(v)) }
+func (it *iavlTree) SaveVersion() ([]byte, int64, error) { return it.t.SaveVersion() }
+func (it *iavlTree) persist(int64) error                 { return nil }
+func (it *iavlTree) deleteVersionsTo(v int64) error      { return it.t.DeleteVersionsTo(v) }
+func (it *iavlTree) rollbackTo(v int64) error            { return it.t.LoadVersionForOverwriting(v) }
+func (it *iavlTree) close() error                        { return nil }
 
 func (it *iavlTree) view(v int64) (treeView, error) {
 	t, err := it.t.GetImmutable(v)
@@ -220,11 +217,7 @@ func (im *iavlImporter) commit() (err error) {
 			err = fmt.Errorf("malformed tree: %v", p)
 		}
 	}()
-	if err := im.imp.Commit(); err != nil {
-		return err
-	}
-	_, err = im.tree.t.Load()
-	return err
+	return im.imp.Commit() // it loads the imported version
 }
 
 func (im *iavlImporter) Close() { im.imp.Close() }

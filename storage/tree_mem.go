@@ -14,9 +14,9 @@ import (
 	"strings"
 	"sync"
 
-	corestore "cosmossdk.io/core/store"
 	ics23 "github.com/cosmos/ics23/go"
 
+	"github.com/trustledger/trustledger/node/atomicfile"
 	"github.com/trustledger/trustledger/storage/memtree"
 )
 
@@ -52,7 +52,9 @@ type memTree struct {
 	dir        string // checkpoints
 	keepRecent int64
 	working    []byte // the working tree's writes, in the write log's encoding
+	workingOps int64  // how many writes working holds
 	saved      []byte // the writes of the version SaveVersion saved last, for persist
+	savedOps   int64
 	savedAt    int64
 	logged     int64 // writes logged since the newest checkpoint's version (about)
 	log        *treeLog
@@ -88,6 +90,7 @@ func (m *memTree) Set(key, value []byte) error {
 	m.working = append(m.working, key...)
 	m.working = binary.AppendUvarint(m.working, uint64(len(value)))
 	m.working = append(m.working, value...)
+	m.workingOps++
 	return nil
 }
 
@@ -96,6 +99,7 @@ func (m *memTree) Remove(key []byte) error {
 		m.working = append(m.working, opRemove)
 		m.working = binary.AppendUvarint(m.working, uint64(len(key)))
 		m.working = append(m.working, key...)
+		m.workingOps++
 	}
 	return nil
 }
@@ -104,7 +108,7 @@ func (m *memTree) WorkingHash() []byte { return m.t.WorkingHash() }
 
 func (m *memTree) Rollback() {
 	m.t.Rollback()
-	m.working = m.working[:0]
+	m.working, m.workingOps = m.working[:0], 0
 }
 
 func (m *memTree) Size() int64               { return m.t.Size() }
@@ -113,14 +117,14 @@ func (m *memTree) SetInitialVersion(v int64) { m.t.SetInitialVersion(v) }
 
 func (m *memTree) SaveVersion() ([]byte, int64, error) {
 	hash, v := m.t.SaveVersion()
-	m.saved, m.savedAt = m.working, v
-	m.working = nil
+	m.saved, m.savedOps, m.savedAt = m.working, m.workingOps, v
+	m.working, m.workingOps = nil, 0
 	return hash, v, nil
 }
 
 // persist appends the saved version's writes to the log (fsynced: the marker follows), and
 // reports a checkpoint that failed since the last commit (the log is kept, so nothing is lost).
-func (m *memTree) persist(_ corestore.Batch, version int64) error {
+func (m *memTree) persist(version int64) error {
 	if m.savedAt != version {
 		return fmt.Errorf("state tree saved version %d, the commit is of %d", m.savedAt, version)
 	}
@@ -130,8 +134,8 @@ func (m *memTree) persist(_ corestore.Batch, version int64) error {
 	if err := m.log.append(version, m.saved); err != nil {
 		return err
 	}
-	m.logged += int64(countOps(m.saved))
-	m.saved = nil
+	m.logged += m.savedOps
+	m.saved, m.savedOps = nil, 0
 	m.mu.Lock()
 	err := m.writerErr
 	m.writerErr = nil
@@ -140,13 +144,6 @@ func (m *memTree) persist(_ corestore.Batch, version int64) error {
 		return fmt.Errorf("write a checkpoint of the state tree: %w", err)
 	}
 	return nil
-}
-
-// countOps counts the writes in a log entry (without decoding their values).
-func countOps(b []byte) int {
-	n := 0
-	_ = applyLog(b, func(byte, []byte, []byte) error { n++; return nil })
-	return n
 }
 
 // applyLog calls fn with each write of a log entry, in order.
@@ -216,54 +213,27 @@ var errStopped = errors.New("store closing")
 // checkpoints.
 func (m *memTree) writeCheckpoint(view *memtree.View) error {
 	v := view.Version()
-	name := filepath.Join(m.dir, checkpointName(v))
-	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(tmp)
+	err := atomicfile.WriteFrom(filepath.Join(m.dir, checkpointName(v)), 0o600, func(w io.Writer) error {
+		hdr := append([]byte(checkpointMagic), binary.BigEndian.AppendUint64(nil, uint64(v))...)
+		if _, err := w.Write(append(hdr, view.Hash()...)); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	hdr := append([]byte(checkpointMagic), binary.BigEndian.AppendUint64(nil, uint64(v))...)
-	hdr = append(hdr, view.Hash()...)
-	if _, err := w.Write(hdr); err != nil {
-		return err
-	}
-	var buf []byte
-	count := 0
-	err = view.Export(func(n memtree.ExportNode) error {
-		if count++; count%4096 == 0 {
-			select {
-			case <-m.stop:
-				return errStopped
-			default:
+		var buf []byte
+		count := 0
+		return view.Export(func(n memtree.ExportNode) error {
+			if count++; count%4096 == 0 {
+				select {
+				case <-m.stop:
+					return errStopped
+				default:
+				}
 			}
-		}
-		buf = appendExportNode(buf[:0], n)
-		_, err := w.Write(buf)
-		return err
+			buf = appendExportNode(buf[:0], n)
+			_, err := w.Write(buf)
+			return err
+		})
 	})
 	if err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	done = true
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
 		return err
 	}
 	if err := syncDir(m.dir); err != nil {
@@ -297,22 +267,25 @@ func (m *memTree) dropBefore(v int64) error {
 func checkpointName(v int64) string { return fmt.Sprintf("%020d.tree", v) }
 
 // checkpoints lists the versions of the checkpoint files, ascending.
-func (m *memTree) checkpoints() ([]int64, error) {
-	entries, err := os.ReadDir(m.dir)
+func (m *memTree) checkpoints() ([]int64, error) { return numberedFiles(m.dir, ".tree") }
+
+// numberedFiles lists the numbers of the files in dir named <number><suffix>, ascending, and
+// deletes what is neither a checkpoint nor a log segment (a checkpoint cut short).
+func numberedFiles(dir, suffix string) ([]int64, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []int64
 	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".tree")
-		if !ok {
-			if strings.HasSuffix(e.Name(), ".tmp") { // a checkpoint cut short
-				os.Remove(filepath.Join(m.dir, e.Name()))
-			}
+		if !strings.HasSuffix(e.Name(), ".tree") && !strings.HasSuffix(e.Name(), ".log") {
+			os.Remove(filepath.Join(dir, e.Name()))
 			continue
 		}
-		if v, err := strconv.ParseInt(name, 10, 64); err == nil && v > 0 {
-			out = append(out, v)
+		if name, ok := strings.CutSuffix(e.Name(), suffix); ok {
+			if v, err := strconv.ParseInt(name, 10, 64); err == nil && v > 0 {
+				out = append(out, v)
+			}
 		}
 	}
 	slices.Sort(out)
@@ -479,7 +452,7 @@ func (m *memTree) deleteVersionsTo(v int64) error { return m.t.DeleteVersionsTo(
 // rollbackTo keeps version v and drops the later ones from memory, and from the log once the
 // marker is written (at the next commit or the close; an open cuts what is above the marker
 // anyway). It cannot go below the newest checkpoint (the log under it is gone).
-func (m *memTree) rollbackTo(v int64, _ corestore.Batch) error {
+func (m *memTree) rollbackTo(v int64) error {
 	m.writer.Wait()
 	m.mu.Lock()
 	cp := m.checkpoint
@@ -490,7 +463,7 @@ func (m *memTree) rollbackTo(v int64, _ corestore.Batch) error {
 	if err := m.t.LoadVersionForOverwriting(v); err != nil {
 		return err
 	}
-	m.working, m.saved, m.truncate = nil, nil, v
+	m.working, m.workingOps, m.saved, m.savedOps, m.truncate = nil, 0, nil, 0, v
 	return nil
 }
 
@@ -562,6 +535,6 @@ func (m *memTree) wipe() error {
 			return err
 		}
 	}
-	m.t, m.checkpoint, m.logged, m.working, m.saved = memtree.New(), 0, 0, nil, nil
+	m.t, m.checkpoint, m.logged, m.working, m.workingOps, m.saved, m.savedOps = memtree.New(), 0, 0, nil, 0, nil, 0
 	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -50,18 +48,11 @@ func logSegmentName(first int64) string { return fmt.Sprintf("%020d.log", first)
 // record above version from, in order.
 func openTreeLog(dir string, committed, from int64, replay func(version int64, payload []byte) error) (*treeLog, error) {
 	l := &treeLog{dir: dir}
-	entries, err := os.ReadDir(dir)
+	segs, err := numberedFiles(dir, ".log")
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".log"); ok {
-			if v, err := strconv.ParseInt(name, 10, 64); err == nil && v > 0 {
-				l.segs = append(l.segs, v)
-			}
-		}
-	}
-	slices.Sort(l.segs)
+	l.segs = segs
 	for i := 0; i < len(l.segs); i++ {
 		cut, end, err := l.scan(i, committed, from, replay)
 		if err != nil {
